@@ -1,0 +1,243 @@
+/* Elementwise loops of the fastmlp kernels, written once for float and double.
+ *
+ * Kept in plain C with restrict pointers so that gcc -O3 vectorises them; the Cython
+ * kernels (fastmlp/_kernels/) include this header and pick the _f or _d variant.
+ * Matrices are row-major with rows * cols elements and no padding.
+ */
+#ifndef FASTMLP_ELEMENTWISE_H
+#define FASTMLP_ELEMENTWISE_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { FM_LINEAR = 0, FM_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_SOFTMAX = 4 };
+enum { FM_SPARSE_XENT = 0, FM_XENT = 1, FM_BINARY_XENT = 2, FM_MSE = 3, FM_MAE = 4 };
+enum { FM_ACC_NONE = 0, FM_ACC_SPARSE = 1, FM_ACC_CATEGORICAL = 2, FM_ACC_BINARY = 3 };
+
+#define FM_DEFINE(T, S, EXP, LOG, TANH, SQRT, FABS)                                            \
+                                                                                               \
+/* y := act(y + b), one pass; b may be NULL (no bias). Softmax is row-wise, max-subtracted. */ \
+static inline void fm_bias_act_##S(T *restrict y, const T *restrict b, ptrdiff_t rows,         \
+                                   ptrdiff_t cols, int act) {                                  \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
+        T *restrict r = y + i * cols;                                                          \
+        if (b) for (ptrdiff_t j = 0; j < cols; j++) r[j] += b[j];                              \
+        switch (act) {                                                                         \
+        case FM_RELU:                                                                          \
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] = r[j] > 0 ? r[j] : (T)0;                \
+            break;                                                                             \
+        case FM_SIGMOID:                                                                       \
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] = (T)1 / ((T)1 + EXP(-r[j]));            \
+            break;                                                                             \
+        case FM_TANH:                                                                          \
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] = TANH(r[j]);                            \
+            break;                                                                             \
+        case FM_SOFTMAX: {                                                                     \
+            T top = r[0], total = 0;                                                           \
+            for (ptrdiff_t j = 1; j < cols; j++) top = r[j] > top ? r[j] : top;                \
+            for (ptrdiff_t j = 0; j < cols; j++) { r[j] = EXP(r[j] - top); total += r[j]; }    \
+            T inv = (T)1 / total;                                                              \
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] *= inv;                                  \
+            break;                                                                             \
+        }                                                                                      \
+        default: break;                                                                        \
+        }                                                                                      \
+    }                                                                                          \
+}                                                                                              \
+                                                                                               \
+/* dz := dy * act'(.) computed from the activation's output y (in place: dz may be dy), and   \
+ * db := column sums of dz in the same pass (db may be NULL). */                               \
+static inline void fm_act_backward_##S(T *dz, const T *dy, const T *restrict y,               \
+                                       ptrdiff_t rows, ptrdiff_t cols, int act,                \
+                                       T *restrict db) {                                       \
+    if (db) for (ptrdiff_t j = 0; j < cols; j++) db[j] = 0;                                    \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
+        T *z = dz + i * cols;                                                                  \
+        const T *d = dy + i * cols;                                                            \
+        const T *restrict o = y + i * cols;                                                    \
+        switch (act) {                                                                         \
+        case FM_RELU:                                                                          \
+            for (ptrdiff_t j = 0; j < cols; j++) z[j] = o[j] > 0 ? d[j] : (T)0;                \
+            break;                                                                             \
+        case FM_SIGMOID:                                                                       \
+            for (ptrdiff_t j = 0; j < cols; j++) z[j] = d[j] * o[j] * ((T)1 - o[j]);           \
+            break;                                                                             \
+        case FM_TANH:                                                                          \
+            for (ptrdiff_t j = 0; j < cols; j++) z[j] = d[j] * ((T)1 - o[j] * o[j]);           \
+            break;                                                                             \
+        case FM_SOFTMAX: {                                                                     \
+            T dot = 0;                                                                         \
+            for (ptrdiff_t j = 0; j < cols; j++) dot += d[j] * o[j];                           \
+            for (ptrdiff_t j = 0; j < cols; j++) z[j] = o[j] * (d[j] - dot);                   \
+            break;                                                                             \
+        }                                                                                      \
+        default:                                                                               \
+            if (z != d) for (ptrdiff_t j = 0; j < cols; j++) z[j] = d[j];                      \
+            break;                                                                             \
+        }                                                                                      \
+        if (db) for (ptrdiff_t j = 0; j < cols; j++) db[j] += z[j];                            \
+    }                                                                                          \
+}                                                                                              \
+                                                                                               \
+static inline T fm_clip_##S(T p, T eps) { return p < eps ? eps : (p > 1 - eps ? 1 - eps : p); } \
+                                                                                               \
+/* Loss summed over the rows (each row's loss is Keras's per-sample value) and, in grad, the   \
+ * gradient of (sum / rows): with respect to the pre-activation when `fused` (softmax or       \
+ * sigmoid folded in: (p - y) / N), else with respect to p. Probabilities are normalised and   \
+ * clipped to [eps, 1 - eps] as Keras does; a clipped entry passes no gradient. */             \
+static inline double fm_loss_##S(int loss, const T *restrict p, const int32_t *restrict labels, \
+                                 const T *restrict t, ptrdiff_t rows, ptrdiff_t cols, int fused, \
+                                 T eps, T *restrict grad) {                                    \
+    double sum = 0;                                                                            \
+    T inv_rows = (T)1 / (T)rows, inv_n = (T)1 / ((T)rows * (T)cols);                           \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
+        const T *restrict q = p + i * cols;                                                    \
+        T *restrict g = grad + i * cols;                                                       \
+        const T *restrict y = t ? t + i * cols : NULL;                                         \
+        switch (loss) {                                                                        \
+        case FM_SPARSE_XENT:                                                                   \
+        case FM_XENT: {                                                                        \
+            T total = 0, ysum = 0, row = 0, weighted = 0;                                      \
+            for (ptrdiff_t j = 0; j < cols; j++) total += q[j];                                \
+            T inv_total = (T)1 / total;                                                        \
+            for (ptrdiff_t j = 0; j < cols; j++) {                                             \
+                T yj = y ? y[j] : (T)(j == labels[i]);                                         \
+                T pj = q[j] * inv_total, pc = fm_clip_##S(pj, eps);                            \
+                ysum += yj;                                                                    \
+                if (yj != 0) row -= yj * LOG(pc);                                              \
+                /* dL/dp_j before the normalisation's Jacobian */                              \
+                g[j] = (pj == pc && yj != 0) ? -yj / pj : (T)0;                                \
+                weighted += g[j] * pj;                                                         \
+            }                                                                                  \
+            sum += row;                                                                        \
+            if (fused) {                                                                       \
+                for (ptrdiff_t j = 0; j < cols; j++) {                                         \
+                    T yj = y ? y[j] : (T)(j == labels[i]);                                     \
+                    g[j] = (q[j] * ysum - yj) * inv_rows;                                      \
+                }                                                                              \
+            } else {                                                                           \
+                for (ptrdiff_t j = 0; j < cols; j++)                                           \
+                    g[j] = (g[j] - weighted) * inv_total * inv_rows;                           \
+            }                                                                                  \
+            break;                                                                             \
+        }                                                                                      \
+        case FM_BINARY_XENT: {                                                                 \
+            double row = 0;                                                                    \
+            for (ptrdiff_t j = 0; j < cols; j++) {                                             \
+                T pc = fm_clip_##S(q[j], eps);                                                 \
+                row -= y[j] * LOG(pc) + ((T)1 - y[j]) * LOG((T)1 - pc);                        \
+                if (fused) g[j] = (q[j] - y[j]) * inv_n;                                       \
+                else g[j] = pc == q[j] ? (-y[j] / pc + ((T)1 - y[j]) / ((T)1 - pc)) * inv_n : (T)0; \
+            }                                                                                  \
+            sum += row / (double)cols;                                                         \
+            break;                                                                             \
+        }                                                                                      \
+        case FM_MSE: {                                                                         \
+            double row = 0;                                                                    \
+            for (ptrdiff_t j = 0; j < cols; j++) {                                             \
+                T e = q[j] - y[j];                                                             \
+                row += e * e;                                                                  \
+                g[j] = 2 * e * inv_n;                                                          \
+            }                                                                                  \
+            sum += row / (double)cols;                                                         \
+            break;                                                                             \
+        }                                                                                      \
+        case FM_MAE: {                                                                         \
+            double row = 0;                                                                    \
+            for (ptrdiff_t j = 0; j < cols; j++) {                                             \
+                T e = q[j] - y[j];                                                             \
+                row += FABS(e);                                                                \
+                g[j] = (e > 0 ? (T)1 : (e < 0 ? (T)-1 : (T)0)) * inv_n;                        \
+            }                                                                                  \
+            sum += row / (double)cols;                                                         \
+            break;                                                                             \
+        }                                                                                      \
+        default: break;                                                                        \
+        }                                                                                      \
+    }                                                                                          \
+    return sum;                                                                                \
+}                                                                                              \
+                                                                                               \
+static inline ptrdiff_t fm_argmax_##S(const T *r, ptrdiff_t cols) {                            \
+    ptrdiff_t best = 0;                                                                        \
+    for (ptrdiff_t j = 1; j < cols; j++) if (r[j] > r[best]) best = j;                         \
+    return best;                                                                               \
+}                                                                                              \
+                                                                                               \
+/* Accuracy summed over the rows (Keras's sparse/categorical/binary accuracy per sample). */   \
+static inline double fm_accuracy_##S(int kind, const T *restrict p,                           \
+                                     const int32_t *restrict labels, const T *restrict t,      \
+                                     ptrdiff_t rows, ptrdiff_t cols) {                         \
+    double hits = 0;                                                                           \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
+        const T *q = p + i * cols;                                                             \
+        if (kind == FM_ACC_SPARSE) {                                                           \
+            hits += fm_argmax_##S(q, cols) == (ptrdiff_t)labels[i];                            \
+        } else if (kind == FM_ACC_CATEGORICAL) {                                               \
+            hits += fm_argmax_##S(q, cols) == fm_argmax_##S(t + i * cols, cols);               \
+        } else if (kind == FM_ACC_BINARY) {                                                    \
+            ptrdiff_t same = 0;                                                                \
+            for (ptrdiff_t j = 0; j < cols; j++)                                               \
+                same += t[i * cols + j] == (q[j] > (T)0.5 ? (T)1 : (T)0);                      \
+            hits += (double)same / (double)cols;                                               \
+        }                                                                                      \
+    }                                                                                          \
+    return hits;                                                                               \
+}                                                                                              \
+                                                                                               \
+/* Optimizer updates over one flat buffer, Keras's formulas (keras/src/optimizers/). */        \
+static inline void fm_sgd_##S(T *restrict w, const T *restrict g, ptrdiff_t n, T lr) {         \
+    for (ptrdiff_t i = 0; i < n; i++) w[i] -= lr * g[i];                                       \
+}                                                                                              \
+static inline void fm_sgd_momentum_##S(T *restrict w, const T *restrict g, T *restrict m,      \
+                                       ptrdiff_t n, T lr, T momentum, int nesterov) {          \
+    if (nesterov) {                                                                            \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+            m[i] = momentum * m[i] - lr * g[i];                                                \
+            w[i] += momentum * m[i] - lr * g[i];                                               \
+        }                                                                                      \
+    } else {                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+            m[i] = momentum * m[i] - lr * g[i];                                                \
+            w[i] += m[i];                                                                      \
+        }                                                                                      \
+    }                                                                                          \
+}                                                                                              \
+static inline void fm_adagrad_##S(T *restrict w, const T *restrict g, T *restrict acc,         \
+                                  ptrdiff_t n, T lr, T eps) {                                  \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                        \
+        acc[i] += g[i] * g[i];                                                                 \
+        w[i] -= lr * g[i] / SQRT(acc[i] + eps);                                                \
+    }                                                                                          \
+}                                                                                              \
+static inline void fm_rmsprop_##S(T *restrict w, const T *restrict g, T *restrict v,           \
+                                  T *restrict m, ptrdiff_t n, T lr, T rho, T momentum, T eps) { \
+    if (m) {                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+            v[i] = rho * v[i] + (1 - rho) * g[i] * g[i];                                       \
+            m[i] = momentum * m[i] + lr * g[i] / SQRT(v[i] + eps);                             \
+            w[i] -= m[i];                                                                      \
+        }                                                                                      \
+    } else {                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+            v[i] = rho * v[i] + (1 - rho) * g[i] * g[i];                                       \
+            w[i] -= lr * g[i] / SQRT(v[i] + eps);                                              \
+        }                                                                                      \
+    }                                                                                          \
+}                                                                                              \
+static inline void fm_adam_##S(T *restrict w, const T *restrict g, T *restrict m,              \
+                               T *restrict v, ptrdiff_t n, T alpha, T beta_1, T beta_2, T eps) { \
+    T one_minus_b1 = 1 - beta_1, one_minus_b2 = 1 - beta_2;                                    \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                        \
+        m[i] += (g[i] - m[i]) * one_minus_b1;                                                  \
+        v[i] += (g[i] * g[i] - v[i]) * one_minus_b2;                                           \
+        w[i] -= m[i] * alpha / (SQRT(v[i]) + eps);                                             \
+    }                                                                                          \
+}
+
+FM_DEFINE(float, f, expf, logf, tanhf, sqrtf, fabsf)
+FM_DEFINE(double, d, exp, log, tanh, sqrt, fabs)
+
+#undef FM_DEFINE
+#endif

@@ -1,0 +1,40 @@
+# Declarations of csrc/elementwise.h, the vectorisable elementwise loops.
+from libc.stdint cimport int32_t
+
+cdef extern from "elementwise.h" nogil:
+    enum:
+        FM_LINEAR, FM_RELU, FM_SIGMOID, FM_TANH, FM_SOFTMAX
+        FM_SPARSE_XENT, FM_XENT, FM_BINARY_XENT, FM_MSE, FM_MAE
+        FM_ACC_NONE, FM_ACC_SPARSE, FM_ACC_CATEGORICAL, FM_ACC_BINARY
+
+    void fm_bias_act_f(float *y, const float *b, Py_ssize_t rows, Py_ssize_t cols, int act)
+    void fm_bias_act_d(double *y, const double *b, Py_ssize_t rows, Py_ssize_t cols, int act)
+    void fm_act_backward_f(float *dz, const float *dy, const float *y, Py_ssize_t rows,
+                           Py_ssize_t cols, int act, float *db)
+    void fm_act_backward_d(double *dz, const double *dy, const double *y, Py_ssize_t rows,
+                           Py_ssize_t cols, int act, double *db)
+    double fm_loss_f(int loss, const float *p, const int32_t *labels, const float *t,
+                     Py_ssize_t rows, Py_ssize_t cols, int fused, float eps, float *grad)
+    double fm_loss_d(int loss, const double *p, const int32_t *labels, const double *t,
+                     Py_ssize_t rows, Py_ssize_t cols, int fused, double eps, double *grad)
+    double fm_accuracy_f(int kind, const float *p, const int32_t *labels, const float *t,
+                         Py_ssize_t rows, Py_ssize_t cols)
+    double fm_accuracy_d(int kind, const double *p, const int32_t *labels, const double *t,
+                         Py_ssize_t rows, Py_ssize_t cols)
+    void fm_sgd_f(float *w, const float *g, Py_ssize_t n, float lr)
+    void fm_sgd_d(double *w, const double *g, Py_ssize_t n, double lr)
+    void fm_sgd_momentum_f(float *w, const float *g, float *m, Py_ssize_t n, float lr,
+                           float momentum, int nesterov)
+    void fm_sgd_momentum_d(double *w, const double *g, double *m, Py_ssize_t n, double lr,
+                           double momentum, int nesterov)
+    void fm_adagrad_f(float *w, const float *g, float *acc, Py_ssize_t n, float lr, float eps)
+    void fm_adagrad_d(double *w, const double *g, double *acc, Py_ssize_t n, double lr,
+                      double eps)
+    void fm_rmsprop_f(float *w, const float *g, float *v, float *m, Py_ssize_t n, float lr,
+                      float rho, float momentum, float eps)
+    void fm_rmsprop_d(double *w, const double *g, double *v, double *m, Py_ssize_t n,
+                      double lr, double rho, double momentum, double eps)
+    void fm_adam_f(float *w, const float *g, float *m, float *v, Py_ssize_t n, float alpha,
+                   float beta_1, float beta_2, float eps)
+    void fm_adam_d(double *w, const double *g, double *m, double *v, Py_ssize_t n,
+                   double alpha, double beta_1, double beta_2, double eps)

@@ -1,0 +1,72 @@
+"""Conversion of user arrays to what the engine reads, once per call (never per batch), with
+the checks that turn bad input into a clear error."""
+from typing import Optional, Tuple
+
+import numpy as np
+
+
+def _as_numeric_array(value, name: str) -> np.ndarray:
+    if value is None:
+        raise ValueError(f"Argument `{name}` is required. Received: {name}=None")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"Argument `{name}` must be a numeric array. Received: {type(value).__name__} ({exc})")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Argument `{name}` must hold numbers (bool, int or float). Received dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ValueError(f"Argument `{name}` must have a batch dimension. Received a scalar: {name}={value!r}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"Argument `{name}` is empty (shape {arr.shape}): there is nothing to process.")
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"Argument `{name}` contains NaN or infinity (first at index {tuple(int(i) for i in bad)}).")
+
+
+def as_features(x, input_shape: Tuple[int, ...], dtype, name: str = "x") -> np.ndarray:
+    """x of shape (N, *input_shape), any numeric dtype -> C-contiguous (N, features) in dtype."""
+    arr = _as_numeric_array(x, name)
+    if tuple(arr.shape[1:]) != tuple(input_shape):
+        raise ValueError(f"Argument `{name}` has the wrong shape: the model expects (batch, "
+                         f"{', '.join(map(str, input_shape))}). Received: {name}.shape={arr.shape}")
+    flat = np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=dtype)
+    _check_finite(flat, name)
+    return flat
+
+
+def as_targets(y, n_samples: int, sparse: bool, n_outputs: int, dtype,
+               name: str = "y") -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """y -> (int32 labels, None) when `sparse` (class indices for sparse cross-entropy), else
+    (None, targets of shape (N, n_outputs))."""
+    arr = _as_numeric_array(y, name)
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"x and {name} must have the same number of samples. Received: "
+                         f"{n_samples} inputs and {arr.shape[0]} targets ({name}.shape={arr.shape})")
+    if sparse:
+        if not (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1)):
+            raise ValueError(f"sparse_categorical_crossentropy expects integer class labels of shape "
+                             f"(N,) or (N, 1). Received: {name}.shape={arr.shape}")
+        flat = arr.reshape(-1)
+        _check_finite(flat, name)
+        if flat.dtype.kind == "f" and not np.all(flat == np.floor(flat)):
+            raise ValueError(f"sparse_categorical_crossentropy expects integer class labels in "
+                             f"`{name}`; received non-integer values.")
+        low, high = flat.min(), flat.max()
+        if low < 0 or high >= n_outputs:
+            raise ValueError(f"Labels in `{name}` must lie in [0, {n_outputs}) for a model with "
+                             f"{n_outputs} outputs. Received labels from {low} to {high}.")
+        return np.ascontiguousarray(flat, dtype=np.int32), None
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[1] != n_outputs:
+        hint = (" (class labels need loss='sparse_categorical_crossentropy', or one-hot them with "
+                "fastmlp.utils.to_categorical)") if arr.ndim == 1 else ""
+        raise ValueError(f"Argument `{name}` must have shape (N, {n_outputs}) to match the model's "
+                         f"output. Received: {name}.shape={arr.shape}{hint}")
+    targets = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(targets, name)
+    return None, targets

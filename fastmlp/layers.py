@@ -1,0 +1,218 @@
+"""Layers with Keras's signatures: Input, Flatten, Dense.
+
+A layer validates its arguments and resolves names in __init__, infers its output shape in
+build(input_shape), and holds its weights as arrays; in a built model those arrays are views
+into the model's one flat parameter buffer, so a layer never copies what the engine updates.
+"""
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from fastmlp import activations as _activations
+from fastmlp import config, initializers as _initializers, naming
+
+Shape = Tuple[int, ...]
+
+
+def _as_shape(value, arg: str) -> Shape:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        shape = tuple(value)
+    except TypeError:
+        raise TypeError(f"Argument `{arg}` must be a tuple or list of positive integers. Received: {arg}={value!r}")
+    if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
+        raise ValueError(f"Argument `{arg}` must be a non-empty tuple of positive integers (no batch "
+                         f"dimension). Received: {arg}={value!r}")
+    return tuple(int(d) for d in shape)
+
+
+class Layer:
+    """Base class of the layers.
+
+    Args:
+        name: unique name; Keras's default (`dense`, `dense_1`, ...) when None.
+        input_shape: shape of one sample (no batch dimension), for the first layer.
+        dtype: 'float32' or 'float64'; the default float type (fastmlp.config) when None.
+        trainable: whether fit() updates the layer's weights (only True is supported).
+    """
+
+    def __init__(self, name: Optional[str] = None, input_shape=None, dtype=None,
+                 trainable: bool = True, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"Argument `name` must be a non-empty string. Received: name={name!r}")
+        if not trainable:
+            raise ValueError("trainable=False layers are not supported by fastmlp yet.")
+        self.name = name or naming.unique_name(naming.snake_case(type(self).__name__))
+        self.trainable = True
+        self.dtype = config.resolve_dtype(dtype).name
+        self._input_shape: Optional[Shape] = None if input_shape is None else _as_shape(input_shape, "input_shape")
+        self.input_shape: Optional[Shape] = None
+        self.output_shape: Optional[Shape] = None
+        self.built = False
+
+    def build(self, input_shape: Shape) -> None:
+        """Creates the weights for inputs of `input_shape` (one sample, no batch dimension)."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """Shape of one output sample for one input sample of `input_shape`."""
+        return tuple(input_shape)
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        """The weight arrays (views, in a built model), Keras's order."""
+        return []
+
+    def count_params(self) -> int:
+        """Number of scalar weights."""
+        return int(sum(w.size for w in self.weights))
+
+    def get_weights(self) -> List[np.ndarray]:
+        """Copies of the weights, in Keras's layout."""
+        return [np.array(w) for w in self.weights]
+
+    def set_weights(self, weights: Sequence) -> None:
+        """Copies `weights` (same count and shapes as get_weights()) into the layer."""
+        current = self.weights
+        weights = list(weights)
+        if len(weights) != len(current):
+            raise ValueError(f"Layer {self.name!r} expects {len(current)} weight arrays, "
+                             f"received {len(weights)}.")
+        arrays = [np.asarray(w) for w in weights]
+        for i, (target, value) in enumerate(zip(current, arrays)):
+            if value.shape != target.shape:
+                raise ValueError(f"Layer {self.name!r} weight {i} has shape {target.shape}; "
+                                 f"received shape {value.shape}.")
+            if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
+                raise ValueError(f"Layer {self.name!r} weight {i} must be finite numbers.")
+        for target, value in zip(current, arrays):
+            target[...] = value
+
+    def get_config(self) -> dict:
+        """The constructor arguments."""
+        return {"name": self.name, "dtype": self.dtype, "trainable": self.trainable}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class InputLayer(Layer):
+    """Declares the shape of one input sample; the first element of a Sequential model.
+
+    Args:
+        shape: shape of one sample, e.g. (784,) or (28, 28).
+        batch_size: accepted for Keras compatibility; batches of any size are processed.
+        dtype: float type of the model.
+        name: layer name.
+    """
+
+    def __init__(self, shape=None, batch_size: Optional[int] = None, dtype=None,
+                 name: Optional[str] = None, input_shape=None, **kwargs):
+        shape = shape if shape is not None else input_shape
+        if shape is None:
+            raise ValueError("Input needs a `shape` (one sample, no batch dimension), e.g. Input(shape=(784,)).")
+        super().__init__(name=name, input_shape=shape,
+                         dtype=dtype, **kwargs)
+        self.batch_size = batch_size
+        self.shape = self._input_shape
+
+
+def Input(shape=None, batch_size: Optional[int] = None, dtype=None,
+          name: Optional[str] = None, **kwargs) -> InputLayer:
+    """The input of a Sequential model (`model.add(Input(shape=(784,)))`).
+
+    Args:
+        shape: shape of one sample, no batch dimension.
+        batch_size: accepted for Keras compatibility.
+        dtype: float type of the model.
+        name: layer name.
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+
+
+class Flatten(Layer):
+    """Flattens each sample to one dimension: (None, 28, 28) -> (None, 784).
+
+    Args:
+        data_format: accepted for Keras compatibility ('channels_last' or None).
+        input_shape: shape of one sample, for the first layer.
+        name: layer name.
+    """
+
+    def __init__(self, data_format: Optional[str] = None, input_shape=None, **kwargs):
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"Flatten supports data_format='channels_last' only. Received: data_format={data_format!r}")
+        super().__init__(input_shape=input_shape, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+
+class Dense(Layer):
+    """Densely connected layer: output = activation(inputs · kernel + bias).
+
+    Args:
+        units: positive integer, width of the output.
+        activation: name ('relu', 'sigmoid', 'tanh', 'softmax', 'linear') or a function of
+            fastmlp.activations; None means linear.
+        use_bias: whether the layer adds a bias vector.
+        kernel_initializer: initializer of the (inputs, units) kernel, default 'glorot_uniform'.
+        bias_initializer: initializer of the bias, default 'zeros'.
+        input_shape: shape of one sample, for the first layer, e.g. (784,).
+        input_dim: the same as input_shape=(input_dim,).
+        name: layer name.
+        dtype: 'float32' or 'float64'.
+    """
+
+    def __init__(self, units: int, activation: Union[str, Callable, None] = None,
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 input_shape=None, input_dim: Optional[int] = None, **kwargs):
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Received an invalid value for `units`, expected a positive integer. "
+                             f"Received: units={units!r}")
+        for arg, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                           ("activity_regularizer", activity_regularizer),
+                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise ValueError(f"Dense({arg}=...) is not supported by fastmlp yet. Received: {arg}={value!r}")
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError("Give Dense either input_shape or input_dim, not both.")
+            input_shape = (input_dim,)
+        super().__init__(input_shape=input_shape, **kwargs)
+        self.units = int(units)
+        self.activation = _activations.get(activation)
+        self.activation_name = _activations.name_of(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        self.kernel: Optional[np.ndarray] = None
+        self.bias: Optional[np.ndarray] = None
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense layer {self.name!r} takes samples of one dimension; received "
+                             f"samples of shape {tuple(input_shape)}. Add a Flatten layer before it.")
+        return (self.units,)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.kernel = self.kernel_initializer((input_shape[0], self.units), dtype=self.dtype)
+        self.bias = self.bias_initializer((self.units,), dtype=self.dtype) if self.use_bias else None
+
+    @property
+    def weights(self):
+        if not self.built:
+            return []
+        return [self.kernel, self.bias] if self.use_bias else [self.kernel]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
+                "use_bias": self.use_bias}

@@ -1,0 +1,21 @@
+"""Default object names as Keras gives them: dense, dense_1, dense_2, ..."""
+import re
+
+_counts: dict = {}
+
+
+def snake_case(class_name: str) -> str:
+    """'BatchNormalization' -> 'batch_normalization'."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+
+
+def unique_name(base: str) -> str:
+    """The next free name for `base` in this session: base, base_1, base_2, ..."""
+    n = _counts.get(base, 0)
+    _counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def clear_session() -> None:
+    """Restarts the default names (as keras.backend.clear_session does)."""
+    _counts.clear()

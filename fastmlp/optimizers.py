@@ -1,0 +1,198 @@
+"""Optimizers with Keras's names, arguments, defaults and update formulas.
+
+Each optimizer builds a compiled update rule over the model's one flat parameter buffer
+(fastmlp/_kernels/optim.pyx): a training step updates every weight in one kernel call.
+"""
+from typing import Union
+
+import numpy as np
+
+from fastmlp._kernels import optim as _rules
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
+        raise ValueError(f"Argument `{name}` must be a positive number. Received: {name}={value!r}")
+    return float(value)
+
+
+def _fraction(name, value, allow_zero=True):
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    if not ok or not (0 <= value < 1) or (value == 0 and not allow_zero):
+        raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. Args: learning_rate, name; Keras's clipping, weight decay and EMA
+    arguments are accepted only at their defaults (None / False)."""
+    default_name = "optimizer"
+
+    def __init__(self, learning_rate: float, name: str = None, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, use_ema: bool = False, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}")
+        for arg, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm),
+                           ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            if value is not None:
+                raise ValueError(f"{type(self).__name__}({arg}=...) is not supported by fastmlp yet. "
+                                 f"Received: {arg}={value!r}")
+        if use_ema:
+            raise ValueError(f"{type(self).__name__}(use_ema=True) is not supported by fastmlp yet.")
+        self._learning_rate = _positive("learning_rate", learning_rate)
+        self.name = name or self.default_name
+        self._rule = None
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate; setting it takes effect from the next step."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = _positive("learning_rate", value)
+        if self._rule is not None:
+            self._rule.learning_rate = self._learning_rate
+
+    @property
+    def iterations(self) -> int:
+        """Number of update steps applied so far."""
+        return 0 if self._rule is None else int(self._rule.iterations)
+
+    def build(self, size: int, dtype) -> "_rules.UpdateRule":
+        """Creates the compiled rule (and fresh slots) for a flat buffer of `size` weights."""
+        self._rule = self._make_rule(size, np.dtype(dtype))
+        return self._rule
+
+    def _make_rule(self, size, dtype):
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """The constructor arguments."""
+        return {"name": self.name, "learning_rate": self._learning_rate}
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum.
+
+    Args:
+        learning_rate: 0.01.
+        momentum: in [0, 1), 0.0.
+        nesterov: False.
+    """
+    default_name = "SGD"
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 name: str = None, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        self.momentum = _fraction("momentum", momentum)
+        self.nesterov = bool(nesterov)
+
+    def _make_rule(self, size, dtype):
+        return _rules.SGDRule(size, dtype, self._learning_rate, self.momentum, self.nesterov)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Adagrad.
+
+    Args:
+        learning_rate: 0.001.
+        initial_accumulator_value: 0.1.
+        epsilon: 1e-7 (added inside the square root).
+    """
+    default_name = "adagrad"
+
+    def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7, name: str = None, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        if initial_accumulator_value < 0:
+            raise ValueError("Argument `initial_accumulator_value` must be >= 0. "
+                             f"Received: initial_accumulator_value={initial_accumulator_value}")
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def _make_rule(self, size, dtype):
+        return _rules.AdagradRule(size, dtype, self._learning_rate, self.initial_accumulator_value,
+                                  self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (uncentered).
+
+    Args:
+        learning_rate: 0.001.
+        rho: 0.9.
+        momentum: 0.0.
+        epsilon: 1e-7 (added inside the square root).
+        centered: only False.
+    """
+    default_name = "rmsprop"
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False, name: str = None, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        if centered:
+            raise ValueError("RMSprop(centered=True) is not supported by fastmlp yet.")
+        self.rho = _fraction("rho", rho)
+        self.momentum = _fraction("momentum", momentum)
+        self.epsilon = _positive("epsilon", epsilon)
+        self.centered = False
+
+    def _make_rule(self, size, dtype):
+        return _rules.RMSpropRule(size, dtype, self._learning_rate, self.rho, self.momentum,
+                                  self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """Adam.
+
+    Args:
+        learning_rate: 0.001.
+        beta_1: 0.9.
+        beta_2: 0.999.
+        epsilon: 1e-7 (added to √v, not scaled by the bias correction).
+        amsgrad: only False.
+    """
+    default_name = "adam"
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, name: str = None, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        if amsgrad:
+            raise ValueError("Adam(amsgrad=True) is not supported by fastmlp yet.")
+        self.beta_1 = _fraction("beta_1", beta_1)
+        self.beta_2 = _fraction("beta_2", beta_2)
+        self.epsilon = _positive("epsilon", epsilon)
+        self.amsgrad = False
+
+    def _make_rule(self, size, dtype):
+        return _rules.AdamRule(size, dtype, self._learning_rate, self.beta_1, self.beta_2,
+                               self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+
+
+_BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(identifier: Union[str, Optimizer]) -> Optimizer:
+    """Returns a new optimizer for a Keras name (any case) or passes an Optimizer through."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    raise ValueError(f"Unknown optimizer: expected one of {sorted(_BY_NAME)} or a "
+                     f"fastmlp.optimizers object. Received: optimizer={identifier!r}")

@@ -1,0 +1,38 @@
+"""Build script: cythonizes the kernels in fastmlp/_kernels (metadata lives in pyproject.toml)."""
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+KERNELS = ["blas", "dense", "loss", "optim", "network"]
+
+# -O3 lets gcc vectorise the elementwise loops in csrc/; -march=native only on request,
+# because a wheel built with it crashes on older CPUs.
+compile_args = ["-O3", "-fno-math-errno"]
+if os.environ.get("FASTMLP_NATIVE") == "1":
+    compile_args.append("-march=native")
+
+extensions = [
+    Extension(
+        f"fastmlp._kernels.{name}",
+        [f"fastmlp/_kernels/{name}.pyx"],
+        include_dirs=["csrc", numpy.get_include()],
+        extra_compile_args=compile_args,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for name in KERNELS
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+        },
+    )
+)
