@@ -1,0 +1,141 @@
+"""Plain NumPy float64 versions of every kernel: the oracle the tests check the compiled
+engine against. Written for clarity, not speed."""
+import numpy as np
+
+EPSILON = 1e-7
+
+
+def activation(z, name):
+    """act(z) for a Keras activation name."""
+    if name == "linear":
+        return z.copy()
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    raise ValueError(name)
+
+
+def activation_backward(dy, y, name):
+    """dL/dz from dL/dy and the activation's output y."""
+    if name == "linear":
+        return dy.copy()
+    if name == "relu":
+        return dy * (y > 0)
+    if name == "sigmoid":
+        return dy * y * (1 - y)
+    if name == "tanh":
+        return dy * (1 - y * y)
+    if name == "softmax":
+        return y * (dy - np.sum(dy * y, axis=1, keepdims=True))
+    raise ValueError(name)
+
+
+def dense_forward(x, w, b, name):
+    """act(x·w + b)."""
+    z = x @ w
+    if b is not None:
+        z = z + b
+    return activation(z, name)
+
+
+def dense_backward(x, w, y, dy, name):
+    """(dw, db, dx) of y = act(x·w + b) given dL/dy."""
+    dz = activation_backward(dy, y, name)
+    return x.T @ dz, dz.sum(axis=0), dz @ w.T
+
+
+def _probabilities(p):
+    q = p / p.sum(axis=1, keepdims=True)
+    return q, np.clip(q, EPSILON, 1 - EPSILON)
+
+
+def loss_sum(loss, p, y):
+    """Σ over rows of Keras's per-sample loss (y: labels for sparse, else targets)."""
+    if loss == "sparse_categorical_crossentropy":
+        _, c = _probabilities(p)
+        return float(-np.log(c[np.arange(len(y)), y]).sum())
+    if loss == "categorical_crossentropy":
+        _, c = _probabilities(p)
+        return float(-(y * np.log(c)).sum())
+    if loss == "binary_crossentropy":
+        c = np.clip(p, EPSILON, 1 - EPSILON)
+        return float(-(y * np.log(c) + (1 - y) * np.log(1 - c)).mean(axis=1).sum())
+    if loss == "mean_squared_error":
+        return float(((p - y) ** 2).mean(axis=1).sum())
+    if loss == "mean_absolute_error":
+        return float(np.abs(p - y).mean(axis=1).sum())
+    raise ValueError(loss)
+
+
+def fused_gradient(loss, p, y):
+    """d(mean loss)/dz for softmax + (sparse) cross-entropy and sigmoid + binary cross-entropy."""
+    rows, cols = p.shape
+    if loss == "sparse_categorical_crossentropy":
+        t = np.zeros_like(p)
+        t[np.arange(rows), y] = 1
+        return (p - t) / rows
+    if loss == "categorical_crossentropy":
+        return (p * y.sum(axis=1, keepdims=True) - y) / rows
+    if loss == "binary_crossentropy":
+        return (p - y) / (rows * cols)
+    raise ValueError(loss)
+
+
+def loss_gradient(loss, p, y):
+    """d(mean loss)/dp (no activation folded in), clipped entries passing no gradient."""
+    rows, cols = p.shape
+    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        t = y
+        if loss == "sparse_categorical_crossentropy":
+            t = np.zeros_like(p)
+            t[np.arange(rows), y] = 1
+        s = p.sum(axis=1, keepdims=True)
+        q, c = _probabilities(p)
+        a = np.where(q == c, -t / q, 0.0)
+        return (a - np.sum(a * q, axis=1, keepdims=True)) / s / rows
+    if loss == "binary_crossentropy":
+        c = np.clip(p, EPSILON, 1 - EPSILON)
+        return np.where(c == p, -y / c + (1 - y) / (1 - c), 0.0) / (rows * cols)
+    if loss == "mean_squared_error":
+        return 2 * (p - y) / (rows * cols)
+    if loss == "mean_absolute_error":
+        return np.sign(p - y) / (rows * cols)
+    raise ValueError(loss)
+
+
+def sgd(w, g, m, lr, momentum, nesterov):
+    """Keras SGD update; returns (w, m)."""
+    if momentum == 0:
+        return w - lr * g, m
+    m = momentum * m - lr * g
+    return (w + momentum * m - lr * g if nesterov else w + m), m
+
+
+def adagrad(w, g, acc, lr, eps):
+    """Keras Adagrad update; returns (w, acc)."""
+    acc = acc + g * g
+    return w - lr * g / np.sqrt(acc + eps), acc
+
+
+def rmsprop(w, g, v, m, lr, rho, momentum, eps):
+    """Keras RMSprop update (uncentered); returns (w, v, m)."""
+    v = rho * v + (1 - rho) * g * g
+    step = lr * g / np.sqrt(v + eps)
+    if momentum > 0:
+        m = momentum * m + step
+        return w - m, v, m
+    return w - step, v, m
+
+
+def adam(w, g, m, v, t, lr, beta_1, beta_2, eps):
+    """Keras Adam update at step t (1-based); returns (w, m, v)."""
+    alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    m = m + (g - m) * (1 - beta_1)
+    v = v + (g * g - v) * (1 - beta_2)
+    return w - alpha * m / (np.sqrt(v) + eps), m, v

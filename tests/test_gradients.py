@@ -1,0 +1,61 @@
+"""Central-difference gradient checks (float64) of the whole compiled step, for every hidden
+activation × output activation × loss pair, fused and unfused output gradients alike."""
+import numpy as np
+import pytest
+
+from fastmlp.engine import DenseStep, Engine
+
+ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax"]
+# output activations whose values each loss accepts (cross-entropies need probabilities)
+OUTPUTS = {
+    "sparse_categorical_crossentropy": ["softmax", "sigmoid"],
+    "categorical_crossentropy": ["softmax", "sigmoid"],
+    "binary_crossentropy": ["sigmoid", "softmax"],
+    "mean_squared_error": ACTIVATIONS,
+    "mean_absolute_error": ACTIVATIONS,
+}
+CASES = [(loss, hidden, out) for loss, outs in OUTPUTS.items() for hidden in ACTIVATIONS for out in outs]
+
+
+def _problem(rng, loss, rows=6, n_in=4, n_out=3):
+    x = rng.standard_normal((rows, n_in))
+    if loss == "sparse_categorical_crossentropy":
+        return x, rng.integers(0, n_out, rows).astype(np.int32), None
+    if loss == "categorical_crossentropy":
+        return x, None, np.eye(n_out)[rng.integers(0, n_out, rows)]
+    if loss == "binary_crossentropy":
+        return x, None, rng.integers(0, 2, (rows, n_out)).astype(np.float64)
+    return x, None, rng.standard_normal((rows, n_out))
+
+
+@pytest.mark.parametrize("loss,hidden,out", CASES)
+def test_gradient_matches_central_differences(rng, loss, hidden, out):
+    engine = Engine([DenseStep(4, 5, hidden, True), DenseStep(5, 4, "tanh", False),
+                     DenseStep(4, 3, out, True)], np.float64)
+    engine.params[:] = rng.standard_normal(engine.size) * 0.7
+    engine.set_loss(loss, None)
+    x, labels, targets = _problem(rng, loss)
+    rows = x.shape[0]
+    loss_sum = engine.gradient(x, labels, targets)
+    analytic = engine.grads.copy()
+    assert loss_sum == pytest.approx(engine.evaluate(x, labels, targets, rows)[0], rel=1e-12)
+
+    h = 1e-6
+    numeric = np.empty_like(analytic)
+    for i in range(engine.size):
+        saved = engine.params[i]
+        engine.params[i] = saved + h
+        up = engine.evaluate(x, labels, targets, rows)[0]
+        engine.params[i] = saved - h
+        down = engine.evaluate(x, labels, targets, rows)[0]
+        engine.params[i] = saved
+        numeric[i] = (up - down) / (2 * h * rows)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_fused_output_gradient_is_used_for_softmax_cross_entropy(rng):
+    engine = Engine([DenseStep(3, 4, "softmax", True)], np.float64)
+    engine.set_loss("sparse_categorical_crossentropy", None)
+    assert engine.network.fused
+    engine.set_loss("mean_squared_error", None)
+    assert not engine.network.fused

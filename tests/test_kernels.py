@@ -1,0 +1,121 @@
+"""Dense, loss and accuracy kernels against the NumPy float64 reference (fastmlp._reference)."""
+import numpy as np
+import pytest
+
+from fastmlp import _reference as ref
+from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
+from fastmlp._kernels.loss import accuracy_check, loss_check
+from fastmlp._kernels.network import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
+
+ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax"]
+BATCHES = [1, 7, 32, 128]
+WIDTHS = [(5, 3), (64, 10), (100, 33)]
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def _close(actual, expected, dtype, scale=1.0):
+    tol = TOL[dtype]
+    np.testing.assert_allclose(actual, expected, rtol=tol * 10, atol=tol * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("rows", BATCHES)
+@pytest.mark.parametrize("n_in,n_out", WIDTHS)
+def test_dense_forward(rng, dtype, act, rows, n_in, n_out):
+    x = rng.standard_normal((rows, n_in)).astype(dtype)
+    w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(dtype)
+    b = rng.standard_normal(n_out).astype(dtype)
+    y = dense_forward_check(x, w, b, ACTIVATION_CODES[act])
+    assert y.dtype == dtype and y.shape == (rows, n_out)
+    expected = ref.dense_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), act)
+    _close(y, expected, dtype, scale=np.sqrt(n_in))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_forward_without_bias(rng, dtype):
+    x = rng.standard_normal((7, 5)).astype(dtype)
+    w = rng.standard_normal((5, 3)).astype(dtype)
+    _close(dense_forward_check(x, w, None, ACTIVATION_CODES["tanh"]), np.tanh(x.astype(np.float64) @ w), dtype, 5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("rows", BATCHES)
+@pytest.mark.parametrize("n_in,n_out", WIDTHS)
+def test_dense_backward(rng, dtype, act, rows, n_in, n_out):
+    x = rng.standard_normal((rows, n_in)).astype(dtype)
+    w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(dtype)
+    b = rng.standard_normal(n_out).astype(dtype)
+    y = ref.dense_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), act).astype(dtype)
+    dy = rng.standard_normal((rows, n_out)).astype(dtype)
+    dy_before = dy.copy()
+    dw, db, dx = dense_backward_check(x, w, y, dy, ACTIVATION_CODES[act])
+    e_dw, e_db, e_dx = ref.dense_backward(x.astype(np.float64), w.astype(np.float64),
+                                          y.astype(np.float64), dy.astype(np.float64), act)
+    np.testing.assert_array_equal(dy, dy_before)
+    _close(dw, e_dw, dtype, scale=rows)
+    _close(db, e_db, dtype, scale=rows)
+    _close(dx, e_dx, dtype, scale=n_out)
+
+
+def test_dense_backward_skips_dx_for_first_layer(rng):
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 2)).astype(np.float32)
+    dw, db, dx = dense_backward_check(x, w, x @ w, np.ones((4, 2), np.float32), 0, want_dx=False)
+    assert dx is None
+    np.testing.assert_allclose(dw, x.T @ np.ones((4, 2)), rtol=1e-6)
+
+
+def _targets(rng, loss, rows, cols, dtype):
+    if loss == "sparse_categorical_crossentropy":
+        return rng.integers(0, cols, rows).astype(np.int32)
+    if loss == "categorical_crossentropy":
+        return np.eye(cols, dtype=dtype)[rng.integers(0, cols, rows)]
+    if loss == "binary_crossentropy":
+        return rng.integers(0, 2, (rows, cols)).astype(dtype)
+    return rng.standard_normal((rows, cols)).astype(dtype)
+
+
+LOSSES = list(LOSS_CODES)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("rows", BATCHES)
+def test_loss_value_and_gradient(rng, dtype, loss, rows):
+    cols = 10 if "categorical" in loss else 3
+    z = rng.standard_normal((rows, cols))
+    p = (ref.activation(z, "softmax") if "categorical" in loss else ref.activation(z, "sigmoid")).astype(dtype)
+    y = _targets(rng, loss, rows, cols, dtype)
+    sparse = loss == "sparse_categorical_crossentropy"
+    total, grad = loss_check(LOSS_CODES[loss], p, y if sparse else None, None if sparse else y, False)
+    p64 = p.astype(np.float64)
+    y64 = y if sparse else y.astype(np.float64)
+    assert total == pytest.approx(ref.loss_sum(loss, p64, y64), rel=TOL[dtype] * 10)
+    _close(grad, ref.loss_gradient(loss, p64, y64), dtype, scale=1.0 / rows)
+    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"):
+        total_f, grad_f = loss_check(LOSS_CODES[loss], p, y if sparse else None, None if sparse else y, True)
+        assert total_f == pytest.approx(total, rel=1e-12)
+        _close(grad_f, ref.fused_gradient(loss, p64, y64), dtype, scale=1.0 / rows)
+
+
+def test_cross_entropy_clips_probabilities_like_keras():
+    p = np.array([[1.0, 0.0]], np.float32)
+    total, grad = loss_check(LOSS_CODES["sparse_categorical_crossentropy"], p, np.array([1], np.int32), None, False)
+    assert total == pytest.approx(-np.log(np.float32(1e-7)), rel=1e-5)  # -log(ε), not inf
+    assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_accuracy_kernels(rng, dtype):
+    p = ref.activation(rng.standard_normal((50, 4)), "softmax").astype(dtype)
+    labels = rng.integers(0, 4, 50).astype(np.int32)
+    hits = accuracy_check(ACCURACY_CODES["sparse_categorical_accuracy"], p, labels, None)
+    assert hits == np.sum(np.argmax(p, 1) == labels)
+    onehot = np.eye(4, dtype=dtype)[labels]
+    assert accuracy_check(ACCURACY_CODES["categorical_accuracy"], p, None, onehot) == hits
+    q = rng.random((50, 2)).astype(dtype)
+    t = rng.integers(0, 2, (50, 2)).astype(dtype)
+    expected = np.sum(np.mean(t == (q > 0.5), axis=1))
+    assert accuracy_check(ACCURACY_CODES["binary_accuracy"], q, None, t) == pytest.approx(expected)
