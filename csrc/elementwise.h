@@ -15,10 +15,18 @@ enum { FM_LINEAR = 0, FM_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_SOFTMAX = 4 }
 enum { FM_SPARSE_XENT = 0, FM_XENT = 1, FM_BINARY_XENT = 2, FM_MSE = 3, FM_MAE = 4 };
 enum { FM_ACC_NONE = 0, FM_ACC_SPARSE = 1, FM_ACC_CATEGORICAL = 2, FM_ACC_BINARY = 3 };
 
+/* The hot loops are compiled twice, for AVX2+FMA and for the baseline, and the loader picks
+ * one at run time: a portable build that still runs 8 floats a step on current CPUs. */
+#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+#define FM_CLONES __attribute__((target_clones("avx2,fma", "default"), unused))
+#else
+#define FM_CLONES __attribute__((unused))
+#endif
+
 #define FM_DEFINE(T, S, EXP, LOG, TANH, SQRT, FABS)                                            \
                                                                                                \
 /* y := act(y + b), one pass; b may be NULL (no bias). Softmax is row-wise, max-subtracted. */ \
-static inline void fm_bias_act_##S(T *restrict y, const T *restrict b, ptrdiff_t rows,         \
+FM_CLONES static void fm_bias_act_##S(T *restrict y, const T *restrict b, ptrdiff_t rows,         \
                                    ptrdiff_t cols, int act) {                                  \
     for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
         T *restrict r = y + i * cols;                                                          \
@@ -48,7 +56,7 @@ static inline void fm_bias_act_##S(T *restrict y, const T *restrict b, ptrdiff_t
                                                                                                \
 /* dz := dy * act'(.) computed from the activation's output y (in place: dz may be dy), and   \
  * db := column sums of dz in the same pass (db may be NULL). */                               \
-static inline void fm_act_backward_##S(T *dz, const T *dy, const T *restrict y,               \
+FM_CLONES static void fm_act_backward_##S(T *dz, const T *dy, const T *restrict y,               \
                                        ptrdiff_t rows, ptrdiff_t cols, int act,                \
                                        T *restrict db) {                                       \
     if (db) for (ptrdiff_t j = 0; j < cols; j++) db[j] = 0;                                    \
@@ -187,10 +195,10 @@ static inline double fm_accuracy_##S(int kind, const T *restrict p,             
 }                                                                                              \
                                                                                                \
 /* Optimizer updates over one flat buffer, Keras's formulas (keras/src/optimizers/). */        \
-static inline void fm_sgd_##S(T *restrict w, const T *restrict g, ptrdiff_t n, T lr) {         \
+FM_CLONES static void fm_sgd_##S(T *restrict w, const T *restrict g, ptrdiff_t n, T lr) {         \
     for (ptrdiff_t i = 0; i < n; i++) w[i] -= lr * g[i];                                       \
 }                                                                                              \
-static inline void fm_sgd_momentum_##S(T *restrict w, const T *restrict g, T *restrict m,      \
+FM_CLONES static void fm_sgd_momentum_##S(T *restrict w, const T *restrict g, T *restrict m,      \
                                        ptrdiff_t n, T lr, T momentum, int nesterov) {          \
     if (nesterov) {                                                                            \
         for (ptrdiff_t i = 0; i < n; i++) {                                                    \
@@ -204,14 +212,14 @@ static inline void fm_sgd_momentum_##S(T *restrict w, const T *restrict g, T *re
         }                                                                                      \
     }                                                                                          \
 }                                                                                              \
-static inline void fm_adagrad_##S(T *restrict w, const T *restrict g, T *restrict acc,         \
+FM_CLONES static void fm_adagrad_##S(T *restrict w, const T *restrict g, T *restrict acc,         \
                                   ptrdiff_t n, T lr, T eps) {                                  \
     for (ptrdiff_t i = 0; i < n; i++) {                                                        \
         acc[i] += g[i] * g[i];                                                                 \
         w[i] -= lr * g[i] / SQRT(acc[i] + eps);                                                \
     }                                                                                          \
 }                                                                                              \
-static inline void fm_rmsprop_##S(T *restrict w, const T *restrict g, T *restrict v,           \
+FM_CLONES static void fm_rmsprop_##S(T *restrict w, const T *restrict g, T *restrict v,           \
                                   T *restrict m, ptrdiff_t n, T lr, T rho, T momentum, T eps) { \
     if (m) {                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) {                                                    \
@@ -226,7 +234,7 @@ static inline void fm_rmsprop_##S(T *restrict w, const T *restrict g, T *restric
         }                                                                                      \
     }                                                                                          \
 }                                                                                              \
-static inline void fm_adam_##S(T *restrict w, const T *restrict g, T *restrict m,              \
+FM_CLONES static void fm_adam_##S(T *restrict w, const T *restrict g, T *restrict m,              \
                                T *restrict v, ptrdiff_t n, T alpha, T beta_1, T beta_2, T eps) { \
     T one_minus_b1 = 1 - beta_1, one_minus_b2 = 1 - beta_2;                                    \
     for (ptrdiff_t i = 0; i < n; i++) {                                                        \

@@ -14,6 +14,7 @@ from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 
+from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.dense cimport dense_forward, dense_backward
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
@@ -179,6 +180,23 @@ cdef class Network:
                     &loss_sum, &acc_sum)
         return loss_sum, acc_sum
 
+    def gemm_steps(self, int rows, Py_ssize_t n_steps):
+        """Runs only the matrix products of n_steps training steps on batches of `rows` rows
+        (forward, dW, dX; on zeroed scratch): what a step would cost if everything but the
+        GEMMs were free. The benchmark reports training speed against this ceiling."""
+        self.reserve(rows)
+        for buf in (self._acts, self._delta_a, self._delta_b, self._x_batch):
+            buf.fill(0)
+        cdef cnp.ndarray dummy_grads = np.zeros_like(self.grads)
+        cdef char *g = data(dummy_grads)
+        cdef Py_ssize_t step
+        with nogil:
+            for step in range(n_steps):
+                if self.is_double:
+                    _gemms_only[double](self, <double *>g, rows)
+                else:
+                    _gemms_only[float](self, <float *>g, rows)
+
     def gradient(self, cnp.ndarray x, cnp.ndarray labels, cnp.ndarray targets):
         """grads := d(mean loss)/d(params) over all rows of x as one batch; returns the loss
         sum. Applies no update (for gradient checks and data-parallel training)."""
@@ -239,6 +257,31 @@ cdef double _forward_backward(Network net, const floating *x, const int32_t *lab
         delta = other
         other = swap
     return loss_sum
+
+
+cdef void _gemms_only(Network net, floating *grads, int rows) noexcept nogil:
+    cdef floating *params = <floating *>net.p_params
+    cdef floating *acts = <floating *>net.p_acts
+    cdef floating *x = <floating *>net.p_x_batch
+    cdef floating *delta = <floating *>net.p_delta_a
+    cdef floating *other = <floating *>net.p_delta_b
+    cdef const floating *inp
+    cdef int l, n_in, n_out
+    for l in range(net.n_layers):
+        inp = x if l == 0 else acts + net._act_off[l - 1] * rows
+        n_in = net.n_in[l]
+        n_out = net.n_out[l]
+        gemm(False, False, rows, n_out, n_in, <floating>1, inp, n_in, weight(net, params, l),
+             n_out, <floating>0, acts + net._act_off[l] * rows, n_out)
+    for l in range(net.n_layers - 1, -1, -1):
+        inp = x if l == 0 else acts + net._act_off[l - 1] * rows
+        n_in = net.n_in[l]
+        n_out = net.n_out[l]
+        gemm(True, False, n_in, n_out, rows, <floating>1, inp, n_in, delta, n_out, <floating>0,
+             weight(net, grads, l), n_out)
+        if l > 0:
+            gemm(False, True, rows, n_in, n_out, <floating>1, delta, n_out,
+                 weight(net, params, l), n_out, <floating>0, other, n_in)
 
 
 cdef Py_ssize_t _train_steps(Network net, const floating *x, const int32_t *labels,
