@@ -1,0 +1,8 @@
+"""The benchmark suite: fastmlp against NumPy, Keras (and PyTorch / ONNX Runtime when
+installed), side by side in one run. Run it as `fastmlp-bench` or `python -m fastmlp.bench`."""
+
+
+def main(argv=None) -> int:
+    """Console entry point; see `fastmlp-bench --help`."""
+    from fastmlp.bench.cli import main as _main
+    return _main(argv)

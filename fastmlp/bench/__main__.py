@@ -1,0 +1,5 @@
+import sys
+
+from fastmlp.bench import main
+
+sys.exit(main())

@@ -1,0 +1,216 @@
+"""The engines compared, behind one small interface: build a workload, train one epoch, and
+name the inference calls a user would make."""
+import importlib.util
+import os
+from typing import Callable, Dict, Optional
+
+import numpy as np
+
+from fastmlp.bench.numpy_mlp import NumpyMLP
+from fastmlp.bench.workloads import Workload
+
+
+class Competitor:
+    """Base: `missing()` says why it cannot run here (None when it can)."""
+    name = "?"
+    trains = True
+
+    def __init__(self, threads: int):
+        self.threads = threads
+
+    @staticmethod
+    def missing() -> Optional[str]:
+        return None
+
+    def version(self) -> str:
+        return ""
+
+    def build(self, workload: Workload, seed: int = 0) -> None:
+        raise NotImplementedError
+
+    def train_epoch(self, x, y, batch_size: int) -> None:
+        raise NotImplementedError
+
+    def inference_modes(self) -> Dict[str, Callable[[np.ndarray], object]]:
+        raise NotImplementedError
+
+
+class Fastmlp(Competitor):
+    name = "fastmlp"
+
+    def version(self):
+        import fastmlp
+        return fastmlp.__version__
+
+    def build(self, workload, seed=0):
+        import fastmlp as keras
+        keras.utils.set_random_seed(seed)
+        layers = [keras.layers.Dense(workload.hidden[0], activation="relu", input_shape=(784,))]
+        layers += [keras.layers.Dense(u, activation="relu") for u in workload.hidden[1:]]
+        layers += [keras.layers.Dense(10, activation="softmax")]
+        self.model = keras.Sequential(layers)
+        self.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+
+    def train_epoch(self, x, y, batch_size):
+        self.model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+
+    def inference_modes(self):
+        m = self.model
+        return {"predict_on_batch": m.predict_on_batch, "model(x)": m,
+                "predict": lambda x: m.predict(x, batch_size=len(x), verbose=0)}
+
+    def gemm_ceiling(self, batch_size: int, steps: int) -> None:
+        """Runs only the GEMMs of `steps` training steps (the ceiling)."""
+        self.model._engine.network.gemm_steps(batch_size, steps)
+
+
+class Numpy(Competitor):
+    name = "numpy"
+
+    def version(self):
+        return np.__version__
+
+    def build(self, workload, seed=0):
+        self.mlp = NumpyMLP(workload.sizes, seed)
+        self.rng = np.random.default_rng(seed)
+
+    def train_epoch(self, x, y, batch_size):
+        self.mlp.train_epoch(x, y, batch_size, self.rng)
+
+    def inference_modes(self):
+        return {"forward": self.mlp.forward}
+
+
+class Keras(Competitor):
+    name = "keras"
+
+    @staticmethod
+    def missing():
+        if importlib.util.find_spec("keras") is None or importlib.util.find_spec("tensorflow") is None:
+            return "not installed (pip install keras tensorflow-cpu)"
+        return None
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+        try:  # only possible before TensorFlow's first op; the worker process is fresh
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass
+        import keras
+        self.keras = keras
+
+    def version(self):
+        import tensorflow as tf
+        return f"{self.keras.__version__} (TensorFlow {tf.__version__})"
+
+    def build(self, workload, seed=0):
+        keras = self.keras
+        keras.utils.set_random_seed(seed)
+        layers = [keras.Input(shape=(784,))]
+        layers += [keras.layers.Dense(u, activation="relu") for u in workload.hidden]
+        layers += [keras.layers.Dense(10, activation="softmax")]
+        self.model = keras.Sequential(layers)
+        self.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+
+    def train_epoch(self, x, y, batch_size):
+        self.model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+
+    def inference_modes(self):
+        m = self.model
+        return {"predict_on_batch": m.predict_on_batch,
+                "model(x)": lambda x: m(x, training=False).numpy(),
+                "predict": lambda x: m.predict(x, batch_size=len(x), verbose=0)}
+
+
+class Torch(Competitor):
+    name = "pytorch"
+
+    @staticmethod
+    def missing():
+        return None if importlib.util.find_spec("torch") else "not installed (optional)"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        import torch
+        torch.set_num_threads(threads)
+        self.torch = torch
+
+    def version(self):
+        return self.torch.__version__
+
+    def build(self, workload, seed=0):
+        torch = self.torch
+        torch.manual_seed(seed)
+        mods = []
+        for a, b in zip(workload.sizes, workload.sizes[1:]):
+            mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        self.model = torch.nn.Sequential(*mods[:-1])  # logits; the loss applies log-softmax
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-7)
+        self.loss = torch.nn.CrossEntropyLoss()
+
+    def train_epoch(self, x, y, batch_size):
+        torch = self.torch
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        order = torch.randperm(len(x))
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            self.opt.zero_grad(set_to_none=True)
+            self.loss(self.model(xt[idx]), yt[idx]).backward()
+            self.opt.step()
+
+    def inference_modes(self):
+        torch = self.torch
+        def call(x):
+            with torch.inference_mode():
+                return torch.softmax(self.model(torch.from_numpy(x)), dim=1).numpy()
+        return {"model(x)": call}
+
+
+class OnnxRuntime(Competitor):
+    """Inference only: the same network as an ONNX graph with fastmlp's weights."""
+    name = "onnxruntime"
+    trains = False
+
+    @staticmethod
+    def missing():
+        if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+            return "not installed (optional: pip install onnx onnxruntime)"
+        return None
+
+    def version(self):
+        import onnxruntime
+        return onnxruntime.__version__
+
+    def build(self, workload, seed=0):
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+        rng = np.random.default_rng(seed)
+        nodes, inits, prev = [], [], "x"
+        pairs = list(zip(workload.sizes, workload.sizes[1:]))
+        for i, (a, b) in enumerate(pairs):
+            w = (rng.uniform(-1, 1, (a, b)) * np.sqrt(6 / (a + b))).astype(np.float32)
+            inits += [numpy_helper.from_array(w, f"W{i}"), numpy_helper.from_array(np.zeros(b, np.float32), f"b{i}")]
+            nodes += [helper.make_node("MatMul", [prev, f"W{i}"], [f"z{i}"]),
+                      helper.make_node("Add", [f"z{i}", f"b{i}"], [f"a{i}"])]
+            act = "Relu" if i < len(pairs) - 1 else "Softmax"
+            nodes.append(helper.make_node(act, [f"a{i}"], [f"h{i}"], **({"axis": 1} if act == "Softmax" else {})))
+            prev = f"h{i}"
+        graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 784])],
+                                  [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [None, 10])], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        self.output = prev
+
+    def inference_modes(self):
+        return {"run": lambda x: self.session.run([self.output], {"x": x})[0]}
+
+
+ALL = [Fastmlp, Numpy, Keras, Torch, OnnxRuntime]

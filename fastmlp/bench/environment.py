@@ -1,0 +1,92 @@
+"""What the benchmark ran on: CPU, cores, BLAS libraries and kernels (threadpoolctl), versions,
+the OpenBLAS variables, import time and installed size."""
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from importlib import metadata
+from typing import Dict, List
+
+OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def blas_libraries() -> List[Dict]:
+    """threadpoolctl's view of the loaded BLAS libraries (kernel = 'architecture')."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"error": "threadpoolctl not installed: BLAS not identified"}]
+    return [{k: info.get(k) for k in ("internal_api", "prefix", "version", "architecture",
+                                      "num_threads", "threading_layer", "filepath")}
+            for info in threadpool_info()]
+
+
+def describe() -> Dict:
+    import numpy
+    import scipy
+    return {
+        "cpu": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
+        "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
+        "blas": blas_libraries(),
+        "openblas_variables": {v: os.environ.get(v) for v in OPENBLAS_VARIABLES},
+    }
+
+
+def import_seconds(module: str, repeats: int = 3) -> float:
+    """Median wall time of `import module` in a fresh interpreter (interpreter start excluded)."""
+    code = ("import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
+            .format(m=module))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow"))
+    times = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "import failed")
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def _requirement_names(dist) -> List[str]:
+    names = []
+    for req in dist.requires or []:
+        if "extra ==" in req:
+            continue
+        name = req.split(";")[0].strip()
+        for sep in "<>=!~[ (":
+            name = name.split(sep)[0]
+        names.append(name)
+    return names
+
+
+def installed_bytes(distribution: str, with_dependencies: bool) -> int:
+    """Bytes on disk of a distribution's files, with its runtime dependencies' if asked."""
+    seen, todo, total = set(), [distribution], 0
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for f in dist.files or []:
+            try:
+                total += os.path.getsize(dist.locate_file(f))
+            except OSError:
+                pass
+        if with_dependencies:
+            todo.extend(_requirement_names(dist))
+    return total

@@ -1,0 +1,118 @@
+"""The measurements of one worker process (one thread count): training throughput, the
+GEMM-only ceiling, one-sample latency, batch throughput and sgemm speed."""
+import math
+import statistics
+import sys
+import time
+from typing import Dict, List
+
+import numpy as np
+
+from fastmlp.bench import competitors as _competitors
+from fastmlp.bench.workloads import WORKLOADS, load_data
+
+
+def progress(message: str) -> None:
+    print(f"[fastmlp-bench] {message}", file=sys.stderr, flush=True)
+
+
+def sgemm_gflops(size: int = 2048, repeats: int = 3) -> float:
+    """GFLOP/s of scipy's sgemm (the BLAS fastmlp calls) on size³."""
+    from scipy.linalg.blas import sgemm
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.random((size, size), dtype=np.float32))
+    b = np.asfortranarray(rng.random((size, size), dtype=np.float32))
+    sgemm(1.0, a, b)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sgemm(1.0, a, b)
+        times.append(time.perf_counter() - start)
+    return 2 * size ** 3 / min(times) / 1e9
+
+
+def _per_call(fn, x, budget_s: float, max_calls: int, warmup: int = 20) -> List[float]:
+    for _ in range(warmup):
+        fn(x)
+    times = []
+    deadline = time.perf_counter() + budget_s
+    clock = time.perf_counter_ns
+    while len(times) < max_calls and (len(times) < 30 or time.perf_counter() < deadline):
+        start = clock()
+        fn(x)
+        times.append((clock() - start) / 1e3)
+    return times
+
+
+def run(threads: int, workloads: List[str], batches: List[int], epochs: int, samples: int,
+        only: List[str], latency_calls: int, budget_s: float) -> Dict:
+    """All measurements at `threads` threads, as a JSON-ready dict."""
+    from fastmlp.bench.environment import describe
+    result: Dict = {"threads": threads, "training": [], "ceiling": [], "latency": [],
+                    "throughput": [], "missing": {}, "versions": {}}
+    x, y, source = load_data(samples)
+    result["data"] = {"source": source, "samples": int(len(x))}
+    progress(f"{threads} thread(s): data {source}, {len(x)} samples; sgemm 2048³")
+    result["sgemm_gflops_2048"] = sgemm_gflops()
+    engines = {}
+    for cls in _competitors.ALL:
+        if only and cls.name not in only:
+            continue
+        why = cls.missing()
+        if why:
+            result["missing"][cls.name] = why
+            progress(f"{cls.name}: {why}")
+            continue
+        engines[cls.name] = cls(threads)
+        result["versions"][cls.name] = engines[cls.name].version()
+    result["environment"] = describe()
+
+    for wname in workloads:
+        workload = WORKLOADS[wname]
+        for batch in batches:
+            steps = math.ceil(len(x) / batch)
+            if "fastmlp" in engines:
+                fm = engines["fastmlp"]
+                fm.build(workload)
+                fm.train_epoch(x[:2048], y[:2048], batch)  # allocates the scratch once
+                times = []
+                for _ in range(max(3, epochs)):
+                    start = time.perf_counter()
+                    fm.gemm_ceiling(batch, steps)
+                    times.append(time.perf_counter() - start)
+                secs = statistics.median(times)
+                result["ceiling"].append({"workload": wname, "batch": batch, "epoch_seconds": times,
+                                          "samples_per_s": len(x) / secs,
+                                          "gflops": workload.flops_per_sample() * len(x) / secs / 1e9})
+            for name, engine in engines.items():
+                if not engine.trains:
+                    continue
+                progress(f"{threads} thread(s): training {wname} batch {batch}: {name}")
+                engine.build(workload)
+                warm = min(len(x), 4 * 1024)
+                engine.train_epoch(x[:warm], y[:warm], batch)
+                times = []
+                for _ in range(epochs):
+                    start = time.perf_counter()
+                    engine.train_epoch(x, y, batch)
+                    times.append(time.perf_counter() - start)
+                secs = statistics.median(times)
+                result["training"].append({"workload": wname, "batch": batch, "competitor": name,
+                                           "epoch_seconds": times, "samples_per_s": len(x) / secs})
+
+        for name, engine in engines.items():
+            progress(f"{threads} thread(s): inference {wname}: {name}")
+            engine.build(workload)
+            one = np.ascontiguousarray(x[:1])
+            big = np.ascontiguousarray(x[:1024])
+            for mode, fn in engine.inference_modes().items():
+                slow = mode == "predict" and name == "keras"
+                calls = _per_call(fn, one, budget_s / (4 if slow else 1), 200 if slow else latency_calls)
+                result["latency"].append({"workload": wname, "competitor": name, "mode": mode,
+                                          "calls": len(calls), "median_us": statistics.median(calls),
+                                          "p99_us": float(np.percentile(calls, 99))})
+                batch_times = _per_call(fn, big, budget_s / 2, 200, warmup=3)
+                result["throughput"].append({"workload": wname, "competitor": name, "mode": mode,
+                                             "batch": 1024, "calls": len(batch_times),
+                                             "samples_per_s": 1024 / (statistics.median(batch_times) / 1e6)})
+    return result

@@ -1,0 +1,147 @@
+"""The benchmark's outputs: terminal tables with ratios, the JSON of every raw timing, and a
+PNG bar chart."""
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+PEERS_ORDER = ["fastmlp", "numpy", "keras", "pytorch", "onnxruntime"]
+
+
+def _k(value: Optional[float]) -> str:
+    if value is None:
+        return "—"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e3:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:.0f}"
+
+
+def _ratio(a, b) -> str:
+    return f"{a / b:.2f}x" if a and b else "—"
+
+
+def _training_table(run: Dict) -> List[str]:
+    rows = {}
+    for r in run["training"]:
+        rows.setdefault((r["workload"], r["batch"]), {})[r["competitor"]] = r["samples_per_s"]
+    ceiling = {(c["workload"], c["batch"]): c["samples_per_s"] for c in run["ceiling"]}
+    names = [n for n in PEERS_ORDER if any(n in v for v in rows.values())]
+    head = f"{'workload':<9}{'batch':>6}" + "".join(f"{n:>10}" for n in names)
+    head += f"{'ceiling':>10}{'fm/numpy':>10}{'fm/keras':>10}{'fm/best':>9}{'%ceil':>7}"
+    lines = [head]
+    for (workload, batch), values in rows.items():
+        fm = values.get("fastmlp")
+        peers = [v for n, v in values.items() if n != "fastmlp"]
+        ceil = ceiling.get((workload, batch))
+        line = f"{workload:<9}{batch:>6}" + "".join(f"{_k(values.get(n)):>10}" for n in names)
+        line += f"{_k(ceil):>10}{_ratio(fm, values.get('numpy')):>10}{_ratio(fm, values.get('keras')):>10}"
+        line += f"{_ratio(fm, max(peers) if peers else None):>9}"
+        line += f"{(f'{100 * fm / ceil:.0f}%' if fm and ceil else '—'):>7}"
+        lines.append(line)
+    return lines
+
+
+def _inference_table(run: Dict) -> List[str]:
+    through = {(t["workload"], t["competitor"], t["mode"]): t["samples_per_s"] for t in run["throughput"]}
+    lines = [f"{'workload':<9}{'engine':<13}{'call':<18}{'median µs':>10}{'p99 µs':>9}{'b1024 samples/s':>17}"]
+    for r in run["latency"]:
+        key = (r["workload"], r["competitor"], r["mode"])
+        lines.append(f"{r['workload']:<9}{r['competitor']:<13}{r['mode']:<18}{r['median_us']:>10.1f}"
+                     f"{r['p99_us']:>9.1f}{_k(through.get(key)):>17}")
+    return lines
+
+
+def text(results: Dict) -> str:
+    """The terminal report."""
+    out = []
+    env = results["runs"][0]["environment"] if results["runs"] else {}
+    out.append(f"CPU: {env.get('cpu')} ({env.get('cores')} cores); Python {env.get('python')}, "
+               f"NumPy {env.get('numpy')}, SciPy {env.get('scipy')}")
+    for lib in env.get("blas", []):
+        if "error" in lib:
+            out.append(f"BLAS: {lib['error']}")
+        else:
+            out.append(f"BLAS: {lib['prefix']} {lib['version']} kernel {lib['architecture']} "
+                       f"({lib['threading_layer']}) {lib['filepath']}")
+    cleared = results.get("cleared_openblas_variables")
+    out.append("OpenBLAS variables: " + (f"cleared for this run ({', '.join(cleared)})" if cleared else "not set"))
+    for run in results["runs"]:
+        n = run["threads"]
+        out.append("")
+        out.append(f"== {n} thread{'s' if n > 1 else ''} == sgemm 2048³: {run['sgemm_gflops_2048']:.1f} GFLOP/s; "
+                   f"data: {run['data']['source']}, {run['data']['samples']:,} samples")
+        versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
+        out.append(f"engines: {versions}")
+        for name, why in run["missing"].items():
+            out.append(f"{name}: {why}")
+        out.append("Training throughput, samples/s (median of timed epochs, Adam, float32; ceiling = the "
+                   "step's GEMMs alone):")
+        out.extend(_training_table(run))
+        out.append("Inference: one-sample latency and batch-1024 throughput:")
+        out.extend(_inference_table(run))
+    if results.get("footprint"):
+        out.append("")
+        out.append("Import time and installed size (own files / with runtime dependencies):")
+        for name, f in results["footprint"].items():
+            if "error" in f:
+                out.append(f"  {name}: {f['error']}")
+            else:
+                out.append(f"  {name}: import {f['import_seconds'] * 1e3:.0f} ms; "
+                           f"{f['own_bytes'] / 2**20:.1f} MiB / {f['with_dependencies_bytes'] / 2**20:.0f} MiB")
+    return "\n".join(out)
+
+
+def write_json(results: Dict, path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2, sort_keys=False))
+
+
+def write_chart(results: Dict, path: Path) -> Optional[str]:
+    """A PNG of training throughput and one-sample latency; returns why not, if it cannot."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not installed: no chart"
+    runs = results["runs"]
+    fig, axes = plt.subplots(2, len(runs), figsize=(6.5 * len(runs), 8), squeeze=False)
+    for col, run in enumerate(runs):
+        ax = axes[0][col]
+        configs = sorted({(r["workload"], r["batch"]) for r in run["training"]})
+        names = [n for n in PEERS_ORDER if any(r["competitor"] == n for r in run["training"])]
+        width = 0.8 / (len(names) + 1)
+        for i, name in enumerate(names + ["ceiling"]):
+            if name == "ceiling":
+                values = {(c["workload"], c["batch"]): c["samples_per_s"] for c in run["ceiling"]}
+            else:
+                values = {(r["workload"], r["batch"]): r["samples_per_s"] for r in run["training"] if r["competitor"] == name}
+            ax.bar([j + i * width for j in range(len(configs))], [values.get(c, 0) / 1e3 for c in configs],
+                   width, label="GEMM-only ceiling" if name == "ceiling" else name,
+                   color="lightgrey" if name == "ceiling" else None)
+        ax.set_xticks([j + width * len(names) / 2 for j in range(len(configs))])
+        ax.set_xticklabels([f"{w} b{b}" for w, b in configs])
+        ax.set_ylabel("training samples/s (thousands)")
+        ax.set_title(f"Training, {run['threads']} thread(s)")
+        ax.legend(fontsize=8)
+        ax = axes[1][col]
+        best = {}
+        for r in run["latency"]:
+            key = (r["workload"], r["competitor"])
+            best[key] = min(best.get(key, float("inf")), r["median_us"])
+        workloads = sorted({w for w, _ in best})
+        lat_names = [n for n in PEERS_ORDER if any(c == n for _, c in best)]
+        width = 0.8 / max(1, len(lat_names))
+        for i, name in enumerate(lat_names):
+            ax.bar([j + i * width for j in range(len(workloads))], [best.get((w, name), 0) for w in workloads],
+                   width, label=name)
+        ax.set_yscale("log")
+        ax.set_xticks([j + width * (len(lat_names) - 1) / 2 for j in range(len(workloads))])
+        ax.set_xticklabels(workloads)
+        ax.set_ylabel("one-sample latency, µs (median, fastest call; log)")
+        ax.set_title(f"Inference, {run['threads']} thread(s)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
