@@ -1,0 +1,1 @@
+"""pytest-benchmark micro-benchmarks of the kernels (run: pytest bench/ --benchmark-only)."""

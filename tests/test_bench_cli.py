@@ -1,0 +1,63 @@
+"""Smoke test of the benchmark CLI (the benchmarks themselves live in bench/ and are not run
+here): it runs, reports missing peers honestly, and writes valid JSON. Also checks that the
+NumPy baseline it races against computes the same training step as fastmlp."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastmlp as keras
+from fastmlp.bench.numpy_mlp import NumpyMLP
+
+
+def test_quick_run_writes_json_and_table(tmp_path):
+    out = tmp_path / "results"
+    env = dict(os.environ)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastmlp.bench", "--quick", "--workloads", "M1", "--only",
+         "fastmlp,numpy,keras", "--samples", "2048", "--out", str(out), "--no-footprint"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Training throughput" in proc.stdout and "fm/numpy" in proc.stdout
+    assert "[fastmlp-bench] 1 thread(s): training M1 batch 128: fastmlp" in proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    run = results["runs"][0]
+    assert run["threads"] == 1 and run["data"]["samples"] == 2048
+    names = {r["competitor"] for r in run["training"]}
+    assert {"fastmlp", "numpy"} <= names
+    for r in run["training"]:
+        assert r["samples_per_s"] > 0 and len(r["epoch_seconds"]) == 1
+    assert run["ceiling"][0]["samples_per_s"] > 0 and run["sgemm_gflops_2048"] > 0
+    assert {(r["competitor"], r["mode"]) for r in run["latency"]} >= {("fastmlp", "predict_on_batch"), ("numpy", "forward")}
+    assert all(r["p99_us"] >= r["median_us"] > 0 for r in run["latency"])
+    # a peer that is not installed is reported as such, never as a figure
+    if "keras" not in names:
+        assert "not installed" in run["missing"]["keras"]
+        assert "keras: not installed" in proc.stdout
+    blas = run["environment"]["blas"]
+    assert blas and ("architecture" in blas[0] or "error" in blas[0])
+
+
+def test_bad_arguments_are_rejected():
+    proc = subprocess.run([sys.executable, "-m", "fastmlp.bench", "--workloads", "M3"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "M1 and/or M2" in proc.stderr
+
+
+def test_numpy_baseline_takes_the_same_step_as_fastmlp():
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 16)
+    mlp = NumpyMLP([784, 30, 10])
+    model = keras.Sequential([keras.layers.Dense(30, activation="relu", input_shape=(784,)),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.set_weights([mlp.W[0], mlp.b[0], mlp.W[1], mlp.b[1]])
+    for _ in range(3):
+        mlp.train_step(x, y)
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for got, want in zip(model.get_weights(), [mlp.W[0], mlp.b[0], mlp.W[1], mlp.b[1]]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
