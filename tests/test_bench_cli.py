@@ -41,9 +41,10 @@ def test_quick_run_writes_json_and_table(tmp_path):
     assert blas and ("architecture" in blas[0] or "error" in blas[0])
 
 
-def test_bad_arguments_are_rejected():
+def test_bad_arguments_are_rejected(tmp_path):
+    # run outside the source tree, so that `-m` imports the installed package
     proc = subprocess.run([sys.executable, "-m", "fastmlp.bench", "--workloads", "M3"],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and "M1 and/or M2" in proc.stderr
 
 
