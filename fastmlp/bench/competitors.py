@@ -35,24 +35,34 @@ class Competitor:
         raise NotImplementedError
 
 
-class Fastmlp(Competitor):
-    name = "fastmlp"
-
-    def version(self):
-        import fastmlp
-        return fastmlp.__version__
+class _KerasAPI(Competitor):
+    """An engine behind the Keras API (`self.api`: fastmlp or keras): the same code builds,
+    compiles and trains both."""
+    api = None
 
     def build(self, workload, seed=0):
-        import fastmlp as keras
+        keras = self.api
         keras.utils.set_random_seed(seed)
-        layers = [keras.layers.Dense(workload.hidden[0], activation="relu", input_shape=(784,))]
-        layers += [keras.layers.Dense(u, activation="relu") for u in workload.hidden[1:]]
+        layers = [keras.Input(shape=(784,))]
+        layers += [keras.layers.Dense(u, activation="relu") for u in workload.hidden]
         layers += [keras.layers.Dense(10, activation="softmax")]
         self.model = keras.Sequential(layers)
         self.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 
     def train_epoch(self, x, y, batch_size):
         self.model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+
+
+class Fastmlp(_KerasAPI):
+    name = "fastmlp"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        import fastmlp
+        self.api = fastmlp
+
+    def version(self):
+        return self.api.__version__
 
     def inference_modes(self):
         m = self.model
@@ -81,7 +91,7 @@ class Numpy(Competitor):
         return {"forward": self.mlp.forward}
 
 
-class Keras(Competitor):
+class Keras(_KerasAPI):
     name = "keras"
 
     @staticmethod
@@ -101,23 +111,11 @@ class Keras(Competitor):
         except RuntimeError:
             pass
         import keras
-        self.keras = keras
+        self.api = keras
 
     def version(self):
         import tensorflow as tf
-        return f"{self.keras.__version__} (TensorFlow {tf.__version__})"
-
-    def build(self, workload, seed=0):
-        keras = self.keras
-        keras.utils.set_random_seed(seed)
-        layers = [keras.Input(shape=(784,))]
-        layers += [keras.layers.Dense(u, activation="relu") for u in workload.hidden]
-        layers += [keras.layers.Dense(10, activation="softmax")]
-        self.model = keras.Sequential(layers)
-        self.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-
-    def train_epoch(self, x, y, batch_size):
-        self.model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        return f"{self.api.__version__} (TensorFlow {tf.__version__})"
 
     def inference_modes(self):
         m = self.model
