@@ -79,21 +79,52 @@ class Engine:
                               or (loss == "binary_crossentropy" and last == "sigmoid"))
         self.network.accuracy_kind = ACCURACY_CODES[accuracy]
 
+    def _check(self, x, labels, targets) -> None:
+        """The compiled loops trust their buffers: check them here, where a mistake is an error
+        and not a read out of bounds."""
+        def ok(arr, dtype, shape):
+            return (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.shape == shape
+                    and arr.flags.c_contiguous)
+        rows = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else -1
+        if not ok(x, self.dtype, (rows, self.n_inputs)):
+            raise ValueError(f"engine input must be a C-contiguous {self.dtype} array of shape "
+                             f"(N, {self.n_inputs}); received {getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}")
+        if (labels is None) == (targets is None):
+            raise ValueError("give the engine either class labels or targets")
+        if labels is not None and not ok(labels, np.int32, (rows,)):
+            raise ValueError(f"labels must be a contiguous int32 array of shape ({rows},)")
+        if targets is not None and not ok(targets, self.dtype, (rows, self.n_outputs)):
+            raise ValueError(f"targets must be a C-contiguous {self.dtype} array of shape ({rows}, {self.n_outputs})")
+
     def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule):
-        """Runs n_steps compiled training steps; see Network.train."""
+        """Runs n_steps compiled training steps over the batches of `order` (a permutation of
+        the rows, or None for the rows in order); see Network.train."""
+        self._check(x, labels, targets)
+        if order is not None and not (isinstance(order, np.ndarray) and order.dtype == np.int64
+                                      and order.shape == (x.shape[0],) and order.flags.c_contiguous
+                                      and (order.size == 0 or (order.min() >= 0 and order.max() < x.shape[0]))):
+            raise ValueError(f"order must be a contiguous int64 array of row indices in [0, {x.shape[0]})")
+        if rule.size != self.size or rule.is_double != (self.dtype == np.float64):
+            raise ValueError("the optimizer's update rule was built for another parameter buffer")
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size, rule)
 
     def predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Forward pass over (N, n_inputs) rows, with scratch of this call's own."""
-        out = np.empty((x.shape[0], self.n_outputs), dtype=self.dtype)
-        if x.shape[0]:
-            self.network.predict(x, out, batch_size)
+        rows = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else -1
+        if not (rows >= 0 and x.dtype == self.dtype and x.shape[1] == self.n_inputs and x.flags.c_contiguous):
+            raise ValueError(f"engine input must be a C-contiguous {self.dtype} array of shape "
+                             f"(N, {self.n_inputs}); received {getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}")
+        out = np.empty((rows, self.n_outputs), dtype=self.dtype)
+        if rows:
+            self.network.predict(x, out, max(1, batch_size))
         return out
 
     def evaluate(self, x, labels, targets, batch_size) -> Tuple[float, float]:
         """(loss sum, accuracy sum) over all rows."""
-        return self.network.evaluate(x, labels, targets, batch_size)
+        self._check(x, labels, targets)
+        return self.network.evaluate(x, labels, targets, max(1, batch_size))
 
     def gradient(self, x, labels, targets) -> float:
         """Loss sum over x as one batch; leaves d(mean loss)/d(params) in self.grads."""
+        self._check(x, labels, targets)
         return self.network.gradient(x, labels, targets)

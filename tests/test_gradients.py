@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fastmlp.engine import DenseStep, Engine
+from fastmlp.optimizers import Adam
 
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax"]
 # output activations whose values each loss accepts (cross-entropies need probabilities)
@@ -59,3 +60,21 @@ def test_fused_output_gradient_is_used_for_softmax_cross_entropy(rng):
     assert engine.network.fused
     engine.set_loss("mean_squared_error", None)
     assert not engine.network.fused
+
+
+def test_engine_rejects_buffers_the_kernels_cannot_trust():
+    engine = Engine([DenseStep(3, 2, "softmax", True)], np.float32)
+    engine.set_loss("sparse_categorical_crossentropy", None)
+    good = np.zeros((4, 3), np.float32)
+    labels = np.zeros(4, np.int32)
+    with pytest.raises(ValueError, match=r"shape \(N, 3\)"):
+        engine.predict(np.zeros((4, 5), np.float32), 32)
+    with pytest.raises(ValueError, match="float32"):
+        engine.evaluate(good.astype(np.float64), labels, None, 32)
+    with pytest.raises(ValueError, match="labels"):
+        engine.gradient(good, np.zeros(3, np.int32), None)
+    rule = Adam().build(engine.size, np.float32)
+    with pytest.raises(ValueError, match="row indices"):
+        engine.train(good, labels, None, np.array([0, 1, 2, 9], np.int64), 0, 1, 4, rule)
+    with pytest.raises(ValueError, match="another parameter buffer"):
+        engine.train(good, labels, None, None, 0, 1, 4, Adam().build(3, np.float32))
