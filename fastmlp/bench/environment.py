@@ -28,7 +28,7 @@ def blas_libraries() -> List[Dict]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return [{"error": "threadpoolctl not installed: BLAS not identified"}]
-    return [{k: info.get(k) for k in ("internal_api", "prefix", "version", "architecture",
+    return [{k: info.get(k) for k in ("user_api", "internal_api", "prefix", "version", "architecture",
                                       "num_threads", "threading_layer", "filepath")}
             for info in threadpool_info()]
 

@@ -61,6 +61,8 @@ def text(results: Dict) -> str:
     for lib in env.get("blas", []):
         if "error" in lib:
             out.append(f"BLAS: {lib['error']}")
+        elif lib.get("user_api") != "blas":
+            out.append(f"{lib.get('user_api')}: {lib['prefix']} {lib['filepath']}")
         else:
             out.append(f"BLAS: {lib['prefix']} {lib['version']} kernel {lib['architecture']} "
                        f"({lib['threading_layer']}) {lib['filepath']}")
