@@ -1,0 +1,30 @@
+"""The package itself: what `import fastmlp` exposes, and its failure without the compiled
+kernels (a clear message, never a silent slow path)."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fastmlp
+
+
+def test_keras_names_are_exported():
+    for name in ["Sequential", "Model", "Input", "layers", "models", "optimizers", "losses",
+                 "metrics", "activations", "initializers", "callbacks", "datasets", "utils", "config"]:
+        assert hasattr(fastmlp, name), name
+    assert fastmlp.models.Sequential is fastmlp.Sequential
+    assert fastmlp.layers.Input is fastmlp.Input
+
+
+def test_import_without_compiled_kernels_says_how_to_build(tmp_path):
+    source = Path(fastmlp.__file__).parent
+    copy = tmp_path / "fastmlp"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    # the copy comes first on the path; an editable install's finder must not redirect it
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
+            "import fastmlp")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "compiled kernels are missing" in proc.stderr and "pip install ." in proc.stderr
