@@ -34,7 +34,7 @@ def test_dense_forward_numpy(benchmark, shape):
 
     def forward():
         np.matmul(x, w, out=out)
-        out += b
+        np.add(out, b, out=out)
         np.maximum(out, 0, out=out)
     benchmark(forward)
 

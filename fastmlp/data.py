@@ -11,7 +11,7 @@ def _as_numeric_array(value, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"Argument `{name}` must be a numeric array. Received: {type(value).__name__} ({exc})")
+        raise TypeError(f"Argument `{name}` must be a numeric array. Received: {type(value).__name__} ({exc})") from exc
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Argument `{name}` must hold numbers (bool, int or float). Received dtype {arr.dtype}")
     if arr.ndim == 0:

@@ -20,7 +20,7 @@ def _as_shape(value, arg: str) -> Shape:
     try:
         shape = tuple(value)
     except TypeError:
-        raise TypeError(f"Argument `{arg}` must be a tuple or list of positive integers. Received: {arg}={value!r}")
+        raise TypeError(f"Argument `{arg}` must be a tuple or list of positive integers. Received: {arg}={value!r}") from None
     if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
         raise ValueError(f"Argument `{arg}` must be a non-empty tuple of positive integers (no batch "
                          f"dimension). Received: {arg}={value!r}")

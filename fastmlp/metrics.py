@@ -4,7 +4,7 @@
 categorical accuracy when the targets are class indices, else categorical accuracy. The
 metric is computed inside the compiled training loop; its code selects the kernel.
 """
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 

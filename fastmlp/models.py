@@ -2,7 +2,7 @@
 the compiled engine (fastmlp/engine.py)."""
 import math
 import sys
-from typing import Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -10,7 +10,7 @@ from fastmlp import data as _data, losses as _losses, metrics as _metrics, namin
 from fastmlp import optimizers as _optimizers, seeding
 from fastmlp.callbacks import Callback, CallbackList, History
 from fastmlp.engine import DenseStep, Engine
-from fastmlp.layers import Dense, Flatten, InputLayer, Layer
+from fastmlp.layers import Dense, InputLayer, Layer
 from fastmlp.progbar import Progbar
 
 # Progress updates per epoch at verbose=1: each is one return from the compiled loop.
@@ -297,7 +297,7 @@ class Sequential(Model):
             labels = None if labels is None else labels[:split]
             targets = None if targets is None else targets[:split]
 
-        metric = self._select_loss(labels)
+        self._select_loss(labels)
         if self._rule is None or self._rule.size != self._engine.size:
             self._rule = self.optimizer.build(self._engine.size, self._engine.dtype)
         engine, rule = self._engine, self._rule

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 import fastmlp as keras
 from fastmlp.bench.numpy_mlp import NumpyMLP

@@ -5,7 +5,6 @@ import hashlib
 import http.server
 import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

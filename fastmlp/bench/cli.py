@@ -16,7 +16,7 @@ def _ints(text: str) -> List[int]:
     try:
         values = [int(v) for v in text.split(",") if v]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, received {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, received {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, received {text!r}")
     return values

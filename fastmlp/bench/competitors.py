@@ -184,7 +184,6 @@ class OnnxRuntime(Competitor):
         return onnxruntime.__version__
 
     def build(self, workload, seed=0):
-        import onnx
         import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
         rng = np.random.default_rng(seed)
