@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum { FM_LINEAR = 0, FM_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_SOFTMAX = 4 };
 enum { FM_SPARSE_XENT = 0, FM_XENT = 1, FM_BINARY_XENT = 2, FM_MSE = 3, FM_MAE = 4 };
@@ -242,6 +243,27 @@ FM_CLONES static void fm_adam_##S(T *restrict w, const T *restrict g, T *restric
         v[i] += (g[i] * g[i] - v[i]) * one_minus_b2;                                           \
         w[i] -= m[i] * alpha / (SQRT(v[i]) + eps);                                             \
     }                                                                                          \
+}
+
+/* 1 when no element is NaN or ±inf (all exponent bits set), else 0: an integer test that
+ * vectorises and allocates nothing, unlike numpy.isfinite(x).all(). */
+FM_CLONES static int fm_all_finite_f(const float *restrict x, ptrdiff_t n) {
+    uint32_t bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+FM_CLONES static int fm_all_finite_d(const double *restrict x, ptrdiff_t n) {
+    uint64_t bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        uint64_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        bad |= (bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+    }
+    return !bad;
 }
 
 FM_DEFINE(float, f, expf, logf, tanhf, sqrtf, fabsf)

@@ -4,6 +4,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from fastmlp._kernels.finite import all_finite
+
 
 def _as_numeric_array(value, name: str) -> np.ndarray:
     if value is None:
@@ -22,7 +24,7 @@ def _as_numeric_array(value, name: str) -> np.ndarray:
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"Argument `{name}` contains NaN or infinity (first at index {tuple(int(i) for i in bad)}).")
 

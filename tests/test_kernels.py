@@ -119,3 +119,19 @@ def test_accuracy_kernels(rng, dtype):
     t = rng.integers(0, 2, (50, 2)).astype(dtype)
     expected = np.sum(np.mean(t == (q > 0.5), axis=1))
     assert accuracy_check(ACCURACY_CODES["binary_accuracy"], q, None, t) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 7, 33, 1000])
+def test_all_finite_matches_numpy(rng, dtype, size):
+    from fastmlp._kernels.finite import all_finite
+    x = (rng.standard_normal(size) * 1e30).astype(dtype)
+    assert all_finite(x) and all_finite(x.reshape(1, -1))
+    big = np.array([np.finfo(dtype).max, -np.finfo(dtype).max, np.finfo(dtype).tiny / 4], dtype)
+    assert all_finite(big)  # largest finite values and subnormals are finite
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in {0, size // 2, size - 1}:
+            y = x.copy()
+            y[where] = bad
+            assert not all_finite(y)
+    assert all_finite(np.arange(5)) and all_finite(x[::2]) == bool(np.isfinite(x[::2]).all())
