@@ -33,7 +33,7 @@ def parse(argv: Optional[List[str]]):
     p.add_argument("--workloads", default="M1,M2", help="M1 (784-100-10) and/or M2 (784-300-200-100-10)")
     p.add_argument("--epochs", type=int, default=None, help="timed epochs per configuration (default 3; median)")
     p.add_argument("--samples", type=int, default=None, help="samples per epoch (default 60000)")
-    p.add_argument("--only", default="", help="comma-separated engines to run (fastmlp,numpy,keras,pytorch,onnxruntime)")
+    p.add_argument("--only", default="", help="comma-separated engines to run (fastmlp,numpy,keras,pytorch,scikit-learn,onnxruntime)")
     p.add_argument("--out", default="bench-results", help="folder for results.json and results.png")
     p.add_argument("--keep-openblas-env", action="store_true",
                    help="do not clear OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for this run")

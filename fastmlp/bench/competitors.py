@@ -168,6 +168,41 @@ class Torch(Competitor):
         return {"model(x)": call}
 
 
+class ScikitLearn(Competitor):
+    """MLPClassifier with solver='adam' (Keras's Adam defaults but epsilon 1e-8), float32 data."""
+    name = "scikit-learn"
+
+    @staticmethod
+    def missing():
+        return None if importlib.util.find_spec("sklearn") else "not installed (optional)"
+
+    def version(self):
+        import sklearn
+        return sklearn.__version__
+
+    def build(self, workload, seed=0):
+        from sklearn.neural_network import MLPClassifier
+        self.workload = workload
+        self.seed = seed
+        self.model = None
+        self.classes = np.arange(10)
+        self._make = lambda batch: MLPClassifier(hidden_layer_sizes=tuple(workload.hidden), solver="adam",
+                                                 batch_size=batch, learning_rate_init=1e-3, shuffle=True,
+                                                 random_state=seed)
+
+    def train_epoch(self, x, y, batch_size):
+        if self.model is None or self.model.batch_size != batch_size:
+            self.model = self._make(batch_size)
+        self.model.partial_fit(x, y, classes=self.classes)  # one shuffled pass over (x, y)
+
+    def inference_modes(self):
+        if self.model is None:  # inference only: fit one small batch to get weights
+            self.model = self._make(32)
+            rng = np.random.default_rng(self.seed)
+            self.model.partial_fit(rng.random((32, 784), dtype=np.float32), np.arange(32) % 10, classes=self.classes)
+        return {"predict_proba": self.model.predict_proba}
+
+
 class OnnxRuntime(Competitor):
     """Inference only: the same network as an ONNX graph with fastmlp's weights."""
     name = "onnxruntime"
@@ -210,4 +245,4 @@ class OnnxRuntime(Competitor):
         return {"run": lambda x: self.session.run([self.output], {"x": x})[0]}
 
 
-ALL = [Fastmlp, Numpy, Keras, Torch, OnnxRuntime]
+ALL = [Fastmlp, Numpy, Keras, Torch, ScikitLearn, OnnxRuntime]

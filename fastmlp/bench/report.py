@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional
 
-PEERS_ORDER = ["fastmlp", "numpy", "keras", "pytorch", "onnxruntime"]
+PEERS_ORDER = ["fastmlp", "numpy", "keras", "pytorch", "scikit-learn", "onnxruntime"]
 
 
 def _k(value: Optional[float]) -> str:
@@ -27,14 +27,14 @@ def _training_table(run: Dict) -> List[str]:
         rows.setdefault((r["workload"], r["batch"]), {})[r["competitor"]] = r["samples_per_s"]
     ceiling = {(c["workload"], c["batch"]): c["samples_per_s"] for c in run["ceiling"]}
     names = [n for n in PEERS_ORDER if any(n in v for v in rows.values())]
-    head = f"{'workload':<9}{'batch':>6}" + "".join(f"{n:>10}" for n in names)
+    head = f"{'workload':<9}{'batch':>6}" + "".join(f"{n:>13}" for n in names)
     head += f"{'ceiling':>10}{'fm/numpy':>10}{'fm/keras':>10}{'fm/best':>9}{'%ceil':>7}"
     lines = [head]
     for (workload, batch), values in rows.items():
         fm = values.get("fastmlp")
         peers = [v for n, v in values.items() if n != "fastmlp"]
         ceil = ceiling.get((workload, batch))
-        line = f"{workload:<9}{batch:>6}" + "".join(f"{_k(values.get(n)):>10}" for n in names)
+        line = f"{workload:<9}{batch:>6}" + "".join(f"{_k(values.get(n)):>13}" for n in names)
         line += f"{_k(ceil):>10}{_ratio(fm, values.get('numpy')):>10}{_ratio(fm, values.get('keras')):>10}"
         line += f"{_ratio(fm, max(peers) if peers else None):>9}"
         line += f"{(f'{100 * fm / ceil:.0f}%' if fm and ceil else '—'):>7}"
