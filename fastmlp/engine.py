@@ -79,21 +79,25 @@ class Engine:
                               or (loss == "binary_crossentropy" and last == "sigmoid"))
         self.network.accuracy_kind = ACCURACY_CODES[accuracy]
 
-    def _check(self, x, labels, targets) -> None:
+    def _check_inputs(self, x) -> int:
         """The compiled loops trust their buffers: check them here, where a mistake is an error
-        and not a read out of bounds."""
-        def ok(arr, dtype, shape):
-            return (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.shape == shape
-                    and arr.flags.c_contiguous)
-        rows = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else -1
-        if not ok(x, self.dtype, (rows, self.n_inputs)):
+        and not a read out of bounds. Returns the number of rows."""
+        if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype == self.dtype
+                and x.shape[1] == self.n_inputs and x.flags.c_contiguous):
             raise ValueError(f"engine input must be a C-contiguous {self.dtype} array of shape "
                              f"(N, {self.n_inputs}); received {getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}")
+        return x.shape[0]
+
+    def _check(self, x, labels, targets) -> None:
+        rows = self._check_inputs(x)
         if (labels is None) == (targets is None):
             raise ValueError("give the engine either class labels or targets")
-        if labels is not None and not ok(labels, np.int32, (rows,)):
+        if labels is not None and not (isinstance(labels, np.ndarray) and labels.dtype == np.int32
+                                       and labels.shape == (rows,) and labels.flags.c_contiguous):
             raise ValueError(f"labels must be a contiguous int32 array of shape ({rows},)")
-        if targets is not None and not ok(targets, self.dtype, (rows, self.n_outputs)):
+        if targets is not None and not (isinstance(targets, np.ndarray) and targets.dtype == self.dtype
+                                        and targets.shape == (rows, self.n_outputs)
+                                        and targets.flags.c_contiguous):
             raise ValueError(f"targets must be a C-contiguous {self.dtype} array of shape ({rows}, {self.n_outputs})")
 
     def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule):
@@ -110,10 +114,7 @@ class Engine:
 
     def predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Forward pass over (N, n_inputs) rows, with scratch of this call's own."""
-        rows = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else -1
-        if not (rows >= 0 and x.dtype == self.dtype and x.shape[1] == self.n_inputs and x.flags.c_contiguous):
-            raise ValueError(f"engine input must be a C-contiguous {self.dtype} array of shape "
-                             f"(N, {self.n_inputs}); received {getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}")
+        rows = self._check_inputs(x)
         out = np.empty((rows, self.n_outputs), dtype=self.dtype)
         if rows:
             self.network.predict(x, out, max(1, batch_size))
