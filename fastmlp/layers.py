@@ -78,6 +78,12 @@ class Layer:
 
     def set_weights(self, weights: Sequence) -> None:
         """Copies `weights` (same count and shapes as get_weights()) into the layer."""
+        for target, value in zip(self.weights, self.checked_weights(weights)):
+            target[...] = value
+
+    def checked_weights(self, weights: Sequence) -> List[np.ndarray]:
+        """`weights` as arrays, once their count, shapes and values fit this layer; nothing is
+        written, so a model can check every layer before it changes any."""
         current = self.weights
         weights = list(weights)
         if len(weights) != len(current):
@@ -90,8 +96,7 @@ class Layer:
                                  f"received shape {value.shape}.")
             if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
                 raise ValueError(f"Layer {self.name!r} weight {i} must be finite numbers.")
-        for target, value in zip(current, arrays):
-            target[...] = value
+        return arrays
 
     def get_config(self) -> dict:
         """The constructor arguments."""

@@ -175,19 +175,15 @@ class Sequential(Model):
         if len(weights) != len(expected):
             raise ValueError(f"set_weights expects a list of {len(expected)} arrays for model "
                              f"{self.name!r}; received {len(weights)}.")
-        start = 0
+        # check every layer before writing any, so a bad array leaves the model as it was
+        checked, start = [], 0
         for layer in self.layers:
             count = len(layer.weights)
-            layer_weights = weights[start:start + count]
-            for i, (target, value) in enumerate(zip(layer.weights, layer_weights)):
-                if np.shape(value) != target.shape:
-                    raise ValueError(f"set_weights: array {start + i} (layer {layer.name!r}) must have "
-                                     f"shape {target.shape}; received {np.shape(value)}.")
+            checked.append((layer, layer.checked_weights(weights[start:start + count])))
             start += count
-        for layer in self.layers:
-            count = len(layer.weights)
-            layer.set_weights(weights[:count])
-            weights = weights[count:]
+        for layer, arrays in checked:
+            for target, value in zip(layer.weights, arrays):
+                target[...] = value
 
     # ----- compile / fit / evaluate / predict -------------------------------------------------
     def compile(self, optimizer: Union[str, _optimizers.Optimizer] = "rmsprop", loss=None,
@@ -385,19 +381,21 @@ class Sequential(Model):
             raise TypeError(f"predict() got unexpected keyword argument(s) {sorted(kwargs)}")
         batch_size = 32 if batch_size is None else _positive_int("batch_size", batch_size)
         verbose = _verbosity(verbose)
-        if not self.built:
-            self.build(np.shape(x)[1:])
-        features = _data.as_features(x, self._input_shape, self._engine.dtype)
+        features = self._features(x)
         bar = Progbar(math.ceil(features.shape[0] / batch_size), verbose)
         out = self._engine.predict(features, batch_size)
         bar.finish()
         return out
 
-    def predict_on_batch(self, x) -> np.ndarray:
-        """Outputs for x as one batch, without progress output."""
+    def _features(self, x) -> np.ndarray:
+        """x converted once for the engine, building the model from its shape if needed."""
         if not self.built:
             self.build(np.shape(x)[1:])
-        features = _data.as_features(x, self._input_shape, self._engine.dtype)
+        return _data.as_features(x, self._input_shape, self._engine.dtype)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """Outputs for x as one batch, without progress output."""
+        features = self._features(x)
         return self._engine.predict(features, max(1, features.shape[0]))
 
     def __call__(self, x) -> np.ndarray:

@@ -321,3 +321,18 @@ def test_a_loss_that_turns_nan_stops_training_with_epoch_and_step(rng):
         model.fit(x, y, epochs=50, batch_size=8, verbose=0)
     # the step whose loss was not finite was not applied: the weights are still numbers
     assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_set_weights_with_a_bad_array_changes_nothing(rng):
+    model = seed_model_deep()
+    before = model.get_weights()
+    new = [w + 1 for w in before]
+    new[-1] = np.full(10, np.nan, np.float32)  # the last layer's bias is bad
+    with pytest.raises(ValueError, match="finite"):
+        model.set_weights(new)
+    new[-1] = np.zeros(10, np.float32)
+    new[3] = np.zeros(7)
+    with pytest.raises(ValueError, match=r"shape \(200,\)"):
+        model.set_weights(new)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
