@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
-from fastmlp._kernels.network import ACTIVATION_CODES
+from fastmlp._kernels.codes import ACTIVATION_CODES
 from fastmlp.optimizers import Adam
 
 # (batch, inputs, units) of the M1/M2 layers at the benchmark's batch sizes

@@ -186,9 +186,12 @@ static inline double fm_accuracy_##S(int kind, const T *restrict p,             
         } else if (kind == FM_ACC_CATEGORICAL) {                                               \
             hits += fm_argmax_##S(q, cols) == fm_argmax_##S(t + i * cols, cols);               \
         } else if (kind == FM_ACC_BINARY) {                                                    \
+            /* targets, or (one output column) the class label 0/1 as the target */            \
             ptrdiff_t same = 0;                                                                \
-            for (ptrdiff_t j = 0; j < cols; j++)                                               \
-                same += t[i * cols + j] == (q[j] > (T)0.5 ? (T)1 : (T)0);                      \
+            for (ptrdiff_t j = 0; j < cols; j++) {                                             \
+                T want = t ? t[i * cols + j] : (T)labels[i];                                   \
+                same += want == (q[j] > (T)0.5 ? (T)1 : (T)0);                                 \
+            }                                                                                  \
             hits += (double)same / (double)cols;                                               \
         }                                                                                      \
     }                                                                                          \

@@ -2,7 +2,8 @@
 engine against. Written for clarity, not speed."""
 import numpy as np
 
-EPSILON = 1e-7
+from fastmlp.config import epsilon
+
 
 
 def activation(z, name):
@@ -52,7 +53,7 @@ def dense_backward(x, w, y, dy, name):
 
 def _probabilities(p):
     q = p / p.sum(axis=1, keepdims=True)
-    return q, np.clip(q, EPSILON, 1 - EPSILON)
+    return q, np.clip(q, epsilon(), 1 - epsilon())
 
 
 def loss_sum(loss, p, y):
@@ -64,7 +65,7 @@ def loss_sum(loss, p, y):
         _, c = _probabilities(p)
         return float(-(y * np.log(c)).sum())
     if loss == "binary_crossentropy":
-        c = np.clip(p, EPSILON, 1 - EPSILON)
+        c = np.clip(p, epsilon(), 1 - epsilon())
         return float(-(y * np.log(c) + (1 - y) * np.log(1 - c)).mean(axis=1).sum())
     if loss == "mean_squared_error":
         return float(((p - y) ** 2).mean(axis=1).sum())
@@ -100,7 +101,7 @@ def loss_gradient(loss, p, y):
         a = np.where(q == c, -t / q, 0.0)
         return (a - np.sum(a * q, axis=1, keepdims=True)) / s / rows
     if loss == "binary_crossentropy":
-        c = np.clip(p, EPSILON, 1 - EPSILON)
+        c = np.clip(p, epsilon(), 1 - epsilon())
         return np.where(c == p, -y / c + (1 - y) / (1 - c), 0.0) / (rows * cols)
     if loss == "mean_squared_error":
         return 2 * (p - y) / (rows * cols)

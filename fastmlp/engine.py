@@ -5,13 +5,20 @@ codes and buffers, never Layer objects, and the API never reaches below it. All 
 in one flat vector (Dense kernel then bias, layer after layer: Keras's get_weights order),
 gradients in a second of the same layout, so the optimizer updates the model in one call and
 a later data-parallel step can all-reduce one buffer.
+
+Readers and writers of the weights never meet: training and set_weights write the live buffer
+`params`; predict, evaluate and get_weights read `published`, a copy that writers replace
+(never modify) once their writes are whole. A reader holds the copy it started with, so it
+sees one consistent set of weights without taking a lock, however many threads read at once.
 """
-from typing import List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fastmlp._kernels.network import (ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES,
-                                      Network)
+from fastmlp import config
+from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
+from fastmlp._kernels.finite import all_finite
+from fastmlp._kernels.network import Network
 
 
 class DenseStep(NamedTuple):
@@ -23,17 +30,18 @@ class DenseStep(NamedTuple):
 
 
 class Engine:
-    """Owns the flat parameter and gradient buffers and the compiled Network over them.
+    """Owns the flat parameter and gradient buffers, the published weights and the compiled
+    Network over them.
 
     Args:
         steps: the dense steps, input to output.
         dtype: float32 or float64.
     """
 
-    def __init__(self, steps: List[DenseStep], dtype):
+    def __init__(self, steps: Sequence[DenseStep], dtype):
         if not steps:
             raise ValueError("A model needs at least one Dense layer to be trained or run.")
-        self.steps = list(steps)
+        self.steps: List[DenseStep] = list(steps)
         self.dtype = np.dtype(dtype)
         w_offsets, b_offsets, offset = [], [], 0
         for step in self.steps:
@@ -45,10 +53,15 @@ class Engine:
         self.params = np.zeros(self.size, dtype=self.dtype)
         self.grads = np.zeros(self.size, dtype=self.dtype)
         self._w_offsets, self._b_offsets = w_offsets, b_offsets
-        self.network = Network(self.params, self.grads, [s.n_in for s in steps],
-                               [s.n_out for s in steps],
-                               [ACTIVATION_CODES[s.activation] for s in steps],
+        self.network = Network(self.params, self.grads, [s.n_in for s in self.steps],
+                               [s.n_out for s in self.steps],
+                               [ACTIVATION_CODES[s.activation] for s in self.steps],
                                w_offsets, b_offsets)
+        self.published = self.params.copy()
+
+    def __reduce__(self):
+        # a copy is a new engine over a copy of the live weights (the Network is never copied)
+        return _restore_engine, (self.steps, self.dtype.name, self.params.copy())
 
     @property
     def n_inputs(self) -> int:
@@ -58,8 +71,9 @@ class Engine:
     def n_outputs(self) -> int:
         return self.steps[-1].n_out
 
+    # ----- weights -----------------------------------------------------------------------------
     def views(self, index: int, buffer: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """(W, b) of step `index` as views into `buffer` (the parameters by default)."""
+        """(W, b) of step `index` as views into `buffer` (the live parameters by default)."""
         buffer = self.params if buffer is None else buffer
         step = self.steps[index]
         w0 = self._w_offsets[index]
@@ -68,64 +82,60 @@ class Engine:
         bias = buffer[b0:b0 + step.n_out] if b0 >= 0 else None
         return kernel, bias
 
+    def publish(self) -> None:
+        """Makes the live weights what readers see: a new copy replaces the published one
+        (swapping a reference is atomic, and a reader keeps the copy it started with)."""
+        self.published = self.params.copy()
+
+    def restore(self, weights: np.ndarray) -> None:
+        """Live weights := weights (a copy of the buffer, e.g. a published one), then publish."""
+        self.params[...] = weights
+        self.publish()
+
+    def finite(self, rule=None) -> bool:
+        """Whether no live weight (nor a slot of the update rule, if given) is NaN or infinite."""
+        return all_finite(self.params) and (rule is None or all(all_finite(s) for s in rule.slots))
+
+    # ----- compiled calls ----------------------------------------------------------------------
     def set_loss(self, loss: str, accuracy: Optional[str]) -> None:
         """Selects the loss and accuracy kernels by Keras name ('mean_squared_error',
         'sparse_categorical_accuracy', ...); a softmax or sigmoid output is fused with its
         cross-entropy, so the output gradient is (p − y)/N."""
-        last = self.steps[-1].activation
-        self.network.loss = LOSS_CODES[loss]
-        self.network.fused = ((loss in ("sparse_categorical_crossentropy", "categorical_crossentropy")
-                               and last == "softmax")
-                              or (loss == "binary_crossentropy" and last == "sigmoid"))
-        self.network.accuracy_kind = ACCURACY_CODES[accuracy]
-
-    def _check_inputs(self, x) -> int:
-        """The compiled loops trust their buffers: check them here, where a mistake is an error
-        and not a read out of bounds. Returns the number of rows."""
-        if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype == self.dtype
-                and x.shape[1] == self.n_inputs and x.flags.c_contiguous):
-            raise ValueError(f"engine input must be a C-contiguous {self.dtype} array of shape "
-                             f"(N, {self.n_inputs}); received {getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}")
-        return x.shape[0]
-
-    def _check(self, x, labels, targets) -> None:
-        rows = self._check_inputs(x)
-        if (labels is None) == (targets is None):
-            raise ValueError("give the engine either class labels or targets")
-        if labels is not None and not (isinstance(labels, np.ndarray) and labels.dtype == np.int32
-                                       and labels.shape == (rows,) and labels.flags.c_contiguous):
-            raise ValueError(f"labels must be a contiguous int32 array of shape ({rows},)")
-        if targets is not None and not (isinstance(targets, np.ndarray) and targets.dtype == self.dtype
-                                        and targets.shape == (rows, self.n_outputs)
-                                        and targets.flags.c_contiguous):
-            raise ValueError(f"targets must be a C-contiguous {self.dtype} array of shape ({rows}, {self.n_outputs})")
+        self.network.set_loss(LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon())
 
     def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule):
         """Runs n_steps compiled training steps over the batches of `order` (a permutation of
-        the rows, or None for the rows in order); see Network.train."""
-        self._check(x, labels, targets)
-        if order is not None and not (isinstance(order, np.ndarray) and order.dtype == np.int64
-                                      and order.shape == (x.shape[0],) and order.flags.c_contiguous
-                                      and (order.size == 0 or (order.min() >= 0 and order.max() < x.shape[0]))):
-            raise ValueError(f"order must be a contiguous int64 array of row indices in [0, {x.shape[0]})")
-        if rule.size != self.size or rule.is_double != (self.dtype == np.float64):
-            raise ValueError("the optimizer's update rule was built for another parameter buffer")
+        the rows, or None for the rows in order) on the live weights; see Network.train.
+        Does not publish: the caller does once its steps leave the weights whole."""
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size, rule)
 
     def predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        """Forward pass over (N, n_inputs) rows, with scratch of this call's own."""
-        rows = self._check_inputs(x)
-        out = np.empty((rows, self.n_outputs), dtype=self.dtype)
-        if rows:
-            self.network.predict(x, out, max(1, batch_size))
+        """Forward pass over (N, n_inputs) rows with the published weights."""
+        weights = self.published
+        out = np.empty((x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else 0,
+                        self.n_outputs), dtype=self.dtype)
+        self.network.predict(weights, x, out, batch_size)
         return out
 
-    def evaluate(self, x, labels, targets, batch_size) -> Tuple[float, float]:
-        """(loss sum, accuracy sum) over all rows."""
-        self._check(x, labels, targets)
-        return self.network.evaluate(x, labels, targets, max(1, batch_size))
+    def evaluate(self, x, labels, targets, batch_size, loss: str,
+                 accuracy: Optional[str]) -> Tuple[float, float]:
+        """(loss sum, accuracy sum) over all rows with the published weights, for a loss and
+        accuracy by Keras name (the training plan is left as it is)."""
+        return self.network.evaluate(self.published, x, labels, targets, batch_size,
+                                     LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon())
 
     def gradient(self, x, labels, targets) -> float:
-        """Loss sum over x as one batch; leaves d(mean loss)/d(params) in self.grads."""
-        self._check(x, labels, targets)
+        """Loss sum over x as one batch with the live weights; leaves d(mean loss)/d(params)
+        in self.grads."""
         return self.network.gradient(x, labels, targets)
+
+    def gemm_steps(self, rows: int, n_steps: int) -> None:
+        """Runs only the GEMMs of n_steps training steps of `rows` rows: the benchmark's
+        ceiling for a training step (see Network.gemm_steps)."""
+        self.network.gemm_steps(rows, n_steps)
+
+
+def _restore_engine(steps, dtype, params) -> Engine:
+    engine = Engine([DenseStep(*step) for step in steps], dtype)
+    engine.restore(params)
+    return engine

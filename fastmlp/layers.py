@@ -3,7 +3,11 @@
 A layer validates its arguments and resolves names in __init__, infers its output shape in
 build(input_shape), and holds its weights as arrays; in a built model those arrays are views
 into the model's one flat parameter buffer, so a layer never copies what the engine updates.
+A layer belongs to one model at most (its weights live in that model's buffer): adding it to
+a second model is refused. Its weights are shown read-only (`layer.kernel`); they are written
+through set_weights or by assigning `layer.kernel = array`, which copies into the buffer.
 """
+import weakref
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -52,6 +56,26 @@ class Layer:
         self.input_shape: Optional[Shape] = None
         self.output_shape: Optional[Shape] = None
         self.built = False
+        self._owner = None  # weakref to the model whose buffer holds the weights
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_owner"] = None  # the model that copies this layer re-attaches it
+        return state
+
+    @property
+    def owner(self):
+        """The model this layer belongs to, or None."""
+        return self._owner() if self._owner is not None else None
+
+    def _attach(self, model) -> None:
+        owner = self.owner
+        if owner is not None and owner is not model:
+            raise ValueError(f"Layer {self.name!r} already belongs to model {owner.name!r}: fastmlp "
+                             "keeps each model's weights in one buffer of its own, so a layer "
+                             "cannot be shared between models. Create a new layer, or "
+                             "copy.deepcopy the model.")
+        self._owner = weakref.ref(model)
 
     def build(self, input_shape: Shape) -> None:
         """Creates the weights for inputs of `input_shape` (one sample, no batch dimension)."""
@@ -65,21 +89,32 @@ class Layer:
 
     @property
     def weights(self) -> List[np.ndarray]:
-        """The weight arrays (views, in a built model), Keras's order."""
-        return []
+        """Read-only views of the weight arrays, Keras's order (write with set_weights)."""
+        return [_read_only(w) for w in self._arrays()]
 
     def count_params(self) -> int:
         """Number of scalar weights."""
         return int(sum(w.size for w in self.weights))
 
     def get_weights(self) -> List[np.ndarray]:
-        """Copies of the weights, in Keras's layout."""
+        """Copies of the weights, in Keras's layout (in a model: as predict sees them)."""
+        owner = self.owner
+        if owner is not None and owner.built:
+            return owner._layer_weights(self)
         return [np.array(w) for w in self.weights]
 
     def set_weights(self, weights: Sequence) -> None:
         """Copies `weights` (same count and shapes as get_weights()) into the layer."""
-        for target, value in zip(self.weights, self.checked_weights(weights)):
+        owner = self.owner
+        if owner is not None and owner.built:
+            owner._set_layer_weights(self, weights)
+            return
+        for target, value in zip(self._arrays(), self.checked_weights(weights)):
             target[...] = value
+
+    def _arrays(self) -> List[np.ndarray]:
+        """The writable weight arrays (views into the model's buffer once built)."""
+        return []
 
     def checked_weights(self, weights: Sequence) -> List[np.ndarray]:
         """`weights` as arrays, once their count, shapes and values fit this layer; nothing is
@@ -198,8 +233,8 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
-        self.kernel: Optional[np.ndarray] = None
-        self.bias: Optional[np.ndarray] = None
+        self._kernel: Optional[np.ndarray] = None
+        self._bias: Optional[np.ndarray] = None
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
@@ -209,15 +244,55 @@ class Dense(Layer):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.kernel = self.kernel_initializer((input_shape[0], self.units), dtype=self.dtype)
-        self.bias = self.bias_initializer((self.units,), dtype=self.dtype) if self.use_bias else None
+        self._kernel = self.kernel_initializer((input_shape[0], self.units), dtype=self.dtype)
+        self._bias = self.bias_initializer((self.units,), dtype=self.dtype) if self.use_bias else None
 
-    @property
-    def weights(self):
+    def _bind(self, kernel: np.ndarray, bias: Optional[np.ndarray]) -> None:
+        """Moves the weights into the model's buffer: kernel and bias are views of it."""
+        kernel[...] = self._kernel
+        self._kernel = kernel
+        if self.use_bias:
+            bias[...] = self._bias
+            self._bias = bias
+
+    def _arrays(self):
         if not self.built:
             return []
-        return [self.kernel, self.bias] if self.use_bias else [self.kernel]
+        return [self._kernel, self._bias] if self.use_bias else [self._kernel]
+
+    @property
+    def kernel(self) -> Optional[np.ndarray]:
+        """The (inputs, units) kernel, read-only; assigning an array copies it in."""
+        return None if self._kernel is None else _read_only(self._kernel)
+
+    @kernel.setter
+    def kernel(self, value) -> None:
+        self._require_weights("kernel")
+        self.set_weights([value] + ([self._bias] if self.use_bias else []))
+
+    @property
+    def bias(self) -> Optional[np.ndarray]:
+        """The (units,) bias, read-only (None without use_bias); assigning an array copies it in."""
+        return None if self._bias is None else _read_only(self._bias)
+
+    @bias.setter
+    def bias(self, value) -> None:
+        self._require_weights("bias")
+        if not self.use_bias:
+            raise ValueError(f"Dense layer {self.name!r} has no bias (use_bias=False).")
+        self.set_weights([self._kernel, value])
+
+    def _require_weights(self, name):
+        if not self.built:
+            raise ValueError(f"Dense layer {self.name!r} has no {name} yet: it is created when the "
+                             "layer is built (input shape known).")
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
                 "use_bias": self.use_bias}
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -7,7 +7,8 @@ from typing import Union
 
 import numpy as np
 
-EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [ε, 1 − ε]
+from fastmlp.config import epsilon
+
 
 
 class Loss:
@@ -37,7 +38,7 @@ class Loss:
 def _normalised_clipped(y_pred):
     p = np.asarray(y_pred, dtype=np.float64)
     p = p / np.sum(p, axis=-1, keepdims=True)
-    return np.clip(p, EPSILON, 1 - EPSILON)
+    return np.clip(p, epsilon(), 1 - epsilon())
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -64,7 +65,7 @@ class BinaryCrossentropy(Loss):
     default_name = "binary_crossentropy"
 
     def per_sample(self, y_true, y_pred):
-        p = np.clip(np.asarray(y_pred, dtype=np.float64), EPSILON, 1 - EPSILON)
+        p = np.clip(np.asarray(y_pred, dtype=np.float64), epsilon(), 1 - epsilon())
         y = np.asarray(y_true, dtype=np.float64).reshape(p.shape)
         return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), axis=-1)
 

@@ -59,6 +59,22 @@ class Optimizer:
         """Number of update steps applied so far."""
         return 0 if self._rule is None else int(self._rule.iterations)
 
+    def __getstate__(self):
+        # the compiled rule is not copied; its state is, and __setstate__ rebuilds it
+        state = dict(self.__dict__)
+        rule = state.pop("_rule")
+        state["_rule_state"] = None if rule is None else (
+            rule.size, "float64" if rule.is_double else "float32") + rule.get_state()
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_rule_state", None)
+        self.__dict__.update(state)
+        self._rule = None
+        if saved is not None:
+            size, dtype, iterations, slots = saved
+            self.build(size, dtype).set_state(iterations, slots)
+
     def build(self, size: int, dtype) -> "_rules.UpdateRule":
         """Creates the compiled rule (and fresh slots) for a flat buffer of `size` weights."""
         self._rule = self._make_rule(size, np.dtype(dtype))

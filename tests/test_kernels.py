@@ -3,13 +3,15 @@ import numpy as np
 import pytest
 
 from fastmlp import _reference as ref
+from fastmlp import config as keras_config
 from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
 from fastmlp._kernels.loss import accuracy_check, loss_check
-from fastmlp._kernels.network import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
+from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
 
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax"]
 BATCHES = [1, 7, 32, 128]
 WIDTHS = [(5, 3), (64, 10), (100, 33)]
+EPS = keras_config.epsilon()
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
@@ -89,20 +91,20 @@ def test_loss_value_and_gradient(rng, dtype, loss, rows):
     p = (ref.activation(z, "softmax") if "categorical" in loss else ref.activation(z, "sigmoid")).astype(dtype)
     y = _targets(rng, loss, rows, cols, dtype)
     sparse = loss == "sparse_categorical_crossentropy"
-    total, grad = loss_check(LOSS_CODES[loss], p, y if sparse else None, None if sparse else y, False)
+    total, grad = loss_check(LOSS_CODES[loss], p, y if sparse else None, None if sparse else y, False, EPS)
     p64 = p.astype(np.float64)
     y64 = y if sparse else y.astype(np.float64)
     assert total == pytest.approx(ref.loss_sum(loss, p64, y64), rel=TOL[dtype] * 10)
     _close(grad, ref.loss_gradient(loss, p64, y64), dtype, scale=1.0 / rows)
     if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"):
-        total_f, grad_f = loss_check(LOSS_CODES[loss], p, y if sparse else None, None if sparse else y, True)
+        total_f, grad_f = loss_check(LOSS_CODES[loss], p, y if sparse else None, None if sparse else y, True, EPS)
         assert total_f == pytest.approx(total, rel=1e-12)
         _close(grad_f, ref.fused_gradient(loss, p64, y64), dtype, scale=1.0 / rows)
 
 
 def test_cross_entropy_clips_probabilities_like_keras():
     p = np.array([[1.0, 0.0]], np.float32)
-    total, grad = loss_check(LOSS_CODES["sparse_categorical_crossentropy"], p, np.array([1], np.int32), None, False)
+    total, grad = loss_check(LOSS_CODES["sparse_categorical_crossentropy"], p, np.array([1], np.int32), None, False, EPS)
     assert total == pytest.approx(-np.log(np.float32(1e-7)), rel=1e-5)  # -log(ε), not inf
     assert np.all(np.isfinite(grad))
 

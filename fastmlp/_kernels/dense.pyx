@@ -8,10 +8,13 @@ import numpy as np
 from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.elementwise cimport (fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
+from fastmlp._kernels.checks import check_array, check_matrix
+from fastmlp._kernels.codes import check_activation
 
 
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
-                        int rows, int n_in, int n_out, int act) noexcept nogil:
+                        Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                        int act) noexcept nogil:
     """y := act(x·w + b); b may be NULL."""
     gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, y, n_out)
     if floating is float:
@@ -22,7 +25,8 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
 
 cdef void dense_backward(const floating *x, const floating *w, const floating *y,
                          floating *dy, floating *dw, floating *db, floating *dx,
-                         int rows, int n_in, int n_out, int act) noexcept nogil:
+                         Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                         int act) noexcept nogil:
     """From dy = dL/dy (overwritten by dL/dz): dw := xᵀ·dz, db := Σ rows of dz, dx := dz·wᵀ.
 
     act' comes from the forward output y, so the pre-activation need not be kept; pass
@@ -39,32 +43,64 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *y
              dx, n_in)
 
 
-def dense_forward_check(floating[:, ::1] x, floating[:, ::1] w, b, int act):
+def _check_layer(x, w, b=None, y=None, dy=None):
+    """The test hooks' boundary: x (rows, n_in), w (n_in, n_out), b (n_out,), y/dy (rows, n_out)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"`x` must be a float32 or float64 array; received {dtype}")
+    check_matrix(x, "x", dtype, nonempty=True)
+    check_matrix(w, "w", dtype, nonempty=True)
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"`w` must have {x.shape[1]} rows (x's width); received shape {w.shape}")
+    if b is not None:
+        check_array(b, "b", dtype, (w.shape[1],))
+    for name, arr in (("y", y), ("dy", dy)):
+        if arr is not None:
+            check_array(arr, name, dtype, (x.shape[0], w.shape[1]))
+
+
+def dense_forward_check(x, w, b, int act):
     """Test hook: returns act(x·w + b) computed by the kernel (b may be None)."""
-    cdef floating[::1] bias
+    _check_layer(x, w, b)
+    check_activation(act)
+    y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    if x.dtype == np.float32:
+        _forward_typed[float](x, w, b, y, act)
+    else:
+        _forward_typed[double](x, w, b, y, act)
+    return y
+
+
+cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
+                         floating[:, ::1] y, int act):
+    cdef const floating[::1] bias
     cdef const floating *b_ptr = NULL
     if b is not None:
         bias = b
         b_ptr = &bias[0]
-    y_arr = np.empty((x.shape[0], w.shape[1]), dtype=np.asarray(x).dtype)
-    cdef floating[:, ::1] y = y_arr
     with nogil:
         dense_forward(&x[0, 0], &w[0, 0], b_ptr, &y[0, 0], x.shape[0], x.shape[1], w.shape[1], act)
-    return y_arr
 
 
-def dense_backward_check(floating[:, ::1] x, floating[:, ::1] w, floating[:, ::1] y,
-                         floating[:, ::1] dy, int act, bint want_dx=True):
+def dense_backward_check(x, w, y, dy, int act, bint want_dx=True):
     """Test hook: returns (dw, db, dx) for the layer y = act(x·w + b) given dL/dy (not modified)."""
-    dtype = np.asarray(x).dtype
-    dz_arr = np.array(dy, dtype=dtype, copy=True)
-    dw_arr = np.empty((w.shape[0], w.shape[1]), dtype=dtype)
-    db_arr = np.empty(w.shape[1], dtype=dtype)
-    dx_arr = np.empty((x.shape[0], x.shape[1]), dtype=dtype)
-    cdef floating[:, ::1] dz = dz_arr, dw = dw_arr, dx = dx_arr
-    cdef floating[::1] db = db_arr
+    _check_layer(x, w, y=y, dy=dy)
+    check_activation(act)
+    dz = np.array(dy, copy=True)
+    dw = np.empty(w.shape, dtype=x.dtype)
+    db = np.empty(w.shape[1], dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    if x.dtype == np.float32:
+        _backward_typed[float](x, w, y, dz, dw, db, dx, act, want_dx)
+    else:
+        _backward_typed[double](x, w, y, dz, dw, db, dx, act, want_dx)
+    return dw, db, (dx if want_dx else None)
+
+
+cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w,
+                          const floating[:, ::1] y, floating[:, ::1] dz, floating[:, ::1] dw,
+                          floating[::1] db, floating[:, ::1] dx, int act, bint want_dx):
     cdef floating *dx_ptr = &dx[0, 0] if want_dx else NULL
     with nogil:
         dense_backward(&x[0, 0], &w[0, 0], &y[0, 0], &dz[0, 0], &dw[0, 0], &db[0], dx_ptr,
                        x.shape[0], x.shape[1], w.shape[1], act)
-    return dw_arr, db_arr, (dx_arr if want_dx else None)

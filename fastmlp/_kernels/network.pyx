@@ -1,15 +1,23 @@
 """The whole-network step: forward, loss gradient, backward and optimizer for many batches in
 one compiled call with the GIL released.
 
-A Network is a plan over flat buffers: every layer's weights are views of one parameter
-vector (W then b, layer after layer, Keras's get_weights order) and its gradients of one
-gradient vector of the same layout, so one optimizer call updates everything. Training
-scratch is allocated once per batch size and reused; predict and evaluate allocate their
-scratch per call, so concurrent calls from many threads do not share memory.
+A Network is a plan (a C array of steps: sizes, activation, offsets) over flat buffers: every
+layer's weights are views of one parameter vector (W then b, layer after layer, Keras's
+get_weights order) and its gradients of one gradient vector of the same layout, so one
+optimizer call updates everything.
+
+What Python hands over is checked here, at the boundary, before any loop runs without the
+GIL: sizes are Py_ssize_t end to end (each BLAS dimension at most 2³¹ − 1), every array's
+dtype, shape, contiguity, alignment and writeability, the indices it will gather, and that the
+labels or targets are the ones the loss and accuracy read. Training (train, gradient,
+gemm_steps) uses scratch the Network owns, so one such call runs at a time and a second one
+raises RuntimeError. predict and evaluate read the weights they are given (the engine passes
+a published snapshot) with scratch of their own: any number of threads may call them at once.
 """
 from cython cimport floating
 from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
@@ -18,299 +26,536 @@ from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.dense cimport dense_forward, dense_backward
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
-from fastmlp._kernels.elementwise cimport *
+from fastmlp._kernels.elementwise cimport FM_LINEAR
+
+from fastmlp._kernels.checks import BLAS_MAX, check_array
+from fastmlp._kernels.codes import check_accuracy, check_activation, check_loss, fuses, needs
+from fastmlp._kernels.loss import check_labels_or_targets
 
 cnp.import_array()
 
-# The codes of csrc/elementwise.h, by Keras name, for the engine.
-ACTIVATION_CODES = {"linear": FM_LINEAR, "relu": FM_RELU, "sigmoid": FM_SIGMOID,
-                    "tanh": FM_TANH, "softmax": FM_SOFTMAX}
-LOSS_CODES = {"sparse_categorical_crossentropy": FM_SPARSE_XENT,
-              "categorical_crossentropy": FM_XENT, "binary_crossentropy": FM_BINARY_XENT,
-              "mean_squared_error": FM_MSE, "mean_absolute_error": FM_MAE}
-ACCURACY_CODES = {None: FM_ACC_NONE, "sparse_categorical_accuracy": FM_ACC_SPARSE,
-                  "categorical_accuracy": FM_ACC_CATEGORICAL, "binary_accuracy": FM_ACC_BINARY}
+# Rows of one inference pass are capped so that its two scratch halves hold at most this many
+# elements whatever N is (16 MiB of float32), while GEMMs stay large enough to run at speed.
+cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
 
-cdef inline char *data(cnp.ndarray arr):
-    return <char *>cnp.PyArray_DATA(arr)
+
+cdef struct Step:
+    Py_ssize_t n_in, n_out
+    Py_ssize_t w_off, b_off      # element offsets into the parameter buffer (b_off −1: no bias)
+    Py_ssize_t out_off           # per-row offset of this step's output in the training activations
+    int act
+
+
+cdef struct Plan:
+    Step *steps
+    Py_ssize_t n_steps, n_inputs, n_outputs, max_width, max_hidden, total_units
+    int loss, accuracy
+    bint fused
+    double epsilon
+
+
+cdef struct Scratch:
+    void *acts
+    void *delta_a
+    void *delta_b
+    void *x_batch
+    int32_t *labels_batch
+    void *targets_batch
+
+
+cdef enum Op:
+    TRAIN, PREDICT, EVALUATE, GRADIENT, GEMMS
+
+cdef enum Fault:
+    OK, NONFINITE_LOSS, BAD_INDEX
+
+
+cdef struct Call:
+    # what one entry point hands its loop: a copy of the plan (its loss settings cannot change
+    # under a running loop), pointers checked by the entry point, and the results
+    Op op
+    Plan plan
+    Scratch scratch
+    void *rule
+    void *grads
+    const void *x
+    const int32_t *labels
+    const void *targets
+    const int64_t *order
+    void *out
+    void *work
+    Py_ssize_t rows, first, n_steps, batch
+    double loss_sum, acc_sum
+    Py_ssize_t samples, bad_step
+    Fault fault
+
+
+cdef void _run(Call *c, void *params, bint is_double) noexcept nogil:
+    """The one place that picks the float or the double instance of the loops."""
+    if is_double:
+        _dispatch[double](c, <double *>params)
+    else:
+        _dispatch[float](c, <float *>params)
+
+
+cdef void _dispatch(Call *c, floating *params) noexcept nogil:
+    if c.op == TRAIN:
+        _train_steps(c, params)
+    elif c.op == PREDICT:
+        _predict(c, params)
+    elif c.op == EVALUATE:
+        _evaluate(c, params)
+    elif c.op == GRADIENT:
+        c.loss_sum = _forward_backward(&c.plan, &c.scratch, params, <floating *>c.grads,
+                                       <const floating *>c.x, c.labels,
+                                       <const floating *>c.targets, c.rows)
+    else:
+        _gemms_only(c, params)
 
 
 cdef class Network:
-    """Compiled plan of a stack of dense layers over flat parameter and gradient buffers.
+    """Compiled plan of a stack of dense steps over flat parameter and gradient buffers.
 
     Args:
-        params: flat C-contiguous float32/float64 array holding every weight.
+        params: flat C-contiguous float32/float64 array holding every weight (trained in place).
         grads: flat array of the same size and dtype, receiving the gradients.
-        n_in, n_out, activations: per layer sizes and activation codes (csrc/elementwise.h).
-        w_offsets, b_offsets: per layer element offsets into params (b offset −1: no bias).
+        n_in, n_out, activations: per step sizes and activation codes (fastmlp._kernels.codes).
+        w_offsets, b_offsets: per step element offsets into params (b offset −1: no bias).
     """
-    cdef readonly int n_layers, n_inputs, n_outputs, max_width
+    cdef Plan plan
     cdef readonly bint is_double
     cdef readonly object dtype, params, grads
-    cdef int[:] n_in, n_out, act
-    cdef int64_t[:] w_off, b_off
-    cdef int itemsize
-    # loss plan
-    cdef public int loss, accuracy_kind
-    cdef public bint fused
-    # training scratch, sized for `capacity` rows
-    cdef readonly int capacity
-    cdef cnp.ndarray _acts, _delta_a, _delta_b, _x_batch, _labels_batch, _targets_batch
-    cdef int64_t[:] _act_off
-    # raw pointers into the buffers above, for the nogil loops
-    cdef char *p_params
-    cdef char *p_grads
-    cdef char *p_acts
-    cdef char *p_delta_a
-    cdef char *p_delta_b
-    cdef char *p_x_batch
-    cdef char *p_labels_batch
-    cdef char *p_targets_batch
+    cdef readonly Py_ssize_t size, capacity
+    cdef object _scratch_arrays
+    cdef Scratch _scratch
+    cdef bint _busy
 
-    def __init__(self, cnp.ndarray params, cnp.ndarray grads, n_in, n_out, activations,
-                 w_offsets, b_offsets):
-        self.dtype = params.dtype
-        self.is_double = params.dtype == np.float64
-        self.itemsize = params.dtype.itemsize
+    def __cinit__(self):
+        self.plan.steps = NULL
+        self.plan.loss = -1
+
+    def __dealloc__(self):
+        free(self.plan.steps)
+
+    def __init__(self, params, grads, n_in, n_out, activations, w_offsets, b_offsets):
+        if self.plan.steps != NULL:
+            raise RuntimeError("this Network is already initialised")
+        dtype = getattr(params, "dtype", None)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"`params` must be a float32 or float64 array; received {dtype}")
+        check_array(params, "params", dtype, (None,), writeable=True)
+        check_array(grads, "grads", dtype, (params.shape[0],), writeable=True)
+        if np.shares_memory(params, grads):
+            raise ValueError("`params` and `grads` must not share memory")
+        columns = [list(v) for v in (n_in, n_out, activations, w_offsets, b_offsets)]
+        n = len(columns[0])
+        if n == 0 or any(len(col) != n for col in columns):
+            raise ValueError("a Network needs one or more steps, with n_in, n_out, activations, "
+                             f"w_offsets and b_offsets of one length; received lengths "
+                             f"{[len(col) for col in columns]}")
+        size = params.shape[0]
+        steps = []
+        prev_out = None
+        for l, (a, b, act, wo, bo) in enumerate(zip(*columns)):
+            a, b, wo, bo = int(a), int(b), int(wo), int(bo)
+            if not (1 <= a <= BLAS_MAX and 1 <= b <= BLAS_MAX):
+                raise ValueError(f"step {l}: sizes must lie in [1, {BLAS_MAX}]; received {a} -> {b}")
+            if prev_out is not None and a != prev_out:
+                raise ValueError(f"step {l} takes {a} inputs but step {l - 1} gives {prev_out}")
+            prev_out = b
+            check_activation(act)
+            if wo < 0 or wo + a * b > size:
+                raise ValueError(f"step {l}: its {a}x{b} weights at offset {wo} do not fit in "
+                                 f"{size} parameters")
+            if bo != -1 and (bo < 0 or bo + b > size):
+                raise ValueError(f"step {l}: its {b} biases at offset {bo} do not fit in {size} parameters")
+            steps.append((a, b, int(act), wo, bo))
+        self.plan.steps = <Step *>calloc(n, sizeof(Step))
+        if self.plan.steps == NULL:
+            raise MemoryError()
+        total = 0
+        for l, (a, b, act, wo, bo) in enumerate(steps):
+            self.plan.steps[l] = Step(n_in=a, n_out=b, w_off=wo, b_off=bo, out_off=total, act=act)
+            total += b
+        self.plan.n_steps = n
+        self.plan.n_inputs = steps[0][0]
+        self.plan.n_outputs = steps[n - 1][1]
+        self.plan.max_width = max(s[1] for s in steps)
+        self.plan.max_hidden = max([s[1] for s in steps[:-1]] or [1])
+        self.plan.total_units = total
+        self.dtype = dtype
+        self.is_double = dtype == np.float64
         self.params = params
         self.grads = grads
-        self.p_params = data(params)
-        self.p_grads = data(grads)
-        self.n_layers = len(n_in)
-        self.n_in = np.asarray(n_in, dtype=np.intc)
-        self.n_out = np.asarray(n_out, dtype=np.intc)
-        self.act = np.asarray(activations, dtype=np.intc)
-        self.w_off = np.asarray(w_offsets, dtype=np.int64)
-        self.b_off = np.asarray(b_offsets, dtype=np.int64)
-        self.n_inputs = n_in[0]
-        self.n_outputs = n_out[len(n_out) - 1]
-        self.max_width = max(max(n_in), max(n_out))
-        self.loss = FM_SPARSE_XENT
-        self.fused = False
-        self.accuracy_kind = 0
+        self.size = size
         self.capacity = 0
-        offsets = np.concatenate([[0], np.cumsum(self.n_out)]).astype(np.int64)
-        self._act_off = offsets
 
-    def reserve(self, int batch_size):
-        """Allocates the training scratch for batches of up to batch_size rows (once)."""
-        if batch_size <= self.capacity:
+    def __reduce__(self):
+        raise TypeError("a compiled fastmlp Network holds raw pointers and cannot be pickled or "
+                        "copied on its own; pickle or copy.deepcopy the model instead")
+
+    # ----- the plan ------------------------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return self.plan.n_steps
+
+    @property
+    def n_inputs(self) -> int:
+        return self.plan.n_inputs
+
+    @property
+    def n_outputs(self) -> int:
+        return self.plan.n_outputs
+
+    @property
+    def loss(self) -> int:
+        """The loss code set by set_loss (−1: none yet)."""
+        return self.plan.loss
+
+    @property
+    def accuracy_kind(self) -> int:
+        return self.plan.accuracy
+
+    @property
+    def fused(self) -> bool:
+        """Whether the output activation is folded into the loss gradient."""
+        return self.plan.fused
+
+    def set_loss(self, int loss, int accuracy, double epsilon):
+        """Selects the loss and accuracy kernels (codes of fastmlp._kernels.codes) and the
+        probability clipping epsilon; fusion follows from the last activation."""
+        self._require_ready()
+        check_loss(loss)
+        check_accuracy(accuracy)
+        needs(loss, accuracy, self.plan.n_outputs)
+        if not 0 < epsilon < 0.5:
+            raise ValueError(f"`epsilon` must lie in (0, 0.5); received {epsilon}")
+        if self._busy:
+            raise RuntimeError("the loss cannot change while this Network trains")
+        self.plan.loss = loss
+        self.plan.accuracy = accuracy
+        self.plan.fused = fuses(loss, self.plan.steps[self.plan.n_steps - 1].act)
+        self.plan.epsilon = epsilon
+
+    # ----- boundary checks -----------------------------------------------------------------
+    cdef int _require_ready(self) except -1:
+        if self.plan.steps == NULL:
+            raise RuntimeError("this Network was not initialised")
+        return 0
+
+    cdef int _enter_training(self) except -1:
+        self._require_ready()
+        if self._busy:
+            raise RuntimeError("this Network is already training in another thread: its "
+                               "training scratch serves one call at a time")
+        self._busy = True
+        return 0
+
+    cdef Py_ssize_t _check_x(self, x) except -1:
+        check_array(x, "x", self.dtype, (None, self.plan.n_inputs))
+        return x.shape[0]
+
+    cdef int _check_params(self, params) except -1:
+        check_array(params, "params", self.dtype, (self.size,))
+        return 0
+
+    cdef int _check_y(self, Call *c, Py_ssize_t rows, labels, targets, int loss,
+                      int accuracy) except -1:
+        """Labels or targets, as this loss and accuracy read them; fills c's plan with them."""
+        if loss < 0:
+            raise RuntimeError("set_loss must select a loss before training")
+        check_loss(loss)
+        check_accuracy(accuracy)
+        use_labels = needs(loss, accuracy, self.plan.n_outputs)
+        check_labels_or_targets(labels, targets, rows, self.plan.n_outputs, self.dtype, use_labels)
+        c.plan = self.plan
+        c.plan.loss = loss
+        c.plan.accuracy = accuracy
+        c.plan.fused = fuses(loss, self.plan.steps[self.plan.n_steps - 1].act)
+        c.labels = <const int32_t *>cnp.PyArray_DATA(<cnp.ndarray>labels) if use_labels else NULL
+        c.targets = NULL if use_labels else cnp.PyArray_DATA(<cnp.ndarray>targets)
+        return 0
+
+    cdef void _reserve(self, Py_ssize_t rows) except *:
+        """Training scratch for batches of up to `rows` rows, allocated once per size."""
+        if rows <= self.capacity:
             return
-        total_units = int(np.sum(self.n_out))
-        self._acts = np.empty(batch_size * total_units, dtype=self.dtype)
-        self._delta_a = np.empty(batch_size * self.max_width, dtype=self.dtype)
-        self._delta_b = np.empty(batch_size * self.max_width, dtype=self.dtype)
-        self._x_batch = np.empty(batch_size * self.n_inputs, dtype=self.dtype)
-        self._labels_batch = np.empty(batch_size, dtype=np.int32)
-        self._targets_batch = np.empty(batch_size * self.n_outputs, dtype=self.dtype)
-        self.p_acts = data(self._acts)
-        self.p_delta_a = data(self._delta_a)
-        self.p_delta_b = data(self._delta_b)
-        self.p_x_batch = data(self._x_batch)
-        self.p_labels_batch = data(self._labels_batch)
-        self.p_targets_batch = data(self._targets_batch)
-        self.capacity = batch_size
+        units, width = self.plan.total_units, self.plan.max_width
+        arrays = (np.empty(rows * units, self.dtype), np.empty(rows * width, self.dtype),
+                  np.empty(rows * width, self.dtype),
+                  np.empty(rows * self.plan.n_inputs, self.dtype), np.empty(rows, np.int32),
+                  np.empty(rows * self.plan.n_outputs, self.dtype))
+        self._scratch_arrays = arrays
+        self._scratch.acts = cnp.PyArray_DATA(<cnp.ndarray>arrays[0])
+        self._scratch.delta_a = cnp.PyArray_DATA(<cnp.ndarray>arrays[1])
+        self._scratch.delta_b = cnp.PyArray_DATA(<cnp.ndarray>arrays[2])
+        self._scratch.x_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[3])
+        self._scratch.labels_batch = <int32_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[4])
+        self._scratch.targets_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[5])
+        self.capacity = rows
 
-    def train(self, cnp.ndarray x, cnp.ndarray labels, cnp.ndarray targets, cnp.ndarray order,
-              Py_ssize_t first_step, Py_ssize_t n_steps, int batch_size, UpdateRule rule):
-        """Runs n_steps optimizer steps over the batches first_step.. of `order` (or of the
-        rows in order, when order is None).
+    cdef Py_ssize_t _chunk(self, Py_ssize_t rows, batch_size) except -1:
+        """Rows per inference pass: the batch size, capped by the rows and the scratch budget."""
+        if batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive integer; received {batch_size}")
+        cap = max(1, SCRATCH_ELEMENTS // self.plan.max_hidden)
+        return max(1, min(batch_size, rows, cap, BLAS_MAX))
 
-        x is (N, n_inputs) C-contiguous in this network's dtype; labels int32 (N,) for sparse
-        cross-entropy, else targets (N, n_outputs). Returns (loss sum, accuracy sum, samples,
-        index of the step whose loss was not finite or −1). A non-finite step is not applied.
+    # ----- entry points ---------------------------------------------------------------------
+    def train(self, x, labels, targets, order, Py_ssize_t first_step, Py_ssize_t n_steps,
+              batch_size, UpdateRule rule not None):
+        """Runs up to n_steps optimizer steps over the batches first_step.. of `order` (a
+        permutation of the rows, or None for the rows in order). A batch larger than the data
+        is the whole data, as in Keras.
+
+        x is (N, n_inputs) C-contiguous in this network's dtype; labels int32 (N,) when the
+        loss reads class labels, else targets (N, n_outputs). Returns (loss sum, accuracy sum,
+        samples, index of the step whose loss was not finite or −1). That step is not applied.
         """
-        self.reserve(batch_size)
-        cdef Py_ssize_t n_rows = x.shape[0]
-        cdef const int64_t *idx = <const int64_t *>data(order) if order is not None else NULL
-        cdef const char *x_ptr = data(x)
-        cdef const int32_t *lab_ptr = <const int32_t *>data(labels) if labels is not None else NULL
-        cdef const char *tgt_ptr = data(targets) if targets is not None else NULL
-        cdef double loss_sum = 0, acc_sum = 0
-        cdef Py_ssize_t samples = 0, bad_step = -1
-        with nogil:
-            if self.is_double:
-                bad_step = _train_steps[double](self, <const double *>x_ptr, lab_ptr,
-                    <const double *>tgt_ptr, idx, n_rows, first_step, n_steps, batch_size, rule,
-                    &loss_sum, &acc_sum, &samples)
-            else:
-                bad_step = _train_steps[float](self, <const float *>x_ptr, lab_ptr,
-                    <const float *>tgt_ptr, idx, n_rows, first_step, n_steps, batch_size, rule,
-                    &loss_sum, &acc_sum, &samples)
-        return loss_sum, acc_sum, samples, bad_step
+        self._enter_training()
+        cdef Call c
+        try:
+            rows = self._check_x(x)
+            self._check_y(&c, rows, labels, targets, self.plan.loss, self.plan.accuracy)
+            if rule.size != self.size or rule.is_double != self.is_double:
+                raise ValueError(f"the update rule was built for {rule.size} "
+                                 f"{'float64' if rule.is_double else 'float32'} parameters; this "
+                                 f"Network has {self.size} {self.dtype}")
+            if batch_size < 1:
+                raise ValueError(f"`batch_size` must be a positive integer; received {batch_size}")
+            if first_step < 0 or n_steps < 0:
+                raise ValueError(f"first_step and n_steps must be >= 0; received {first_step}, {n_steps}")
+            batch = max(1, min(batch_size, rows, BLAS_MAX))
+            if order is not None:
+                check_array(order, "order", np.int64, (rows,))
+            # steps past the data do nothing; in Python integers, so no product can overflow
+            n_steps = max(0, min(n_steps, -(-(rows - first_step * batch) // batch)))
+            c.op = TRAIN
+            if n_steps:
+                self._reserve(batch)
+            c.scratch = self._scratch
+            c.rule = <void *>rule
+            c.grads = cnp.PyArray_DATA(<cnp.ndarray>self.grads)
+            c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
+            c.order = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>order) if order is not None else NULL
+            c.rows, c.first, c.n_steps, c.batch = rows, first_step, n_steps, batch
+            c.loss_sum = c.acc_sum = 0
+            c.samples = 0
+            c.bad_step = -1
+            c.fault = OK
+            params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
+            with nogil:
+                _run(&c, params, self.is_double)
+        finally:
+            self._busy = False
+        if c.fault == BAD_INDEX:
+            raise ValueError(f"`order` holds a row index outside [0, {rows}) in step "
+                             f"{c.bad_step}; that step was not applied")
+        return c.loss_sum, c.acc_sum, c.samples, c.bad_step
 
-    def predict(self, cnp.ndarray x, cnp.ndarray out, int batch_size):
-        """out := network(x) for x (N, n_inputs), out (N, n_outputs), batch by batch."""
-        cdef Py_ssize_t rows = x.shape[0]
-        cdef int chunk = min(batch_size, rows)
-        cdef cnp.ndarray scratch = np.empty(2 * chunk * self.max_width, dtype=self.dtype)
-        cdef const char *x_ptr = data(x)
-        cdef char *out_ptr = data(out)
-        cdef char *scratch_ptr = data(scratch)
+    def predict(self, params, x, out, batch_size):
+        """out := network(x) with the weights `params` (this network's size and dtype), for
+        x (N, n_inputs) and out (N, n_outputs), at most batch_size rows a pass."""
+        self._require_ready()
+        self._check_params(params)
+        cdef Py_ssize_t rows = self._check_x(x)
+        check_array(out, "out", self.dtype, (rows, self.plan.n_outputs), writeable=True)
+        if rows == 0:
+            return
+        cdef Call c
+        chunk = self._chunk(rows, batch_size)
+        work = np.empty(2 * chunk * self.plan.max_hidden, self.dtype)
+        c.op = PREDICT
+        c.plan = self.plan
+        c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
+        c.out = cnp.PyArray_DATA(<cnp.ndarray>out)
+        c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
+        c.rows, c.batch = rows, chunk
+        cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>params)
         with nogil:
-            if self.is_double:
-                _predict[double](self, <const double *>x_ptr, <double *>out_ptr,
-                                 <double *>scratch_ptr, rows, chunk)
-            else:
-                _predict[float](self, <const float *>x_ptr, <float *>out_ptr,
-                                <float *>scratch_ptr, rows, chunk)
+            _run(&c, p, self.is_double)
 
-    def evaluate(self, cnp.ndarray x, cnp.ndarray labels, cnp.ndarray targets, int batch_size):
-        """Returns (loss sum, accuracy sum) over all rows of x, batch by batch."""
-        cdef Py_ssize_t rows = x.shape[0]
-        cdef int chunk = min(batch_size, rows)
-        cdef cnp.ndarray scratch = np.empty(2 * chunk * self.max_width, dtype=self.dtype)
-        cdef cnp.ndarray probs = np.empty(chunk * self.n_outputs, dtype=self.dtype)
-        cdef cnp.ndarray grad = np.empty(chunk * self.n_outputs, dtype=self.dtype)
-        cdef const char *x_ptr = data(x)
-        cdef const int32_t *lab_ptr = <const int32_t *>data(labels) if labels is not None else NULL
-        cdef const char *tgt_ptr = data(targets) if targets is not None else NULL
-        cdef char *scratch_ptr = data(scratch)
-        cdef char *probs_ptr = data(probs)
-        cdef char *grad_ptr = data(grad)
-        cdef double loss_sum = 0, acc_sum = 0
+    def evaluate(self, params, x, labels, targets, batch_size, int loss, int accuracy,
+                 double epsilon):
+        """Returns (loss sum, accuracy sum) over all rows of x with the weights `params`, for
+        the loss and accuracy codes given (not the training plan's: evaluation changes nothing
+        a concurrent fit reads)."""
+        self._require_ready()
+        self._check_params(params)
+        cdef Py_ssize_t rows = self._check_x(x)
+        cdef Call c
+        self._check_y(&c, rows, labels, targets, loss, accuracy)
+        if not 0 < epsilon < 0.5:
+            raise ValueError(f"`epsilon` must lie in (0, 0.5); received {epsilon}")
+        c.plan.epsilon = epsilon
+        c.loss_sum = c.acc_sum = 0
+        if rows == 0:
+            return 0.0, 0.0
+        chunk = self._chunk(rows, batch_size)
+        probs = np.empty(chunk * self.plan.n_outputs, self.dtype)
+        work = np.empty(2 * chunk * self.plan.max_hidden + chunk * self.plan.n_outputs, self.dtype)
+        c.op = EVALUATE
+        c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
+        c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
+        c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
+        c.rows, c.batch = rows, chunk
+        cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>params)
         with nogil:
-            if self.is_double:
-                _evaluate[double](self, <const double *>x_ptr, lab_ptr, <const double *>tgt_ptr,
-                    <double *>scratch_ptr, <double *>probs_ptr, <double *>grad_ptr, rows, chunk,
-                    &loss_sum, &acc_sum)
-            else:
-                _evaluate[float](self, <const float *>x_ptr, lab_ptr, <const float *>tgt_ptr,
-                    <float *>scratch_ptr, <float *>probs_ptr, <float *>grad_ptr, rows, chunk,
-                    &loss_sum, &acc_sum)
-        return loss_sum, acc_sum
+            _run(&c, p, self.is_double)
+        return c.loss_sum, c.acc_sum
 
-    def gemm_steps(self, int rows, Py_ssize_t n_steps):
+    def gradient(self, x, labels, targets):
+        """grads := d(mean loss)/d(params) over all rows of x as one batch; returns the loss
+        sum. Applies no update (for gradient checks and data-parallel training)."""
+        self._enter_training()
+        cdef Call c
+        try:
+            rows = self._check_x(x)
+            if not 1 <= rows <= BLAS_MAX:
+                raise ValueError(f"`x` must have 1 to {BLAS_MAX} rows; received {rows}")
+            self._check_y(&c, rows, labels, targets, self.plan.loss, self.plan.accuracy)
+            self._reserve(rows)
+            c.op = GRADIENT
+            c.scratch = self._scratch
+            c.grads = cnp.PyArray_DATA(<cnp.ndarray>self.grads)
+            c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
+            c.rows = rows
+            params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
+            with nogil:
+                _run(&c, params, self.is_double)
+        finally:
+            self._busy = False
+        return c.loss_sum
+
+    def gemm_steps(self, Py_ssize_t rows, Py_ssize_t n_steps):
         """Runs only the matrix products of n_steps training steps on batches of `rows` rows
         (forward, dW, dX; on zeroed scratch): what a step would cost if everything but the
         GEMMs were free. The benchmark reports training speed against this ceiling."""
-        self.reserve(rows)
-        for buf in (self._acts, self._delta_a, self._delta_b, self._x_batch):
-            buf.fill(0)
-        cdef cnp.ndarray dummy_grads = np.zeros_like(self.grads)
-        cdef char *g = data(dummy_grads)
-        cdef Py_ssize_t step
-        with nogil:
-            for step in range(n_steps):
-                if self.is_double:
-                    _gemms_only[double](self, <double *>g, rows)
-                else:
-                    _gemms_only[float](self, <float *>g, rows)
-
-    def gradient(self, cnp.ndarray x, cnp.ndarray labels, cnp.ndarray targets):
-        """grads := d(mean loss)/d(params) over all rows of x as one batch; returns the loss
-        sum. Applies no update (for gradient checks and data-parallel training)."""
-        cdef Py_ssize_t rows = x.shape[0]
-        self.reserve(rows)
-        cdef const char *x_ptr = data(x)
-        cdef const int32_t *lab_ptr = <const int32_t *>data(labels) if labels is not None else NULL
-        cdef const char *tgt_ptr = data(targets) if targets is not None else NULL
-        cdef double loss_sum = 0
-        with nogil:
-            if self.is_double:
-                loss_sum = _forward_backward[double](self, <const double *>x_ptr, lab_ptr,
-                                                     <const double *>tgt_ptr, <int>rows)
-            else:
-                loss_sum = _forward_backward[float](self, <const float *>x_ptr, lab_ptr,
-                                                    <const float *>tgt_ptr, <int>rows)
-        return loss_sum
+        self._enter_training()
+        cdef Call c
+        try:
+            if not 1 <= rows <= BLAS_MAX or n_steps < 0:
+                raise ValueError(f"rows must lie in [1, {BLAS_MAX}] and n_steps be >= 0; "
+                                 f"received {rows}, {n_steps}")
+            self._reserve(rows)
+            for buf in self._scratch_arrays:
+                buf.fill(0)
+            dummy_grads = np.zeros_like(self.grads)
+            c.op = GEMMS
+            c.plan = self.plan
+            c.scratch = self._scratch
+            c.grads = cnp.PyArray_DATA(<cnp.ndarray>dummy_grads)
+            c.rows, c.n_steps = rows, n_steps
+            params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
+            with nogil:
+                _run(&c, params, self.is_double)
+        finally:
+            self._busy = False
 
 
-cdef inline floating *weight(Network net, floating *base, int layer) noexcept nogil:
-    return base + net.w_off[layer]
+cdef inline floating *_weight(const Step *s, floating *base) noexcept nogil:
+    return base + s.w_off
 
 
-cdef inline floating *bias(Network net, floating *base, int layer) noexcept nogil:
-    return base + net.b_off[layer] if net.b_off[layer] >= 0 else NULL
+cdef inline floating *_bias(const Step *s, floating *base) noexcept nogil:
+    return base + s.b_off if s.b_off >= 0 else NULL
 
 
-cdef double _forward_backward(Network net, const floating *x, const int32_t *labels,
-                              const floating *targets, int rows) noexcept nogil:
+cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *params,
+                              floating *grads, const floating *x, const int32_t *labels,
+                              const floating *targets, Py_ssize_t rows) noexcept nogil:
     """One batch: forward into the training scratch, loss gradient, backward into grads."""
-    cdef floating *params = <floating *>net.p_params
-    cdef floating *grads = <floating *>net.p_grads
-    cdef floating *acts = <floating *>net.p_acts
-    cdef floating *delta = <floating *>net.p_delta_a
-    cdef floating *other = <floating *>net.p_delta_b
+    cdef floating *acts = <floating *>sc.acts
+    cdef floating *delta = <floating *>sc.delta_a
+    cdef floating *other = <floating *>sc.delta_b
     cdef floating *swap
-    cdef floating *dx
     cdef const floating *inp
-    cdef int l, last = net.n_layers - 1, act
+    cdef const Step *s
+    cdef Py_ssize_t l, last = plan.n_steps - 1
+    cdef int act
     cdef double loss_sum
 
-    for l in range(net.n_layers):
-        inp = x if l == 0 else acts + net._act_off[l - 1] * rows
-        dense_forward(inp, weight(net, params, l), bias(net, params, l),
-                      acts + net._act_off[l] * rows, rows, net.n_in[l], net.n_out[l], net.act[l])
-    loss_sum = loss_and_grad(net.loss, acts + net._act_off[last] * rows, labels, targets, rows,
-                             net.n_outputs, net.fused, delta)
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+        dense_forward(inp, _weight(s, params), _bias(s, params), acts + s.out_off * rows, rows,
+                      s.n_in, s.n_out, s.act)
+    loss_sum = loss_and_grad(plan.loss, acts + plan.steps[last].out_off * rows, labels, targets,
+                             rows, plan.n_outputs, plan.fused, plan.epsilon, delta)
     if not isfinite(loss_sum):
         return loss_sum
     for l in range(last, -1, -1):
-        act = FM_LINEAR if (l == last and net.fused) else net.act[l]
-        inp = x if l == 0 else acts + net._act_off[l - 1] * rows
-        dx = other if l > 0 else NULL
-        dense_backward(inp, weight(net, params, l), acts + net._act_off[l] * rows, delta,
-                       weight(net, grads, l), bias(net, grads, l), dx, rows, net.n_in[l],
-                       net.n_out[l], act)
+        s = &plan.steps[l]
+        act = FM_LINEAR if (l == last and plan.fused) else s.act
+        inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+        dense_backward(inp, _weight(s, params), acts + s.out_off * rows, delta,
+                       _weight(s, grads), _bias(s, grads), other if l > 0 else NULL, rows,
+                       s.n_in, s.n_out, act)
         swap = delta
         delta = other
         other = swap
     return loss_sum
 
 
-cdef void _gemms_only(Network net, floating *grads, int rows) noexcept nogil:
-    cdef floating *params = <floating *>net.p_params
-    cdef floating *acts = <floating *>net.p_acts
-    cdef floating *x = <floating *>net.p_x_batch
-    cdef floating *delta = <floating *>net.p_delta_a
-    cdef floating *other = <floating *>net.p_delta_b
+cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
+    cdef const Plan *plan = &c.plan
+    cdef floating *grads = <floating *>c.grads
+    cdef floating *acts = <floating *>c.scratch.acts
+    cdef floating *x = <floating *>c.scratch.x_batch
+    cdef floating *delta = <floating *>c.scratch.delta_a
+    cdef floating *other = <floating *>c.scratch.delta_b
     cdef const floating *inp
-    cdef int l, n_in, n_out
-    for l in range(net.n_layers):
-        inp = x if l == 0 else acts + net._act_off[l - 1] * rows
-        n_in = net.n_in[l]
-        n_out = net.n_out[l]
-        gemm(False, False, rows, n_out, n_in, <floating>1, inp, n_in, weight(net, params, l),
-             n_out, <floating>0, acts + net._act_off[l] * rows, n_out)
-    for l in range(net.n_layers - 1, -1, -1):
-        inp = x if l == 0 else acts + net._act_off[l - 1] * rows
-        n_in = net.n_in[l]
-        n_out = net.n_out[l]
-        gemm(True, False, n_in, n_out, rows, <floating>1, inp, n_in, delta, n_out, <floating>0,
-             weight(net, grads, l), n_out)
-        if l > 0:
-            gemm(False, True, rows, n_in, n_out, <floating>1, delta, n_out,
-                 weight(net, params, l), n_out, <floating>0, other, n_in)
+    cdef const Step *s
+    cdef Py_ssize_t l, step, rows = c.rows
+    for step in range(c.n_steps):
+        for l in range(plan.n_steps):
+            s = &plan.steps[l]
+            inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+            gemm(False, False, rows, s.n_out, s.n_in, <floating>1, inp, s.n_in,
+                 _weight(s, params), s.n_out, <floating>0, acts + s.out_off * rows, s.n_out)
+        for l in range(plan.n_steps - 1, -1, -1):
+            s = &plan.steps[l]
+            inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+            gemm(True, False, s.n_in, s.n_out, rows, <floating>1, inp, s.n_in, delta, s.n_out,
+                 <floating>0, _weight(s, grads), s.n_out)
+            if l > 0:
+                gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
+                     _weight(s, params), s.n_out, <floating>0, other, s.n_in)
 
 
-cdef Py_ssize_t _train_steps(Network net, const floating *x, const int32_t *labels,
-                             const floating *targets, const int64_t *order, Py_ssize_t n_rows,
-                             Py_ssize_t first_step, Py_ssize_t n_steps, int batch_size,
-                             UpdateRule rule, double *loss_total, double *acc_total,
-                             Py_ssize_t *samples) noexcept nogil:
-    cdef floating *x_batch = <floating *>net.p_x_batch
-    cdef floating *t_batch = <floating *>net.p_targets_batch
-    cdef int32_t *l_batch = <int32_t *>net.p_labels_batch
+cdef void _train_steps(Call *c, floating *params) noexcept nogil:
+    cdef const Plan *plan = &c.plan
+    cdef const floating *x = <const floating *>c.x
+    cdef const floating *targets = <const floating *>c.targets
+    cdef const int32_t *labels = c.labels
+    cdef floating *x_batch = <floating *>c.scratch.x_batch
+    cdef floating *t_batch = <floating *>c.scratch.targets_batch
+    cdef int32_t *l_batch = c.scratch.labels_batch
     cdef const floating *xb
     cdef const floating *tb
     cdef const int32_t *lb
-    cdef Py_ssize_t step, start, i, src
-    cdef int rows, n_in = net.n_inputs, n_out = net.n_outputs
+    cdef Py_ssize_t step, start, i, src, rows
+    cdef Py_ssize_t n_rows = c.rows, batch = c.batch
+    cdef Py_ssize_t n_in = plan.n_inputs, n_out = plan.n_outputs
     cdef double loss_sum
-    for step in range(first_step, first_step + n_steps):
-        start = step * batch_size
+    for step in range(c.first, c.first + c.n_steps):
+        start = step * batch
         if start >= n_rows:
             break
-        rows = <int>min(<Py_ssize_t>batch_size, n_rows - start)
-        if order == NULL:
+        rows = min(batch, n_rows - start)
+        if c.order == NULL:
             # rows in order: the batch is a contiguous slice, no copy needed
             xb = x + start * n_in
             lb = labels + start if labels != NULL else NULL
             tb = targets + start * n_out if targets != NULL else NULL
         else:
             for i in range(rows):
-                src = order[start + i]
+                src = c.order[start + i]
+                # checked as gathered: an index out of range stops the loop, never reads past x
+                if src < 0 or src >= n_rows:
+                    c.fault = BAD_INDEX
+                    c.bad_step = step
+                    return
                 memcpy(x_batch + i * n_in, x + src * n_in, n_in * sizeof(floating))
                 if labels != NULL:
                     l_batch[i] = labels[src]
@@ -319,58 +564,58 @@ cdef Py_ssize_t _train_steps(Network net, const floating *x, const int32_t *labe
             xb = x_batch
             lb = l_batch if labels != NULL else NULL
             tb = t_batch if targets != NULL else NULL
-        loss_sum = _forward_backward[floating](net, xb, lb, tb, rows)
+        loss_sum = _forward_backward(plan, &c.scratch, params, <floating *>c.grads, xb, lb, tb, rows)
         if not isfinite(loss_sum):
-            return step
-        loss_total[0] += loss_sum
-        if net.accuracy_kind:
-            acc_total[0] += accuracy_sum(net.accuracy_kind,
-                                         <floating *>net.p_acts + net._act_off[net.n_layers - 1] * rows,
-                                         lb, tb, rows, n_out)
-        samples[0] += rows
-        rule.apply(net.p_params, net.p_grads)
-    return -1
+            c.fault = NONFINITE_LOSS
+            c.bad_step = step
+            return
+        c.loss_sum += loss_sum
+        if plan.accuracy:
+            c.acc_sum += accuracy_sum(plan.accuracy, <floating *>c.scratch.acts
+                                      + plan.steps[plan.n_steps - 1].out_off * rows,
+                                      lb, tb, rows, n_out)
+        c.samples += rows
+        (<UpdateRule>c.rule).apply(params, c.grads)
 
 
-cdef void _forward_rows(Network net, const floating *x, floating *out, floating *scratch,
-                        int rows, int chunk) noexcept nogil:
-    """out := network(x) for one batch, layers ping-ponging between two scratch halves."""
-    cdef floating *params = <floating *>net.p_params
+cdef void _forward_rows(const Plan *plan, floating *params, const floating *x, floating *out,
+                        floating *work, Py_ssize_t rows, Py_ssize_t chunk) noexcept nogil:
+    """out := network(x) for one pass, layers ping-ponging between two halves of work."""
     cdef const floating *inp = x
     cdef floating *dst
-    cdef int l, last = net.n_layers - 1
-    for l in range(net.n_layers):
-        dst = out if l == last else scratch + (l % 2) * chunk * net.max_width
-        dense_forward(inp, weight(net, params, l), bias(net, params, l), dst, rows,
-                      net.n_in[l], net.n_out[l], net.act[l])
+    cdef const Step *s
+    cdef Py_ssize_t l, last = plan.n_steps - 1
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        dst = out if l == last else work + (l % 2) * chunk * plan.max_hidden
+        dense_forward(inp, _weight(s, params), _bias(s, params), dst, rows, s.n_in, s.n_out, s.act)
         inp = dst
 
 
-cdef void _predict(Network net, const floating *x, floating *out, floating *scratch,
-                   Py_ssize_t n_rows, int chunk) noexcept nogil:
-    cdef Py_ssize_t start = 0
-    cdef int rows
-    while start < n_rows:
-        rows = <int>min(<Py_ssize_t>chunk, n_rows - start)
-        _forward_rows[floating](net, x + start * net.n_inputs, out + start * net.n_outputs,
-                                scratch, rows, chunk)
-        start += chunk
+cdef void _predict(Call *c, floating *params) noexcept nogil:
+    cdef Py_ssize_t start = 0, rows, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs
+    while start < c.rows:
+        rows = min(c.batch, c.rows - start)
+        _forward_rows(&c.plan, params, <const floating *>c.x + start * n_in,
+                      <floating *>c.out + start * n_out, <floating *>c.work, rows, c.batch)
+        start += c.batch
 
 
-cdef void _evaluate(Network net, const floating *x, const int32_t *labels,
-                    const floating *targets, floating *scratch, floating *probs, floating *grad,
-                    Py_ssize_t n_rows, int chunk, double *loss_total,
-                    double *acc_total) noexcept nogil:
-    cdef Py_ssize_t start = 0
-    cdef int rows, n_out = net.n_outputs
+cdef void _evaluate(Call *c, floating *params) noexcept nogil:
+    cdef const Plan *plan = &c.plan
+    cdef Py_ssize_t start = 0, rows, n_out = plan.n_outputs
+    cdef floating *probs = <floating *>c.out
+    cdef floating *grad = <floating *>c.work + 2 * c.batch * plan.max_hidden
     cdef const int32_t *lb
     cdef const floating *tb
-    while start < n_rows:
-        rows = <int>min(<Py_ssize_t>chunk, n_rows - start)
-        _forward_rows[floating](net, x + start * net.n_inputs, probs, scratch, rows, chunk)
-        lb = labels + start if labels != NULL else NULL
-        tb = targets + start * n_out if targets != NULL else NULL
-        loss_total[0] += loss_and_grad(net.loss, probs, lb, tb, rows, n_out, net.fused, grad)
-        if net.accuracy_kind:
-            acc_total[0] += accuracy_sum(net.accuracy_kind, probs, lb, tb, rows, n_out)
-        start += chunk
+    while start < c.rows:
+        rows = min(c.batch, c.rows - start)
+        _forward_rows(plan, params, <const floating *>c.x + start * plan.n_inputs, probs,
+                      <floating *>c.work, rows, c.batch)
+        lb = c.labels + start if c.labels != NULL else NULL
+        tb = <const floating *>c.targets + start * n_out if c.targets != NULL else NULL
+        c.loss_sum += loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused,
+                                    plan.epsilon, grad)
+        if plan.accuracy:
+            c.acc_sum += accuracy_sum(plan.accuracy, probs, lb, tb, rows, n_out)
+        start += c.batch

@@ -4,7 +4,12 @@ Each rule keeps its slots (momenta, accumulators) as flat arrays the size of the
 buffer, and follows Keras's update_step formulas (keras/src/optimizers/*.py) exactly.
 """
 from libc.math cimport sqrt, pow
+cimport numpy as cnp
 import numpy as np
+
+from fastmlp._kernels.checks import check_array
+
+cnp.import_array()
 
 from fastmlp._kernels.elementwise cimport (fm_sgd_f, fm_sgd_d, fm_sgd_momentum_f,
     fm_sgd_momentum_d, fm_adagrad_f, fm_adagrad_d, fm_rmsprop_f, fm_rmsprop_d,
@@ -15,6 +20,12 @@ cdef class UpdateRule:
     """Base of the compiled rules: `step(w, g)` applies one update in place, GIL released."""
 
     def __init__(self, Py_ssize_t size, dtype, double learning_rate):
+        if size < 1:
+            raise ValueError(f"`size` must be a positive integer; received {size}")
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"`dtype` must be float32 or float64; received {dtype}")
+        if self.slots is not None:
+            raise RuntimeError(f"this {type(self).__name__} is already initialised")
         self.size = size
         self.is_double = np.dtype(dtype) == np.float64
         self.iterations = 0
@@ -26,22 +37,42 @@ cdef class UpdateRule:
         self.slots.append(slot)
         return slot
 
+    def __reduce__(self):
+        raise TypeError(f"a compiled {type(self).__name__} holds raw pointers into its slots and "
+                        "cannot be pickled or copied on its own; use get_state()/set_state(), or "
+                        "pickle the optimizer or the model")
+
+    def get_state(self):
+        """(iterations, copies of the slots): a checkpoint that set_state restores."""
+        return int(self.iterations), [slot.copy() for slot in self.slots]
+
+    def set_state(self, iterations, slots):
+        """Restores a checkpoint of get_state(): the values are copied into this rule's slots."""
+        slots = list(slots)
+        if len(slots) != len(self.slots):
+            raise ValueError(f"{type(self).__name__} has {len(self.slots)} slots; received {len(slots)}")
+        arrays = [np.asarray(value) for value in slots]
+        for i, (slot, value) in enumerate(zip(self.slots, arrays)):
+            if value.shape != slot.shape:
+                raise ValueError(f"slot {i} must have shape {slot.shape}; received {value.shape}")
+        if isinstance(iterations, bool) or int(iterations) != iterations or iterations < 0:
+            raise ValueError(f"`iterations` must be a non-negative integer; received {iterations!r}")
+        for slot, value in zip(self.slots, arrays):
+            slot[...] = value
+        self.iterations = int(iterations)
+
     cdef void apply(self, void *w, const void *g) noexcept nogil:
         pass
 
     def step(self, w, g):
         """w := update(w, g) on flat C-contiguous arrays of this rule's size and dtype."""
         dtype = np.float64 if self.is_double else np.float32
-        for name, arr in (("w", w), ("g", g)):
-            if arr.dtype != dtype or arr.shape != (self.size,) or not arr.flags.c_contiguous:
-                raise ValueError(f"{name} must be a contiguous {np.dtype(dtype).name} array of "
-                                 f"shape ({self.size},); received {arr.dtype} {arr.shape}")
-        if not w.flags.writeable:
-            raise ValueError("w must be writeable")
-        cdef char[::1] w_bytes = w.view(np.int8)
-        cdef const char[::1] g_bytes = g.view(np.int8)
+        check_array(w, "w", dtype, (self.size,), writeable=True)
+        check_array(g, "g", dtype, (self.size,))
+        cdef void *w_ptr = cnp.PyArray_DATA(<cnp.ndarray>w)
+        cdef const void *g_ptr = cnp.PyArray_DATA(<cnp.ndarray>g)
         with nogil:
-            self.apply(&w_bytes[0], &g_bytes[0])
+            self.apply(w_ptr, g_ptr)
 
 
 cdef class SGDRule(UpdateRule):
@@ -56,7 +87,7 @@ cdef class SGDRule(UpdateRule):
         self.momentum = momentum
         self.nesterov = nesterov
         self._m = self._new_slot()
-        self._m_ptr = <void *><size_t>self._m.ctypes.data
+        self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
 
     cdef void apply(self, void *w, const void *g) noexcept nogil:
         self.iterations += 1
@@ -83,7 +114,7 @@ cdef class AdagradRule(UpdateRule):
         super().__init__(size, dtype, learning_rate)
         self.epsilon = epsilon
         self._acc = self._new_slot(initial_accumulator_value)
-        self._acc_ptr = <void *><size_t>self._acc.ctypes.data
+        self._acc_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._acc)
 
     cdef void apply(self, void *w, const void *g) noexcept nogil:
         self.iterations += 1
@@ -108,11 +139,11 @@ cdef class RMSpropRule(UpdateRule):
         self.momentum = momentum
         self.epsilon = epsilon
         self._v = self._new_slot()
-        self._v_ptr = <void *><size_t>self._v.ctypes.data
+        self._v_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v)
         self._m_ptr = NULL
         if momentum > 0:
             self._m = self._new_slot()
-            self._m_ptr = <void *><size_t>self._m.ctypes.data
+            self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
 
     cdef void apply(self, void *w, const void *g) noexcept nogil:
         self.iterations += 1
@@ -140,8 +171,8 @@ cdef class AdamRule(UpdateRule):
         self.epsilon = epsilon
         self._m = self._new_slot()
         self._v = self._new_slot()
-        self._m_ptr = <void *><size_t>self._m.ctypes.data
-        self._v_ptr = <void *><size_t>self._v.ctypes.data
+        self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
+        self._v_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v)
 
     cdef void apply(self, void *w, const void *g) noexcept nogil:
         self.iterations += 1

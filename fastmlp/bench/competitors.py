@@ -71,7 +71,7 @@ class Fastmlp(_KerasAPI):
 
     def gemm_ceiling(self, batch_size: int, steps: int) -> None:
         """Runs only the GEMMs of `steps` training steps (the ceiling)."""
-        self.model._engine.network.gemm_steps(batch_size, steps)
+        self.model.engine.gemm_steps(batch_size, steps)
 
 
 class Numpy(Competitor):

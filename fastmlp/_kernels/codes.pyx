@@ -1,0 +1,58 @@
+"""The codes by which the compiled loops name activations, losses and accuracies.
+
+The numbers are defined once, in csrc/elementwise.h; this module maps Keras's names onto them
+and is the one place the engine and the test hooks look them up or check them.
+"""
+from fastmlp._kernels.elementwise cimport *
+
+ACTIVATION_CODES = {"linear": FM_LINEAR, "relu": FM_RELU, "sigmoid": FM_SIGMOID,
+                    "tanh": FM_TANH, "softmax": FM_SOFTMAX}
+LOSS_CODES = {"sparse_categorical_crossentropy": FM_SPARSE_XENT,
+              "categorical_crossentropy": FM_XENT, "binary_crossentropy": FM_BINARY_XENT,
+              "mean_squared_error": FM_MSE, "mean_absolute_error": FM_MAE}
+ACCURACY_CODES = {None: FM_ACC_NONE, "sparse_categorical_accuracy": FM_ACC_SPARSE,
+                  "categorical_accuracy": FM_ACC_CATEGORICAL, "binary_accuracy": FM_ACC_BINARY}
+
+# The loss read from class labels (int32, one per row); every other loss reads targets.
+SPARSE_LOSS = FM_SPARSE_XENT
+
+
+def _check(value, codes, what):
+    if isinstance(value, bool) or not isinstance(value, int) or value not in codes.values():
+        named = {code: name for name, code in codes.items()}
+        raise ValueError(f"unknown {what} code {value!r}; expected one of {named}")
+    return value
+
+
+def check_activation(code) -> int:
+    """code, if it names an activation of csrc/elementwise.h; else ValueError."""
+    return _check(code, ACTIVATION_CODES, "activation")
+
+
+def check_loss(code) -> int:
+    """code, if it names a loss; else ValueError."""
+    return _check(code, LOSS_CODES, "loss")
+
+
+def check_accuracy(code) -> int:
+    """code, if it names an accuracy kind (0: none); else ValueError."""
+    return _check(code, ACCURACY_CODES, "accuracy")
+
+
+def fuses(int loss, int last_activation) -> bool:
+    """Whether the output activation folds into the loss gradient, (p − y)/N: softmax with
+    (sparse) categorical cross-entropy, sigmoid with binary cross-entropy."""
+    return ((loss in (FM_SPARSE_XENT, FM_XENT) and last_activation == FM_SOFTMAX)
+            or (loss == FM_BINARY_XENT and last_activation == FM_SIGMOID))
+
+
+def needs(int loss, int accuracy, Py_ssize_t n_outputs):
+    """(labels allowed, targets allowed) for this loss and accuracy: the form y must take."""
+    labels = loss == FM_SPARSE_XENT
+    if accuracy == FM_ACC_SPARSE and not labels:
+        raise ValueError("sparse_categorical_accuracy needs class labels, and so a sparse loss")
+    if accuracy == FM_ACC_CATEGORICAL and labels:
+        raise ValueError("categorical_accuracy needs one-hot targets, not class labels")
+    if accuracy == FM_ACC_BINARY and labels and n_outputs != 1:
+        raise ValueError("binary_accuracy from class labels needs a one-unit output")
+    return labels

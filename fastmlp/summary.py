@@ -1,0 +1,48 @@
+"""model.summary(): the Keras 3 table of layers, output shapes and parameter counts."""
+from typing import List, Optional
+
+
+def render(model, line_length: Optional[int] = None) -> str:
+    """The summary table of `model` as Keras 3 prints it (77 characters wide by default)."""
+    widths = [33, 24, 15]
+    if line_length:
+        scale = line_length / (sum(widths) + 4)
+        widths = [max(10, int(w * scale)) for w in widths]
+
+    def row(cells, left, sep, right, align=("<", "<", ">")):
+        body = sep.join(f" {c:{a}{w - 2}} " for c, w, a in zip(cells, widths, align))
+        return left + body + right
+
+    def rule(left, mid, right, fill):
+        return left + mid.join(fill * w for w in widths) + right
+
+    lines: List[str] = [f'Model: "{model.name}"',
+                        rule("┏", "┳", "┓", "━"),
+                        row(["Layer (type)", "Output Shape", "Param #"], "┃", "┃", "┃"),
+                        rule("┡", "╇", "┩", "━")]
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        if layer.built:
+            shape = "(None, " + ", ".join(map(str, layer.output_shape)) + ")"
+            params = f"{layer.count_params():,}"
+        else:
+            shape, params = "?", "0 (unbuilt)"
+        lines.append(row([f"{layer.name} ({type(layer).__name__})", shape, params], "│", "│", "│"))
+        if i < len(layers) - 1:
+            lines.append(rule("├", "┼", "┤", "─"))
+    lines.append(rule("└", "┴", "┘", "─"))
+    total = model.count_params() if model.built else 0
+    itemsize = 8 if model.built and model.dtype == "float64" else 4
+    size = format_bytes(total * itemsize)
+    lines += [f" Total params: {total:,} ({size})",
+              f" Trainable params: {total:,} ({size})",
+              " Non-trainable params: 0 (0.00 B)"]
+    return "\n".join(lines)
+
+
+def format_bytes(n: int) -> str:
+    """Keras's byte sizes: '310.59 KB', '1.21 MB', '0.00 B'."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.2f} B"

@@ -1,0 +1,360 @@
+"""The training loop, as Keras's Trainer: compile, fit, evaluate and predict over the engine.
+
+fit runs the compiled steps in slices of about SLICE_SECONDS of work each. Between two slices
+the weights are whole: fit publishes them for readers (predict in other threads), keeps them
+with the optimizer state as a checkpoint, and returns to the interpreter, so Ctrl-C stops
+training within a slice and leaves the model at its last completed step. A loss or weights
+that turn NaN or infinite stop training with the last finite weights and optimizer state.
+"""
+import math
+import sys
+import time
+from typing import List, Optional, Union
+
+import numpy as np
+
+from fastmlp import data as _data, losses as _losses, metrics as _metrics
+from fastmlp import optimizers as _optimizers, seeding
+from fastmlp.callbacks import Callback, CallbackList, History
+from fastmlp.progbar import Progbar
+
+# Work per compiled call in fit: short enough that Ctrl-C is seen in well under a second and
+# another thread's predict sees weights this fresh; long enough that the Python between
+# calls (checkpoint, publish, progress) costs well under 1% of the time.
+SLICE_SECONDS = 0.05
+
+
+def positive_int(name: str, value, allow_zero: bool = False) -> int:
+    """value as an int, when it is a (non-negative, with allow_zero) integer; else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise ValueError(f"Argument `{name}` must be {kind} integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def verbosity(verbose) -> int:
+    """Keras's verbose argument as 0, 1 or 2 ('auto' is 1)."""
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"Argument `verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+    return int(verbose)
+
+
+class _Pace:
+    """Steps per compiled call, adapted so that a call takes about SLICE_SECONDS."""
+
+    def __init__(self):
+        self.steps = 1
+
+    def update(self, steps: int, seconds: float) -> None:
+        target = steps * SLICE_SECONDS / seconds if seconds > 0 else self.steps * 4
+        self.steps = max(1, min(int(target), self.steps * 4))
+
+
+class Trainer:
+    """compile / fit / evaluate / predict for a model that has an engine (models.Model)."""
+
+    def compile(self, optimizer: Union[str, _optimizers.Optimizer] = "rmsprop", loss=None,
+                metrics=None, loss_weights=None, weighted_metrics=None, run_eagerly=False,
+                steps_per_execution=1, jit_compile="auto") -> None:
+        """Configures training.
+
+        Args:
+            optimizer: name ('rmsprop' default, 'adam', 'sgd', 'adagrad') or an optimizer object.
+            loss: name ('sparse_categorical_crossentropy', 'categorical_crossentropy',
+                'binary_crossentropy', 'mse', 'mae', ...) or a fastmlp.losses object.
+            metrics: 'accuracy' / 'acc' (or a list with it); Keras picks sparse, categorical or
+                binary accuracy from the output width and targets, and so does fastmlp.
+        """
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
+        for arg, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
+            if value is not None:
+                raise ValueError(f"compile({arg}=...) is not supported by fastmlp.")
+        optimizer = _optimizers.get(optimizer)
+        loss = _losses.get(loss)
+        metric = _metrics.parse(metrics)
+        with self._writing("compile()"):
+            self.optimizer = optimizer
+            self.loss = loss
+            self._metric_name = metric
+            self._rule = None
+            self.compiled = True
+
+    # ----- data ----------------------------------------------------------------------------------
+    def _prepare(self, x, y, name_x="x", name_y="y"):
+        """Builds if needed and converts (x, y) once for the engine."""
+        features = self._features(x, name_x)
+        engine = self._engine
+        labels, targets = _data.as_targets(y, features.shape[0], self.loss.sparse_targets,
+                                           engine.n_outputs, engine.dtype, name_y)
+        return features, labels, targets
+
+    def _features(self, x, name="x") -> np.ndarray:
+        """x converted once for the engine, building the model from its shape if needed."""
+        if not self.built:
+            shape = np.shape(x) if x is not None else ()
+            if len(shape) < 2:
+                raise ValueError(f"Argument `{name}` must be an array of shape (batch, features...). "
+                                 f"Received: {None if x is None else shape}")
+            self.build(shape[1:])
+        self._require_built()
+        return _data.as_features(x, self._input_shape, self._engine.dtype, name)
+
+    def _loss_plan(self, labels):
+        """(loss name, accuracy name or None) for the engine, given the form of the targets."""
+        metric = _metrics.resolve(self._metric_name, self._engine.n_outputs, labels is not None)
+        return self.loss.default_name, metric
+
+    def _logs(self, loss_sum, acc_sum, count, prefix=""):
+        logs = {}
+        if self._metric_name is not None:
+            logs[prefix + self._metric_name] = acc_sum / count
+        logs[prefix + "loss"] = loss_sum / count
+        return logs
+
+    # ----- fit -----------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size: Optional[int] = None, epochs: int = 1,
+            verbose: Union[str, int] = "auto", callbacks: Optional[List[Callback]] = None,
+            validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
+            class_weight=None, sample_weight=None, initial_epoch: int = 0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
+            validation_freq: int = 1) -> History:
+        """Trains for `epochs` epochs; every step runs in compiled code with the GIL released.
+
+        One fit at a time per model: a second one from another thread raises RuntimeError,
+        while predict, evaluate and get_weights from other threads see the weights of a
+        recent step (never a mix of two).
+
+        Args:
+            x: inputs, shape (N, *input_shape), any numeric dtype (converted once).
+            y: targets: class labels (N,) for sparse cross-entropy, else (N, units).
+            batch_size: samples per step, default 32; more than N trains on all N at once.
+            epochs: index of the last epoch (training runs initial_epoch..epochs-1).
+            verbose: 'auto' (= 1), 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: fastmlp.callbacks.Callback objects (epoch-level hooks).
+            validation_split: fraction in [0, 1) of the data, taken from the end before
+                shuffling, held out for validation.
+            validation_data: (x_val, y_val) evaluated at the end of each epoch.
+            shuffle: reshuffle the training samples every epoch.
+            initial_epoch: epoch at which to start (to resume training).
+
+        Returns:
+            A History whose `.history` maps 'loss', the metric and their 'val_' versions to
+            per-epoch lists.
+
+        Raises:
+            FloatingPointError: the loss or the weights became NaN or infinite; the model keeps
+                its last finite weights and optimizer state.
+            RuntimeError: fit already runs on this model in another thread.
+        """
+        if not self.compiled:
+            raise RuntimeError("You must call compile() before fit(): model.compile(optimizer=..., loss=...).")
+        for arg, value in (("class_weight", class_weight), ("sample_weight", sample_weight),
+                           ("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
+            if value is not None:
+                raise ValueError(f"fit({arg}=...) is not supported by fastmlp.")
+        batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
+        val_batch = batch_size if validation_batch_size is None else positive_int("validation_batch_size", validation_batch_size)
+        epochs = positive_int("epochs", epochs, allow_zero=True)
+        initial_epoch = positive_int("initial_epoch", initial_epoch, allow_zero=True)
+        validation_freq = positive_int("validation_freq", validation_freq)
+        verbose = verbosity(verbose)
+        if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
+            raise ValueError(f"Argument `validation_split` must be in [0, 1). Received: validation_split={validation_split!r}")
+        with self._writing("fit()", training=True):
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                             validation_data, shuffle, initial_epoch, val_batch, validation_freq)
+
+    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+             validation_data, shuffle, initial_epoch, val_batch, validation_freq):
+        features, labels, targets = self._prepare(x, y)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("Argument `validation_data` must be a tuple (x_val, y_val).")
+            val = self._prepare(validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]")
+        elif validation_split:
+            split = int(features.shape[0] * (1 - validation_split))
+            if split == 0 or split == features.shape[0]:
+                raise ValueError(f"validation_split={validation_split} leaves no samples on one side "
+                                 f"of the split of {features.shape[0]} samples.")
+            val = (features[split:], None if labels is None else labels[split:],
+                   None if targets is None else targets[split:])
+            features = features[:split]
+            labels = None if labels is None else labels[:split]
+            targets = None if targets is None else targets[:split]
+
+        engine = self._engine
+        loss_name, metric = self._loss_plan(labels)
+        val_metric = None if val is None else self._loss_plan(val[1])[1]
+        engine.set_loss(loss_name, metric)
+        if self._rule is None or self._rule.size != engine.size:
+            self._rule = self.optimizer.build(engine.size, engine.dtype)
+        rule = self._rule
+        n = features.shape[0]
+        batch_size = min(batch_size, n)  # as Keras: a batch larger than the data is all of it
+        steps = math.ceil(n / batch_size)
+        self.history = History()
+        callback_list = CallbackList([self.history] + list(callbacks or []), self,
+                                     {"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.stop_training = False
+        rng = seeding.generator()
+        pace = _Pace()
+        engine.publish()
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            order = rng.permutation(n).astype(np.int64) if shuffle else None
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            bar = Progbar(steps, verbose)
+            loss_sum, acc_sum, count = self._train_epoch(
+                engine, rule, (features, labels, targets), order, batch_size, steps, epoch, bar, pace)
+            logs = self._logs(loss_sum, acc_sum, count)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                v_loss, v_acc = engine.evaluate(val[0], val[1], val[2], val_batch, loss_name, val_metric)
+                logs.update(self._logs(v_loss, v_acc, val[0].shape[0], "val_"))
+            bar.finish(logs)
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end()
+        return self.history
+
+    def _train_epoch(self, engine, rule, data, order, batch_size, steps, epoch, bar, pace):
+        """The steps of one epoch in slices; returns (loss sum, accuracy sum, samples)."""
+        features, labels, targets = data
+        loss_sum = acc_sum = 0.0
+        count = first = 0
+        rule_checkpoint = rule.get_state()  # with engine.published: the weights of step `first`
+        try:
+            while first < steps:
+                n = min(pace.steps, steps - first)
+                started = time.perf_counter()
+                part_loss, part_acc, part_count, bad_step = engine.train(
+                    features, labels, targets, order, first, n, batch_size, rule)
+                pace.update(n, time.perf_counter() - started)
+                if bad_step >= 0 or not engine.finite(rule):
+                    self._fall_back(engine, rule, rule_checkpoint, data, order, batch_size,
+                                    first, n, bad_step, epoch, steps)
+                engine.publish()
+                rule_checkpoint = rule.get_state()
+                loss_sum += part_loss
+                acc_sum += part_acc
+                count += part_count
+                first += n
+                bar.update(first, self._logs(loss_sum, acc_sum, count))
+        except KeyboardInterrupt:
+            # Ctrl-C lands between compiled calls, each whole: keep the weights of the last
+            # completed step (or the checkpoint, if that step left them non-finite)
+            if engine.finite(rule):
+                engine.publish()
+            else:
+                engine.restore(engine.published)
+                rule.set_state(*rule_checkpoint)
+            raise
+        return loss_sum, acc_sum, count
+
+    def _fall_back(self, engine, rule, rule_checkpoint, data, order, batch_size, first, n,
+                   bad_step, epoch, steps):
+        """After a loss or weights that are not finite: keep the last finite weights and
+        optimizer state, then raise FloatingPointError saying which they are."""
+        features, labels, targets = data
+        if bad_step >= 0 and engine.finite(rule):
+            last_good = bad_step - 1  # the step that failed was not applied
+        else:
+            # back to the checkpoint of this slice, then replay it a step at a time (the same
+            # batches, so the same weights) up to the last one whose weights are finite
+            engine.restore(engine.published)
+            rule.set_state(*rule_checkpoint)
+            last_good = first - 1
+            for step in range(first, bad_step if bad_step >= 0 else first + n):
+                saved = rule.get_state()
+                bad = engine.train(features, labels, targets, order, step, 1, batch_size, rule)[3]
+                if bad >= 0 or not engine.finite(rule):
+                    engine.restore(engine.published)
+                    rule.set_state(*saved)
+                    break
+                engine.publish()
+                last_good = step
+        engine.publish()
+        what = "loss" if bad_step >= 0 else "weights"
+        where = f"step {bad_step + 1}" if bad_step >= 0 else f"one of steps {first + 1}-{first + n}"
+        kept = (f"those after step {last_good + 1}" if last_good >= 0 else "those it had at the start")
+        raise FloatingPointError(
+            f"The {what} became NaN or infinite at epoch {epoch + 1}, {where} of {steps}; "
+            f"training stopped. The model keeps its last finite weights and optimizer state, "
+            f"{kept} of epoch {epoch + 1}. Lower the learning rate, scale the inputs, or check "
+            "the data.")
+
+    # ----- evaluate / predict -------------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size: Optional[int] = None,
+                 verbose: Union[str, int] = "auto", return_dict: bool = False, **kwargs):
+        """Loss (and metric) of the model on (x, y).
+
+        Args:
+            x, y: as for fit().
+            batch_size: default 32.
+            verbose: 'auto' (= 1), 0 or 1.
+            return_dict: return {'loss': ..., metric: ...} instead.
+
+        Returns:
+            The scalar loss without metrics, else [loss, metric] (as Keras).
+
+        Raises:
+            FloatingPointError: the loss is NaN or infinite (the outputs overflow).
+        """
+        if kwargs:
+            raise TypeError(f"evaluate() got unexpected keyword argument(s) {sorted(kwargs)}")
+        if not self.compiled:
+            raise RuntimeError("You must call compile() before evaluate().")
+        batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
+        verbose = verbosity(verbose)
+        features, labels, targets = self._prepare(x, y)
+        loss_name, metric = self._loss_plan(labels)
+        bar = Progbar(math.ceil(features.shape[0] / batch_size), verbose)
+        loss_sum, acc_sum = self._engine.evaluate(features, labels, targets, batch_size, loss_name, metric)
+        logs = self._logs(loss_sum, acc_sum, features.shape[0])
+        if not math.isfinite(logs["loss"]):
+            raise FloatingPointError(f"The loss of model {self.name!r} on these data is "
+                                     f"{logs['loss']}: its outputs overflow. Scale the inputs.")
+        bar.finish(logs)
+        if return_dict:
+            return logs
+        if self._metric_name is None:
+            return logs["loss"]
+        return [logs["loss"], logs[self._metric_name]]
+
+    def predict(self, x, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
+                **kwargs) -> np.ndarray:
+        """Outputs of the model for x, shape (N, units), in the model's dtype (float32).
+
+        Safe to call from many threads at once, also while fit runs in another thread.
+
+        Args:
+            x: inputs, shape (N, *input_shape).
+            batch_size: default 32 (the result does not depend on it).
+            verbose: 'auto' (= 1), 0 or 1.
+        """
+        if kwargs:
+            raise TypeError(f"predict() got unexpected keyword argument(s) {sorted(kwargs)}")
+        batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
+        verbose = verbosity(verbose)
+        features = self._features(x)
+        bar = Progbar(math.ceil(features.shape[0] / batch_size), verbose)
+        out = self._engine.predict(features, batch_size)
+        bar.finish()
+        return out
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """Outputs for x as one batch, without progress output (large inputs run in passes of
+        bounded scratch)."""
+        features = self._features(x)
+        return self._engine.predict(features, max(1, features.shape[0]))
+
+    def __call__(self, x) -> np.ndarray:
+        """model(x): the outputs for x as one batch (NumPy in, NumPy out)."""
+        return self.predict_on_batch(x)
+
