@@ -1,4 +1,5 @@
 """Shared test setup: the real datasets from ../shared/data, seeded randomness."""
+import functools
 import os
 from pathlib import Path
 
@@ -22,10 +23,11 @@ def fresh_names():
     yield
 
 
+@functools.lru_cache(maxsize=None)
 def data_root() -> Path:
-    """The folder holding fashion-mnist/ and mnist/ (FASTMLP_DATA)."""
-    root = os.environ.get("FASTMLP_DATA")
-    if not root or not (Path(root) / "fashion-mnist").is_dir():
-        pytest.fail("FASTMLP_DATA must point at the shared datasets (fashion-mnist/, mnist/); "
-                    f"received {root!r}")
-    return Path(root)
+    """The folder holding fashion-mnist/ and mnist/: FASTMLP_DATA, else the user's cache
+    (~/.fastmlp/datasets), where the loader downloads what is missing, as it does for users."""
+    from fastmlp.datasets import fashion_mnist, idx, mnist
+    for module in (fashion_mnist, mnist):
+        module.load_data()
+    return idx.cache_dir(mnist.NAME).parent

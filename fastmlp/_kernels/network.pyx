@@ -181,7 +181,7 @@ cdef class Network:
         self.plan.n_inputs = steps[0][0]
         self.plan.n_outputs = steps[n - 1][1]
         self.plan.max_width = max(s[1] for s in steps)
-        self.plan.max_hidden = max([s[1] for s in steps[:-1]] or [1])
+        self.plan.max_hidden = max([s[1] for s in steps[:n - 1]] or [1])
         self.plan.total_units = total
         self.dtype = dtype
         self.is_double = dtype == np.float64

@@ -3,7 +3,7 @@
 Each rule keeps its slots (momenta, accumulators) as flat arrays the size of the parameter
 buffer, and follows Keras's update_step formulas (keras/src/optimizers/*.py) exactly.
 """
-from libc.math cimport sqrt, pow
+from libc.math cimport sqrt, pow, sqrtf, powf
 cimport numpy as cnp
 import numpy as np
 
@@ -176,13 +176,18 @@ cdef class AdamRule(UpdateRule):
 
     cdef void apply(self, void *w, const void *g) noexcept nogil:
         self.iterations += 1
+        # α in the variables' dtype, as Keras computes it: in float32, 1 − β2ᵗ loses digits to
+        # cancellation (6e-6 of α at t = 2), and parity means losing the same ones
         cdef double t = <double>self.iterations
-        cdef double alpha = (self.learning_rate * sqrt(1.0 - pow(self.beta_2, t))
-                             / (1.0 - pow(self.beta_1, t)))
+        cdef double alpha
+        cdef float tf = <float>t, b1 = <float>self.beta_1, b2 = <float>self.beta_2
+        cdef float alpha_f
         if self.is_double:
+            alpha = (self.learning_rate * sqrt(1.0 - pow(self.beta_2, t))
+                     / (1.0 - pow(self.beta_1, t)))
             fm_adam_d(<double *>w, <const double *>g, <double *>self._m_ptr, <double *>self._v_ptr,
                       self.size, alpha, self.beta_1, self.beta_2, self.epsilon)
         else:
+            alpha_f = <float>self.learning_rate * sqrtf(1.0 - powf(b2, tf)) / (1.0 - powf(b1, tf))
             fm_adam_f(<float *>w, <const float *>g, <float *>self._m_ptr, <float *>self._v_ptr,
-                      self.size, <float>alpha, <float>self.beta_1, <float>self.beta_2,
-                      <float>self.epsilon)
+                      self.size, alpha_f, b1, b2, <float>self.epsilon)
