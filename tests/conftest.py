@@ -31,3 +31,21 @@ def data_root() -> Path:
     for module in (fashion_mnist, mnist):
         module.load_data()
     return idx.cache_dir(mnist.NAME).parent
+
+
+def run_isolated(code: str, timeout: float = 120) -> str:
+    """Runs `code` in a fresh interpreter, so that a crash fails one test instead of killing
+    the run; returns its stdout and fails the test on a non-zero exit (a signal included).
+    The interpreter starts outside the source tree, so it imports the installed fastmlp."""
+    import subprocess
+    import sys
+    import tempfile
+    import textwrap
+    with tempfile.TemporaryDirectory() as cwd:
+        proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd,
+                              capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"the isolated run exited with {proc.returncode}"
+                    f"{' (killed by a signal)' if proc.returncode < 0 else ''}:\n"
+                    f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
+    return proc.stdout
