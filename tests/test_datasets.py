@@ -117,3 +117,120 @@ def test_truncated_idx_file_is_a_clear_error(tmp_path):
         f.write(bytes([0, 0, 8, 1, 0, 0, 0, 10]) + b"\x01" * 5)
     with pytest.raises(ValueError, match="truncated"):
         idx.read_idx(path)
+
+
+def _cache_with_copies(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    folder = cache / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for name in FILES:
+        shutil.copy(data_root() / "fashion-mnist" / name, folder / name)
+    monkeypatch.setenv("FASTMLP_DATA", str(cache))
+    return folder
+
+
+def test_wrong_file_in_the_cache_is_downloaded_again(local_server, tmp_path, monkeypatch):
+    # the test labels copied over the train labels: a valid IDX file with the wrong content
+    _, url = local_server
+    folder = _cache_with_copies(tmp_path, monkeypatch)
+    shutil.copy(folder / "t10k-labels-idx1-ubyte.gz", folder / "train-labels-idx1-ubyte.gz")
+    (x_train, y_train), _ = fashion_mnist.load_data(base_url=url)
+    assert y_train.shape == (60000,) and list(y_train[:3]) == [9, 0, 0]
+    assert hashlib.sha256((folder / "train-labels-idx1-ubyte.gz").read_bytes()).hexdigest() == \
+        fashion_mnist.SHA256["train-labels-idx1-ubyte.gz"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte", "wrong file"])
+def test_damaged_cache_without_a_server_names_the_file(tmp_path, monkeypatch, damage):
+    folder = _cache_with_copies(tmp_path, monkeypatch)
+    path = folder / "train-images-idx3-ubyte.gz"
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[:len(data) // 2]
+    elif damage == "flipped byte":
+        data[5000] ^= 0x01
+    else:
+        data = bytearray((folder / "t10k-images-idx3-ubyte.gz").read_bytes())
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"cached file .*train-images-idx3-ubyte\.gz is not the "
+                                         r"official .*SHA-256.*downloading it again from "
+                                         r"http://127\.0\.0\.1:9/train-images-idx3-ubyte\.gz failed"):
+        fashion_mnist.load_data(base_url="http://127.0.0.1:9/")
+    assert path.read_bytes() == bytes(data)  # nothing the user had was replaced by nothing
+
+
+def test_checksum_is_computed_once_and_remembered_in_a_stamp(tmp_path, monkeypatch):
+    folder = _cache_with_copies(tmp_path, monkeypatch)
+    calls = []
+    real = idx._sha256
+    monkeypatch.setattr(idx, "_sha256", lambda path: calls.append(path.name) or real(path))
+    monkeypatch.setattr(idx, "_verified", {})
+    fashion_mnist.load_data(base_url="http://127.0.0.1:9/")
+    assert sorted(calls) == sorted(FILES)
+    stamp = (folder / "train-labels-idx1-ubyte.gz.sha256").read_text().split()
+    assert stamp[2] == fashion_mnist.SHA256["train-labels-idx1-ubyte.gz"]
+    monkeypatch.setattr(idx, "_verified", {})  # a new process: the stamps answer
+    fashion_mnist.load_data(base_url="http://127.0.0.1:9/")
+    assert len(calls) == 4
+    # a changed file no longer matches its stamp: it is verified again, and refused
+    labels = folder / "train-labels-idx1-ubyte.gz"
+    data = bytearray(labels.read_bytes())
+    data[-1] ^= 0xFF
+    labels.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="not the official"):
+        fashion_mnist.load_data(base_url="http://127.0.0.1:9/")
+    assert calls[-1] == "train-labels-idx1-ubyte.gz"
+
+
+def test_a_read_only_dataset_folder_is_left_untouched(tmp_path, monkeypatch):
+    folder = _cache_with_copies(tmp_path, monkeypatch)
+    folder.chmod(0o555)
+    try:
+        monkeypatch.setattr(idx, "_verified", {})
+        (x_train, _), _ = fashion_mnist.load_data(base_url="http://127.0.0.1:9/")
+        assert x_train.shape == (60000, 28, 28)
+        assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"\x00\x00\x08\x00", "0 dimensions"),
+    (b"\x00\x00\x08\x02\x00\x00", "header of 2 dimensions in 6 bytes"),
+    (b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00", "magic"),
+])
+def test_malformed_idx_headers_name_the_file(tmp_path, content, match):
+    import gzip
+    path = tmp_path / "odd.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(content)
+    with pytest.raises(ValueError, match=f"odd.gz.*{match}|{match}.*"):
+        idx.read_idx(path)
+
+
+def test_not_gzip_names_the_file(tmp_path):
+    path = tmp_path / "plain.gz"
+    path.write_bytes(b"not a gzip file at all")
+    with pytest.raises(ValueError, match=r"plain\.gz is not a readable gzip file"):
+        idx.read_idx(path)
+
+
+def test_images_and_labels_must_agree_in_count(tmp_path, monkeypatch):
+    import gzip
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    contents = {
+        "train-images-idx3-ubyte.gz": bytes([0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(12),
+        "train-labels-idx1-ubyte.gz": bytes([0, 0, 8, 1, 0, 0, 0, 2]) + bytes(2),
+        "t10k-images-idx3-ubyte.gz": bytes([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(4),
+        "t10k-labels-idx1-ubyte.gz": bytes([0, 0, 8, 1, 0, 0, 0, 1]) + bytes(1),
+    }
+    checksums = {}
+    for name, raw in contents.items():
+        with gzip.open(folder / name, "wb") as f:
+            f.write(raw)
+        checksums[name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz holds 3 images but .*"
+                                         r"train-labels-idx1-ubyte\.gz holds 2 labels"):
+        idx.load("toy", "http://127.0.0.1:9/", checksums)

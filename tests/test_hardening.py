@@ -347,7 +347,7 @@ x = np.ones((1, 2), np.float32)
 layer.kernel = np.full((2, 3), 0.5)
 layer.bias = np.array([1.0, 2.0, 3.0])
 assert (model.get_weights()[0] == 0.5).all() and (layer.get_weights()[1] == [1, 2, 3]).all()
-h = np.maximum(0, x @ layer.kernel + layer.bias) if False else x @ np.full((2, 3), 0.5) + [1, 2, 3]
+h = x @ np.full((2, 3), 0.5) + [1, 2, 3]  # a linear layer
 want = h @ model.get_weights()[2] + model.get_weights()[3]
 np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-6)
 expect(ValueError, r"shape \\(2, 3\\)", lambda: setattr(layer, "kernel", np.ones((3, 3))))
