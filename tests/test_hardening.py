@@ -232,6 +232,32 @@ model.fit(x, y, epochs=1, verbose=0)  # free again
 """)
 
 
+def test_compiled_network_serves_one_training_call_at_a_time():
+    # beneath the model's lock, the Network's own: its training scratch is never shared
+    isolated("""
+import threading
+from fastmlp.engine import DenseStep, Engine
+engine = Engine([DenseStep(256, 512, "relu", True), DenseStep(512, 10, "softmax", True)], np.float32)
+engine.set_loss("sparse_categorical_crossentropy", None)
+rule = keras.optimizers.SGD(0.01).build(engine.size, np.float32)
+x = rng.standard_normal((20000, 256)).astype(np.float32)
+labels = rng.integers(0, 10, 20000).astype(np.int32)
+net = engine.network
+t = threading.Thread(target=lambda: net.train(x, labels, None, None, 0, 10**6, 32, rule))
+t.start()
+while rule.iterations == 0:
+    pass
+expect(RuntimeError, "already training", lambda: net.train(x, labels, None, None, 0, 1, 32, rule))
+expect(RuntimeError, "already training", lambda: net.gradient(x[:5], labels[:5], None))
+expect(RuntimeError, "already training", lambda: net.gemm_steps(32, 1))
+expect(RuntimeError, "while this Network trains", lambda: net.set_loss(0, 1, 1e-7))
+out = np.empty((5, 10), np.float32)
+net.predict(engine.published, x[:5], out, 32)  # inference has scratch of its own
+t.join()
+assert rule.iterations == 625
+""")
+
+
 def test_predict_never_sees_half_written_weights():
     # two sets of weights written in turn while other threads predict: every output is that
     # of one set or the other, bit for bit, never a mix
