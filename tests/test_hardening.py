@@ -46,6 +46,15 @@ assert model.predict(x, batch_size=2**40, verbose=0).shape == (40, 3)
 """)
 
 
+def test_compiled_network_sizes_its_scratch_by_the_data_not_the_batch_size():
+    isolated(NETWORK + """
+net.set_loss(0, 0, 1e-7)
+_, _, samples, _ = net.train(x, labels, None, None, 0, 3, 2**40, rule)
+assert samples == 5 and rule.iterations == 1, (samples, rule.iterations)
+assert net.capacity == 5, net.capacity
+""")
+
+
 def test_predict_on_batch_with_scratch_past_32_bits():
     # 1,100 rows through a 2**20-unit layer: rows x width passes 2**31 (it wrapped in C int and
     # wrote past the scratch); the passes are now bounded, the answer the same as row by row
@@ -58,7 +67,10 @@ assert out.shape == (1100, 1) and np.isfinite(out).all()
 np.testing.assert_allclose(model(x), out)
 for i in (0, 549, 1099):
     np.testing.assert_allclose(model.predict_on_batch(x[i:i + 1]), out[i:i + 1], rtol=1e-4, atol=1e-5)
-""", )
+import resource
+peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+assert peak_mib < 1024, f"peak memory {peak_mib:.0f} MiB: scratch grew with the rows"
+""")
 
 
 # ----- plan mismatches ---------------------------------------------------------------------------
@@ -170,18 +182,20 @@ model = keras.Sequential([keras.layers.Dense(16, activation="relu", input_dim=8)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics="accuracy")
 model.fit(x, y, epochs=1, verbose=0)
 before = model.predict(x, verbose=0)
+trained = []
 for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+    assert clone.built and clone.layers[0].owner is clone and model.layers[0].owner is model
     np.testing.assert_array_equal(clone.predict(x, verbose=0), before)
     assert clone.optimizer.iterations == model.optimizer.iterations == 2
-    assert clone.layers[0].owner is clone and model.layers[0].owner is model
-    # training one leaves the other as it was, and both continue alike (same optimizer state)
     keras.utils.set_random_seed(5)
     clone.fit(x, y, epochs=1, verbose=0)
-    np.testing.assert_array_equal(model.predict(x, verbose=0), before)
-    twin = copy.deepcopy(model)
-    keras.utils.set_random_seed(5)
-    twin.fit(x, y, epochs=1, verbose=0)
-    for a, b in zip(clone.get_weights(), twin.get_weights()):
+    np.testing.assert_array_equal(model.predict(x, verbose=0), before)  # the original is untouched
+    trained.append(clone.get_weights())
+# the copies carried the optimizer's state: they continue exactly as the original does
+keras.utils.set_random_seed(5)
+model.fit(x, y, epochs=1, verbose=0)
+for weights in trained:
+    for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
 unbuilt = copy.deepcopy(keras.Sequential([keras.layers.Dense(2)]))
 assert not unbuilt.built and unbuilt.predict(x, verbose=0).shape == (64, 2)

@@ -1,0 +1,80 @@
+"""Mutation check: do the tests catch real kernel bugs? Each entry below is a one-line bug (in
+the C loops, the Cython boundary, the trainer, the reference) and the tests that must catch it.
+The tool applies each to a copy of the repository, rebuilds it in place, runs those tests and
+reports CAUGHT (they failed, as they should) or MISSED.
+
+    python tools/mutation_check.py [NAME ...]      # from the repository root; about 45 s a mutation
+
+Needs the build requirements (Cython, numpy, scipy) and FASTMLP_DATA (default ../shared/data).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+M = {
+ "softmax-no-max": ("csrc/elementwise.h", "r[j] = EXP(r[j] - top); total += r[j];", "r[j] = EXP(r[j]); total += r[j];", "tests/test_engine_steps.py tests/test_kernels.py"),
+ "fused-xent-p-minus-y": ("csrc/elementwise.h", "g[j] = (q[j] * ysum - yj) * inv_rows;", "g[j] = (q[j] - yj) * inv_rows;", "tests/test_gradients.py"),
+ "nesterov-ignored": ([("csrc/elementwise.h", "w[i] += momentum * m[i] - lr * g[i];", "w[i] += m[i];"),
+                       ("fastmlp/_reference.py", "(w + momentum * m - lr * g if nesterov else w + m)", "(w + m)")], None, None, "tests/test_keras_golden.py"),
+ "rmsprop-eps-outside": ([("csrc/elementwise.h", "w[i] -= lr * g[i] / SQRT(v[i] + eps);", "w[i] -= lr * g[i] / (SQRT(v[i]) + eps);"),
+                          ("fastmlp/_reference.py", "step = lr * g / np.sqrt(v + eps)", "step = lr * g / (np.sqrt(v) + eps)")], None, None, "tests/test_keras_golden.py"),
+ "order-bound-off-by-one": ("fastmlp/_kernels/network.pyx", "if src < 0 or src >= n_rows:", "if src < 0 or src > n_rows:", "tests/test_hardening.py -k order"),
+ "first-step-ignored": ("fastmlp/_kernels/network.pyx", "for step in range(c.first, c.first + c.n_steps):", "for step in range(0, c.n_steps):", "tests/test_engine_steps.py tests/test_keras_golden.py"),
+ "labels-by-position": ("fastmlp/_kernels/network.pyx", "l_batch[i] = labels[src]", "l_batch[i] = labels[start + i]", "tests/test_engine_steps.py"),
+ "targets-by-position": ("fastmlp/_kernels/network.pyx", "memcpy(t_batch + i * n_out, targets + src * n_out", "memcpy(t_batch + i * n_out, targets + (start + i) * n_out", "tests/test_engine_steps.py"),
+ "binary-acc-reads-targets": ("csrc/elementwise.h", "T want = t ? t[i * cols + j] : (T)labels[i];", "T want = t[i * cols + j];", "tests/test_hardening.py -k one_unit"),
+ "no-busy-guard": ("fastmlp/_kernels/network.pyx", "        if self._busy:\n            raise RuntimeError(\"this Network is already training", "        if False:\n            raise RuntimeError(\"this Network is already training", "tests/test_hardening.py -k one_training_call"),
+ "publish-in-place": ("fastmlp/engine.py", "        self.published = self.params.copy()\n\n    def restore", "        self.published[...] = self.params\n\n    def restore", "tests/test_hardening.py -k half_written"),
+ "no-slices": ("fastmlp/trainer.py", "        self.steps = max(1, min(int(target), self.steps * 4))", "        self.steps = 10**9", "tests/test_training_faults.py -k ctrl_c"),
+ "no-replay": ("fastmlp/trainer.py", "        if bad_step >= 0 and engine.finite(rule):", "        if bad_step >= 0:", "tests/test_training_faults.py"),
+ "no-final-weight-check": ("fastmlp/trainer.py", "                if bad_step >= 0 or not engine.finite(rule):", "                if bad_step >= 0:", "tests/test_training_faults.py"),
+ "adam-alpha-double": ("fastmlp/_kernels/optim.pyx", "alpha_f = <float>self.learning_rate * sqrtf(1.0 - powf(b2, tf)) / (1.0 - powf(b1, tf))", "alpha_f = <float>(self.learning_rate * sqrt(1.0 - pow(self.beta_2, t)) / (1.0 - pow(self.beta_1, t)))", "tests/test_keras_golden.py"),
+ "no-alignment-check": ("fastmlp/_kernels/checks.py", "and arr.flags.c_contiguous and arr.flags.aligned and", "and arr.flags.c_contiguous and", "tests/test_hardening.py -k misaligned"),
+ "labels-range-unchecked": ("fastmlp/_kernels/loss.pyx", "if class_indices and rows and (labels.min() < 0", "if False and (labels.min() < 0", "tests/test_hardening.py -k range"),
+ "batch-not-clamped": ("fastmlp/_kernels/network.pyx", "batch = max(1, min(batch_size, rows, BLAS_MAX))", "batch = max(1, min(batch_size, BLAS_MAX))", "tests/test_hardening.py -k 'past_32 or sizes_its_scratch'"),
+ "scratch-uncapped": ("fastmlp/_kernels/network.pyx", "return max(1, min(batch_size, rows, cap, BLAS_MAX))", "return max(1, min(batch_size, rows, BLAS_MAX))", "tests/test_hardening.py -k scratch"),
+ "layer-shared": ("fastmlp/layers.py", "        if owner is not None and owner is not model:", "        if False:", "tests/test_hardening.py -k belongs"),
+ "deepcopy-no-rebind": ("fastmlp/models.py", "        if self._ready_to_build():\n            self._bind_engine()\n            rule", "        if False:\n            self._bind_engine()\n            rule", "tests/test_hardening.py -k deepcopy"),
+}
+
+def main():
+    repo = Path(__file__).resolve().parents[1]
+    names = sys.argv[1:] or list(M)
+    unknown = set(names) - set(M)
+    if unknown:
+        sys.exit(f"unknown mutations {sorted(unknown)}; known: {sorted(M)}")
+    work = Path(tempfile.mkdtemp(prefix="fastmlp-mutation-")) / "repo"
+    data = os.environ.get("FASTMLP_DATA", str(repo.parent / "shared" / "data"))
+    results = {}
+    for name in names:
+        spec = M[name]
+        edits = spec[0] if isinstance(spec[0], list) else [(spec[0], spec[1], spec[2])]
+        tests = spec[3]
+        if work.exists():
+            shutil.rmtree(work)
+        shutil.copytree(repo, work, ignore=shutil.ignore_patterns(".git", "build"))
+        for path, old, new in edits:
+            p = work / path
+            s = p.read_text()
+            assert s.count(old) == 1, (name, path, s.count(old))
+            p.write_text(s.replace(old, new))
+        if any(path.endswith((".h", ".pyx")) for path, _, _ in edits):
+            b = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "--force"], cwd=work, capture_output=True, text=True)
+            if b.returncode:
+                results[name] = "BUILD FAILED"; print(name, "BUILD FAILED", b.stderr[-500:], flush=True); continue
+        env = dict(os.environ, PYTHONPATH=str(work), FASTMLP_DATA=data)
+        r = subprocess.run(f"{sys.executable} -m pytest -q -x -p no:cacheprovider {tests}", shell=True, cwd=work, env=env, capture_output=True, text=True, timeout=900)
+        last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-200:]
+        results[name] = ("CAUGHT" if r.returncode != 0 else "MISSED") + " | " + last
+        print(f"{name}: {results[name]}", flush=True)
+    shutil.rmtree(work.parent, ignore_errors=True)
+    missed = [name for name, result in results.items() if not result.startswith("CAUGHT")]
+    print(f"{len(results) - len(missed)} of {len(results)} mutations caught" + (f"; missed: {missed}" if missed else ""))
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()
