@@ -21,7 +21,7 @@ from fastmlp.progbar import Progbar
 # Work per compiled call in fit: short enough that Ctrl-C is seen in well under a second and
 # another thread's predict sees weights this fresh; long enough that the Python between
 # calls (checkpoint, publish, progress) costs well under 1% of the time.
-SLICE_SECONDS = 0.05
+SLICE_SECONDS = 0.1
 
 
 def positive_int(name: str, value, allow_zero: bool = False) -> int:

@@ -116,6 +116,7 @@ MISUSE = {
     "x of the wrong dtype": (ValueError, "float32", "net.predict(params, x.astype(np.float64), np.empty((5, 2), np.float32), 32)"),
     "x not contiguous": (ValueError, "not C-contiguous", "net.predict(params, np.ones((5, 8), np.float32)[:, ::2], np.empty((5, 2), np.float32), 32)"),
     "x misaligned": (ValueError, "misaligned", "net.predict(params, np.frombuffer(bytes(81), np.float32, 20, 1).reshape(5, 4), np.empty((5, 2), np.float32), 32)"),
+    "x big-endian": (ValueError, "float32", "net.predict(params, x.astype('>f4'), np.empty((5, 2), np.float32), 32)"),
     "x is None": (ValueError, "received NoneType", "net.predict(params, None, np.empty((5, 2), np.float32), 32)"),
     "out too small": (ValueError, r"shape \(5, 2\)", "net.predict(params, x, np.empty((4, 2), np.float32), 32)"),
     "out read-only": (ValueError, "read-only", "net.predict(params, x, np.empty((5, 2), np.float32)[:].view().setflags(write=False) or np.frombuffer(bytes(40), np.float32).reshape(5, 2), 32)"),
