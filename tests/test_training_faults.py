@@ -131,13 +131,17 @@ except KeyboardInterrupt:
 
 
 @pytest.mark.parametrize("verbose", [0, 2])
-def test_ctrl_c_stops_fit_within_the_epoch(verbose):
+def test_ctrl_c_stops_fit_within_the_epoch(verbose, tmp_path):
     # an epoch of this model is 625 steps of several milliseconds each: the interrupt must land
     # long before the epoch ends (it used to wait for the end of the epoch)
+    # started outside the source tree, so that it imports the installed fastmlp
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CTRL_C.format(verbose=verbose))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
-        assert proc.stdout.readline().strip() == "started"
+        first = proc.stdout.readline().strip()
+        if first != "started":
+            proc.kill()
+            pytest.fail(f"the training process did not start: {first!r}\n{proc.stderr.read()}")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
