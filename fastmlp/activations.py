@@ -37,6 +37,8 @@ def softmax(x, axis=-1):
 
 
 _FUNCTIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax}
+# The names a layer's `activation` may take (what model files may hold).
+NAMES = frozenset(_FUNCTIONS)
 
 
 def get(identifier: Union[str, Callable, None]) -> Callable:

@@ -3,6 +3,7 @@
 Without a seed an initializer draws from the session generator (see
 `fastmlp.utils.set_random_seed`); with one it returns the same values on every call.
 """
+import inspect
 from typing import Optional, Tuple, Union
 
 import numpy as np
@@ -79,6 +80,8 @@ class VarianceScaling(Initializer):
         return np.asarray(values, dtype=dtype)
 
     def get_config(self):
+        if type(self) is not VarianceScaling:  # the named variants have only a seed (as Keras)
+            return {"seed": self.seed}
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
                 "seed": self.seed}
 
@@ -206,3 +209,22 @@ def get(identifier: Union[str, Initializer]) -> Initializer:
         return identifier()
     raise ValueError(f"Unknown initializer: expected one of {sorted(_BY_NAME)} or a "
                      f"fastmlp.initializers object. Received: {identifier!r}")
+
+
+_CLASSES = {cls.__name__: cls for cls in (VarianceScaling, GlorotUniform, GlorotNormal, HeUniform,
+                                           HeNormal, LecunUniform, LecunNormal, RandomUniform,
+                                           RandomNormal, Constant, Zeros, Ones)}
+
+
+def deserialize(class_name: str, config: dict) -> Initializer:
+    """The initializer of a config {class_name, config} (as get_config and Keras write it).
+    Only this module's classes are made; options they do not take must be None (Keras 3 adds
+    input_axes/output_axes)."""
+    if class_name not in _CLASSES:
+        raise ValueError(f"initializer {class_name!r} is not supported; fastmlp has {sorted(_CLASSES)}")
+    cls = _CLASSES[class_name]
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    extra = {key: value for key, value in config.items() if key not in accepted}
+    if any(value is not None for value in extra.values()):
+        raise ValueError(f"initializer {class_name} options {extra} are not supported")
+    return cls(**{key: value for key, value in config.items() if key in accepted})

@@ -77,8 +77,9 @@ class Layer:
                              "copy.deepcopy the model.")
         self._owner = weakref.ref(model)
 
-    def build(self, input_shape: Shape) -> None:
-        """Creates the weights for inputs of `input_shape` (one sample, no batch dimension)."""
+    def build(self, input_shape: Shape, initialize: bool = True) -> None:
+        """Creates the weights for inputs of `input_shape` (one sample, no batch dimension);
+        zeros instead of the initializers' draws with initialize=False (a model being loaded)."""
         self.input_shape = tuple(input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
@@ -242,8 +243,12 @@ class Dense(Layer):
                              f"samples of shape {tuple(input_shape)}. Add a Flatten layer before it.")
         return (self.units,)
 
-    def build(self, input_shape):
+    def build(self, input_shape, initialize: bool = True):
         super().build(input_shape)
+        if not initialize:  # weights about to be loaded: draw nothing from the session generator
+            self._kernel = np.zeros((input_shape[0], self.units), dtype=self.dtype)
+            self._bias = np.zeros(self.units, dtype=self.dtype) if self.use_bias else None
+            return
         self._kernel = self.kernel_initializer((input_shape[0], self.units), dtype=self.dtype)
         self._bias = self.bias_initializer((self.units,), dtype=self.dtype) if self.use_bias else None
 

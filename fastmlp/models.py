@@ -65,30 +65,35 @@ class Model(Trainer):
         finally:
             self._lock.release()
 
-    # ----- copying --------------------------------------------------------------------------------
-    def __getstate__(self):
-        # the engine, its compiled Network and the lock are rebuilt, never copied: the layers
-        # carry the weights (their arrays pickle as copies) and the optimizer its state
-        state = dict(self.__dict__)
-        state["_resume_rule"] = self._rule is not None and self._rule is getattr(self.optimizer, "_rule", None)
-        for key in ("_engine", "_lock", "_rule", "_training_thread"):
-            state.pop(key, None)
-        return state
+    # ----- files and copies -----------------------------------------------------------------------
+    def save(self, filepath, include_optimizer: bool = True) -> None:
+        """Saves the model: architecture, weights, compile settings and (unless
+        include_optimizer=False) the optimizer's state, atomically.
 
-    def __setstate__(self, state):
-        resume_rule = state.pop("_resume_rule", False)
-        self.__dict__.update(state)
-        self._engine = None
-        self._lock = threading.RLock()
-        self._training_thread = None
-        self._rule = None
-        for layer in self._all_layers():
-            layer._attach(self)
-        if self._ready_to_build():
-            self._bind_engine()
-            rule = getattr(self.optimizer, "_rule", None)
-            if resume_rule and rule is not None and rule.size == self._engine.size:
-                self._rule = rule
+        Args:
+            filepath: `*.fastmlp` (fastmlp's own format: numpy only, nothing executes on load)
+                or `*.keras` (a Keras 3 file that `keras.models.load_model` opens; needs
+                `pip install "fastmlp[keras]"`).
+            include_optimizer: whether to save the optimizer state, so that fit resumes exactly.
+        """
+        from fastmlp import saving
+        saving.save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath) -> None:
+        """Saves the weights alone (`*.weights.fastmlp`, or Keras's `*.weights.h5`)."""
+        from fastmlp import saving
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        """Loads weights saved by save_weights (or by Keras, `*.weights.h5`) into this model,
+        checking every shape before writing any."""
+        from fastmlp import saving
+        saving.load_weights(self, filepath)
+
+    def __reduce__(self):
+        # copies and pickles go through the model file format, never through internals
+        from fastmlp.saving import native
+        return native.model_from_bytes, (native.model_to_bytes(self),)
 
     # ----- weights --------------------------------------------------------------------------------
     @property
@@ -159,6 +164,13 @@ class Model(Trainer):
                     target[...] = value
             self._engine.publish()
 
+    def _build_for_loading(self) -> None:
+        """Builds a model read from a file (input shape set), drawing no random numbers."""
+        if self._input_shape is None:
+            raise ValueError(f"model {self.name!r} has no input shape to build from")
+        with self._writing("build()"):
+            self._build(initialize=False)
+
     def _require_built(self) -> None:
         if self._engine is None:
             if self._input_shape is not None and not self._dense_layers():
@@ -222,6 +234,23 @@ class Sequential(Model):
 
     def add(self, layer: Layer) -> None:
         """Appends a layer; the model is (re)built as soon as its input shape is known."""
+        self._check_new_layer(layer)
+        with self._writing("add()"):
+            layer._attach(self)
+            # Keras reads input_shape from the first layer only and ignores it on later ones.
+            if not self._layers and layer._input_shape is not None:
+                self._input_shape = layer._input_shape
+            self._layers.append(layer)
+            if self._ready_to_build():
+                self._build()
+
+    def _add_unbuilt(self, layer: Layer) -> None:
+        """Appends a layer without building (a model being loaded: built once, at the end)."""
+        self._check_new_layer(layer)
+        layer._attach(self)
+        self._layers.append(layer)
+
+    def _check_new_layer(self, layer: Layer) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a fastmlp layer (fastmlp.layers.Dense, ...). "
                             f"Received: {layer!r}")
@@ -231,14 +260,6 @@ class Sequential(Model):
             raise ValueError(f"Layer {layer.name!r} is already in model {self.name!r}.")
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(f"All layers of a model need unique names; {layer.name!r} is already used.")
-        with self._writing("add()"):
-            layer._attach(self)
-            # Keras reads input_shape from the first layer only and ignores it on later ones.
-            if not self._layers and layer._input_shape is not None:
-                self._input_shape = layer._input_shape
-            self._layers.append(layer)
-            if self._ready_to_build():
-                self._build()
 
     def build(self, input_shape=None) -> None:
         """Creates the weights for samples of `input_shape` (with or without a leading None)."""
@@ -253,12 +274,12 @@ class Sequential(Model):
                                  "add an Input(shape=...) first, or call fit/predict with data.")
             self._build()
 
-    def _build(self) -> None:
+    def _build(self, initialize: bool = True) -> None:
         shape = self._input_shape
         for layer in self._layers:
             # a Dense built for this shape keeps its weights (e.g. when a layer is added later)
             if not (isinstance(layer, Dense) and layer.built and layer.input_shape == shape):
-                layer.build(shape)
+                layer.build(shape, initialize=initialize)
             shape = layer.output_shape
         dense = self._dense_layers()
         dtypes = {layer.dtype for layer in dense}

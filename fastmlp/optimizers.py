@@ -212,3 +212,26 @@ def get(identifier: Union[str, Optimizer]) -> Optimizer:
         return _BY_NAME[identifier.lower()]()
     raise ValueError(f"Unknown optimizer: expected one of {sorted(_BY_NAME)} or a "
                      f"fastmlp.optimizers object. Received: optimizer={identifier!r}")
+
+
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adagrad, RMSprop, Adam)}
+
+
+def deserialize(class_name: str, config: dict) -> Optimizer:
+    """The optimizer of a config {class_name, config} (get_config's, or Keras's: options Keras
+    has and fastmlp does not must be at Keras's defaults)."""
+    if class_name not in _CLASSES:
+        raise ValueError(f"optimizer {class_name!r} is not supported; fastmlp has {sorted(_CLASSES)}")
+    cls = _CLASSES[class_name]
+    # Keras writes these at their defaults; fastmlp's constructors do not take them
+    keras_defaults = {"ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                      "gradient_accumulation_steps": None, "jit_compile": None, "is_legacy_optimizer": None,
+                      "decay": 0.0}
+    kwargs = {}
+    for key, value in config.items():
+        if key in keras_defaults:
+            if value not in (keras_defaults[key], None, False):
+                raise ValueError(f"{class_name}({key}={value!r}) is not supported by fastmlp")
+            continue
+        kwargs[key] = value
+    return cls(**kwargs)

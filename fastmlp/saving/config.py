@@ -1,0 +1,223 @@
+"""Model configs in Keras's shape ({"class_name": ..., "config": {...}}), both ways.
+
+Writing: the config of a fastmlp model. Reading: a config from a fastmlp, Keras 3 or legacy
+Keras file, parsed against what fastmlp has (InputLayer, Flatten, Dense and their options), never
+by instantiating a class a file names. Anything else is a ValueError listing what was found, or
+NotImplementedError for a functional graph that is not a single chain.
+"""
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from fastmlp import activations, initializers
+from fastmlp.layers import Dense, Flatten, InputLayer, Layer
+
+Config = Dict[str, Any]
+
+# Layer options that change nothing fastmlp computes when they have these values.
+_NEUTRAL = {"trainable": (True,), "kernel_regularizer": (None,), "bias_regularizer": (None,),
+            "activity_regularizer": (None,), "kernel_constraint": (None,), "bias_constraint": (None,),
+            "quantization_config": (None,), "lora_rank": (None,), "lora_alpha": (None,),
+            "data_format": ("channels_last", None), "sparse": (False,), "ragged": (False,),
+            "optional": (False,), "batch_size": (None,)}
+_BOOKKEEPING = {"module", "registered_name", "build_config", "name", "dtype", "batch_shape",
+                "batch_input_shape", "input_shape", "shared_object_id"}
+
+
+def initializer_config(init) -> Config:
+    return {"class_name": type(init).__name__, "config": init.get_config()}
+
+
+def layer_config(layer: Layer) -> Config:
+    """{"class_name", "config"} of one layer (fastmlp's own keys; Keras's writer adds its own)."""
+    if isinstance(layer, InputLayer):
+        return {"class_name": "InputLayer", "config": {"name": layer.name, "dtype": layer.dtype,
+                                                       "batch_shape": [None, *layer.shape]}}
+    if isinstance(layer, Flatten):
+        return {"class_name": "Flatten", "config": {"name": layer.name, "dtype": layer.dtype,
+                                                    "data_format": "channels_last"}}
+    if isinstance(layer, Dense):
+        return {"class_name": "Dense", "config": {
+            "name": layer.name, "dtype": layer.dtype, "units": layer.units,
+            "activation": layer.activation_name, "use_bias": layer.use_bias,
+            "kernel_initializer": initializer_config(layer.kernel_initializer),
+            "bias_initializer": initializer_config(layer.bias_initializer)}}
+    raise ValueError(f"layer {layer.name!r} of type {type(layer).__name__} cannot be saved")
+
+
+def model_config(model) -> Config:
+    """The config of a Sequential model: its name, input shape (if known) and layers."""
+    layers = [layer_config(layer) for layer in model._all_layers()]
+    if model._input_shape is not None and not (layers and layers[0]["class_name"] == "InputLayer"):
+        layers.insert(0, {"class_name": "InputLayer", "config": {
+            "name": "input_layer", "dtype": model._all_layers()[0].dtype if model._all_layers() else "float32",
+            "batch_shape": [None, *model._input_shape]}})
+    return {"class_name": "Sequential", "config": {"name": model.name, "layers": layers}}
+
+
+# ----- reading -------------------------------------------------------------------------------------
+
+def _dtype(value, where: str) -> Optional[str]:
+    if isinstance(value, dict):  # Keras 3's DTypePolicy
+        value = value.get("config", {}).get("name")
+    if value in (None, "float32", "float64"):
+        return value
+    raise ValueError(f"{where}: dtype {value!r} is not supported (float32 or float64)")
+
+
+def _check_options(config: Config, handled: Sequence[str], where: str) -> None:
+    odd = {key: value for key, value in config.items()
+           if key not in handled and key not in _BOOKKEEPING
+           and not (key in _NEUTRAL and value in _NEUTRAL[key]) and value not in (None, False)}
+    if odd:
+        raise ValueError(f"{where}: options fastmlp does not support: {odd}")
+
+
+def _initializer(spec, where: str):
+    if isinstance(spec, str) or spec is None:
+        return initializers.get(spec or "zeros")
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise ValueError(f"an initializer must be a name or {{class_name, config}}; received {spec!r}")
+    return initializers.deserialize(spec["class_name"], spec.get("config") or {})
+
+
+def _batch_shape(config: Config, where: str) -> Optional[Tuple[int, ...]]:
+    shape = config.get("batch_shape") or config.get("batch_input_shape")
+    if shape is None:
+        return None
+    if (not isinstance(shape, (list, tuple)) or len(shape) < 2
+            or not all(isinstance(d, int) and d > 0 for d in shape[1:])):
+        raise ValueError(f"{where}: the input shape must be [null, positive sizes...]; received {shape!r}")
+    return tuple(shape[1:])
+
+
+def layer_from_config(spec: Config, where: str) -> Tuple[Layer, Optional[Tuple[int, ...]]]:
+    """(layer, input shape it declares or None) for one {"class_name", "config"} entry."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
+        raise ValueError(f"{where}: a layer must be {{class_name, config}}; received {type(spec).__name__}")
+    kind, config = spec.get("class_name"), spec.get("config", {})
+    name = config.get("name")
+    where = f"{where} ({kind} {name!r})"
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"{where}: the layer name must be a string")
+    dtype = _dtype(config.get("dtype"), where)
+    shape = _batch_shape(config, where)
+    if kind == "InputLayer":
+        _check_options(config, (), where)
+        if shape is None:
+            raise ValueError(f"{where}: an InputLayer needs batch_shape")
+        return InputLayer(shape=shape, name=name, dtype=dtype), shape
+    if kind == "Flatten":
+        _check_options(config, ("data_format",), where)
+        return Flatten(name=name, dtype=dtype), shape
+    if kind == "Dense":
+        _check_options(config, ("units", "activation", "use_bias", "kernel_initializer",
+                                "bias_initializer"), where)
+        units, activation = config.get("units"), config.get("activation", "linear")
+        if activation not in activations.NAMES:
+            raise ValueError(f"{where}: activation {activation!r} is not supported; fastmlp has "
+                             f"{sorted(activations.NAMES)}")
+        try:
+            layer = Dense(units, activation=activation, use_bias=bool(config.get("use_bias", True)),
+                          kernel_initializer=_initializer(config.get("kernel_initializer", "glorot_uniform"), where),
+                          bias_initializer=_initializer(config.get("bias_initializer", "zeros"), where),
+                          name=name, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        return layer, shape
+    raise ValueError(f"{where}: layer type {kind!r} is not supported; fastmlp reads InputLayer, "
+                     "Flatten and Dense")
+
+
+def _inbound(entry: Config) -> List[str]:
+    """The names of the layers feeding a functional layer (Keras 3 and Keras 2 node formats)."""
+    names = []
+    for node in entry.get("inbound_nodes") or []:
+        if isinstance(node, dict):  # Keras 3: {"args": [keras_tensor...], "kwargs": {}}
+            for arg in node.get("args", []):
+                history = arg.get("config", {}).get("keras_history") if isinstance(arg, dict) else None
+                names.append(history[0] if history else "?")
+            if node.get("kwargs"):
+                names.append("?")
+        else:  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
+            names.extend(item[0] if isinstance(item, list) and item else "?" for item in node)
+    return names
+
+
+def _chain(config: Config, where: str) -> List[Config]:
+    """The layers of a functional config in chain order, or NotImplementedError naming the node
+    where the graph branches, merges or reuses a layer."""
+    entries = config.get("layers")
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{where}: a functional model needs layers")
+    by_name = {}
+    for entry in entries:
+        name = entry.get("name") or entry.get("config", {}).get("name")
+        if name in by_name:
+            raise NotImplementedError(f"{where}: layer {name!r} appears twice")
+        by_name[name] = entry
+    inputs, outputs = config.get("input_layers"), config.get("output_layers")
+
+    def names(spec):  # [[name, 0, 0]] / [name, 0, 0] / {"...": [name, 0, 0]}
+        if isinstance(spec, list) and spec and isinstance(spec[0], str):
+            return [spec[0]]
+        if isinstance(spec, list):
+            return [item[0] for item in spec if isinstance(item, list) and item]
+        raise NotImplementedError(f"{where}: inputs/outputs given as {type(spec).__name__}")
+    ins, outs = names(inputs), names(outputs)
+    if len(ins) != 1 or len(outs) != 1:
+        raise NotImplementedError(f"{where}: fastmlp loads single-input single-output chains; this "
+                                  f"model has inputs {ins} and outputs {outs}")
+    consumers: Dict[str, List[str]] = {name: [] for name in by_name}
+    for name, entry in by_name.items():
+        feeds = _inbound(entry)
+        if len(feeds) > 1 or (len(feeds) == 1 and feeds[0] not in by_name):
+            raise NotImplementedError(f"{where}: node {name!r} takes inputs {feeds}; fastmlp "
+                                      "loads chains of single-input layers only")
+        if len(entry.get("inbound_nodes") or []) > 1:
+            raise NotImplementedError(f"{where}: layer {name!r} is called more than once")
+        for feed in feeds:
+            consumers[feed].append(name)
+    order, current = [], ins[0]
+    while True:
+        order.append(by_name[current])
+        nxt = consumers[current]
+        if len(nxt) > 1:
+            raise NotImplementedError(f"{where}: node {current!r} feeds {nxt}: the graph branches")
+        if not nxt:
+            break
+        current = nxt[0]
+    if current != outs[0] or len(order) != len(by_name):
+        unused = sorted(set(by_name) - {e.get("name") or e["config"].get("name") for e in order})
+        raise NotImplementedError(f"{where}: the chain from {ins[0]!r} ends at {current!r}, not at the "
+                                  f"output {outs[0]!r}{f'; layers off the chain: {unused}' if unused else ''}")
+    return order
+
+
+def model_from_config(spec: Config, where: str):
+    """A Sequential model (unbuilt: no weights drawn) from a Sequential or functional-chain config.
+    Returns (model, input shape or None)."""
+    from fastmlp.models import Sequential
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        raise ValueError(f"{where}: the model config must be {{class_name, config}}")
+    kind, config = spec.get("class_name"), spec["config"]
+    if kind == "Sequential":
+        entries = config.get("layers")
+        if not isinstance(entries, list):
+            raise ValueError(f"{where}: a Sequential config needs a list of layers")
+    elif kind in ("Functional", "Model"):
+        entries = _chain(config, where)
+    else:
+        raise ValueError(f"{where}: model type {kind!r} is not supported (Sequential, or a "
+                         "functional chain)")
+    layers, input_shape = [], None
+    for i, entry in enumerate(entries):
+        layer, shape = layer_from_config(entry, f"{where}, layer {i}")
+        if input_shape is None and shape is not None:
+            input_shape = shape
+        layers.append(layer)
+    name = config.get("name")
+    model = Sequential(name=name if isinstance(name, str) and name else None)
+    for layer in layers:
+        layer._input_shape = None  # the model's input shape is set once, below
+        model._add_unbuilt(layer)
+    model._input_shape = input_shape
+    return model, input_shape
