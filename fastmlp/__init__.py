@@ -12,7 +12,7 @@ except ImportError as _exc:  # never fall back to a slow path: say how to build 
     ) from _exc
 
 from fastmlp import (activations, callbacks, config, datasets, initializers, layers, losses,
-                     metrics, optimizers, utils)
+                     metrics, optimizers, saving, utils)
 from fastmlp import models
 from fastmlp.layers import Input
 from fastmlp.models import Model, Sequential
@@ -21,5 +21,5 @@ from fastmlp.naming import clear_session
 __version__ = "0.1.0"
 
 __all__ = ["Sequential", "Model", "Input", "layers", "models", "optimizers", "losses", "metrics",
-           "activations", "initializers", "callbacks", "datasets", "utils", "config",
+           "activations", "initializers", "callbacks", "datasets", "utils", "config", "saving",
            "clear_session"]

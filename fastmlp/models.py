@@ -298,3 +298,15 @@ class Sequential(Model):
         """(None, units of the last layer)."""
         self._require_built()
         return (None,) + tuple(self._layers[-1].output_shape)
+
+
+def load_model(filepath, compile: bool = True) -> Model:
+    """Loads a model saved by fastmlp (`*.fastmlp`, `*.keras`) or by Keras (`*.keras`, legacy
+    `*.h5`), as keras.models.load_model does; reading runs no code from the file.
+
+    Args:
+        filepath: path of the model file; its name's ending gives the format.
+        compile: whether to restore the compile settings and the optimizer's state.
+    """
+    from fastmlp import saving
+    return saving.load_model(filepath, compile=compile)

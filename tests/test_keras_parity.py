@@ -1,4 +1,4 @@
-"""fastmlp against Keras itself, where Keras is installed (`pip install ".[test,keras]"`): the same
+"""fastmlp against Keras itself, where Keras is installed (`pip install ".[test,parity]"`): the same
 weights give the same outputs, losses and optimizer steps, and the same parameter counts."""
 import os
 

@@ -7,6 +7,8 @@ NotImplementedError for a functional graph that is not a single chain.
 """
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from fastmlp import activations, initializers
 from fastmlp.layers import Dense, Flatten, InputLayer, Layer
 
@@ -66,7 +68,7 @@ def _dtype(value, where: str) -> Optional[str]:
 def _check_options(config: Config, handled: Sequence[str], where: str) -> None:
     odd = {key: value for key, value in config.items()
            if key not in handled and key not in _BOOKKEEPING
-           and not (key in _NEUTRAL and value in _NEUTRAL[key]) and value not in (None, False)}
+           and not (value in _NEUTRAL[key] if key in _NEUTRAL else value in (None, False))}
     if odd:
         raise ValueError(f"{where}: options fastmlp does not support: {odd}")
 
@@ -221,3 +223,22 @@ def model_from_config(spec: Config, where: str):
         model._add_unbuilt(layer)
     model._input_shape = input_shape
     return model, input_shape
+
+
+def planned_dense_shapes(model) -> List[Tuple[int, int, bool]]:
+    """(inputs, units, use_bias) of each Dense layer of an unbuilt model with an input shape,
+    from its config alone: what its weights must be, known before anything is allocated."""
+    shape, out = model._input_shape, []
+    if shape is None:
+        return out
+    for layer in model._all_layers():
+        if isinstance(layer, Dense):
+            out.append((int(np.prod(shape, dtype=np.int64)) if len(shape) == 1 else -1, layer.units,
+                        layer.use_bias))
+        shape = layer.compute_output_shape(shape)
+    return out
+
+
+def planned_size(model) -> int:
+    """The number of weights the model's config implies (Python integers: no overflow)."""
+    return sum(n_in * units + (units if bias else 0) for n_in, units, bias in planned_dense_shapes(model))

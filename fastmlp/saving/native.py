@@ -22,7 +22,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from fastmlp.saving.atomic import atomic_write
-from fastmlp.saving.config import model_config, model_from_config
+from fastmlp.saving.config import model_config, model_from_config, planned_dense_shapes, planned_size
 
 FORMAT, VERSION = "fastmlp", 1
 HEADER = "fastmlp.json"
@@ -123,6 +123,16 @@ class _Reader:
     def array(self, name: str, shape) -> np.ndarray:
         """Array `name`, which must have `shape` (what the architecture needs), checked against
         its declared dtype, shape, entry size and SHA-256 before it is used."""
+        entry, nbytes, dtype, meta = self.check(name, shape)
+        data = self._read(entry, nbytes)
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            raise ValueError(f"{self.label}: array {name!r} does not match its SHA-256; the file "
+                             "is corrupted")
+        return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+    def check(self, name: str, shape):
+        """(entry, bytes, dtype, meta) of array `name` once its declared dtype and shape are
+        `shape`'s and its zip entry has the size they imply: nothing read or allocated yet."""
         meta = self.header["arrays"].get(name)
         if not isinstance(meta, dict):
             raise ValueError(f"{self.label}: array {name!r} is missing")
@@ -142,11 +152,7 @@ class _Reader:
         if info.file_size != nbytes:
             raise ValueError(f"{self.label}: entry {entry} claims {info.file_size} bytes; shape "
                              f"{list(shape)} of {dtype.str} needs {nbytes}")
-        data = self._read(entry, nbytes)
-        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-            raise ValueError(f"{self.label}: array {name!r} does not match its SHA-256; the file "
-                             "is corrupted")
-        return np.frombuffer(data, dtype=dtype).reshape(shape)
+        return entry, nbytes, dtype, meta
 
 
 def _open(filepath) -> _Reader:
@@ -171,6 +177,9 @@ def _restore(reader: _Reader, compile_model: bool = True):
 
 
 def _load_flat_weights(model, reader: _Reader) -> None:
+    # the stored array must be what the architecture implies before anything is built: a
+    # config claiming terabytes of weights fails here, against the zip's own entry size
+    reader.check("weights", [planned_size(model)])
     model._build_for_loading()
     engine = model.engine
     flat = reader.array("weights", [engine.size])
@@ -228,7 +237,7 @@ def load_weights(model, filepath) -> None:
     reader = _open(filepath)
     model._require_built()
     stored, _ = model_from_config(reader.header.get("model"), reader.label)
-    shapes = _dense_shapes(stored)
+    shapes = planned_dense_shapes(stored)
     if shapes != [(layer.input_shape[0], layer.units, layer.use_bias) for layer in model._dense_layers()]:
         raise ValueError(f"{reader.label} holds weights of Dense layers (inputs, units, bias) "
                          f"{shapes}; model {model.name!r} has "
@@ -237,14 +246,3 @@ def load_weights(model, filepath) -> None:
     with model._writing("load_weights()"):
         model.engine.restore(flat.astype(model.engine.dtype))
 
-
-def _dense_shapes(model):
-    shape, out = model._input_shape, []
-    if shape is None:
-        return out
-    for layer in model._all_layers():
-        out_shape = layer.compute_output_shape(shape)
-        if hasattr(layer, "units"):
-            out.append((shape[0], layer.units, layer.use_bias))
-        shape = out_shape
-    return out

@@ -1,0 +1,285 @@
+"""Keras 3 model files (`*.keras`) both ways, and Keras's `*.weights.h5`, without TensorFlow.
+
+A `.keras` file is a zip of `metadata.json`, `config.json` (the model's config, with
+`compile_config`) and `model.weights.h5`, where weights are keyed by each layer's object path:
+`layers/<snake_case class name>[_<n>]/vars/<i>`, counted over `model.layers` in order (a
+Sequential's layers without its InputLayer, a functional model's with it), then
+`optimizer/vars/0` (iterations), `vars/1` (learning rate) and the optimizer's slots, per variable
+in get_weights order (Adam: momentum and velocity of each variable in turn; RMSprop: every
+velocity, then every momentum). HDF5 goes through h5py; configs are parsed, never executed.
+"""
+import io
+import json
+import time
+import warnings
+import zipfile
+
+import numpy as np
+
+from fastmlp import naming
+from fastmlp.layers import Dense, Flatten, InputLayer
+from fastmlp.saving.atomic import atomic_write
+from fastmlp.saving.config import layer_config, model_from_config, planned_dense_shapes
+
+KERAS_VERSION = "3.15.1"  # the version whose layout this writes (and whose files the tests read)
+MAX_CONFIG_BYTES = 16 << 20
+
+
+def h5py():
+    """h5py, or an ImportError that says which extra brings it."""
+    try:
+        import h5py as module
+    except ImportError as exc:
+        raise ImportError('Keras model files (.keras, .h5) need h5py: pip install "fastmlp[keras]"') from exc
+    return module
+
+
+# ----- object paths -----------------------------------------------------------------------------
+
+def layer_paths(layers):
+    """Keras's object path of each layer: its class name in snake case, then _1, _2, ..."""
+    counts, paths = {}, []
+    for layer in layers:
+        base = naming.snake_case(type(layer).__name__)
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        paths.append(base if n == 0 else f"{base}_{n}")
+    return paths
+
+
+def _slot_order(optimizer_class: str, n_slots: int, n_vars: int):
+    """(slot, variable) pairs in the order Keras stores an optimizer's variables."""
+    if optimizer_class == "Adam":
+        return [(s, k) for k in range(n_vars) for s in range(n_slots)]
+    return [(s, k) for s in range(n_slots) for k in range(n_vars)]
+
+
+def _keras_slots(model):
+    """The rule's slots Keras keeps for this optimizer (SGD without momentum keeps none)."""
+    optimizer, rule = model.optimizer, model._rule
+    if rule is None:
+        return []
+    if type(optimizer).__name__ == "SGD" and optimizer.momentum == 0:
+        return []
+    return list(rule.slots)
+
+
+# ----- writing ----------------------------------------------------------------------------------
+
+def _dtype_policy(dtype):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": dtype},
+            "registered_name": None}
+
+
+def _keras_layer(layer, input_shape):
+    ours = layer_config(layer)["config"]
+    kind = type(layer).__name__
+    if isinstance(layer, InputLayer):
+        return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                "config": {"batch_shape": ours["batch_shape"], "dtype": layer.dtype, "sparse": False,
+                           "ragged": False, "name": layer.name, "optional": False}}
+    config = {"name": layer.name, "trainable": True, "dtype": _dtype_policy(layer.dtype)}
+    if isinstance(layer, Flatten):
+        config["data_format"] = "channels_last"
+    elif isinstance(layer, Dense):
+        def init(spec):
+            return {"module": "keras.initializers", "class_name": spec["class_name"],
+                    "config": spec["config"], "registered_name": None}
+        config.update({"units": layer.units, "activation": layer.activation_name,
+                       "use_bias": layer.use_bias,
+                       "kernel_initializer": init(ours["kernel_initializer"]),
+                       "bias_initializer": init(ours["bias_initializer"]),
+                       "kernel_regularizer": None, "bias_regularizer": None,
+                       "kernel_constraint": None, "bias_constraint": None})
+    else:
+        raise ValueError(f"layer {layer.name!r} ({kind}) has no Keras counterpart fastmlp can write")
+    return {"module": "keras.layers", "class_name": kind, "config": config, "registered_name": None,
+            "build_config": {"input_shape": [None, *input_shape]}}
+
+
+def keras_config(model, include_optimizer: bool = True):
+    """The config.json Keras 3 writes for this Sequential model."""
+    model._require_built()
+    shape = model._input_shape
+    layers = [_keras_layer(InputLayer(shape=shape, name="input_layer", dtype=model.dtype), shape)]
+    for layer in model.layers:
+        layers.append(_keras_layer(layer, shape))
+        shape = layer.output_shape
+    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+              "config": {"name": model.name, "trainable": True, "dtype": _dtype_policy(model.dtype),
+                         "layers": layers, "build_input_shape": [None, *model._input_shape]},
+              "build_config": {"input_shape": [None, *model._input_shape]}}
+    if model.compiled:
+        optimizer = model.optimizer
+        config["compile_config"] = {
+            "optimizer": {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
+                          "config": optimizer.get_config(), "registered_name": None},
+            "loss": model.loss.default_name, "loss_weights": None,
+            "metrics": None if model._metric_name is None else [model._metric_name],
+            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+            "jit_compile": False}
+    return config
+
+
+def _write_weights_h5(model, out, include_optimizer: bool) -> None:
+    h5 = h5py()
+    with h5.File(out, "w") as f:
+        layers_group = f.create_group("layers")
+        for layer, path in zip(model.layers, layer_paths(model.layers)):
+            group = layers_group.create_group(path).create_group("vars")
+            group.attrs["name"] = layer.name
+            for i, array in enumerate(model._layer_weights(layer)):
+                group.create_dataset(str(i), data=array)
+        f.create_group("vars").attrs["name"] = model.name
+        if include_optimizer and model.compiled and model._rule is not None:
+            group = f.create_group("optimizer").create_group("vars")
+            group.attrs["name"] = model.optimizer.name
+            rule = model._rule
+            group.create_dataset("0", data=np.int64(rule.iterations))
+            group.create_dataset("1", data=np.float32(model.optimizer.learning_rate))
+            slots = _keras_slots(model)
+            pieces = [[model.engine.views(i, slot) for i in range(len(model.engine.steps))] for slot in slots]
+            flat_vars = [[w for pair in per_slot for w in pair if w is not None] for per_slot in pieces]
+            n_vars = len(flat_vars[0]) if flat_vars else 0
+            for index, (s, k) in enumerate(_slot_order(type(model.optimizer).__name__, len(slots), n_vars), start=2):
+                group.create_dataset(str(index), data=flat_vars[s][k])
+
+
+def save(model, filepath, include_optimizer: bool = True) -> None:
+    """Writes a Keras 3 `.keras` file that keras.models.load_model opens (atomically)."""
+    config = keras_config(model, include_optimizer)
+    weights = io.BytesIO()
+    _write_weights_h5(model, weights, include_optimizer)
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S")}
+    with atomic_write(filepath) as out:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("metadata.json", json.dumps(metadata))
+            archive.writestr("config.json", json.dumps(config))
+            archive.writestr("model.weights.h5", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
+
+
+def save_weights(model, filepath) -> None:
+    """Keras's `*.weights.h5` (the model.weights.h5 of a .keras file, on its own)."""
+    model._require_built()
+    buffer = io.BytesIO()
+    _write_weights_h5(model, buffer, include_optimizer=False)
+    with atomic_write(filepath) as out:
+        out.write(buffer.getvalue())
+
+
+# ----- reading ----------------------------------------------------------------------------------
+
+def _read_layer_weights(model, f, label: str, functional: bool) -> None:
+    """Sets the weights of `model` (built here, unless it is already) from the `layers/...`
+    group of a Keras 3 weights file; every shape is checked against the architecture first."""
+    keras_layers = model._all_layers() if functional else model.layers
+    shapes = iter(planned_dense_shapes(model))
+    datasets = []
+    for layer, path in zip(keras_layers, layer_paths(keras_layers)):
+        if not isinstance(layer, Dense):
+            continue
+        n_in, units, use_bias = next(shapes)
+        key = f"layers/{path}/vars"
+        if key not in f:
+            raise ValueError(f"{label}: no weights for layer {layer.name!r} at {key}")
+        group = f[key]
+        wanted = [(n_in, units)] + ([(units,)] if use_bias else [])
+        if sorted(group.keys()) != [str(i) for i in range(len(wanted))]:
+            raise ValueError(f"{label}: layer {layer.name!r} has variables {sorted(group.keys())} at "
+                             f"{key}; a Dense{' with' if use_bias else ' without'} bias has {len(wanted)}")
+        for i, want in enumerate(wanted):
+            if tuple(group[str(i)].shape) != want:
+                raise ValueError(f"{label}: {key}/{i} has shape {tuple(group[str(i)].shape)}; layer "
+                                 f"{layer.name!r} needs {want}")
+            datasets.append(group[str(i)])
+    if not model.built:
+        model._build_for_loading()
+    model.set_weights([np.asarray(d[()]) for d in datasets])
+
+
+def _read_optimizer(model, f, label: str) -> None:
+    if "optimizer/vars" not in f or not model.compiled:
+        return
+    group = f["optimizer/vars"]
+    engine = model.engine
+    rule = model.optimizer.build(engine.size, engine.dtype)
+    model._rule = rule
+    slots = _keras_slots(model)
+    views = [[w for i in range(len(engine.steps)) for w in engine.views(i, slot) if w is not None]
+             for slot in slots]
+    n_vars = len(views[0]) if views else 0
+    order = _slot_order(type(model.optimizer).__name__, len(slots), n_vars)
+    if sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(order))]:
+        warnings.warn(f"{label}: its optimizer variables do not match a {type(model.optimizer).__name__} "
+                      "of this model; the optimizer starts afresh")
+        return
+    for index, (s, k) in enumerate(order, start=2):
+        dataset = group[str(index)]
+        if tuple(dataset.shape) != views[s][k].shape:
+            warnings.warn(f"{label}: optimizer variable {index} has shape {tuple(dataset.shape)}, "
+                          f"expected {views[s][k].shape}; the optimizer starts afresh")
+            model._rule = model.optimizer.build(engine.size, engine.dtype)
+            return
+        views[s][k][...] = dataset[()]
+    rule.iterations = int(group["0"][()])
+
+
+def _compile_from(model, compile_config, label: str) -> bool:
+    """Restores Keras's compile settings where fastmlp has them; warns and leaves the model
+    uncompiled (it still predicts) where it does not."""
+    from fastmlp import optimizers
+    try:
+        spec = compile_config["optimizer"]
+        optimizer = optimizers.deserialize(spec["class_name"], spec.get("config") or {})
+        metrics = compile_config.get("metrics")
+        model.compile(optimizer=optimizer, loss=compile_config["loss"], metrics=metrics or None)
+        return True
+    except (KeyError, TypeError, ValueError) as exc:
+        warnings.warn(f"{label}: its compile settings are not ones fastmlp has ({exc}); the model is "
+                      "loaded uncompiled: compile it before fit")
+        return False
+
+
+def load(filepath, compile: bool = True):
+    """A Keras 3 `.keras` file as a fastmlp model (Sequential or functional chain)."""
+    label = str(filepath)
+    try:
+        archive = zipfile.ZipFile(filepath)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{label} is not a Keras 3 model file (not a readable zip: {exc})") from None
+    with archive:
+        names = set(archive.namelist())
+        missing = {"config.json", "model.weights.h5"} - names
+        if missing:
+            raise ValueError(f"{label} is not a Keras 3 model file: {sorted(missing)} missing (it has "
+                             f"{sorted(names)})")
+        if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"{label}: config.json is over {MAX_CONFIG_BYTES} bytes")
+        try:
+            config = json.loads(archive.read("config.json"))
+            weights = archive.read("model.weights.h5")
+        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+            raise ValueError(f"{label}: cannot read its config or weights ({exc})") from None
+    model, _ = model_from_config(config, label)
+    if not model._ready_to_build():
+        raise ValueError(f"{label}: the model has no input shape or no Dense layer")
+    try:
+        with h5py().File(io.BytesIO(weights), "r") as f:
+            _read_layer_weights(model, f, label, config.get("class_name") != "Sequential")
+            if compile and isinstance(config.get("compile_config"), dict):
+                if _compile_from(model, config["compile_config"], label):
+                    _read_optimizer(model, f, label)
+    except OSError as exc:
+        raise ValueError(f"{label}: model.weights.h5 is not a readable HDF5 file ({exc})") from None
+    return model
+
+
+def load_weights(model, filepath) -> None:
+    """Keras's `*.weights.h5` (or fastmlp's, written by save_weights) into a built model."""
+    model._require_built()
+    label = str(filepath)
+    try:
+        with h5py().File(filepath, "r") as f:
+            _read_layer_weights(model, f, label, functional=False)
+    except OSError as exc:
+        raise ValueError(f"{label} is not a readable HDF5 weights file ({exc})") from None
