@@ -28,3 +28,15 @@ def test_import_without_compiled_kernels_says_how_to_build(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "compiled kernels are missing" in proc.stderr and "pip install ." in proc.stderr
+
+
+def test_import_loads_no_optional_machinery(tmp_path):
+    # import time is measured by the benchmark; what must hold here: h5py, the server, the
+    # model-file readers, the download code and the benchmark load only when used
+    code = ("import sys, fastmlp; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('h5py', 'http', 'urllib') or m.startswith(('fastmlp.serve', 'fastmlp.saving.', "
+            "'fastmlp.bench', 'fastmlp.datasets.idx'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    loaded = eval(proc.stdout)
+    assert [m for m in loaded if m not in ("urllib", "urllib.parse")] == [], loaded

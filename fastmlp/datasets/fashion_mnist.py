@@ -1,8 +1,6 @@
 """Fashion-MNIST: 70,000 28×28 grayscale images of clothing in 10 classes (Zalando, MIT)."""
 import os
 
-from fastmlp.datasets import idx
-
 NAME = "fashion-mnist"
 # Keras downloads the original files from here.
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -24,4 +22,5 @@ def load_data(base_url: str = None):
         ((x_train, y_train), (x_test, y_test)): uint8 arrays of shapes (60000, 28, 28),
         (60000,), (10000, 28, 28), (10000,).
     """
+    from fastmlp.datasets import idx  # the download and parsing machinery loads on first use
     return idx.load(NAME, base_url or os.environ.get("FASTMLP_DATASETS_URL", BASE_URL), SHA256)

@@ -2,8 +2,6 @@
 CC BY-SA 3.0)."""
 import os
 
-from fastmlp.datasets import idx
-
 NAME = "mnist"
 # A mirror of the original IDX files, the one TensorFlow's tutorials download.
 BASE_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
@@ -25,4 +23,5 @@ def load_data(base_url: str = None):
         ((x_train, y_train), (x_test, y_test)): uint8 arrays of shapes (60000, 28, 28),
         (60000,), (10000, 28, 28), (10000,).
     """
+    from fastmlp.datasets import idx  # the download and parsing machinery loads on first use
     return idx.load(NAME, base_url or os.environ.get("FASTMLP_DATASETS_URL", BASE_URL), SHA256)
