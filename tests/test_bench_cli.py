@@ -61,3 +61,16 @@ def test_numpy_baseline_takes_the_same_step_as_fastmlp():
         model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
     for got, want in zip(model.get_weights(), [mlp.W[0], mlp.b[0], mlp.W[1], mlp.b[1]]):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_runs_from_a_source_tree(tmp_path):
+    # the README runs fastmlp-bench from the repository root: its worker processes must import
+    # the installed package, not the uncompiled sources beside them
+    (tmp_path / "fastmlp").mkdir()
+    (tmp_path / "fastmlp" / "__init__.py").write_text("raise ImportError('the source tree was imported')\n")
+    proc = subprocess.run([sys.executable, "-c", "import sys; del sys.path[0]; from fastmlp.bench import main; "
+                           "sys.exit(main(sys.argv[1:]))", "--quick", "--workloads", "M1", "--only", "fastmlp",
+                           "--samples", "1024", "--out", "out", "--no-footprint"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "out").is_dir()

@@ -74,6 +74,9 @@ def _run_worker(args) -> int:
     return 0
 
 
+_WORKER = "import sys; del sys.path[0]; from fastmlp.bench import main; sys.exit(main(sys.argv[1:]))"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse(argv)
     if args.worker is not None:
@@ -98,7 +101,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             target = Path(tmp) / "run.json"
             worker_env = dict(env, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                               MKL_NUM_THREADS=str(threads))
-            cmd = [sys.executable, "-m", "fastmlp.bench", *passthrough, "--worker", str(threads),
+            # not `-m`: it puts the working directory first on sys.path, and from a source tree
+            # that shadows the installed package (whose kernels are compiled) with the sources
+            cmd = [sys.executable, "-c", _WORKER, *passthrough, "--worker", str(threads),
                    "--worker-out", str(target)]
             code = subprocess.call(cmd, env=worker_env)
             if code != 0:
