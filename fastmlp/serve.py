@@ -158,8 +158,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(HTTPStatus.OK, self.server.predict(form, rows))
         self._handle(predict)
 
+    def _refuse(self):
+        raise RequestError(HTTPStatus.METHOD_NOT_ALLOWED, "use GET or POST")
+
     def do_PUT(self):
-        self._handle(lambda: (_ for _ in ()).throw(RequestError(HTTPStatus.METHOD_NOT_ALLOWED, "use GET or POST")))
+        self._handle(self._refuse)
 
     do_DELETE = do_PATCH = do_PUT
 

@@ -54,14 +54,16 @@ def _slot_order(optimizer_class: str, n_slots: int, n_vars: int):
     return [(s, k) for s in range(n_slots) for k in range(n_vars)]
 
 
-def _keras_slots(model):
-    """The rule's slots Keras keeps for this optimizer (SGD without momentum keeps none)."""
-    optimizer, rule = model.optimizer, model._rule
-    if rule is None:
+def optimizer_variables(model):
+    """Views of the rule's slots in the order Keras stores its optimizer's variables (after
+    iterations and learning rate): one per (slot, weight) pair. SGD without momentum has none."""
+    optimizer, rule, engine = model.optimizer, model._rule, model.engine
+    if rule is None or (type(optimizer).__name__ == "SGD" and optimizer.momentum == 0):
         return []
-    if type(optimizer).__name__ == "SGD" and optimizer.momentum == 0:
-        return []
-    return list(rule.slots)
+    per_slot = [[w for i in range(len(engine.steps)) for w in engine.views(i, slot) if w is not None]
+                for slot in rule.slots]
+    order = _slot_order(type(optimizer).__name__, len(per_slot), len(per_slot[0]) if per_slot else 0)
+    return [per_slot[s][k] for s, k in order]
 
 
 # ----- writing ----------------------------------------------------------------------------------
@@ -137,12 +139,8 @@ def _write_weights_h5(model, out, include_optimizer: bool) -> None:
             rule = model._rule
             group.create_dataset("0", data=np.int64(rule.iterations))
             group.create_dataset("1", data=np.float32(model.optimizer.learning_rate))
-            slots = _keras_slots(model)
-            pieces = [[model.engine.views(i, slot) for i in range(len(model.engine.steps))] for slot in slots]
-            flat_vars = [[w for pair in per_slot for w in pair if w is not None] for per_slot in pieces]
-            n_vars = len(flat_vars[0]) if flat_vars else 0
-            for index, (s, k) in enumerate(_slot_order(type(model.optimizer).__name__, len(slots), n_vars), start=2):
-                group.create_dataset(str(index), data=flat_vars[s][k])
+            for index, variable in enumerate(optimizer_variables(model), start=2):
+                group.create_dataset(str(index), data=variable)
 
 
 def save(model, filepath, include_optimizer: bool = True) -> None:
@@ -204,27 +202,23 @@ def _read_optimizer(model, f, label: str) -> None:
     engine = model.engine
     rule = model.optimizer.build(engine.size, engine.dtype)
     model._rule = rule
-    slots = _keras_slots(model)
-    views = [[w for i in range(len(engine.steps)) for w in engine.views(i, slot) if w is not None]
-             for slot in slots]
-    n_vars = len(views[0]) if views else 0
-    order = _slot_order(type(model.optimizer).__name__, len(slots), n_vars)
-    if sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(order))]:
+    variables = optimizer_variables(model)
+    if sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(variables))]:
         warnings.warn(f"{label}: its optimizer variables do not match a {type(model.optimizer).__name__} "
                       "of this model; the optimizer starts afresh")
         return
-    for index, (s, k) in enumerate(order, start=2):
+    for index, view in enumerate(variables, start=2):
         dataset = group[str(index)]
-        if tuple(dataset.shape) != views[s][k].shape:
+        if tuple(dataset.shape) != view.shape:
             warnings.warn(f"{label}: optimizer variable {index} has shape {tuple(dataset.shape)}, "
-                          f"expected {views[s][k].shape}; the optimizer starts afresh")
+                          f"expected {view.shape}; the optimizer starts afresh")
             model._rule = model.optimizer.build(engine.size, engine.dtype)
             return
-        views[s][k][...] = dataset[()]
+        view[...] = dataset[()]
     rule.iterations = int(group["0"][()])
 
 
-def _compile_from(model, compile_config, label: str) -> bool:
+def compile_from(model, compile_config, label: str) -> bool:
     """Restores Keras's compile settings where fastmlp has them; warns and leaves the model
     uncompiled (it still predicts) where it does not."""
     from fastmlp import optimizers
@@ -267,7 +261,7 @@ def load(filepath, compile: bool = True):
         with h5py().File(io.BytesIO(weights), "r") as f:
             _read_layer_weights(model, f, label, config.get("class_name") != "Sequential")
             if compile and isinstance(config.get("compile_config"), dict):
-                if _compile_from(model, config["compile_config"], label):
+                if compile_from(model, config["compile_config"], label):
                     _read_optimizer(model, f, label)
     except OSError as exc:
         raise ValueError(f"{label}: model.weights.h5 is not a readable HDF5 file ({exc})") from None

@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from fastmlp.saving.config import model_from_config, planned_dense_shapes
-from fastmlp.saving.keras_v3 import _compile_from, h5py
+from fastmlp.saving.keras_v3 import compile_from, h5py
 
 
 def _text(value):
@@ -62,6 +62,6 @@ def load(filepath, compile: bool = True):
             except ValueError:
                 training = None
             if isinstance(training, dict) and isinstance(training.get("optimizer_config"), dict):
-                _compile_from(model, {"optimizer": training["optimizer_config"],
+                compile_from(model, {"optimizer": training["optimizer_config"],
                                       "loss": training.get("loss"), "metrics": training.get("metrics")}, label)
     return model
