@@ -70,7 +70,9 @@ def test_runs_from_a_source_tree(tmp_path):
     (tmp_path / "fastmlp" / "__init__.py").write_text("raise ImportError('the source tree was imported')\n")
     proc = subprocess.run([sys.executable, "-c", "import sys; del sys.path[0]; from fastmlp.bench import main; "
                            "sys.exit(main(sys.argv[1:]))", "--quick", "--workloads", "M1", "--only", "fastmlp",
-                           "--samples", "1024", "--out", "out", "--no-footprint"],
+                           "--samples", "1024", "--out", "out"],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "out").is_dir()
+    # the footprint's fresh interpreters import the installed package too
+    assert "fastmlp: import" in proc.stdout and "load_model of M2 (.fastmlp)" in proc.stdout, proc.stdout

@@ -127,6 +127,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         dist if module == "fastmlp" else "tensorflow-cpu", True)
                     + (environment.installed_bytes("keras", True) if module == "keras" else 0),
                 }
+                if module == "fastmlp":
+                    results["footprint"][module]["load_model_m2_ms"] = environment.model_load_ms(
+                        5 if args.quick else 20)
             except Exception as exc:  # not installed, or its import fails
                 results["footprint"][module] = {"error": f"not installed or failed to import ({exc})"}
     from fastmlp.bench import report

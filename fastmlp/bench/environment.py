@@ -5,6 +5,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from importlib import metadata
 from typing import Dict, List
 
@@ -46,8 +47,10 @@ def describe() -> Dict:
 
 def import_seconds(module: str, repeats: int = 3) -> float:
     """Median wall time of `import module` in a fresh interpreter (interpreter start excluded)."""
-    code = ("import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
-            .format(m=module))
+    # `del sys.path[0]`: `-c` puts the working directory first, and a source tree there would
+    # shadow the installed package
+    code = ("import sys; del sys.path[0]; import time; t = time.perf_counter(); import {m}; "
+            "print(time.perf_counter() - t)".format(m=module))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow"))
     times = []
     for _ in range(repeats):
@@ -56,6 +59,35 @@ def import_seconds(module: str, repeats: int = 3) -> float:
             raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "import failed")
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
+
+
+def model_load_ms(repeats: int = 20) -> Dict[str, float]:
+    """Median milliseconds of fastmlp.models.load_model for the M2 model (784-300-200-100-10)
+    saved with Adam's state, loaded with and without compile (the optimizer state)."""
+    import tempfile
+
+    import numpy as np
+
+    import fastmlp
+    from fastmlp.bench.workloads import WORKLOADS
+    sizes = WORKLOADS["M2"].sizes
+    model = fastmlp.Sequential([fastmlp.layers.Dense(u, activation="relu") for u in sizes[1:-1]]
+                               + [fastmlp.layers.Dense(sizes[-1], activation="softmax")])
+    model.build((sizes[0],))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(np.zeros((32, sizes[0]), np.float32), np.zeros(32), verbose=0)
+    result = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m2.fastmlp")
+        model.save(path)
+        for key, compile_model in (("with_optimizer", True), ("weights_only", False)):
+            times = []
+            for _ in range(repeats + 1):
+                start = time.perf_counter()
+                fastmlp.models.load_model(path, compile=compile_model)
+                times.append(time.perf_counter() - start)
+            result[key] = statistics.median(times[1:]) * 1e3
+    return result
 
 
 def _requirement_names(dist) -> List[str]:

@@ -91,6 +91,10 @@ def text(results: Dict) -> str:
             else:
                 out.append(f"  {name}: import {f['import_seconds'] * 1e3:.0f} ms; "
                            f"{f['own_bytes'] / 2**20:.1f} MiB / {f['with_dependencies_bytes'] / 2**20:.0f} MiB")
+                if "load_model_m2_ms" in f:
+                    load = f["load_model_m2_ms"]
+                    out.append(f"  {name}: load_model of M2 (.fastmlp) {load['weights_only']:.1f} ms, "
+                               f"{load['with_optimizer']:.1f} ms with Adam's state")
     return "\n".join(out)
 
 
