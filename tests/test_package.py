@@ -40,3 +40,12 @@ def test_import_loads_no_optional_machinery(tmp_path):
     assert proc.returncode == 0, proc.stderr
     loaded = eval(proc.stdout)
     assert [m for m in loaded if m not in ("urllib", "urllib.parse")] == [], loaded
+
+
+def test_every_source_module_is_installed():
+    # CI installs the package and tests it: a module left out of the install fails here
+    source = Path(__file__).resolve().parents[1] / "fastmlp"
+    installed = Path(fastmlp.__file__).resolve().parent
+    wanted = {p.relative_to(source).as_posix() for p in source.rglob("*.py")}
+    missing = sorted(m for m in wanted if not (installed / m).is_file())
+    assert not missing, f"modules of the source tree missing from the installed package: {missing}"
