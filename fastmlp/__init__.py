@@ -18,7 +18,7 @@ from fastmlp.layers import Input
 from fastmlp.models import Model, Sequential
 from fastmlp.naming import clear_session
 
-__version__ = "0.1.0"
+from fastmlp._version import __version__
 
 __all__ = ["Sequential", "Model", "Input", "layers", "models", "optimizers", "losses", "metrics",
            "activations", "initializers", "callbacks", "datasets", "utils", "config", "saving",
