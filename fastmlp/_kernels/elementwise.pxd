@@ -40,3 +40,7 @@ cdef extern from "elementwise.h" nogil:
                    float beta_1, float beta_2, float eps)
     void fm_adam_d(double *w, const double *g, double *m, double *v, Py_ssize_t n,
                    double alpha, double beta_1, double beta_2, double eps)
+
+cdef extern from "fpstate.h" nogil:
+    unsigned long long fm_flush_denormals_begin()
+    void fm_flush_denormals_end(unsigned long long old)

@@ -26,7 +26,8 @@ from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.dense cimport dense_forward, dense_backward
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
-from fastmlp._kernels.elementwise cimport FM_LINEAR
+from fastmlp._kernels.elementwise cimport (FM_LINEAR, fm_flush_denormals_begin,
+                                           fm_flush_denormals_end)
 
 from fastmlp._kernels.checks import BLAS_MAX, check_array
 from fastmlp._kernels.codes import check_accuracy, check_activation, check_loss, fuses, needs
@@ -110,11 +111,14 @@ cdef inline bint _well_formed(object arr, int typenum, int ndim, Py_ssize_t d0, 
 
 
 cdef void _run(Call *c, void *params, bint is_double) noexcept nogil:
-    """The one place that picks the float or the double instance of the loops."""
+    """The one place that picks the float or the double instance of the loops, and that runs
+    them with denormals flushed to zero (the caller's floating-point state restored after)."""
+    cdef unsigned long long fp_state = fm_flush_denormals_begin()
     if is_double:
         _dispatch[double](c, <double *>params)
     else:
         _dispatch[float](c, <float *>params)
+    fm_flush_denormals_end(fp_state)
 
 
 cdef void _dispatch(Call *c, floating *params) noexcept nogil:

@@ -13,7 +13,7 @@ cnp.import_array()
 
 from fastmlp._kernels.elementwise cimport (fm_sgd_f, fm_sgd_d, fm_sgd_momentum_f,
     fm_sgd_momentum_d, fm_adagrad_f, fm_adagrad_d, fm_rmsprop_f, fm_rmsprop_d,
-    fm_adam_f, fm_adam_d)
+    fm_adam_f, fm_adam_d, fm_flush_denormals_begin, fm_flush_denormals_end)
 
 
 cdef class UpdateRule:
@@ -71,8 +71,11 @@ cdef class UpdateRule:
         check_array(g, "g", dtype, (self.size,))
         cdef void *w_ptr = cnp.PyArray_DATA(<cnp.ndarray>w)
         cdef const void *g_ptr = cnp.PyArray_DATA(<cnp.ndarray>g)
+        cdef unsigned long long fp_state
         with nogil:
+            fp_state = fm_flush_denormals_begin()  # as in the training loop (network._run)
             self.apply(w_ptr, g_ptr)
+            fm_flush_denormals_end(fp_state)
 
 
 cdef class SGDRule(UpdateRule):
