@@ -37,7 +37,7 @@ M = {
  "batch-not-clamped": ("fastmlp/_kernels/network.pyx", "batch = max(1, min(batch_size, rows, BLAS_MAX))", "batch = max(1, min(batch_size, BLAS_MAX))", "tests/test_hardening.py -k 'past_32 or sizes_its_scratch'"),
  "scratch-uncapped": ("fastmlp/_kernels/network.pyx", "return max(1, min(batch_size, rows, cap, BLAS_MAX))", "return max(1, min(batch_size, rows, BLAS_MAX))", "tests/test_hardening.py -k scratch"),
  "layer-shared": ("fastmlp/layers.py", "        if owner is not None and owner is not model:", "        if False:", "tests/test_hardening.py -k belongs"),
- "no-flush-in-loops": ("fastmlp/_kernels/network.pyx", "    cdef unsigned long long fp_state = fm_flush_denormals_begin()\n", "    cdef unsigned long long fp_state = 0\n", "tests/test_fpstate.py -k fit"),
+ "no-flush-in-loops": ("csrc/fpstate.h", "    _mm_setcsr(old | FM_FTZ_DAZ);", "    _mm_setcsr(old);", "tests/test_fpstate.py"),
  "flush-leaks-to-caller": ("fastmlp/_kernels/network.pyx", "    fm_flush_denormals_end(fp_state)\n", "    pass\n", "tests/test_fpstate.py -k fit"),
  "deepcopy-no-rebind": ("fastmlp/models.py", "        if self._ready_to_build():\n            self._bind_engine()\n            rule", "        if False:\n            self._bind_engine()\n            rule", "tests/test_hardening.py -k deepcopy"),
 }
