@@ -49,3 +49,21 @@ def test_every_source_module_is_installed():
     wanted = {p.relative_to(source).as_posix() for p in source.rglob("*.py")}
     missing = sorted(m for m in wanted if not (installed / m).is_file())
     assert not missing, f"modules of the source tree missing from the installed package: {missing}"
+
+
+def test_the_simd_clone_matches_the_cpu():
+    # the loops are cloned per ISA level and picked at run time: the level reported must be
+    # the one this CPU's flags allow (x86-64 Linux), whatever machine built the package
+    from fastmlp._kernels.codes import simd_level
+    level = simd_level()
+    flags = set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    if {"avx2", "fma", "bmi1", "bmi2", "movbe", "f16c", "abm"} <= flags:
+        assert level.startswith("x86-64-v3"), level
+    else:
+        assert level in ("x86-64 baseline", "the compiler's default target (no run-time clones)")

@@ -56,3 +56,13 @@ def needs(int loss, int accuracy, Py_ssize_t n_outputs):
     if accuracy == FM_ACC_BINARY and labels and n_outputs != 1:
         raise ValueError("binary_accuracy from class labels needs a one-unit output")
     return labels
+
+
+_SIMD_NAMES = {3: "x86-64-v3 (AVX2, FMA)", 1: "x86-64 baseline",
+               0: "the compiler's default target (no run-time clones)"}
+
+
+def simd_level() -> str:
+    """Which clone of the elementwise loops runs on this CPU (chosen at run time, not by the
+    machine that built fastmlp)."""
+    return _SIMD_NAMES[fm_simd_level()]

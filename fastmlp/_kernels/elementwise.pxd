@@ -7,6 +7,7 @@ cdef extern from "elementwise.h" nogil:
         FM_SPARSE_XENT, FM_XENT, FM_BINARY_XENT, FM_MSE, FM_MAE
         FM_ACC_NONE, FM_ACC_SPARSE, FM_ACC_CATEGORICAL, FM_ACC_BINARY
 
+    int fm_simd_level()
     int fm_all_finite_f(const float *x, Py_ssize_t n)
     int fm_all_finite_d(const double *x, Py_ssize_t n)
     void fm_bias_act_f(float *y, const float *b, Py_ssize_t rows, Py_ssize_t cols, int act)

@@ -39,10 +39,16 @@ def describe() -> Dict:
     import scipy
     return {
         "cpu": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
+        "simd_clone": _simd_clone(),
         "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
         "blas": blas_libraries(),
         "openblas_variables": {v: os.environ.get(v) for v in OPENBLAS_VARIABLES},
     }
+
+
+def _simd_clone() -> str:
+    from fastmlp._kernels.codes import simd_level
+    return simd_level()
 
 
 def import_seconds(module: str, repeats: int = 3) -> float:

@@ -58,6 +58,7 @@ def text(results: Dict) -> str:
     env = results["runs"][0]["environment"] if results["runs"] else {}
     out.append(f"CPU: {env.get('cpu')} ({env.get('cores')} cores); Python {env.get('python')}, "
                f"NumPy {env.get('numpy')}, SciPy {env.get('scipy')}")
+    out.append(f"fastmlp's elementwise loops: {env.get('simd_clone', 'unknown')} clone")
     for lib in env.get("blas", []):
         if "error" in lib:
             out.append(f"BLAS: {lib['error']}")
