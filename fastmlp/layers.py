@@ -13,7 +13,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from fastmlp import activations as _activations
-from fastmlp import config, initializers as _initializers, naming
+from fastmlp import config, initializers as _initializers, legacy, naming
 
 Shape = Tuple[int, ...]
 
@@ -210,11 +210,18 @@ class Dense(Layer):
         dtype: 'float32' or 'float64'.
     """
 
-    def __init__(self, units: int, activation: Union[str, Callable, None] = None,
+    def __init__(self, units: Optional[int] = None, activation: Union[str, Callable, None] = None,
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  input_shape=None, input_dim: Optional[int] = None, **kwargs):
+        kwargs = legacy.translate("Dense", kwargs)
+        if "units" in kwargs:  # output_dim= (Keras 1)
+            if units is not None:
+                raise TypeError("Dense() got both units and output_dim; give units only.")
+            units = kwargs.pop("units")
+        if "kernel_initializer" in kwargs:  # init= (Keras 1); its 'uniform' is U(-0.05, 0.05), as here
+            kernel_initializer = kwargs.pop("kernel_initializer")
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive integer. "
                              f"Received: units={units!r}")

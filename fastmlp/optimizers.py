@@ -3,10 +3,12 @@
 Each optimizer builds a compiled update rule over the model's one flat parameter buffer
 (fastmlp/_kernels/optim.pyx): a training step updates every weight in one kernel call.
 """
+import inspect
 from typing import Union
 
 import numpy as np
 
+from fastmlp import legacy
 from fastmlp._kernels import optim as _rules
 
 
@@ -30,6 +32,13 @@ class Optimizer:
 
     def __init__(self, learning_rate: float, name: str = None, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema: bool = False, **kwargs):
+        kwargs = legacy.translate("optimizer", kwargs)
+        if "learning_rate" in kwargs:  # given as lr= (Keras 2): it replaces the default
+            default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
+            if learning_rate != default:
+                raise TypeError(f"{type(self).__name__}() got both lr= (the old spelling) and "
+                                "learning_rate=; give learning_rate= only.")
+            learning_rate = kwargs.pop("learning_rate")
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}")
         for arg, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm),

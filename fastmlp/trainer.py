@@ -14,7 +14,7 @@ from typing import List, Optional, Union
 import numpy as np
 
 from fastmlp import data as _data, losses as _losses, metrics as _metrics
-from fastmlp import optimizers as _optimizers, seeding
+from fastmlp import legacy, optimizers as _optimizers, seeding
 from fastmlp.callbacks import Callback, CallbackList, History
 from fastmlp.progbar import Progbar
 
@@ -120,7 +120,7 @@ class Trainer:
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
             class_weight=None, sample_weight=None, initial_epoch: int = 0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
-            validation_freq: int = 1) -> History:
+            validation_freq: int = 1, **kwargs) -> History:
         """Trains for `epochs` epochs; every step runs in compiled code with the GIL released.
 
         One fit at a time per model: a second one from another thread raises RuntimeError,
@@ -139,6 +139,7 @@ class Trainer:
             validation_data: (x_val, y_val) evaluated at the end of each epoch.
             shuffle: reshuffle the training samples every epoch.
             initial_epoch: epoch at which to start (to resume training).
+            nb_epoch: Keras 1's spelling of epochs (accepted with a DeprecationWarning).
 
         Returns:
             A History whose `.history` maps 'loss', the metric and their 'val_' versions to
@@ -149,6 +150,11 @@ class Trainer:
                 its last finite weights and optimizer state.
             RuntimeError: fit already runs on this model in another thread.
         """
+        kwargs = legacy.translate("fit", kwargs)
+        if "epochs" in kwargs:  # nb_epoch= (Keras 1)
+            epochs = kwargs.pop("epochs")
+        if kwargs:
+            raise TypeError(f"fit() got unexpected keyword argument(s) {sorted(kwargs)}")
         if not self.compiled:
             raise RuntimeError("You must call compile() before fit(): model.compile(optimizer=..., loss=...).")
         for arg, value in (("class_weight", class_weight), ("sample_weight", sample_weight),

@@ -1,0 +1,38 @@
+"""The Keras 1 and 2 spellings the tutorials still use, in one place: each is accepted with a
+DeprecationWarning naming today's spelling, or refused with a message that says which to use."""
+import warnings
+from typing import Dict
+
+# old keyword -> today's keyword, per callable (Keras 2 renamed these from Keras 1, or Keras 3
+# from Keras 2)
+RENAMED: Dict[str, Dict[str, str]] = {
+    "optimizer": {"lr": "learning_rate"},
+    "Dense": {"output_dim": "units", "init": "kernel_initializer"},
+    "fit": {"nb_epoch": "epochs"},
+}
+# old keyword -> why it is refused and what to write instead
+REFUSED: Dict[str, Dict[str, str]] = {
+    "optimizer": {"decay": "Keras 2's per-step decay of the learning rate (lr / (1 + decay · "
+                           "iterations)) is not supported: pass a constant learning_rate"},
+    "Dense": {"W_regularizer": "regularizers are not supported", "b_regularizer": "regularizers are not supported",
+              "bias": "write use_bias (Keras 2)"},
+    "fit": {"nb_val_samples": "write validation_steps (not supported either) or validation_split",
+            "samples_per_epoch": "write steps_per_epoch (not supported): fit runs over all of x"},
+}
+
+
+def translate(where: str, kwargs: dict) -> dict:
+    """kwargs with the old spellings of `where` renamed (each with a DeprecationWarning); an
+    old spelling that fastmlp does not support raises TypeError saying what to write instead."""
+    out = dict(kwargs)
+    for old, why in REFUSED.get(where, {}).items():
+        if old in out:
+            raise TypeError(f"{where}({old}=...) is a Keras 1/2 argument: {why}.")
+    for old, new in RENAMED.get(where, {}).items():
+        if old in out:
+            if new in out:
+                raise TypeError(f"{where}() got both {old}= (the old spelling) and {new}=; give {new}= only.")
+            warnings.warn(f"{where}({old}=...) is the Keras 1/2 spelling; write {new}=...",
+                          DeprecationWarning, stacklevel=3)
+            out[new] = out.pop(old)
+    return out
