@@ -57,10 +57,12 @@ class Layer:
         self.output_shape: Optional[Shape] = None
         self.built = False
         self._owner = None  # weakref to the model whose buffer holds the weights
+        self._inbound = None  # the symbolic tensor it was called on (functional API)
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_owner"] = None  # the model that copies this layer re-attaches it
+        state["_inbound"] = None
         return state
 
     @property
@@ -76,6 +78,16 @@ class Layer:
                              "cannot be shared between models. Create a new layer, or "
                              "copy.deepcopy the model.")
         self._owner = weakref.ref(model)
+
+    def __call__(self, inputs):
+        """layer(tensor) on a symbolic tensor (from keras.Input): the next link of a functional
+        chain. Layers compute inside a model: build one and call it, model(x)."""
+        from fastmlp import functional
+        if isinstance(inputs, functional.KerasTensor) or isinstance(inputs, (list, tuple, dict)):
+            return functional.call(self, inputs)
+        raise TypeError(f"Layer {self.name!r} can be called on a symbolic tensor (keras.Input(...)) "
+                        "to build a functional model; to compute outputs, build a model and call it: "
+                        "model(x)")
 
     def build(self, input_shape: Shape, initialize: bool = True) -> None:
         """Creates the weights for inputs of `input_shape` (one sample, no batch dimension);
@@ -164,8 +176,9 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size: Optional[int] = None, dtype=None,
-          name: Optional[str] = None, **kwargs) -> InputLayer:
-    """The input of a Sequential model (`model.add(Input(shape=(784,)))`).
+          name: Optional[str] = None, **kwargs):
+    """A model's input, as a symbolic tensor: call layers on it and give both ends to
+    `Model(inputs=..., outputs=...)`, or put it first in a Sequential.
 
     Args:
         shape: shape of one sample, no batch dimension.
@@ -173,7 +186,8 @@ def Input(shape=None, batch_size: Optional[int] = None, dtype=None,
         dtype: float type of the model.
         name: layer name.
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+    from fastmlp.functional import input_tensor
+    return input_tensor(InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs))
 
 
 class Flatten(Layer):

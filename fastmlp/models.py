@@ -21,13 +21,21 @@ from fastmlp.trainer import Trainer
 
 
 class Model(Trainer):
-    """Base of the models. Functional models (`Model(inputs, outputs)`) are not supported yet:
-    build a `Sequential` instead."""
+    """Base of the models; `Model(inputs=..., outputs=...)` builds a functional chain (see
+    fastmlp.functional) and `Sequential` a stack.
+
+    Args:
+        inputs: the tensor of `keras.Input(...)`.
+        outputs: the tensor of the last layer called on the chain from `inputs`.
+        name: model name.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model:  # Model(inputs, outputs): a functional model
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
-        if type(self) is Model:
-            raise NotImplementedError("fastmlp supports Sequential models only; functional "
-                                      "Model(inputs, outputs) is not supported yet.")
         self._engine: Optional[Engine] = None
         self._lock = threading.RLock()
         self._training_thread: Optional[int] = None
@@ -226,6 +234,10 @@ class Sequential(Model):
     def _all_layers(self) -> List[Layer]:
         return list(self._layers)
 
+    def _computing_layers(self) -> List[Layer]:
+        """The layers without the InputLayer (what a Keras Sequential lists and saves)."""
+        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
     def _dense_layers(self) -> List[Dense]:
         return [layer for layer in self._layers if isinstance(layer, Dense)]
 
@@ -233,7 +245,11 @@ class Sequential(Model):
         return self._input_shape is not None and bool(self._dense_layers())
 
     def add(self, layer: Layer) -> None:
-        """Appends a layer; the model is (re)built as soon as its input shape is known."""
+        """Appends a layer (or `keras.Input(...)`, first); the model is (re)built as soon as its
+        input shape is known."""
+        from fastmlp.functional import KerasTensor
+        if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
+            layer = layer._layer
         self._check_new_layer(layer)
         with self._writing("add()"):
             layer._attach(self)
@@ -298,6 +314,25 @@ class Sequential(Model):
         """(None, units of the last layer)."""
         self._require_built()
         return (None,) + tuple(self._layers[-1].output_shape)
+
+
+class Functional(Sequential):
+    """A model built with the functional API, `Model(inputs=..., outputs=...)`, over a chain of
+    layers: a Sequential underneath, listing its InputLayer as Keras does."""
+
+    def __init__(self, inputs=None, outputs=None, name: Optional[str] = None, **kwargs):
+        from fastmlp import functional
+        if kwargs:
+            raise TypeError(f"Model() got unexpected keyword argument(s) {sorted(kwargs)}")
+        layers = functional.chain(inputs, outputs)
+        super().__init__(name=name or naming.unique_name("functional"))
+        for layer in layers:
+            self.add(layer)
+
+    @property
+    def layers(self) -> List[Layer]:
+        """The layers, the InputLayer first (as Keras lists a functional model's)."""
+        return list(self._layers)
 
 
 def load_model(filepath, compile: bool = True) -> Model:

@@ -52,7 +52,10 @@ def model_config(model) -> Config:
         layers.insert(0, {"class_name": "InputLayer", "config": {
             "name": "input_layer", "dtype": model._all_layers()[0].dtype if model._all_layers() else "float32",
             "batch_shape": [None, *model._input_shape]}})
-    return {"class_name": "Sequential", "config": {"name": model.name, "layers": layers}}
+    config = {"name": model.name, "layers": layers}
+    if type(model).__name__ == "Functional":  # a chain built with Model(inputs, outputs)
+        config["fastmlp_functional"] = True
+    return {"class_name": "Sequential", "config": config}
 
 
 # ----- reading -------------------------------------------------------------------------------------
@@ -197,7 +200,7 @@ def _chain(config: Config, where: str) -> List[Config]:
 def model_from_config(spec: Config, where: str):
     """A Sequential model (unbuilt: no weights drawn) from a Sequential or functional-chain config.
     Returns (model, input shape or None)."""
-    from fastmlp.models import Sequential
+    from fastmlp.models import Functional, Sequential
     if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
         raise ValueError(f"{where}: the model config must be {{class_name, config}}")
     kind, config = spec.get("class_name"), spec["config"]
@@ -217,7 +220,12 @@ def model_from_config(spec: Config, where: str):
             input_shape = shape
         layers.append(layer)
     name = config.get("name")
-    model = Sequential(name=name if isinstance(name, str) and name else None)
+    name = name if isinstance(name, str) and name else None
+    if config.get("fastmlp_functional") is True or kind in ("Functional", "Model"):
+        model = Functional.__new__(Functional)  # the same chain, listed with its InputLayer
+        Sequential.__init__(model, name=name)
+    else:
+        model = Sequential(name=name)
     for layer in layers:
         layer._input_shape = None  # the model's input shape is set once, below
         model._add_unbuilt(layer)

@@ -104,7 +104,7 @@ def keras_config(model, include_optimizer: bool = True):
     model._require_built()
     shape = model._input_shape
     layers = [_keras_layer(InputLayer(shape=shape, name="input_layer", dtype=model.dtype), shape)]
-    for layer in model.layers:
+    for layer in model._computing_layers():
         layers.append(_keras_layer(layer, shape))
         shape = layer.output_shape
     config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
@@ -127,7 +127,8 @@ def _write_weights_h5(model, out, include_optimizer: bool) -> None:
     h5 = h5py()
     with h5.File(out, "w") as f:
         layers_group = f.create_group("layers")
-        for layer, path in zip(model.layers, layer_paths(model.layers)):
+        computing = model._computing_layers()
+        for layer, path in zip(computing, layer_paths(computing)):
             group = layers_group.create_group(path).create_group("vars")
             group.attrs["name"] = layer.name
             for i, array in enumerate(model._layer_weights(layer)):
@@ -170,7 +171,7 @@ def save_weights(model, filepath) -> None:
 def _read_layer_weights(model, f, label: str, functional: bool) -> None:
     """Sets the weights of `model` (built here, unless it is already) from the `layers/...`
     group of a Keras 3 weights file; every shape is checked against the architecture first."""
-    keras_layers = model._all_layers() if functional else model.layers
+    keras_layers = model._all_layers() if functional else model._computing_layers()
     shapes = iter(planned_dense_shapes(model))
     datasets = []
     for layer, path in zip(keras_layers, layer_paths(keras_layers)):
