@@ -32,3 +32,32 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     out = np.zeros((labels.size, num_classes), dtype=np.float32)
     out[np.arange(labels.size), labels] = 1
     return out.reshape(np.shape(x) + (num_classes,)) if np.ndim(x) > 1 else out
+
+
+def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,
+                 show_layer_names: bool = True, rankdir: str = "TB", **kwargs):
+    """A diagram of the model (see fastmlp.diagrams.model_to_dot): `.to_string()` gives DOT,
+    `.create(prog='dot', format='svg')` SVG bytes, with or without Graphviz installed.
+
+    Args:
+        model: a built model.
+        show_shapes: show each layer's input and output shapes.
+        show_dtype: show each layer's dtype.
+        show_layer_names: show layer names (else types only).
+        rankdir: 'TB' or 'LR'.
+    """
+    from fastmlp import diagrams
+    return diagrams.model_to_dot(model, show_shapes, show_dtype, show_layer_names, rankdir, **kwargs)
+
+
+def plot_model(model, to_file: str = "model.png", show_shapes: bool = False, **kwargs):
+    """Writes a diagram of the model to `to_file` (.svg, .png or .dot); see
+    fastmlp.diagrams.plot_model.
+
+    Args:
+        model: a built model.
+        to_file: the file; its ending gives the format.
+        show_shapes: show each layer's input and output shapes.
+    """
+    from fastmlp import diagrams
+    return diagrams.plot_model(model, to_file, show_shapes, **kwargs)
