@@ -15,7 +15,7 @@ import numpy as np
 
 from fastmlp import data as _data, losses as _losses, metrics as _metrics
 from fastmlp import legacy, optimizers as _optimizers, seeding
-from fastmlp.callbacks import Callback, CallbackList, History
+from fastmlp.callbacks import Callback, CallbackList, History, TerminateOnNaN
 from fastmlp.progbar import Progbar
 
 # Work per compiled call in fit: short enough that Ctrl-C is seen in well under a second and
@@ -203,7 +203,8 @@ class Trainer:
         batch_size = min(batch_size, n)  # as Keras: a batch larger than the data is all of it
         steps = math.ceil(n / batch_size)
         self.history = History()
-        callback_list = CallbackList([self.history] + list(callbacks or []), self,
+        # History last, as Keras: it records what the other callbacks add to the logs
+        callback_list = CallbackList(list(callbacks or []) + [self.history], self,
                                      {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
         rng = seeding.generator()
@@ -216,8 +217,14 @@ class Trainer:
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
             bar = Progbar(steps, verbose)
-            loss_sum, acc_sum, count = self._train_epoch(
-                engine, rule, (features, labels, targets), order, batch_size, steps, epoch, bar, pace)
+            try:
+                loss_sum, acc_sum, count = self._train_epoch(
+                    engine, rule, (features, labels, targets), order, batch_size, steps, epoch, bar, pace)
+            except FloatingPointError as exc:
+                if not any(isinstance(cb, TerminateOnNaN) for cb in callback_list.callbacks):
+                    raise
+                print(f"{exc}", file=sys.stdout)  # TerminateOnNaN: stop quietly, weights kept
+                break
             logs = self._logs(loss_sum, acc_sum, count)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 v_loss, v_acc = engine.evaluate(val[0], val[1], val[2], val_batch, loss_name, val_metric)

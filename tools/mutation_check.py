@@ -39,6 +39,8 @@ M = {
  "layer-shared": ("fastmlp/layers.py", "        if owner is not None and owner is not model:", "        if False:", "tests/test_hardening.py -k belongs"),
  "no-flush-in-loops": ("csrc/fpstate.h", "    _mm_setcsr(old | FM_FTZ_DAZ);", "    _mm_setcsr(old);", "tests/test_fpstate.py"),
  "flush-leaks-to-caller": ("fastmlp/_kernels/network.pyx", "    fm_flush_denormals_end(fp_state)\n", "    pass\n", "tests/test_fpstate.py -k fit"),
+ "early-stop-one-late": ("fastmlp/callbacks.py", "        if self.wait >= self.patience and epoch > 0:", "        if self.wait > self.patience and epoch > 0:", "tests/test_callbacks.py"),
+ "restore-last-not-best": ("fastmlp/callbacks.py", "            if self.restore_best_weights:\n                self.best_weights = self.model.get_weights()\n            if self.baseline", "            if self.baseline", "tests/test_callbacks.py"),
  "deepcopy-no-rebind": ("fastmlp/models.py", "        if self._ready_to_build():\n            self._bind_engine()\n            rule", "        if False:\n            self._bind_engine()\n            rule", "tests/test_hardening.py -k deepcopy"),
 }
 
