@@ -41,7 +41,7 @@ M = {
  "flush-leaks-to-caller": ("fastmlp/_kernels/network.pyx", "    fm_flush_denormals_end(fp_state)\n", "    pass\n", "tests/test_fpstate.py -k fit"),
  "early-stop-one-late": ("fastmlp/callbacks.py", "        if self.wait >= self.patience and epoch > 0:", "        if self.wait > self.patience and epoch > 0:", "tests/test_callbacks.py"),
  "restore-last-not-best": ("fastmlp/callbacks.py", "            if self.restore_best_weights:\n                self.best_weights = self.model.get_weights()\n            if self.baseline", "            if self.baseline", "tests/test_callbacks.py"),
- "deepcopy-no-rebind": ("fastmlp/models.py", "        if self._ready_to_build():\n            self._bind_engine()\n            rule", "        if False:\n            self._bind_engine()\n            rule", "tests/test_hardening.py -k deepcopy"),
+ "copy-without-weights": ("fastmlp/saving/native.py", "        _load_flat_weights(model, reader)\n", "        pass\n", "tests/test_hardening.py -k deepcopy"),
 }
 
 def main():
@@ -60,11 +60,18 @@ def main():
         if work.exists():
             shutil.rmtree(work)
         shutil.copytree(repo, work, ignore=shutil.ignore_patterns(".git", "build"))
+        stale = False
         for path, old, new in edits:
             p = work / path
             s = p.read_text()
-            assert s.count(old) == 1, (name, path, s.count(old))
+            if s.count(old) != 1:  # the code moved on: the mutation must be rewritten
+                stale = True
+                break
             p.write_text(s.replace(old, new))
+        if stale:
+            results[name] = f"STALE | its line is not (once) in {path}"
+            print(f"{name}: {results[name]}", flush=True)
+            continue
         if any(path.endswith((".h", ".pyx")) for path, _, _ in edits):
             b = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "--force"], cwd=work, capture_output=True, text=True)
             if b.returncode:
