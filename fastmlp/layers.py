@@ -229,13 +229,11 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  input_shape=None, input_dim: Optional[int] = None, **kwargs):
-        kwargs = legacy.translate("Dense", kwargs)
-        if "units" in kwargs:  # output_dim= (Keras 1)
-            if units is not None:
-                raise TypeError("Dense() got both units and output_dim; give units only.")
-            units = kwargs.pop("units")
-        if "kernel_initializer" in kwargs:  # init= (Keras 1); its 'uniform' is U(-0.05, 0.05), as here
-            kernel_initializer = kwargs.pop("kernel_initializer")
+        kwargs = legacy.translate("Dense", kwargs, given={name for name, value in (
+            ("units", units), ("kernel_initializer", kernel_initializer)) if value not in (None, "glorot_uniform")})
+        units = kwargs.pop("units", units)  # output_dim= (Keras 1)
+        # init= (Keras 1); its 'uniform' is U(-0.05, 0.05), as fastmlp's RandomUniform
+        kernel_initializer = kwargs.pop("kernel_initializer", kernel_initializer)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive integer. "
                              f"Received: units={units!r}")

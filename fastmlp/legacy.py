@@ -1,7 +1,7 @@
 """The Keras 1 and 2 spellings the tutorials still use, in one place: each is accepted with a
 DeprecationWarning naming today's spelling, or refused with a message that says which to use."""
 import warnings
-from typing import Dict
+from typing import Dict, Iterable, Optional
 
 # old keyword -> today's keyword, per callable (Keras 2 renamed these from Keras 1, or Keras 3
 # from Keras 2)
@@ -21,18 +21,21 @@ REFUSED: Dict[str, Dict[str, str]] = {
 }
 
 
-def translate(where: str, kwargs: dict) -> dict:
+def translate(where: str, kwargs: dict, given: Iterable[str] = (), label: Optional[str] = None) -> dict:
     """kwargs with the old spellings of `where` renamed (each with a DeprecationWarning); an
-    old spelling that fastmlp does not support raises TypeError saying what to write instead."""
+    old spelling that fastmlp does not support, or one whose new spelling the caller also gave
+    (`given`: the new names passed explicitly), raises TypeError saying what to write instead.
+    `label` names the callable in messages (default: `where`)."""
+    label = label or where
     out = dict(kwargs)
     for old, why in REFUSED.get(where, {}).items():
         if old in out:
-            raise TypeError(f"{where}({old}=...) is a Keras 1/2 argument: {why}.")
+            raise TypeError(f"{label}({old}=...) is a Keras 1/2 argument: {why}.")
     for old, new in RENAMED.get(where, {}).items():
         if old in out:
-            if new in out:
-                raise TypeError(f"{where}() got both {old}= (the old spelling) and {new}=; give {new}= only.")
-            warnings.warn(f"{where}({old}=...) is the Keras 1/2 spelling; write {new}=...",
+            if new in out or new in given:
+                raise TypeError(f"{label}() got both {old}= (the old spelling) and {new}=; give {new}= only.")
+            warnings.warn(f"{label}({old}=...) is the Keras 1/2 spelling; write {new}=...",
                           DeprecationWarning, stacklevel=3)
             out[new] = out.pop(old)
     return out

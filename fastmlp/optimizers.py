@@ -32,12 +32,10 @@ class Optimizer:
 
     def __init__(self, learning_rate: float, name: str = None, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema: bool = False, **kwargs):
-        kwargs = legacy.translate("optimizer", kwargs)
-        if "learning_rate" in kwargs:  # given as lr= (Keras 2): it replaces the default
-            default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
-            if learning_rate != default:
-                raise TypeError(f"{type(self).__name__}() got both lr= (the old spelling) and "
-                                "learning_rate=; give learning_rate= only.")
+        default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
+        kwargs = legacy.translate("optimizer", kwargs, label=type(self).__name__,
+                                  given={"learning_rate"} if learning_rate != default else ())
+        if "learning_rate" in kwargs:  # given as lr= (Keras 2)
             learning_rate = kwargs.pop("learning_rate")
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}")

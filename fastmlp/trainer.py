@@ -150,9 +150,8 @@ class Trainer:
                 its last finite weights and optimizer state.
             RuntimeError: fit already runs on this model in another thread.
         """
-        kwargs = legacy.translate("fit", kwargs)
-        if "epochs" in kwargs:  # nb_epoch= (Keras 1)
-            epochs = kwargs.pop("epochs")
+        kwargs = legacy.translate("fit", kwargs, given={"epochs"} if epochs != 1 else ())
+        epochs = kwargs.pop("epochs", epochs)  # nb_epoch= (Keras 1)
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword argument(s) {sorted(kwargs)}")
         if not self.compiled:
