@@ -94,12 +94,18 @@ def test_unbuilt_and_uncompiled_models_and_float64(rng, tmp_path):
     np.testing.assert_array_equal(back.get_weights()[0], wide.get_weights()[0])
 
 
-def test_save_and_load_weights(rng, tmp_path):
+@pytest.mark.parametrize("name", ["w.weights.fastmlp", "w.weights.h5"])  # fastmlp's, Keras's
+def test_save_and_load_weights(rng, tmp_path, name):
     model, x, _ = trained_model(rng)
-    model.save_weights(tmp_path / "w.weights.fastmlp")
+    model.save_weights(tmp_path / name)
     other, _, _ = trained_model(np.random.default_rng(99))
-    other.load_weights(tmp_path / "w.weights.fastmlp")
+    other.load_weights(tmp_path / name)
     np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_weights_of_another_architecture_are_refused(rng, tmp_path):
+    model, _, _ = trained_model(rng)
+    model.save_weights(tmp_path / "w.weights.fastmlp")
     narrow = keras.Sequential([keras.layers.Dense(3, input_dim=12)])
     with pytest.raises(ValueError, match=r"holds weights of Dense layers.*\(12, 9, False\)"):
         narrow.load_weights(tmp_path / "w.weights.fastmlp")
@@ -281,14 +287,6 @@ def test_keras_files_written_by_fastmlp_have_keras_layout(tmp_path):
     x = np.array(KERAS_FILES["models"]["seq_flatten"]["x"], np.float32)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     assert again.optimizer.iterations == model.optimizer.iterations
-
-
-def test_keras_weights_files(rng, tmp_path):
-    model, x, _ = trained_model(rng)
-    model.save_weights(tmp_path / "w.weights.h5")
-    other, _, _ = trained_model(np.random.default_rng(3))
-    other.load_weights(tmp_path / "w.weights.h5")
-    np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 @pytest.mark.parametrize("change,error,match", [
