@@ -59,10 +59,6 @@ class Engine:
                                w_offsets, b_offsets)
         self.published = self.params.copy()
 
-    def __reduce__(self):
-        # a copy is a new engine over a copy of the live weights (the Network is never copied)
-        return _restore_engine, (self.steps, self.dtype.name, self.params.copy())
-
     @property
     def n_inputs(self) -> int:
         return self.steps[0].n_in
@@ -134,8 +130,3 @@ class Engine:
         ceiling for a training step (see Network.gemm_steps)."""
         self.network.gemm_steps(rows, n_steps)
 
-
-def _restore_engine(steps, dtype, params) -> Engine:
-    engine = Engine([DenseStep(*step) for step in steps], dtype)
-    engine.restore(params)
-    return engine
