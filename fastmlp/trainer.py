@@ -264,8 +264,7 @@ class Trainer:
             if engine.finite(rule):
                 engine.publish()
             else:
-                engine.restore(engine.published)
-                rule.set_state(*rule_checkpoint)
+                _rewind(engine, rule, rule_checkpoint)
             raise
         return loss_sum, acc_sum, count
 
@@ -279,15 +278,13 @@ class Trainer:
         else:
             # back to the checkpoint of this slice, then replay it a step at a time (the same
             # batches, so the same weights) up to the last one whose weights are finite
-            engine.restore(engine.published)
-            rule.set_state(*rule_checkpoint)
+            _rewind(engine, rule, rule_checkpoint)
             last_good = first - 1
             for step in range(first, bad_step if bad_step >= 0 else first + n):
                 saved = rule.get_state()
                 bad = engine.train(features, labels, targets, order, step, 1, batch_size, rule)[3]
                 if bad >= 0 or not engine.finite(rule):
-                    engine.restore(engine.published)
-                    rule.set_state(*saved)
+                    _rewind(engine, rule, saved)
                     break
                 engine.publish()
                 last_good = step
@@ -370,3 +367,8 @@ class Trainer:
         """model(x): the outputs for x as one batch (NumPy in, NumPy out)."""
         return self.predict_on_batch(x)
 
+
+def _rewind(engine, rule, rule_state) -> None:
+    """Back to the last published weights and the optimizer state saved with them."""
+    engine.restore(engine.published)
+    rule.set_state(*rule_state)
