@@ -12,7 +12,18 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { FM_LINEAR = 0, FM_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_SOFTMAX = 4 };
+enum { FM_LINEAR = 0, FM_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_SOFTMAX = 4,
+       FM_LEAKY_RELU = 5, FM_ELU = 6, FM_SELU = 7, FM_GELU = 8, FM_SOFTPLUS = 9,
+       FM_SOFTSIGN = 10, FM_SILU = 11, FM_HARD_SIGMOID = 12, FM_EXPONENTIAL = 13 };
+#define FM_N_ACTIVATIONS 14
+#define FM_SELU_ALPHA 1.67326324235437728481704299167171
+#define FM_SELU_SCALE 1.05070098735548049341933498529461
+#define FM_SQRT1_2 0.70710678118654752440084436210485
+#define FM_INV_SQRT_2PI 0.39894228040143267793994605993438
+
+/* Whether an activation's backward pass reads its input (GELU, SiLU are not invertible from
+ * their output); the others differentiate from the output alone. */
+static inline int fm_act_needs_pre(int act) { return act == FM_GELU || act == FM_SILU; }
 enum { FM_SPARSE_XENT = 0, FM_XENT = 1, FM_BINARY_XENT = 2, FM_MSE = 3, FM_MAE = 4 };
 enum { FM_ACC_NONE = 0, FM_ACC_SPARSE = 1, FM_ACC_CATEGORICAL = 2, FM_ACC_BINARY = 3 };
 
@@ -44,47 +55,93 @@ static inline int fm_simd_level(void) {
     return FM_LEVEL();
 }
 
-#define FM_DEFINE(T, S, EXP, LOG, TANH, SQRT, FABS)                                            \
+#define FM_DEFINE(T, S, EXP, LOG, TANH, SQRT, FABS, ERF, EXPM1, LOG1P)                                            \
                                                                                                \
-/* y := act(y + b), one pass; b may be NULL (no bias). Softmax is row-wise, max-subtracted. */ \
-FM_CLONES static void fm_bias_act_##S(T *restrict y, const T *restrict b, ptrdiff_t rows,         \
-                                   ptrdiff_t cols, int act) {                                  \
-    for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
-        T *restrict r = y + i * cols;                                                          \
-        if (b) for (ptrdiff_t j = 0; j < cols; j++) r[j] += b[j];                              \
-        switch (act) {                                                                         \
-        case FM_RELU:                                                                          \
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = r[j] > 0 ? r[j] : (T)0;                \
-            break;                                                                             \
-        case FM_SIGMOID:                                                                       \
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = (T)1 / ((T)1 + EXP(-r[j]));            \
-            break;                                                                             \
-        case FM_TANH:                                                                          \
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = TANH(r[j]);                            \
-            break;                                                                             \
-        case FM_SOFTMAX: {                                                                     \
-            T top = r[0], total = 0;                                                           \
-            for (ptrdiff_t j = 1; j < cols; j++) top = r[j] > top ? r[j] : top;                \
-            for (ptrdiff_t j = 0; j < cols; j++) { r[j] = EXP(r[j] - top); total += r[j]; }    \
-            T inv = (T)1 / total;                                                              \
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] *= inv;                                  \
-            break;                                                                             \
+/* Forward of one activation on a row, from z into r (r may be z).                              \
+ * SELU's constants are Keras's (keras/src/activations/activations.py). */                      \
+static inline void fm_act_row_##S(T *r, const T *z, ptrdiff_t cols, int act, T alpha) {         \
+    switch (act) {                                                                             \
+    case FM_RELU:                                                                              \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] = z[j] > 0 ? z[j] : (T)0;                    \
+        break;                                                                                 \
+    case FM_SIGMOID:                                                                           \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] = (T)1 / ((T)1 + EXP(-z[j]));                \
+        break;                                                                                 \
+    case FM_TANH:                                                                              \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] = TANH(z[j]);                                \
+        break;                                                                                 \
+    case FM_SOFTMAX: {                                                                         \
+        T top = z[0], total = 0;                                                               \
+        for (ptrdiff_t j = 1; j < cols; j++) top = z[j] > top ? z[j] : top;                    \
+        for (ptrdiff_t j = 0; j < cols; j++) { r[j] = EXP(z[j] - top); total += r[j]; }        \
+        T inv = (T)1 / total;                                                                  \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] *= inv;                                      \
+        break;                                                                                 \
+    }                                                                                          \
+    case FM_LEAKY_RELU:                                                                        \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] = z[j] > 0 ? z[j] : alpha * z[j];            \
+        break;                                                                                 \
+    case FM_ELU:                                                                               \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] = z[j] > 0 ? z[j] : alpha * EXPM1(z[j]);     \
+        break;                                                                                 \
+    case FM_SELU:                                                                              \
+        for (ptrdiff_t j = 0; j < cols; j++)                                                   \
+            r[j] = (T)FM_SELU_SCALE * (z[j] > 0 ? z[j] : (T)FM_SELU_ALPHA * EXPM1(z[j]));      \
+        break;                                                                                 \
+    case FM_GELU:                                                                              \
+        for (ptrdiff_t j = 0; j < cols; j++)                                                   \
+            r[j] = (T)0.5 * z[j] * ((T)1 + ERF(z[j] * (T)FM_SQRT1_2));                         \
+        break;                                                                                 \
+    case FM_SOFTPLUS:                                                                          \
+        /* log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|) */                        \
+        for (ptrdiff_t j = 0; j < cols; j++)                                                   \
+            r[j] = (z[j] > 0 ? z[j] : (T)0) + LOG1P(EXP(-FABS(z[j])));                         \
+        break;                                                                                 \
+    case FM_SOFTSIGN:                                                                          \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] = z[j] / ((T)1 + FABS(z[j]));                \
+        break;                                                                                 \
+    case FM_SILU:                                                                              \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] = z[j] / ((T)1 + EXP(-z[j]));                \
+        break;                                                                                 \
+    case FM_HARD_SIGMOID:                                                                      \
+        /* Keras 3: relu6(z + 3) / 6 */                                                        \
+        for (ptrdiff_t j = 0; j < cols; j++) {                                                 \
+            T u = z[j] + (T)3;                                                                 \
+            r[j] = (u > 0 ? (u < (T)6 ? u : (T)6) : (T)0) / (T)6;                              \
         }                                                                                      \
-        default: break;                                                                        \
-        }                                                                                      \
+        break;                                                                                 \
+    case FM_EXPONENTIAL:                                                                       \
+        for (ptrdiff_t j = 0; j < cols; j++) r[j] = EXP(z[j]);                                 \
+        break;                                                                                 \
+    default:                                                                                   \
+        if (r != z) for (ptrdiff_t j = 0; j < cols; j++) r[j] = z[j];                          \
+        break;                                                                                 \
     }                                                                                          \
 }                                                                                              \
                                                                                                \
-/* dz := dy * act'(.) computed from the activation's output y (in place: dz may be dy), and   \
+/* z := z + b, then y := act(z), one pass a row; b may be NULL (no bias), y may be z (in      \
+ * place). An activation that fm_act_needs_pre keeps z for its backward pass (y != z). */     \
+FM_CLONES static void fm_bias_act_##S(T *z, const T *restrict b, T *y, ptrdiff_t rows,            \
+                                   ptrdiff_t cols, int act, T alpha) {                         \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
+        T *zr = z + i * cols;                                                                  \
+        if (b) for (ptrdiff_t j = 0; j < cols; j++) zr[j] += b[j];                             \
+        fm_act_row_##S(y + i * cols, zr, cols, act, alpha);                                    \
+    }                                                                                          \
+}                                                                                              \
+                                                                                               \
+/* dz := dy * act'(.) (in place: dz may be dy), from the activation's output y, or from its  \
+ * input `pre` for the activations that need it (fm_act_needs_pre: GELU, SiLU), and          \
  * db := column sums of dz in the same pass (db may be NULL). */                               \
 FM_CLONES static void fm_act_backward_##S(T *dz, const T *dy, const T *restrict y,               \
-                                       ptrdiff_t rows, ptrdiff_t cols, int act,                \
-                                       T *restrict db) {                                       \
+                                       const T *restrict pre, ptrdiff_t rows, ptrdiff_t cols,  \
+                                       int act, T alpha, T *restrict db) {                     \
     if (db) for (ptrdiff_t j = 0; j < cols; j++) db[j] = 0;                                    \
     for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
         T *z = dz + i * cols;                                                                  \
         const T *d = dy + i * cols;                                                            \
         const T *restrict o = y + i * cols;                                                    \
+        const T *restrict x = pre ? pre + i * cols : NULL;                                     \
         switch (act) {                                                                         \
         case FM_RELU:                                                                          \
             for (ptrdiff_t j = 0; j < cols; j++) z[j] = o[j] > 0 ? d[j] : (T)0;                \
@@ -101,6 +158,44 @@ FM_CLONES static void fm_act_backward_##S(T *dz, const T *dy, const T *restrict 
             for (ptrdiff_t j = 0; j < cols; j++) z[j] = o[j] * (d[j] - dot);                   \
             break;                                                                             \
         }                                                                                      \
+        case FM_LEAKY_RELU: /* alpha >= 0: the output's sign is the input's */                 \
+            for (ptrdiff_t j = 0; j < cols; j++) z[j] = o[j] > 0 ? d[j] : alpha * d[j];        \
+            break;                                                                             \
+        case FM_ELU: /* alpha > 0: for z <= 0, d(alpha (e^z - 1))/dz = y + alpha */            \
+            for (ptrdiff_t j = 0; j < cols; j++) z[j] = o[j] > 0 ? d[j] : d[j] * (o[j] + alpha); \
+            break;                                                                             \
+        case FM_SELU:                                                                          \
+            for (ptrdiff_t j = 0; j < cols; j++)                                               \
+                z[j] = d[j] * (o[j] > 0 ? (T)FM_SELU_SCALE                                     \
+                               : o[j] + (T)(FM_SELU_SCALE * FM_SELU_ALPHA));                   \
+            break;                                                                             \
+        case FM_GELU: /* Phi(x) + x phi(x) */                                                  \
+            for (ptrdiff_t j = 0; j < cols; j++)                                               \
+                z[j] = d[j] * ((T)0.5 * ((T)1 + ERF(x[j] * (T)FM_SQRT1_2))                     \
+                               + x[j] * (T)FM_INV_SQRT_2PI * EXP((T)-0.5 * x[j] * x[j]));     \
+            break;                                                                             \
+        case FM_SOFTPLUS: /* sigmoid(x) = 1 - e^-y */                                          \
+            for (ptrdiff_t j = 0; j < cols; j++) z[j] = -d[j] * EXPM1(-o[j]);                  \
+            break;                                                                             \
+        case FM_SOFTSIGN: /* 1 / (1 + |x|)^2 = (1 - |y|)^2 */                                  \
+            for (ptrdiff_t j = 0; j < cols; j++) {                                             \
+                T u = (T)1 - FABS(o[j]);                                                       \
+                z[j] = d[j] * u * u;                                                           \
+            }                                                                                  \
+            break;                                                                             \
+        case FM_SILU: /* s + x s (1 - s), s = sigmoid(x) */                                    \
+            for (ptrdiff_t j = 0; j < cols; j++) {                                             \
+                T s = (T)1 / ((T)1 + EXP(-x[j]));                                              \
+                z[j] = d[j] * s * ((T)1 + x[j] * ((T)1 - s));                                  \
+            }                                                                                  \
+            break;                                                                             \
+        case FM_HARD_SIGMOID:                                                                  \
+            for (ptrdiff_t j = 0; j < cols; j++)                                               \
+                z[j] = (o[j] > 0 && o[j] < (T)1) ? d[j] / (T)6 : (T)0;                         \
+            break;                                                                             \
+        case FM_EXPONENTIAL:                                                                   \
+            for (ptrdiff_t j = 0; j < cols; j++) z[j] = d[j] * o[j];                           \
+            break;                                                                             \
         default:                                                                               \
             if (z != d) for (ptrdiff_t j = 0; j < cols; j++) z[j] = d[j];                      \
             break;                                                                             \
@@ -289,8 +384,8 @@ FM_CLONES static int fm_all_finite_d(const double *restrict x, ptrdiff_t n) {
     return !bad;
 }
 
-FM_DEFINE(float, f, expf, logf, tanhf, sqrtf, fabsf)
-FM_DEFINE(double, d, exp, log, tanh, sqrt, fabs)
+FM_DEFINE(float, f, expf, logf, tanhf, sqrtf, fabsf, erff, expm1f, log1pf)
+FM_DEFINE(double, d, exp, log, tanh, sqrt, fabs, erf, expm1, log1p)
 
 #undef FM_DEFINE
 #endif

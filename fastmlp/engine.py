@@ -1,82 +1,193 @@
-"""The engine: a plan of flat buffers over a stack of compiled dense steps.
+"""The engine: a plan of flat buffers over a chain of compiled steps (dense, activation,
+dropout, batch normalization).
 
 Between the Keras-style API (layers, models) and the kernels: it knows sizes, activation
 codes and buffers, never Layer objects, and the API never reaches below it. All weights live
-in one flat vector (Dense kernel then bias, layer after layer: Keras's get_weights order),
-gradients in a second of the same layout, so the optimizer updates the model in one call and
-a later data-parallel step can all-reduce one buffer.
+in one flat vector (the trainable ones first, step after step in Keras's order, then the
+non-trainable ones), gradients in a second vector over the trainable prefix, so the optimizer
+updates the model in one call and a later data-parallel step can all-reduce one buffer.
 
 Readers and writers of the weights never meet: training and set_weights write the live buffer
 `params`; predict, evaluate and get_weights read `published`, a copy that writers replace
 (never modify) once their writes are whole. A reader holds the copy it started with, so it
 sees one consistent set of weights without taking a lock, however many threads read at once.
 """
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from fastmlp import config
-from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
+from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, DEFAULT_ALPHA, LOSS_CODES
 from fastmlp._kernels.finite import all_finite
 from fastmlp._kernels.network import Network
 
+# (shape, trainable) of one weight array
+WeightSpec = Tuple[Tuple[int, ...], bool]
+
 
 class DenseStep(NamedTuple):
-    """One compiled step: y = act(x·W + b), W of shape (n_in, n_out)."""
+    """y = act(x·W + b), W of shape (n_in, n_out); alpha: the activation's parameter (None:
+    Keras's default for that activation)."""
     n_in: int
     n_out: int
     activation: str
     use_bias: bool
+    alpha: Optional[float] = None
+
+    def weights(self) -> List[WeightSpec]:
+        return [((self.n_in, self.n_out), True)] + ([((self.n_out,), True)] if self.use_bias else [])
+
+    def spec(self) -> dict:
+        return {"kind": "dense", "activation": ACTIVATION_CODES[self.activation],
+                "alpha": _alpha(self.activation, self.alpha)}
+
+
+class ActivationStep(NamedTuple):
+    """y = act(x), elementwise (row-wise for softmax)."""
+    n: int
+    activation: str
+    alpha: Optional[float] = None
+
+    def weights(self) -> List[WeightSpec]:
+        return []
+
+    def spec(self) -> dict:
+        return {"kind": "activation", "activation": ACTIVATION_CODES[self.activation],
+                "alpha": _alpha(self.activation, self.alpha)}
+
+
+class DropoutStep(NamedTuple):
+    """Inverted dropout in training (drop `rate` of the inputs, scale the rest by
+    1 / (1 − rate)), the identity in inference; `seed` is the layer's."""
+    n: int
+    rate: float
+    seed: int
+
+    def weights(self) -> List[WeightSpec]:
+        return []
+
+    def spec(self) -> dict:
+        return {"kind": "dropout", "rate": float(self.rate), "seed": int(self.seed)}
+
+
+class BatchNormStep(NamedTuple):
+    """Keras's BatchNormalization over features: weights gamma (scale), beta (center), then
+    the non-trainable moving mean and variance."""
+    n: int
+    momentum: float
+    epsilon: float
+    center: bool
+    scale: bool
+
+    def weights(self) -> List[WeightSpec]:
+        n = (self.n,)
+        return ([(n, True)] if self.scale else []) + ([(n, True)] if self.center else []) + [(n, False), (n, False)]
+
+    def spec(self) -> dict:
+        return {"kind": "batch_norm", "momentum": float(self.momentum), "epsilon": float(self.epsilon)}
+
+
+Step = Union[DenseStep, ActivationStep, DropoutStep, BatchNormStep]
+
+
+def _alpha(activation: str, alpha: Optional[float]) -> float:
+    return float(DEFAULT_ALPHA.get(activation, 0.0) if alpha is None else alpha)
+
+
+def step_width(step: Step) -> Tuple[int, int]:
+    """(inputs, outputs) of a step."""
+    if isinstance(step, DenseStep):
+        return step.n_in, step.n_out
+    return step.n, step.n
 
 
 class Engine:
     """Owns the flat parameter and gradient buffers, the published weights and the compiled
     Network over them.
 
+    The parameter buffer holds every trainable weight first (each step's, in Keras's order),
+    then the non-trainable ones (batch normalization's moving statistics): gradients and
+    optimizer slots cover the trainable prefix, `trainable_size` long, in the same layout.
+
     Args:
-        steps: the dense steps, input to output.
+        steps: the steps, input to output (DenseStep, ActivationStep, DropoutStep,
+            BatchNormStep); at least one DenseStep.
         dtype: float32 or float64.
     """
 
-    def __init__(self, steps: Sequence[DenseStep], dtype):
-        if not steps:
+    def __init__(self, steps: Sequence[Step], dtype):
+        if not any(isinstance(step, DenseStep) for step in steps):
             raise ValueError("A model needs at least one Dense layer to be trained or run.")
-        self.steps: List[DenseStep] = list(steps)
+        self.steps: List[Step] = list(steps)
         self.dtype = np.dtype(dtype)
-        w_offsets, b_offsets, offset = [], [], 0
-        for step in self.steps:
-            w_offsets.append(offset)
-            offset += step.n_in * step.n_out
-            b_offsets.append(offset if step.use_bias else -1)
-            offset += step.n_out if step.use_bias else 0
-        self.size = offset
+        specs = [step.weights() for step in self.steps]
+        sizes = [[int(np.prod(shape)) for shape, _ in weights] for weights in specs]
+        self.trainable_size = sum(size for weights, step_sizes in zip(specs, sizes)
+                                  for (_, trainable), size in zip(weights, step_sizes) if trainable)
+        # offsets[i][k]: where weight k of step i starts
+        self._offsets: List[List[int]] = []
+        trainable_at, frozen_at = 0, self.trainable_size
+        for weights, step_sizes in zip(specs, sizes):
+            offsets = []
+            for (_, trainable), size in zip(weights, step_sizes):
+                if trainable:
+                    offsets.append(trainable_at)
+                    trainable_at += size
+                else:
+                    offsets.append(frozen_at)
+                    frozen_at += size
+            self._offsets.append(offsets)
+        self._specs = specs
+        self.size = frozen_at
         self.params = np.zeros(self.size, dtype=self.dtype)
-        self.grads = np.zeros(self.size, dtype=self.dtype)
-        self._w_offsets, self._b_offsets = w_offsets, b_offsets
-        self.network = Network(self.params, self.grads, [s.n_in for s in self.steps],
-                               [s.n_out for s in self.steps],
-                               [ACTIVATION_CODES[s.activation] for s in self.steps],
-                               w_offsets, b_offsets)
+        self.grads = np.zeros(self.trainable_size, dtype=self.dtype)
+        self.network = Network(self.params, self.grads,
+                               [self._network_step(i) for i in range(len(self.steps))],
+                               self.trainable_size)
         self.published = self.params.copy()
+
+    def _network_step(self, index: int) -> dict:
+        step = self.steps[index]
+        n_in, n_out = step_width(step)
+        spec = {"n_in": n_in, "n_out": n_out, **step.spec()}
+        offsets = iter(self._offsets[index])
+        if isinstance(step, DenseStep):
+            spec["w_off"] = next(offsets)
+            spec["b_off"] = next(offsets) if step.use_bias else -1
+        elif isinstance(step, BatchNormStep):
+            spec["w_off"] = next(offsets) if step.scale else -1
+            spec["b_off"] = next(offsets) if step.center else -1
+            spec["mean_off"], spec["var_off"] = next(offsets), next(offsets)
+        return spec
+
+    @property
+    def has_dropout(self) -> bool:
+        """Whether a step draws random masks in training (fit then seeds each epoch)."""
+        return self.network.has_dropout
 
     @property
     def n_inputs(self) -> int:
-        return self.steps[0].n_in
+        return step_width(self.steps[0])[0]
 
     @property
     def n_outputs(self) -> int:
-        return self.steps[-1].n_out
+        return step_width(self.steps[-1])[1]
 
     # ----- weights -----------------------------------------------------------------------------
-    def views(self, index: int, buffer: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """(W, b) of step `index` as views into `buffer` (the live parameters by default)."""
+    def views(self, index: int, buffer: Optional[np.ndarray] = None) -> List[np.ndarray]:
+        """The weights of step `index` (Keras's order: a Dense's kernel and bias; a batch
+        normalization's gamma, beta, moving mean and variance) as views into `buffer` (the
+        live parameters by default)."""
         buffer = self.params if buffer is None else buffer
-        step = self.steps[index]
-        w0 = self._w_offsets[index]
-        kernel = buffer[w0:w0 + step.n_in * step.n_out].reshape(step.n_in, step.n_out)
-        b0 = self._b_offsets[index]
-        bias = buffer[b0:b0 + step.n_out] if b0 >= 0 else None
-        return kernel, bias
+        return [buffer[offset:offset + int(np.prod(shape))].reshape(shape)
+                for (shape, _), offset in zip(self._specs[index], self._offsets[index])]
+
+    def trainable_views(self, index: int, buffer: np.ndarray) -> List[np.ndarray]:
+        """The trainable weights of step `index` as views into a buffer of the trainable
+        prefix's size (the gradients, an optimizer slot)."""
+        return [buffer[offset:offset + int(np.prod(shape))].reshape(shape)
+                for (shape, trainable), offset in zip(self._specs[index], self._offsets[index])
+                if trainable]
 
     def publish(self) -> None:
         """Makes the live weights what readers see: a new copy replaces the published one
@@ -99,11 +210,13 @@ class Engine:
         cross-entropy, so the output gradient is (p − y)/N."""
         self.network.set_loss(LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon())
 
-    def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule):
+    def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule, seed=0):
         """Runs n_steps compiled training steps over the batches of `order` (a permutation of
-        the rows, or None for the rows in order) on the live weights; see Network.train.
-        Does not publish: the caller does once its steps leave the weights whole."""
-        return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size, rule)
+        the rows, or None for the rows in order) on the live weights; `seed` is the epoch's
+        dropout seed; see Network.train. Does not publish: the caller does once its steps
+        leave the weights whole."""
+        return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size,
+                                  rule, seed)
 
     def predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Forward pass over (N, n_inputs) rows with the published weights."""
@@ -120,10 +233,10 @@ class Engine:
         return self.network.evaluate(self.published, x, labels, targets, batch_size,
                                      LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon())
 
-    def gradient(self, x, labels, targets) -> float:
-        """Loss sum over x as one batch with the live weights; leaves d(mean loss)/d(params)
-        in self.grads."""
-        return self.network.gradient(x, labels, targets)
+    def gradient(self, x, labels, targets, seed: int = 0) -> float:
+        """Loss sum over x as one batch in training mode with the live weights; leaves
+        d(mean loss)/d(trainable params) in self.grads."""
+        return self.network.gradient(x, labels, targets, seed)
 
     def gemm_steps(self, rows: int, n_steps: int) -> None:
         """Runs only the GEMMs of n_steps training steps of `rows` rows: the benchmark's

@@ -1,4 +1,9 @@
-"""Layers with Keras's signatures: Input, Flatten, Dense.
+"""Layers with Keras's signatures: Input, Flatten, Dense, the activation layers (Activation,
+ReLU, LeakyReLU, ELU, Softmax), Dropout and BatchNormalization.
+
+Each computing layer names the compiled step it becomes (engine_step: the API's one contact
+with the engine) and the weights it holds (weight_specs: name, shape, trainable); the model
+builds one engine over all of them.
 
 A layer validates its arguments and resolves names in __init__, infers its output shape in
 build(input_shape), and holds its weights as arrays; in a built model those arrays are views
@@ -13,7 +18,8 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from fastmlp import activations as _activations
-from fastmlp import config, initializers as _initializers, legacy, naming
+from fastmlp import config, initializers as _initializers, legacy, naming, seeding
+from fastmlp import engine as _engine
 
 Shape = Tuple[int, ...]
 
@@ -56,6 +62,7 @@ class Layer:
         self.input_shape: Optional[Shape] = None
         self.output_shape: Optional[Shape] = None
         self.built = False
+        self._weights: List[np.ndarray] = []  # Keras's order; views into the model's buffer once bound
         self._owner = None  # weakref to the model whose buffer holds the weights
         self._inbound = None  # the symbolic tensor it was called on (functional API)
 
@@ -94,16 +101,52 @@ class Layer:
         zeros instead of the initializers' draws with initialize=False (a model being loaded)."""
         self.input_shape = tuple(input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
+        self._weights = [(self._initial(name, shape) if initialize else np.zeros(shape, self.dtype))
+                         for name, shape, _ in self.weight_specs(self.input_shape)]
         self.built = True
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         """Shape of one output sample for one input sample of `input_shape`."""
         return tuple(input_shape)
 
+    def weight_specs(self, input_shape: Shape) -> List[Tuple[str, Shape, bool]]:
+        """(name, shape, trainable) of each weight for inputs of `input_shape`, Keras's order."""
+        return []
+
+    def _initial(self, name: str, shape: Shape) -> np.ndarray:
+        """The initial value of weight `name`."""
+        raise NotImplementedError
+
+    def engine_step(self) -> Optional["_engine.Step"]:
+        """The compiled step this built layer runs as (None: it only reshapes)."""
+        return None
+
+    def _bind(self, views: Sequence[np.ndarray]) -> None:
+        """Moves the weights into the model's buffer: they become views of it."""
+        for view, value in zip(views, self._weights):
+            view[...] = value
+        self._weights = list(views)
+
     @property
     def weights(self) -> List[np.ndarray]:
         """Read-only views of the weight arrays, Keras's order (write with set_weights)."""
         return [_read_only(w) for w in self._arrays()]
+
+    def _split_weights(self, trainable: bool) -> List[np.ndarray]:
+        if not self.built:
+            return []
+        return [_read_only(w) for w, (_, _, kind) in zip(self._weights, self.weight_specs(self.input_shape))
+                if kind == trainable]
+
+    @property
+    def trainable_weights(self) -> List[np.ndarray]:
+        """The weights fit updates (read-only views)."""
+        return self._split_weights(True)
+
+    @property
+    def non_trainable_weights(self) -> List[np.ndarray]:
+        """The weights fit does not train by gradient (batch normalization's moving statistics)."""
+        return self._split_weights(False)
 
     def count_params(self) -> int:
         """Number of scalar weights."""
@@ -127,7 +170,7 @@ class Layer:
 
     def _arrays(self) -> List[np.ndarray]:
         """The writable weight arrays (views into the model's buffer once built)."""
-        return []
+        return list(self._weights) if self.built else []
 
     def checked_weights(self, weights: Sequence) -> List[np.ndarray]:
         """`weights` as arrays, once their count, shapes and values fit this layer; nothing is
@@ -253,8 +296,6 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
-        self._kernel: Optional[np.ndarray] = None
-        self._bias: Optional[np.ndarray] = None
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
@@ -262,27 +303,24 @@ class Dense(Layer):
                              f"samples of shape {tuple(input_shape)}. Add a Flatten layer before it.")
         return (self.units,)
 
-    def build(self, input_shape, initialize: bool = True):
-        super().build(input_shape)
-        if not initialize:  # weights about to be loaded: draw nothing from the session generator
-            self._kernel = np.zeros((input_shape[0], self.units), dtype=self.dtype)
-            self._bias = np.zeros(self.units, dtype=self.dtype) if self.use_bias else None
-            return
-        self._kernel = self.kernel_initializer((input_shape[0], self.units), dtype=self.dtype)
-        self._bias = self.bias_initializer((self.units,), dtype=self.dtype) if self.use_bias else None
+    def weight_specs(self, input_shape):
+        return [("kernel", (input_shape[0], self.units), True)] + (
+            [("bias", (self.units,), True)] if self.use_bias else [])
 
-    def _bind(self, kernel: np.ndarray, bias: Optional[np.ndarray]) -> None:
-        """Moves the weights into the model's buffer: kernel and bias are views of it."""
-        kernel[...] = self._kernel
-        self._kernel = kernel
-        if self.use_bias:
-            bias[...] = self._bias
-            self._bias = bias
+    def _initial(self, name, shape):
+        init = self.kernel_initializer if name == "kernel" else self.bias_initializer
+        return init(shape, dtype=self.dtype)
 
-    def _arrays(self):
-        if not self.built:
-            return []
-        return [self._kernel, self._bias] if self.use_bias else [self._kernel]
+    def engine_step(self):
+        return _engine.DenseStep(self.input_shape[0], self.units, self.activation_name, self.use_bias)
+
+    @property
+    def _kernel(self) -> Optional[np.ndarray]:
+        return self._weights[0] if self.built else None
+
+    @property
+    def _bias(self) -> Optional[np.ndarray]:
+        return self._weights[1] if self.built and self.use_bias else None
 
     @property
     def kernel(self) -> Optional[np.ndarray]:
@@ -314,6 +352,228 @@ class Dense(Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
                 "use_bias": self.use_bias}
+
+
+def _number(value, arg: str, layer: str, low: float = float("-inf"), high: float = float("inf"),
+            low_open: bool = False, high_open: bool = False) -> float:
+    """value as a float in the range given; else a ValueError naming the argument."""
+    ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+          and np.isfinite(value) and (value > low if low_open else value >= low)
+          and (value < high if high_open else value <= high))
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{layer}: argument `{arg}` must be a number in {lo}{low}, {high}{hi}. "
+                         f"Received: {arg}={value!r}")
+    return float(value)
+
+
+def _last_axis_only(axis, layer: str, input_shape=None) -> None:
+    if axis in (-1, None) or (input_shape is not None and axis == len(input_shape)):
+        return
+    raise ValueError(f"{layer} supports axis=-1 (the features of each sample) only. Received: axis={axis!r}")
+
+
+class Activation(Layer):
+    """Applies an activation function to each sample.
+
+    Args:
+        activation: a name ('relu', 'softmax', 'gelu', ...) or a function of fastmlp.activations.
+        name: layer name.
+    """
+
+    def __init__(self, activation: Union[str, Callable, None], **kwargs):
+        self._alpha: Optional[float] = kwargs.pop("_alpha", None)
+        super().__init__(**kwargs)
+        self.activation = _activations.get(activation)
+        self.activation_name = _activations.name_of(activation)
+
+    def compute_output_shape(self, input_shape):
+        if self.activation_name == "softmax" and len(input_shape) != 1:
+            raise ValueError(f"{type(self).__name__} layer {self.name!r}: softmax runs over the features "
+                             f"of samples of one dimension; received samples of shape "
+                             f"{tuple(input_shape)}. Add a Flatten layer before it.")
+        return tuple(input_shape)
+
+    def engine_step(self):
+        return _engine.ActivationStep(int(np.prod(self.input_shape)), self.activation_name, self._alpha)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation_name}
+
+
+class ReLU(Activation):
+    """max(x, 0), or a leaky ReLU with negative_slope > 0.
+
+    Args:
+        max_value: only None (no upper bound) is supported.
+        negative_slope: slope for x < 0, >= 0 (default 0).
+        threshold: only 0 is supported.
+    """
+
+    def __init__(self, max_value: Optional[float] = None, negative_slope: float = 0.0,
+                 threshold: float = 0.0, **kwargs):
+        if max_value is not None or threshold != 0:
+            raise ValueError("ReLU(max_value=..., threshold=...) is not supported by fastmlp: use "
+                             f"max_value=None and threshold=0. Received: max_value={max_value!r}, "
+                             f"threshold={threshold!r}")
+        slope = _number(negative_slope, "negative_slope", "ReLU", low=0)
+        self.max_value, self.negative_slope, self.threshold = None, slope, 0.0
+        super().__init__("leaky_relu" if slope else "relu", _alpha=slope if slope else None, **kwargs)
+
+    def get_config(self):
+        config = {k: v for k, v in super().get_config().items() if k != "activation"}
+        return {**config, "max_value": None, "negative_slope": self.negative_slope, "threshold": 0.0}
+
+
+class LeakyReLU(Activation):
+    """x for x > 0, negative_slope * x otherwise.
+
+    Args:
+        negative_slope: slope for x < 0, >= 0 (Keras's default 0.3). `alpha=` (Keras 2) is
+            accepted with a DeprecationWarning.
+    """
+
+    def __init__(self, negative_slope: float = 0.3, **kwargs):
+        kwargs = legacy.translate("LeakyReLU", kwargs, given={"negative_slope"} if negative_slope != 0.3 else ())
+        negative_slope = kwargs.pop("negative_slope", negative_slope)
+        self.negative_slope = _number(negative_slope, "negative_slope", "LeakyReLU", low=0)
+        super().__init__("leaky_relu", _alpha=self.negative_slope, **kwargs)
+
+    def get_config(self):
+        config = {k: v for k, v in super().get_config().items() if k != "activation"}
+        return {**config, "negative_slope": self.negative_slope}
+
+
+class ELU(Activation):
+    """x for x > 0, alpha * (exp(x) − 1) otherwise.
+
+    Args:
+        alpha: scale of the negative part, > 0 (default 1.0).
+    """
+
+    def __init__(self, alpha: float = 1.0, **kwargs):
+        self.alpha = _number(alpha, "alpha", "ELU", low=0, low_open=True)
+        super().__init__("elu", _alpha=self.alpha, **kwargs)
+
+    def get_config(self):
+        config = {k: v for k, v in super().get_config().items() if k != "activation"}
+        return {**config, "alpha": self.alpha}
+
+
+class Softmax(Activation):
+    """Softmax over each sample's features.
+
+    Args:
+        axis: only -1 (the features) is supported.
+    """
+
+    def __init__(self, axis: int = -1, **kwargs):
+        _last_axis_only(axis, "Softmax")
+        self.axis = -1
+        super().__init__("softmax", **kwargs)
+
+    def get_config(self):
+        config = {k: v for k, v in super().get_config().items() if k != "activation"}
+        return {**config, "axis": -1}
+
+
+class Dropout(Layer):
+    """Sets a fraction `rate` of the inputs to 0 in training and scales the others by
+    1 / (1 − rate); the identity in predict and evaluate. The masks are drawn in compiled code,
+    reproducibly: from the layer's seed, the epoch's seed (drawn from the session generator,
+    see fastmlp.utils.set_random_seed) and the step.
+
+    Args:
+        rate: fraction of the inputs to drop, in [0, 1).
+        noise_shape: only None (an independent mask per element) is supported.
+        seed: integer seed of the layer's masks; None draws one from the session generator.
+    """
+
+    def __init__(self, rate: float, noise_shape=None, seed: Optional[int] = None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, (int, float, np.integer, np.floating)) and rate == 1 and not isinstance(rate, bool):
+            raise ValueError("Dropout(rate=1) would drop every input: fastmlp supports rates in [0, 1).")
+        self.rate = _number(rate, "rate", "Dropout", low=0, high=1, high_open=True)
+        if noise_shape is not None:
+            raise ValueError(f"Dropout(noise_shape=...) is not supported by fastmlp. Received: "
+                             f"noise_shape={noise_shape!r}")
+        self.noise_shape = None
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"Dropout: argument `seed` must be a non-negative integer or None. "
+                             f"Received: seed={seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self._mask_seed = (self.seed if seed is not None
+                           else int(seeding.generator().integers(2 ** 63)))
+
+    def engine_step(self):
+        return _engine.DropoutStep(int(np.prod(self.input_shape)), self.rate, self._mask_seed % 2 ** 64)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed, "noise_shape": None}
+
+
+class BatchNormalization(Layer):
+    """Normalizes each feature: in training by the batch's mean and variance, in inference by
+    moving averages of them, then scales by gamma and shifts by beta (Keras's layer).
+
+    Args:
+        axis: only -1 (the features of samples of one dimension) is supported.
+        momentum: of the moving averages, moving = moving * momentum + batch * (1 − momentum).
+        epsilon: added to the variance.
+        center: whether to learn the offset beta.
+        scale: whether to learn the factor gamma.
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+        moving_variance_initializer: initializers (Keras's defaults: zeros, ones, zeros, ones).
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, renorm: bool = False,
+                 renorm_clipping=None, renorm_momentum: float = 0.99, synchronized: bool = False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        for arg, value in (("beta_regularizer", beta_regularizer), ("gamma_regularizer", gamma_regularizer),
+                           ("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint),
+                           ("renorm_clipping", renorm_clipping)):
+            if value is not None:
+                raise ValueError(f"BatchNormalization({arg}=...) is not supported by fastmlp yet. "
+                                 f"Received: {arg}={value!r}")
+        if renorm:
+            raise ValueError("BatchNormalization(renorm=True) is not supported by fastmlp.")
+        self.axis = axis
+        _last_axis_only(axis, "BatchNormalization")
+        self.momentum = _number(momentum, "momentum", "BatchNormalization", low=0, high=1)
+        self.epsilon = _number(epsilon, "epsilon", "BatchNormalization", low=0, low_open=True)
+        self.center, self.scale = bool(center), bool(scale)
+        self.synchronized = bool(synchronized)  # one process: the same statistics either way
+        self.beta_initializer = _initializers.get(beta_initializer)
+        self.gamma_initializer = _initializers.get(gamma_initializer)
+        self.moving_mean_initializer = _initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = _initializers.get(moving_variance_initializer)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"BatchNormalization layer {self.name!r} normalizes samples of one "
+                             f"dimension; received samples of shape {tuple(input_shape)}. Add a "
+                             "Flatten layer before it.")
+        return tuple(input_shape)
+
+    def weight_specs(self, input_shape):
+        n = (input_shape[0],)
+        return (([("gamma", n, True)] if self.scale else []) + ([("beta", n, True)] if self.center else [])
+                + [("moving_mean", n, False), ("moving_variance", n, False)])
+
+    def _initial(self, name, shape):
+        return getattr(self, f"{name}_initializer")(shape, dtype=self.dtype)
+
+    def engine_step(self):
+        return _engine.BatchNormStep(self.input_shape[0], self.momentum, self.epsilon, self.center, self.scale)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": -1, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ RENAMED: Dict[str, Dict[str, str]] = {
     "optimizer": {"lr": "learning_rate"},
     "Dense": {"output_dim": "units", "init": "kernel_initializer"},
     "fit": {"nb_epoch": "epochs"},
+    "LeakyReLU": {"alpha": "negative_slope"},
 }
 # old keyword -> why it is refused and what to write instead
 REFUSED: Dict[str, Dict[str, str]] = {

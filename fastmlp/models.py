@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from fastmlp import naming, summary as _summary
-from fastmlp.engine import DenseStep, Engine
+from fastmlp.engine import Engine
 from fastmlp.layers import Dense, InputLayer, Layer
 from fastmlp.trainer import Trainer
 
@@ -155,11 +155,11 @@ class Model(Trainer):
 
     def _layer_weights(self, layer: Layer) -> List[np.ndarray]:
         """Copies of one layer's weights from the published buffer."""
-        index = self._dense_layers().index(layer) if isinstance(layer, Dense) else None
-        if index is None:
+        steps = self._step_layers()
+        if not any(step is layer for step in steps):
             return []
-        kernel, bias = self._engine.views(index, self._engine.published)
-        return [kernel.copy()] + ([bias.copy()] if bias is not None else [])
+        index = next(i for i, step in enumerate(steps) if step is layer)
+        return [w.copy() for w in self._engine.views(index, self._engine.published)]
 
     def _set_layer_weights(self, layer: Layer, weights: Sequence) -> None:
         self._write_weights([(layer, weights)])
@@ -189,13 +189,11 @@ class Model(Trainer):
                              "Give the first layer input_shape=..., or call fit/predict first.")
 
     def _bind_engine(self) -> None:
-        """A new engine over the Dense layers' current weights, which become its views."""
-        dense = self._dense_layers()
-        steps = [DenseStep(layer.input_shape[0], layer.units, layer.activation_name, layer.use_bias)
-                 for layer in dense]
-        engine = Engine(steps, dense[0].dtype)
-        for index, layer in enumerate(dense):
-            layer._bind(*engine.views(index))
+        """A new engine over the computing layers' current weights, which become its views."""
+        layers = self._step_layers()
+        engine = Engine([layer.engine_step() for layer in layers], self._dense_layers()[0].dtype)
+        for index, layer in enumerate(layers):
+            layer._bind(engine.views(index))
         engine.publish()
         self._engine = engine
         self._rule = None  # the optimizer's slots belong to the old buffer
@@ -240,6 +238,10 @@ class Sequential(Model):
 
     def _dense_layers(self) -> List[Dense]:
         return [layer for layer in self._layers if isinstance(layer, Dense)]
+
+    def _step_layers(self) -> List[Layer]:
+        """The layers that run as compiled steps, in order (engine step i is layer i here)."""
+        return [layer for layer in self._layers if layer.built and layer.engine_step() is not None]
 
     def _ready_to_build(self) -> bool:
         return self._input_shape is not None and bool(self._dense_layers())
@@ -293,15 +295,14 @@ class Sequential(Model):
     def _build(self, initialize: bool = True) -> None:
         shape = self._input_shape
         for layer in self._layers:
-            # a Dense built for this shape keeps its weights (e.g. when a layer is added later)
-            if not (isinstance(layer, Dense) and layer.built and layer.input_shape == shape):
+            # a layer built for this shape keeps its weights (e.g. when a layer is added later)
+            if not (layer.built and layer.input_shape == shape):
                 layer.build(shape, initialize=initialize)
             shape = layer.output_shape
-        dense = self._dense_layers()
-        dtypes = {layer.dtype for layer in dense}
+        dtypes = {layer.dtype for layer in self._layers if layer.weight_specs(layer.input_shape)}
         if len(dtypes) > 1:
-            raise ValueError(f"All Dense layers of a model must share one dtype. Received: {sorted(dtypes)}")
-        if dense:
+            raise ValueError(f"All layers with weights in a model must share one dtype. Received: {sorted(dtypes)}")
+        if self._dense_layers():
             self._bind_engine()
 
     @property

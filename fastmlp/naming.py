@@ -5,8 +5,12 @@ _counts: dict = {}
 
 
 def snake_case(class_name: str) -> str:
-    """'BatchNormalization' -> 'batch_normalization'."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+    """'BatchNormalization' -> 'batch_normalization', 'LeakyReLU' -> 'leaky_re_lu' (Keras's
+    to_snake_case, keras/src/utils/naming.py)."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
 
 
 def unique_name(base: str) -> str:

@@ -1,4 +1,5 @@
 """model.summary(): the Keras 3 table of layers, output shapes and parameter counts."""
+import textwrap
 from typing import List, Optional
 
 
@@ -10,8 +11,13 @@ def render(model, line_length: Optional[int] = None) -> str:
         widths = [max(10, int(w * scale)) for w in widths]
 
     def row(cells, left, sep, right, align=("<", "<", ">")):
-        body = sep.join(f" {c:{a}{w - 2}} " for c, w, a in zip(cells, widths, align))
-        return left + body + right
+        # a cell too long for its column wraps at spaces onto more lines, as Keras's table does
+        wrapped = [textwrap.wrap(c, w - 2) or [""] for c, w in zip(cells, widths)]
+        height = max(len(lines) for lines in wrapped)
+        return "\n".join(
+            left + sep.join(f" {(col[k] if k < len(col) else ''):{a}{w - 2}} "
+                            for col, w, a in zip(wrapped, widths, align)) + right
+            for k in range(height))
 
     def rule(left, mid, right, fill):
         return left + mid.join(fill * w for w in widths) + right
@@ -32,11 +38,11 @@ def render(model, line_length: Optional[int] = None) -> str:
             lines.append(rule("├", "┼", "┤", "─"))
     lines.append(rule("└", "┴", "┘", "─"))
     total = model.count_params() if model.built else 0
+    trainable = model.engine.trainable_size if model.built else 0
     itemsize = 8 if model.built and model.dtype == "float64" else 4
-    size = format_bytes(total * itemsize)
-    lines += [f" Total params: {total:,} ({size})",
-              f" Trainable params: {total:,} ({size})",
-              " Non-trainable params: 0 (0.00 B)"]
+    lines += [f" Total params: {total:,} ({format_bytes(total * itemsize)})",
+              f" Trainable params: {trainable:,} ({format_bytes(trainable * itemsize)})",
+              f" Non-trainable params: {total - trainable:,} ({format_bytes((total - trainable) * itemsize)})"]
     return "\n".join(lines)
 
 

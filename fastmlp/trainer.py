@@ -195,8 +195,8 @@ class Trainer:
         loss_name, metric = self._loss_plan(labels)
         val_metric = None if val is None else self._loss_plan(val[1])[1]
         engine.set_loss(loss_name, metric)
-        if self._rule is None or self._rule.size != engine.size:
-            self._rule = self.optimizer.build(engine.size, engine.dtype)
+        if self._rule is None or self._rule.size != engine.trainable_size:
+            self._rule = self.optimizer.build(engine.trainable_size, engine.dtype)
         rule = self._rule
         n = features.shape[0]
         batch_size = min(batch_size, n)  # as Keras: a batch larger than the data is all of it
@@ -213,12 +213,14 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
             order = rng.permutation(n).astype(np.int64) if shuffle else None
+            # dropout masks: one seed an epoch, drawn only by models that have dropout
+            seed = int(rng.integers(2 ** 63)) if engine.has_dropout else 0
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
             bar = Progbar(steps, verbose)
             try:
                 loss_sum, acc_sum, count = self._train_epoch(
-                    engine, rule, (features, labels, targets), order, batch_size, steps, epoch, bar, pace)
+                    engine, rule, (features, labels, targets, seed), order, batch_size, steps, epoch, bar, pace)
             except FloatingPointError as exc:
                 if not any(isinstance(cb, TerminateOnNaN) for cb in callback_list.callbacks):
                     raise
@@ -237,7 +239,7 @@ class Trainer:
 
     def _train_epoch(self, engine, rule, data, order, batch_size, steps, epoch, bar, pace):
         """The steps of one epoch in slices; returns (loss sum, accuracy sum, samples)."""
-        features, labels, targets = data
+        features, labels, targets, seed = data
         loss_sum = acc_sum = 0.0
         count = first = 0
         rule_checkpoint = rule.get_state()  # with engine.published: the weights of step `first`
@@ -246,7 +248,7 @@ class Trainer:
                 n = min(pace.steps, steps - first)
                 started = time.perf_counter()
                 part_loss, part_acc, part_count, bad_step = engine.train(
-                    features, labels, targets, order, first, n, batch_size, rule)
+                    features, labels, targets, order, first, n, batch_size, rule, seed)
                 pace.update(n, time.perf_counter() - started)
                 if bad_step >= 0 or not engine.finite(rule):
                     self._fall_back(engine, rule, rule_checkpoint, data, order, batch_size,
@@ -272,7 +274,7 @@ class Trainer:
                    bad_step, epoch, steps):
         """After a loss or weights that are not finite: keep the last finite weights and
         optimizer state, then raise FloatingPointError saying which they are."""
-        features, labels, targets = data
+        features, labels, targets, seed = data
         if bad_step >= 0 and engine.finite(rule):
             last_good = bad_step - 1  # the step that failed was not applied
         else:
@@ -282,7 +284,7 @@ class Trainer:
             last_good = first - 1
             for step in range(first, bad_step if bad_step >= 0 else first + n):
                 saved = rule.get_state()
-                bad = engine.train(features, labels, targets, order, step, 1, batch_size, rule)[3]
+                bad = engine.train(features, labels, targets, order, step, 1, batch_size, rule, seed)[3]
                 if bad >= 0 or not engine.finite(rule):
                     _rewind(engine, rule, saved)
                     break

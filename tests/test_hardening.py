@@ -95,8 +95,14 @@ from fastmlp._kernels.network import Network
 from fastmlp._kernels.codes import LOSS_CODES, ACCURACY_CODES
 from fastmlp._kernels.optim import AdamRule, SGDRule
 params, grads = np.zeros(26, np.float32), np.zeros(26, np.float32)
+def dense(n_in, n_out, act, w_off, b_off):
+    return {"kind": "dense", "n_in": n_in, "n_out": n_out, "activation": act, "w_off": w_off, "b_off": b_off}
 def network():
-    return Network(params, grads, [4, 3], [3, 2], [1, 4], [0, 15], [12, 24])
+    return Network(params, grads, [dense(4, 3, 1, 0, 12), dense(3, 2, 4, 15, 24)], 26)
+bn_params = np.zeros(26 + 6, np.float32)
+def batch_norm(mean_off, var_off, momentum=0.99, epsilon=1e-3):
+    return {"kind": "batch_norm", "n_in": 3, "n_out": 3, "w_off": -1, "b_off": -1,
+            "mean_off": mean_off, "var_off": var_off, "momentum": momentum, "epsilon": epsilon}
 net = network()
 x = np.ones((5, 4), np.float32)
 labels = np.zeros(5, np.int32)
@@ -127,13 +133,24 @@ MISUSE = {
     "order of another length": (ValueError, r"order.*shape \(5,\)", "net.set_loss(0, 0, 1e-7) or net.train(x, labels, None, np.arange(4), 0, 1, 5, rule)"),
     "rule of another size": (ValueError, "update rule", "net.set_loss(0, 0, 1e-7) or net.train(x, labels, None, None, 0, 1, 5, AdamRule(25, np.float32, 0.001, 0.9, 0.999, 1e-7))"),
     "rule that is not one": (TypeError, "", "net.set_loss(0, 0, 1e-7) or net.train(x, labels, None, None, 0, 1, 5, object())"),
-    "weights past the buffer": (ValueError, "do not fit", "Network(params, grads, [4, 3], [3, 2], [1, 4], [0, 21], [12, 24])"),
-    "steps that do not chain": (ValueError, "takes 4 inputs", "Network(params, grads, [4, 4], [3, 2], [1, 4], [0, 15], [12, 24])"),
-    "zero units": (ValueError, "sizes", "Network(params, grads, [4], [0], [1], [0], [-1])"),
-    "params and grads shared": (ValueError, "share memory", "Network(params, params, [4], [3], [1], [0], [-1])"),
-    "read-only params": (ValueError, "writeable", "Network(np.frombuffer(bytes(104), np.float32), grads, [4], [3], [1], [0], [-1])"),
+    "weights past the buffer": (ValueError, "must lie in params", "Network(params, grads, [dense(4, 3, 1, 0, 12), dense(3, 2, 4, 21, 24)], 26)"),
+    "steps that do not chain": (ValueError, "takes 4 inputs", "Network(params, grads, [dense(4, 3, 1, 0, 12), dense(4, 2, 4, 15, 24)], 26)"),
+    "zero units": (ValueError, "sizes", "Network(params, grads, [dense(4, 0, 1, 0, -1)], 26)"),
+    "params and grads shared": (ValueError, "share memory", "Network(params, params, [dense(4, 3, 1, 0, -1)], 26)"),
+    "read-only params": (ValueError, "writeable", "Network(np.frombuffer(bytes(104), np.float32), grads, [dense(4, 3, 1, 0, -1)], 26)"),
+    "grads of another size": (ValueError, r"grads.*shape \(20,\)", "Network(params, grads, [dense(4, 3, 1, 0, -1)], 20)"),
+    "trainable past params": (ValueError, "trainable", "Network(params, np.zeros(27, np.float32), [dense(4, 3, 1, 0, -1)], 27)"),
+    "unknown step kind": (ValueError, "kind", "Network(params, grads, [{'kind': 'conv', 'n_in': 4, 'n_out': 3}], 26)"),
+    "activation step that changes width": (ValueError, "keeps its width", "Network(params, grads, [dense(4, 3, 1, 0, -1), {'kind': 'activation', 'n_in': 3, 'n_out': 5, 'activation': 1}], 26)"),
+    "unknown activation code": (ValueError, "activation", "Network(params, grads, [dense(4, 3, 99, 0, -1)], 26)"),
+    "negative leaky slope": (ValueError, "negative_slope", "Network(params, grads, [dense(4, 3, 5, 0, -1) | {'alpha': -0.5}], 26)"),
+    "dropout rate of one": (ValueError, "rate", "Network(params, grads, [dense(4, 3, 1, 0, -1), {'kind': 'dropout', 'n_in': 3, 'n_out': 3, 'rate': 1.0}], 26)"),
+    "dropout seed past 64 bits": (ValueError, "seed", "Network(params, grads, [dense(4, 3, 1, 0, -1), {'kind': 'dropout', 'n_in': 3, 'n_out': 3, 'rate': 0.5, 'seed': 2 ** 64}], 26)"),
+    "moving statistics among trainable weights": (ValueError, "moving mean", "Network(bn_params, grads, [dense(4, 3, 1, 0, -1), batch_norm(20, 29)], 26)"),
+    "moving statistics past params": (ValueError, "moving variance", "Network(bn_params, grads, [dense(4, 3, 1, 0, -1), batch_norm(26, 30)], 26)"),
+    "batch norm epsilon of zero": (ValueError, "epsilon", "Network(bn_params, grads, [dense(4, 3, 1, 0, -1), batch_norm(26, 29, epsilon=0.0)], 26)"),
     "never initialised": (RuntimeError, "not initialised", "Network.__new__(Network).predict(params, x, np.empty((5, 2), np.float32), 32)"),
-    "initialised twice": (RuntimeError, "already initialised", "net.__init__(params, grads, [4], [3], [1], [0], [-1])"),
+    "initialised twice": (RuntimeError, "already initialised", "net.__init__(params, grads, [dense(4, 3, 1, 0, -1)], 26)"),
     "rule of size zero": (ValueError, "size", "SGDRule(0, np.float32, 0.1, 0.0, False)"),
     "rule step on a short array": (ValueError, r"shape \(26,\)", "rule.step(np.zeros(3, np.float32), np.zeros(3, np.float32))"),
     "gradient of zero rows": (ValueError, "rows", "net.set_loss(0, 0, 1e-7) or net.gradient(np.ones((0, 4), np.float32), np.zeros(0, np.int32), None)"),

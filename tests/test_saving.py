@@ -139,8 +139,8 @@ BAD_FILES = {
     "not our format": (lambda p: _rewrite(p, _set(p, "format", "other")), "not a fastmlp model file"),
     "unknown layer": (lambda p: _rewrite(p, lambda h, e: h["model"]["config"]["layers"][2].update(class_name="Conv2D")),
                       "layer type 'Conv2D' is not supported"),
-    "unknown activation": (lambda p: _rewrite(p, lambda h, e: h["model"]["config"]["layers"][2]["config"].update(activation="gelu")),
-                           "activation 'gelu'"),
+    "unknown activation": (lambda p: _rewrite(p, lambda h, e: h["model"]["config"]["layers"][2]["config"].update(activation="mish")),
+                           "activation 'mish'"),
     "unsupported option": (lambda p: _rewrite(p, lambda h, e: h["model"]["config"]["layers"][2]["config"].update(kernel_regularizer="l2")),
                            r"options fastmlp does not support: \{'kernel_regularizer': 'l2'\}"),
     "weights of the wrong shape": (lambda p: _rewrite(p, _set(p, "arrays", "weights", "shape", [10])), r"shape \[10\]; the model needs"),
@@ -292,7 +292,7 @@ def test_keras_files_written_by_fastmlp_have_keras_layout(tmp_path):
 @pytest.mark.parametrize("change,error,match", [
     (lambda c: c["config"]["layers"].append({"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}}),
      ValueError, "layer type 'Dropout' is not supported"),
-    (lambda c: c["config"]["layers"][2]["config"].update(activation="gelu"), ValueError, "activation 'gelu'"),
+    (lambda c: c["config"]["layers"][2]["config"].update(activation="mish"), ValueError, "activation 'mish'"),
     (lambda c: c["config"]["layers"][2]["config"].update(trainable=False), ValueError, "'trainable': False"),
 ])
 def test_unsupported_keras_content_is_named(tmp_path, change, error, match):

@@ -6,7 +6,13 @@ and is the one place the engine and the test hooks look them up or check them.
 from fastmlp._kernels.elementwise cimport *
 
 ACTIVATION_CODES = {"linear": FM_LINEAR, "relu": FM_RELU, "sigmoid": FM_SIGMOID,
-                    "tanh": FM_TANH, "softmax": FM_SOFTMAX}
+                    "tanh": FM_TANH, "softmax": FM_SOFTMAX, "leaky_relu": FM_LEAKY_RELU,
+                    "elu": FM_ELU, "selu": FM_SELU, "gelu": FM_GELU, "softplus": FM_SOFTPLUS,
+                    "softsign": FM_SOFTSIGN, "silu": FM_SILU, "hard_sigmoid": FM_HARD_SIGMOID,
+                    "exponential": FM_EXPONENTIAL}
+# The parameter of the activations that take one, as Keras's functions default it
+# (keras.activations.leaky_relu(x, negative_slope=0.2), elu(x, alpha=1.0)).
+DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 LOSS_CODES = {"sparse_categorical_crossentropy": FM_SPARSE_XENT,
               "categorical_crossentropy": FM_XENT, "binary_crossentropy": FM_BINARY_XENT,
               "mean_squared_error": FM_MSE, "mean_absolute_error": FM_MAE}
@@ -27,6 +33,23 @@ def _check(value, codes, what):
 def check_activation(code) -> int:
     """code, if it names an activation of csrc/elementwise.h; else ValueError."""
     return _check(code, ACTIVATION_CODES, "activation")
+
+
+def check_alpha(int act, double alpha) -> float:
+    """alpha, if it is a parameter the activation's kernels handle (a leaky ReLU's slope >= 0,
+    an ELU's alpha > 0: their backward passes read the sign of the output); else ValueError."""
+    if act == FM_LEAKY_RELU and not alpha >= 0:
+        raise ValueError(f"a leaky ReLU's negative_slope must be >= 0; received {alpha}")
+    if act == FM_ELU and not alpha > 0:
+        raise ValueError(f"an ELU's alpha must be > 0; received {alpha}")
+    if not alpha == alpha or alpha in (float("inf"), float("-inf")):
+        raise ValueError(f"an activation's parameter must be finite; received {alpha}")
+    return alpha
+
+
+def needs_pre(int act) -> bool:
+    """Whether the activation's backward pass reads its input (GELU, SiLU), not its output."""
+    return bool(fm_act_needs_pre(act))
 
 
 def check_loss(code) -> int:

@@ -9,34 +9,36 @@ from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.elementwise cimport (fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
-from fastmlp._kernels.codes import check_activation
+from fastmlp._kernels.codes import check_activation, needs_pre
 
 
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
-                        Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                        int act) noexcept nogil:
-    """y := act(x·w + b); b may be NULL."""
-    gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, y, n_out)
+                        floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                        int act, double alpha) noexcept nogil:
+    """y := act(x·w + b); b may be NULL. With `pre` (rows × n_out), x·w + b is kept there for
+    the backward pass of an activation that needs its input (codes.needs_pre)."""
+    cdef floating *z = pre if pre != NULL else y
+    gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z, n_out)
     if floating is float:
-        fm_bias_act_f(y, b, rows, n_out, act)
+        fm_bias_act_f(z, b, y, rows, n_out, act, <float>alpha)
     else:
-        fm_bias_act_d(y, b, rows, n_out, act)
+        fm_bias_act_d(z, b, y, rows, n_out, act, alpha)
 
 
 cdef void dense_backward(const floating *x, const floating *w, const floating *y,
-                         floating *dy, floating *dw, floating *db, floating *dx,
-                         Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                         int act) noexcept nogil:
+                         const floating *pre, floating *dy, floating *dw, floating *db,
+                         floating *dx, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                         int act, double alpha) noexcept nogil:
     """From dy = dL/dy (overwritten by dL/dz): dw := xᵀ·dz, db := Σ rows of dz, dx := dz·wᵀ.
 
-    act' comes from the forward output y, so the pre-activation need not be kept; pass
-    act = FM_LINEAR when dy already is dL/dz (a loss fused with softmax or sigmoid).
-    db and dx may be NULL (no bias; first layer).
+    act' comes from the forward output y (or from `pre`, x·w + b, for the activations that
+    need it), so most activations keep no pre-activation; pass act = FM_LINEAR when dy already
+    is dL/dz (a loss fused with softmax or sigmoid). db and dx may be NULL (no bias; first layer).
     """
     if floating is float:
-        fm_act_backward_f(dy, dy, y, rows, n_out, act, db)
+        fm_act_backward_f(dy, dy, y, pre, rows, n_out, act, <float>alpha, db)
     else:
-        fm_act_backward_d(dy, dy, y, rows, n_out, act, db)
+        fm_act_backward_d(dy, dy, y, pre, rows, n_out, act, alpha, db)
     gemm(True, False, n_in, n_out, rows, <floating>1, x, n_in, dy, n_out, <floating>0, dw, n_out)
     if dx != NULL:
         gemm(False, True, rows, n_in, n_out, <floating>1, dy, n_out, w, n_out, <floating>0,
@@ -59,48 +61,69 @@ def _check_layer(x, w, b=None, y=None, dy=None):
             check_array(arr, name, dtype, (x.shape[0], w.shape[1]))
 
 
-def dense_forward_check(x, w, b, int act):
-    """Test hook: returns act(x·w + b) computed by the kernel (b may be None)."""
+def dense_forward_check(x, w, b, int act, double alpha=0.0, bint keep_pre=False):
+    """Test hook: returns act(x·w + b) computed by the kernel (b may be None); with keep_pre,
+    (y, x·w + b) through the path that keeps the pre-activation."""
     _check_layer(x, w, b)
     check_activation(act)
     y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    pre = np.empty_like(y) if keep_pre else None
     if x.dtype == np.float32:
-        _forward_typed[float](x, w, b, y, act)
+        _forward_typed[float](x, w, b, y, pre, act, alpha)
     else:
-        _forward_typed[double](x, w, b, y, act)
-    return y
+        _forward_typed[double](x, w, b, y, pre, act, alpha)
+    return (y, pre) if keep_pre else y
 
 
 cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
-                         floating[:, ::1] y, int act):
+                         floating[:, ::1] y, pre, int act, double alpha):
     cdef const floating[::1] bias
     cdef const floating *b_ptr = NULL
+    cdef floating[:, ::1] kept
+    cdef floating *pre_ptr = NULL
     if b is not None:
         bias = b
         b_ptr = &bias[0]
+    if pre is not None:
+        kept = pre
+        pre_ptr = &kept[0, 0]
     with nogil:
-        dense_forward(&x[0, 0], &w[0, 0], b_ptr, &y[0, 0], x.shape[0], x.shape[1], w.shape[1], act)
+        dense_forward(&x[0, 0], &w[0, 0], b_ptr, &y[0, 0], pre_ptr, x.shape[0], x.shape[1],
+                      w.shape[1], act, alpha)
 
 
-def dense_backward_check(x, w, y, dy, int act, bint want_dx=True):
-    """Test hook: returns (dw, db, dx) for the layer y = act(x·w + b) given dL/dy (not modified)."""
+def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, double alpha=0.0, pre=None):
+    """Test hook: returns (dw, db, dx) for the layer y = act(x·w + b) given dL/dy (not
+    modified); `pre` (x·w + b) is required by the activations that need it."""
     _check_layer(x, w, y=y, dy=dy)
     check_activation(act)
+    if needs_pre(act):
+        if pre is None:
+            raise ValueError("this activation's backward pass needs `pre`, x·w + b")
+        check_array(pre, "pre", x.dtype, y.shape)
+    else:
+        pre = None
     dz = np.array(dy, copy=True)
     dw = np.empty(w.shape, dtype=x.dtype)
     db = np.empty(w.shape[1], dtype=x.dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
     if x.dtype == np.float32:
-        _backward_typed[float](x, w, y, dz, dw, db, dx, act, want_dx)
+        _backward_typed[float](x, w, y, pre, dz, dw, db, dx, act, want_dx, alpha)
     else:
-        _backward_typed[double](x, w, y, dz, dw, db, dx, act, want_dx)
+        _backward_typed[double](x, w, y, pre, dz, dw, db, dx, act, want_dx, alpha)
     return dw, db, (dx if want_dx else None)
 
 
 cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w,
-                          const floating[:, ::1] y, floating[:, ::1] dz, floating[:, ::1] dw,
-                          floating[::1] db, floating[:, ::1] dx, int act, bint want_dx):
+                          const floating[:, ::1] y, pre, floating[:, ::1] dz,
+                          floating[:, ::1] dw, floating[::1] db, floating[:, ::1] dx, int act,
+                          bint want_dx, double alpha):
     cdef floating *dx_ptr = &dx[0, 0] if want_dx else NULL
+    cdef const floating[:, ::1] kept
+    cdef const floating *pre_ptr = NULL
+    if pre is not None:
+        kept = pre
+        pre_ptr = &kept[0, 0]
     with nogil:
-        dense_backward(&x[0, 0], &w[0, 0], &y[0, 0], &dz[0, 0], &dw[0, 0], &db[0], dx_ptr,
-                       x.shape[0], x.shape[1], w.shape[1], act)
+        dense_backward(&x[0, 0], &w[0, 0], &y[0, 0], pre_ptr, &dz[0, 0], &dw[0, 0], &db[0],
+                       dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha)

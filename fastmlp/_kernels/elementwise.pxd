@@ -3,19 +3,23 @@ from libc.stdint cimport int32_t
 
 cdef extern from "elementwise.h" nogil:
     enum:
-        FM_LINEAR, FM_RELU, FM_SIGMOID, FM_TANH, FM_SOFTMAX
+        FM_LINEAR, FM_RELU, FM_SIGMOID, FM_TANH, FM_SOFTMAX, FM_LEAKY_RELU, FM_ELU, FM_SELU
+        FM_GELU, FM_SOFTPLUS, FM_SOFTSIGN, FM_SILU, FM_HARD_SIGMOID, FM_EXPONENTIAL
         FM_SPARSE_XENT, FM_XENT, FM_BINARY_XENT, FM_MSE, FM_MAE
         FM_ACC_NONE, FM_ACC_SPARSE, FM_ACC_CATEGORICAL, FM_ACC_BINARY
 
     int fm_simd_level()
+    int fm_act_needs_pre(int act)
     int fm_all_finite_f(const float *x, Py_ssize_t n)
     int fm_all_finite_d(const double *x, Py_ssize_t n)
-    void fm_bias_act_f(float *y, const float *b, Py_ssize_t rows, Py_ssize_t cols, int act)
-    void fm_bias_act_d(double *y, const double *b, Py_ssize_t rows, Py_ssize_t cols, int act)
-    void fm_act_backward_f(float *dz, const float *dy, const float *y, Py_ssize_t rows,
-                           Py_ssize_t cols, int act, float *db)
-    void fm_act_backward_d(double *dz, const double *dy, const double *y, Py_ssize_t rows,
-                           Py_ssize_t cols, int act, double *db)
+    void fm_bias_act_f(float *z, const float *b, float *y, Py_ssize_t rows, Py_ssize_t cols,
+                       int act, float alpha)
+    void fm_bias_act_d(double *z, const double *b, double *y, Py_ssize_t rows, Py_ssize_t cols,
+                       int act, double alpha)
+    void fm_act_backward_f(float *dz, const float *dy, const float *y, const float *pre,
+                           Py_ssize_t rows, Py_ssize_t cols, int act, float alpha, float *db)
+    void fm_act_backward_d(double *dz, const double *dy, const double *y, const double *pre,
+                           Py_ssize_t rows, Py_ssize_t cols, int act, double alpha, double *db)
     double fm_loss_f(int loss, const float *p, const int32_t *labels, const float *t,
                      Py_ssize_t rows, Py_ssize_t cols, int fused, float eps, float *grad)
     double fm_loss_d(int loss, const double *p, const int32_t *labels, const double *t,

@@ -1,10 +1,11 @@
 """The whole-network step: forward, loss gradient, backward and optimizer for many batches in
 one compiled call with the GIL released.
 
-A Network is a plan (a C array of steps: sizes, activation, offsets) over flat buffers: every
-layer's weights are views of one parameter vector (W then b, layer after layer, Keras's
-get_weights order) and its gradients of one gradient vector of the same layout, so one
-optimizer call updates everything.
+A Network is a plan (a C array of steps of a few kinds: dense, activation, dropout, batch
+normalization; their sizes, activation, offsets) over flat buffers: every layer's weights are
+views of one parameter vector, the trainable ones first (gradients and optimizer slots cover
+that prefix, in the same layout, so one optimizer call updates everything) and the
+non-trainable ones (batch normalization's moving statistics) after them.
 
 What Python hands over is checked here, at the boundary, before any loop runs without the
 GIL: sizes are Py_ssize_t end to end (each BLAS dimension at most 2³¹ − 1), every array's
@@ -16,7 +17,7 @@ a published snapshot) with scratch of their own: any number of threads may call 
 """
 from cython cimport floating
 from libc.math cimport isfinite
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 cimport numpy as cnp
@@ -27,10 +28,19 @@ from fastmlp._kernels.dense cimport dense_forward, dense_backward
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, fm_flush_denormals_begin,
-                                           fm_flush_denormals_end)
+                                           fm_flush_denormals_end, fm_bias_act_f, fm_bias_act_d,
+                                           fm_act_backward_f, fm_act_backward_d)
+from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_threshold, fm_dropout_f,
+                                       fm_dropout_d)
+from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_apply_f,
+                                          fm_bn_apply_d, fm_bn_train_forward_f,
+                                          fm_bn_train_forward_d, fm_bn_backward_f,
+                                          fm_bn_backward_d, fm_bn_update_moving_f,
+                                          fm_bn_update_moving_d)
 
 from fastmlp._kernels.checks import BLAS_MAX, check_array
-from fastmlp._kernels.codes import check_accuracy, check_activation, check_loss, fuses, needs
+from fastmlp._kernels.codes import (check_accuracy, check_activation, check_alpha, check_loss,
+                                    fuses, needs, needs_pre)
 from fastmlp._kernels.loss import check_labels_or_targets
 
 cnp.import_array()
@@ -40,16 +50,34 @@ cnp.import_array()
 cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
 
 
+# The kinds of step, and their names in the step specs Python hands over.
+cdef enum Kind:
+    DENSE, ACTIVATION, DROPOUT, BATCH_NORM
+
+KINDS = {"dense": DENSE, "activation": ACTIVATION, "dropout": DROPOUT, "batch_norm": BATCH_NORM}
+
+
 cdef struct Step:
+    Kind kind
     Py_ssize_t n_in, n_out
-    Py_ssize_t w_off, b_off      # element offsets into the parameter buffer (b_off −1: no bias)
+    # element offsets into the parameter buffer (−1: none): a dense kernel and bias, or batch
+    # normalization's gamma and beta (trainable) and moving mean and variance (not)
+    Py_ssize_t w_off, b_off, mean_off, var_off
     Py_ssize_t out_off           # per-row offset of this step's output in the training activations
+    Py_ssize_t pre_off           # per-row offset of its kept pre-activation (−1: none kept)
+    Py_ssize_t stat_off          # offset of batch normalization's batch statistics (3 × n_out)
     int act
+    double alpha                 # the activation's parameter (leaky ReLU slope, ELU alpha)
+    double rate                  # dropout
+    uint64_t seed                # dropout: the layer's seed
+    double momentum, epsilon     # batch normalization
 
 
 cdef struct Plan:
     Step *steps
     Py_ssize_t n_steps, n_inputs, n_outputs, max_width, max_hidden, total_units
+    Py_ssize_t trainable         # parameters [0, trainable) have gradients and optimizer slots
+    Py_ssize_t stats_size
     int loss, accuracy
     bint fused
     double epsilon
@@ -62,6 +90,8 @@ cdef struct Scratch:
     void *x_batch
     int32_t *labels_batch
     void *targets_batch
+    void *stats                  # batch normalization's batch statistics, every such step
+    void *tmp                    # 2 × max_width, a step's per-column temporaries
 
 
 cdef enum Op:
@@ -86,6 +116,7 @@ cdef struct Call:
     void *out
     void *work
     Py_ssize_t rows, first, n_steps, batch
+    uint64_t seed                # this epoch's dropout seed
     double loss_sum, acc_sum
     Py_ssize_t samples, bad_step
     Fault fault
@@ -131,24 +162,82 @@ cdef void _dispatch(Call *c, floating *params) noexcept nogil:
     elif c.op == GRADIENT:
         c.loss_sum = _forward_backward(&c.plan, &c.scratch, params, <floating *>c.grads,
                                        <const floating *>c.x, c.labels,
-                                       <const floating *>c.targets, c.rows)
+                                       <const floating *>c.targets, c.rows, c.seed, 0)
     else:
         _gemms_only(c, params)
 
 
+def _check_step(Py_ssize_t l, spec, Py_ssize_t trainable, Py_ssize_t size):
+    """One step spec, checked: every size in range, every weight inside its part of params."""
+    if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
+        raise ValueError(f"step {l}: a step is a dict whose 'kind' is one of {sorted(KINDS)}; "
+                         f"received {spec!r}")
+    kind = KINDS[spec["kind"]]
+    out = {"kind": kind, "w_off": -1, "b_off": -1, "mean_off": -1, "var_off": -1,
+           "act": FM_LINEAR, "alpha": 0.0, "rate": 0.0, "seed": 0, "momentum": 0.0,
+           "epsilon": 0.0}
+    a, b = int(spec.get("n_in", 0)), int(spec.get("n_out", 0))
+    if not (1 <= a <= BLAS_MAX and 1 <= b <= BLAS_MAX):
+        raise ValueError(f"step {l}: sizes must lie in [1, {BLAS_MAX}]; received {a} -> {b}")
+    if kind != DENSE and a != b:
+        raise ValueError(f"step {l}: a {spec['kind']} step keeps its width; received {a} -> {b}")
+    out["n_in"], out["n_out"] = a, b
+
+    def region(key, count, lo, hi, what, optional=True):
+        off = int(spec.get(key, -1))
+        if off == -1 and optional:
+            return -1
+        if off < lo or off + count > hi:
+            raise ValueError(f"step {l}: its {what} ({count} values at offset {off}) must lie in "
+                             f"params[{lo}:{hi}]")
+        return off
+
+    if kind in (DENSE, ACTIVATION):
+        out["act"] = check_activation(spec.get("activation"))
+        out["alpha"] = check_alpha(out["act"], float(spec.get("alpha", 0.0)))
+    if kind == DENSE:
+        out["w_off"] = region("w_off", a * b, 0, trainable, "kernel", optional=False)
+        out["b_off"] = region("b_off", b, 0, trainable, "bias")
+    elif kind == DROPOUT:
+        rate = float(spec.get("rate", -1))
+        if not 0 <= rate < 1:
+            raise ValueError(f"step {l}: a dropout rate must lie in [0, 1); received {rate}")
+        seed = spec.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 64:
+            raise ValueError(f"step {l}: a dropout seed must be an integer in [0, 2**64); "
+                             f"received {seed!r}")
+        out["rate"], out["seed"] = rate, int(seed)
+    elif kind == BATCH_NORM:
+        out["w_off"] = region("w_off", b, 0, trainable, "gamma")
+        out["b_off"] = region("b_off", b, 0, trainable, "beta")
+        out["mean_off"] = region("mean_off", b, trainable, size, "moving mean", optional=False)
+        out["var_off"] = region("var_off", b, trainable, size, "moving variance", optional=False)
+        momentum, eps = float(spec.get("momentum", 0.99)), float(spec.get("epsilon", 1e-3))
+        if not (0 <= momentum <= 1 and 0 < eps < float("inf")):
+            raise ValueError(f"step {l}: batch normalization needs momentum in [0, 1] and a "
+                             f"positive finite epsilon; received {momentum}, {eps}")
+        out["momentum"], out["epsilon"] = momentum, eps
+    return out
+
+
 cdef class Network:
-    """Compiled plan of a stack of dense steps over flat parameter and gradient buffers.
+    """Compiled plan of a chain of steps over flat parameter and gradient buffers.
 
     Args:
         params: flat C-contiguous float32/float64 array holding every weight (trained in place).
-        grads: flat array of the same size and dtype, receiving the gradients.
-        n_in, n_out, activations: per step sizes and activation codes (fastmlp._kernels.codes).
-        w_offsets, b_offsets: per step element offsets into params (b offset −1: no bias).
+        grads: flat array of the same dtype, of the trainable prefix's size (`trainable`).
+        steps: one dict a step, input to output: "kind" ('dense', 'activation', 'dropout',
+            'batch_norm'), "n_in", "n_out"; a dense step "activation" (a code of
+            fastmlp._kernels.codes), "alpha", "w_off", "b_off" (−1: no bias); an activation
+            step "activation", "alpha"; a dropout step "rate", "seed"; a batch normalization
+            step "w_off" (gamma), "b_off" (beta; −1: none), "mean_off", "var_off", "momentum",
+            "epsilon". Trainable weights lie in [0, trainable), moving statistics after it.
+        trainable: the size of the trainable prefix of params.
     """
     cdef Plan plan
-    cdef readonly bint is_double
+    cdef readonly bint is_double, has_dropout
     cdef readonly object dtype, params, grads
-    cdef readonly Py_ssize_t size, capacity
+    cdef readonly Py_ssize_t size, trainable, capacity
     cdef object _scratch_arrays
     cdef Scratch _scratch
     cdef bint _busy
@@ -161,58 +250,59 @@ cdef class Network:
     def __dealloc__(self):
         free(self.plan.steps)
 
-    def __init__(self, params, grads, n_in, n_out, activations, w_offsets, b_offsets):
+    def __init__(self, params, grads, steps, trainable):
         if self.plan.steps != NULL:
             raise RuntimeError("this Network is already initialised")
         dtype = getattr(params, "dtype", None)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"`params` must be a float32 or float64 array; received {dtype}")
         check_array(params, "params", dtype, (None,), writeable=True)
-        check_array(grads, "grads", dtype, (params.shape[0],), writeable=True)
+        size = params.shape[0]
+        if isinstance(trainable, bool) or not isinstance(trainable, (int, np.integer)) or not 1 <= trainable <= size:
+            raise ValueError(f"`trainable` must be an integer in [1, {size}]; received {trainable!r}")
+        trainable = int(trainable)
+        check_array(grads, "grads", dtype, (trainable,), writeable=True)
         if np.shares_memory(params, grads):
             raise ValueError("`params` and `grads` must not share memory")
-        columns = [list(v) for v in (n_in, n_out, activations, w_offsets, b_offsets)]
-        n = len(columns[0])
-        if n == 0 or any(len(col) != n for col in columns):
-            raise ValueError("a Network needs one or more steps, with n_in, n_out, activations, "
-                             f"w_offsets and b_offsets of one length; received lengths "
-                             f"{[len(col) for col in columns]}")
-        size = params.shape[0]
-        steps = []
-        prev_out = None
-        for l, (a, b, act, wo, bo) in enumerate(zip(*columns)):
-            a, b, wo, bo = int(a), int(b), int(wo), int(bo)
-            if not (1 <= a <= BLAS_MAX and 1 <= b <= BLAS_MAX):
-                raise ValueError(f"step {l}: sizes must lie in [1, {BLAS_MAX}]; received {a} -> {b}")
-            if prev_out is not None and a != prev_out:
-                raise ValueError(f"step {l} takes {a} inputs but step {l - 1} gives {prev_out}")
-            prev_out = b
-            check_activation(act)
-            if wo < 0 or wo + a * b > size:
-                raise ValueError(f"step {l}: its {a}x{b} weights at offset {wo} do not fit in "
-                                 f"{size} parameters")
-            if bo != -1 and (bo < 0 or bo + b > size):
-                raise ValueError(f"step {l}: its {b} biases at offset {bo} do not fit in {size} parameters")
-            steps.append((a, b, int(act), wo, bo))
+        specs = list(steps)
+        if not specs:
+            raise ValueError("a Network needs one or more steps")
+        checked = [_check_step(l, spec, trainable, size) for l, spec in enumerate(specs)]
+        for l in range(1, len(checked)):
+            if checked[l]["n_in"] != checked[l - 1]["n_out"]:
+                raise ValueError(f"step {l} takes {checked[l]['n_in']} inputs but step {l - 1} "
+                                 f"gives {checked[l - 1]['n_out']}")
+        n = len(checked)
         self.plan.steps = <Step *>calloc(n, sizeof(Step))
         if self.plan.steps == NULL:
             raise MemoryError()
-        total = 0
-        for l, (a, b, act, wo, bo) in enumerate(steps):
-            self.plan.steps[l] = Step(n_in=a, n_out=b, w_off=wo, b_off=bo, out_off=total, act=act)
-            total += b
+        total = stats = 0
+        for l, spec in enumerate(checked):
+            keep_pre = spec["kind"] == DENSE and needs_pre(spec["act"])
+            self.plan.steps[l] = Step(
+                kind=spec["kind"], n_in=spec["n_in"], n_out=spec["n_out"], w_off=spec["w_off"],
+                b_off=spec["b_off"], mean_off=spec["mean_off"], var_off=spec["var_off"],
+                out_off=total, pre_off=total + spec["n_out"] if keep_pre else -1,
+                stat_off=stats, act=spec["act"], alpha=spec["alpha"], rate=spec["rate"],
+                seed=spec["seed"], momentum=spec["momentum"], epsilon=spec["epsilon"])
+            total += spec["n_out"] * (2 if keep_pre else 1)
+            stats += 3 * spec["n_out"] if spec["kind"] == BATCH_NORM else 0
         self.plan.n_steps = n
-        self.plan.n_inputs = steps[0][0]
-        self.plan.n_outputs = steps[n - 1][1]
-        self.plan.max_width = max(s[1] for s in steps)
-        self.plan.max_hidden = max([s[1] for s in steps[:n - 1]] or [1])
+        self.plan.n_inputs = checked[0]["n_in"]
+        self.plan.n_outputs = checked[n - 1]["n_out"]
+        self.plan.max_width = max(max(s["n_in"], s["n_out"]) for s in checked)
+        self.plan.max_hidden = max([s["n_out"] for s in checked[:n - 1]] or [1])
         self.plan.total_units = total
+        self.plan.trainable = trainable
+        self.plan.stats_size = max(stats, 1)
+        self.has_dropout = any(s["kind"] == DROPOUT for s in checked)
         self.dtype = dtype
         self.is_double = dtype == np.float64
         self._typenum = cnp.NPY_DOUBLE if self.is_double else cnp.NPY_FLOAT
         self.params = params
         self.grads = grads
         self.size = size
+        self.trainable = trainable
         self.capacity = 0
 
     def __reduce__(self):
@@ -311,7 +401,8 @@ cdef class Network:
         arrays = (np.empty(rows * units, self.dtype), np.empty(rows * width, self.dtype),
                   np.empty(rows * width, self.dtype),
                   np.empty(rows * self.plan.n_inputs, self.dtype), np.empty(rows, np.int32),
-                  np.empty(rows * self.plan.n_outputs, self.dtype))
+                  np.empty(rows * self.plan.n_outputs, self.dtype),
+                  np.zeros(self.plan.stats_size, self.dtype), np.zeros(2 * width, self.dtype))
         self._scratch_arrays = arrays
         self._scratch.acts = cnp.PyArray_DATA(<cnp.ndarray>arrays[0])
         self._scratch.delta_a = cnp.PyArray_DATA(<cnp.ndarray>arrays[1])
@@ -319,6 +410,8 @@ cdef class Network:
         self._scratch.x_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[3])
         self._scratch.labels_batch = <int32_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[4])
         self._scratch.targets_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[5])
+        self._scratch.stats = cnp.PyArray_DATA(<cnp.ndarray>arrays[6])
+        self._scratch.tmp = cnp.PyArray_DATA(<cnp.ndarray>arrays[7])
         self.capacity = rows
 
     cdef Py_ssize_t _chunk(self, Py_ssize_t rows, batch_size) except -1:
@@ -330,10 +423,12 @@ cdef class Network:
 
     # ----- entry points ---------------------------------------------------------------------
     def train(self, x, labels, targets, order, Py_ssize_t first_step, Py_ssize_t n_steps,
-              batch_size, UpdateRule rule not None):
+              batch_size, UpdateRule rule not None, uint64_t seed=0):
         """Runs up to n_steps optimizer steps over the batches first_step.. of `order` (a
         permutation of the rows, or None for the rows in order). A batch larger than the data
-        is the whole data, as in Keras.
+        is the whole data, as in Keras. Dropout masks depend on (layer seed, `seed`, step
+        index) alone: pass one seed per epoch, and the same steps give the same masks however
+        the epoch is split into calls.
 
         x is (N, n_inputs) C-contiguous in this network's dtype; labels int32 (N,) when the
         loss reads class labels, else targets (N, n_outputs). Returns (loss sum, accuracy sum,
@@ -344,10 +439,10 @@ cdef class Network:
         try:
             rows = self._check_x(x)
             self._check_y(&c, rows, labels, targets, self.plan.loss, self.plan.accuracy)
-            if rule.size != self.size or rule.is_double != self.is_double:
+            if rule.size != self.trainable or rule.is_double != self.is_double:
                 raise ValueError(f"the update rule was built for {rule.size} "
                                  f"{'float64' if rule.is_double else 'float32'} parameters; this "
-                                 f"Network has {self.size} {self.dtype}")
+                                 f"Network has {self.trainable} trainable {self.dtype}")
             if batch_size < 1:
                 raise ValueError(f"`batch_size` must be a positive integer; received {batch_size}")
             if first_step < 0 or n_steps < 0:
@@ -366,6 +461,7 @@ cdef class Network:
             c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
             c.order = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>order) if order is not None else NULL
             c.rows, c.first, c.n_steps, c.batch = rows, first_step, n_steps, batch
+            c.seed = seed
             c.loss_sum = c.acc_sum = 0
             c.samples = 0
             c.bad_step = -1
@@ -392,7 +488,7 @@ cdef class Network:
             return
         cdef Call c
         chunk = self._chunk(rows, batch_size)
-        work = np.empty(2 * chunk * self.plan.max_hidden, self.dtype)
+        work = np.empty(2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width, self.dtype)
         c.op = PREDICT
         c.plan = self.plan
         c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
@@ -421,7 +517,8 @@ cdef class Network:
             return 0.0, 0.0
         chunk = self._chunk(rows, batch_size)
         probs = np.empty(chunk * self.plan.n_outputs, self.dtype)
-        work = np.empty(2 * chunk * self.plan.max_hidden + chunk * self.plan.n_outputs, self.dtype)
+        work = np.empty(2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width
+                        + chunk * self.plan.n_outputs, self.dtype)
         c.op = EVALUATE
         c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
         c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
@@ -432,9 +529,11 @@ cdef class Network:
             _run(&c, p, self.is_double)
         return c.loss_sum, c.acc_sum
 
-    def gradient(self, x, labels, targets):
-        """grads := d(mean loss)/d(params) over all rows of x as one batch; returns the loss
-        sum. Applies no update (for gradient checks and data-parallel training)."""
+    def gradient(self, x, labels, targets, uint64_t seed=0):
+        """grads := d(mean loss)/d(trainable params) over all rows of x as one batch, in
+        training mode (batch statistics; dropout masks of (seed, step 0)); returns the loss
+        sum. Applies no update and leaves the moving statistics as they are (for gradient
+        checks and data-parallel training)."""
         self._enter_training()
         cdef Call c
         try:
@@ -448,6 +547,7 @@ cdef class Network:
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>self.grads)
             c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
             c.rows = rows
+            c.seed = seed
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
             with nogil:
                 _run(&c, params, self.is_double)
@@ -481,33 +581,91 @@ cdef class Network:
             self._busy = False
 
 
-cdef inline floating *_weight(const Step *s, floating *base) noexcept nogil:
-    return base + s.w_off
+cdef inline floating *_at(floating *base, Py_ssize_t offset) noexcept nogil:
+    return base + offset if offset >= 0 else NULL
 
 
-cdef inline floating *_bias(const Step *s, floating *base) noexcept nogil:
-    return base + s.b_off if s.b_off >= 0 else NULL
+cdef inline void _activate(floating *z, const floating *b, floating *y, Py_ssize_t rows,
+                           Py_ssize_t cols, int act, double alpha) noexcept nogil:
+    if floating is float:
+        fm_bias_act_f(z, b, y, rows, cols, act, <float>alpha)
+    else:
+        fm_bias_act_d(z, b, y, rows, cols, act, alpha)
+
+
+cdef inline void _activate_backward(floating *dz, const floating *dy, const floating *y,
+                                    const floating *pre, Py_ssize_t rows, Py_ssize_t cols,
+                                    int act, double alpha) noexcept nogil:
+    if floating is float:
+        fm_act_backward_f(dz, dy, y, pre, rows, cols, act, <float>alpha, NULL)
+    else:
+        fm_act_backward_d(dz, dy, y, pre, rows, cols, act, alpha, NULL)
+
+
+cdef inline void _dropout(const Step *s, floating *y, const floating *x, Py_ssize_t rows,
+                          uint64_t epoch_seed, Py_ssize_t step) noexcept nogil:
+    """y := x with the mask of (this layer, epoch_seed, step), scaled by 1 / (1 − rate); the
+    backward pass calls it on the gradient, which recomputes the same mask."""
+    cdef uint32_t key = fm_dropout_key(s.seed, epoch_seed, step)
+    cdef uint32_t threshold = fm_dropout_threshold(s.rate)
+    if floating is float:
+        fm_dropout_f(y, x, rows, s.n_out, key, threshold, <float>(1.0 / (1.0 - s.rate)))
+    else:
+        fm_dropout_d(y, x, rows, s.n_out, key, threshold, 1.0 / (1.0 - s.rate))
+
+
+cdef inline void _batch_norm_inference(const Step *s, floating *params, const floating *x,
+                                       floating *y, Py_ssize_t rows, floating *tmp) noexcept nogil:
+    """y := batch normalization of x with the moving statistics; tmp holds 2 × n_out."""
+    cdef Py_ssize_t n = s.n_out
+    if floating is float:
+        fm_bn_affine_f(params + s.mean_off, params + s.var_off, _at(params, s.w_off),
+                       _at(params, s.b_off), <float>s.epsilon, n, tmp, tmp + n)
+        fm_bn_apply_f(x, y, rows, n, tmp, tmp + n)
+    else:
+        fm_bn_affine_d(params + s.mean_off, params + s.var_off, _at(params, s.w_off),
+                       _at(params, s.b_off), s.epsilon, n, tmp, tmp + n)
+        fm_bn_apply_d(x, y, rows, n, tmp, tmp + n)
 
 
 cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *params,
                               floating *grads, const floating *x, const int32_t *labels,
-                              const floating *targets, Py_ssize_t rows) noexcept nogil:
-    """One batch: forward into the training scratch, loss gradient, backward into grads."""
+                              const floating *targets, Py_ssize_t rows, uint64_t epoch_seed,
+                              Py_ssize_t step) noexcept nogil:
+    """One batch in training mode: forward into the training scratch (batch statistics kept
+    for backward), loss gradient, backward into grads."""
     cdef floating *acts = <floating *>sc.acts
     cdef floating *delta = <floating *>sc.delta_a
     cdef floating *other = <floating *>sc.delta_b
+    cdef floating *stats = <floating *>sc.stats
+    cdef floating *tmp = <floating *>sc.tmp
     cdef floating *swap
+    cdef floating *out
     cdef const floating *inp
     cdef const Step *s
-    cdef Py_ssize_t l, last = plan.n_steps - 1
+    cdef Py_ssize_t l, j, n, last = plan.n_steps - 1
     cdef int act
     cdef double loss_sum
 
     for l in range(plan.n_steps):
         s = &plan.steps[l]
         inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
-        dense_forward(inp, _weight(s, params), _bias(s, params), acts + s.out_off * rows, rows,
-                      s.n_in, s.n_out, s.act)
+        out = acts + s.out_off * rows
+        if s.kind == DENSE:
+            dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
+                          acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
+                          s.n_out, s.act, s.alpha)
+        elif s.kind == ACTIVATION:
+            _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
+        elif s.kind == DROPOUT:
+            _dropout(s, out, inp, rows, epoch_seed, step)
+        else:
+            if floating is float:
+                fm_bn_train_forward_f(inp, out, rows, s.n_out, _at(params, s.w_off),
+                                      _at(params, s.b_off), <float>s.epsilon, stats + s.stat_off, tmp)
+            else:
+                fm_bn_train_forward_d(inp, out, rows, s.n_out, _at(params, s.w_off),
+                                      _at(params, s.b_off), s.epsilon, stats + s.stat_off, tmp)
     loss_sum = loss_and_grad(plan.loss, acts + plan.steps[last].out_off * rows, labels, targets,
                              rows, plan.n_outputs, plan.fused, plan.epsilon, delta)
     if not isfinite(loss_sum):
@@ -516,13 +674,55 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         s = &plan.steps[l]
         act = FM_LINEAR if (l == last and plan.fused) else s.act
         inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
-        dense_backward(inp, _weight(s, params), acts + s.out_off * rows, delta,
-                       _weight(s, grads), _bias(s, grads), other if l > 0 else NULL, rows,
-                       s.n_in, s.n_out, act)
+        out = acts + s.out_off * rows
+        n = s.n_out
+        if s.kind == DENSE:
+            dense_backward(inp, params + s.w_off, out,
+                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, delta,
+                           grads + s.w_off, _at(grads, s.b_off), other if l > 0 else NULL, rows,
+                           s.n_in, n, act, s.alpha)
+        elif s.kind == BATCH_NORM:
+            if floating is float:
+                fm_bn_backward_f(inp, delta, other if l > 0 else NULL, rows, n,
+                                 _at(params, s.w_off), stats + s.stat_off, tmp)
+            else:
+                fm_bn_backward_d(inp, delta, other if l > 0 else NULL, rows, n,
+                                 _at(params, s.w_off), stats + s.stat_off, tmp)
+            # tmp: Σ dy (beta's gradient), then Σ dy·x̂ (gamma's)
+            if s.b_off >= 0:
+                memcpy(grads + s.b_off, tmp, n * sizeof(floating))
+            if s.w_off >= 0:
+                memcpy(grads + s.w_off, tmp + n, n * sizeof(floating))
+        elif l == 0:
+            break  # an activation or dropout on the inputs: nothing before it needs a gradient
+        elif s.kind == ACTIVATION:
+            _activate_backward(other, delta, out, inp, rows, n, act, s.alpha)
+        else:
+            _dropout(s, other, delta, rows, epoch_seed, step)
         swap = delta
         delta = other
         other = swap
     return loss_sum
+
+
+cdef void _update_moving_statistics(const Plan *plan, const Scratch *sc,
+                                    floating *params) noexcept nogil:
+    """Each batch normalization's moving mean and variance := Keras's update from the batch
+    statistics of the step just taken (once its loss is known to be finite)."""
+    cdef const Step *s
+    cdef Py_ssize_t l
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        if s.kind != BATCH_NORM:
+            continue
+        if floating is float:
+            fm_bn_update_moving_f(params + s.mean_off, params + s.var_off,
+                                  <float *>sc.stats + s.stat_off, s.n_out, <float>s.momentum,
+                                  <float>(1.0 - s.momentum))
+        else:
+            fm_bn_update_moving_d(params + s.mean_off, params + s.var_off,
+                                  <double *>sc.stats + s.stat_off, s.n_out, s.momentum,
+                                  1.0 - s.momentum)
 
 
 cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
@@ -538,17 +738,21 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
     for step in range(c.n_steps):
         for l in range(plan.n_steps):
             s = &plan.steps[l]
+            if s.kind != DENSE:
+                continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             gemm(False, False, rows, s.n_out, s.n_in, <floating>1, inp, s.n_in,
-                 _weight(s, params), s.n_out, <floating>0, acts + s.out_off * rows, s.n_out)
+                 params + s.w_off, s.n_out, <floating>0, acts + s.out_off * rows, s.n_out)
         for l in range(plan.n_steps - 1, -1, -1):
             s = &plan.steps[l]
+            if s.kind != DENSE:
+                continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             gemm(True, False, s.n_in, s.n_out, rows, <floating>1, inp, s.n_in, delta, s.n_out,
-                 <floating>0, _weight(s, grads), s.n_out)
+                 <floating>0, grads + s.w_off, s.n_out)
             if l > 0:
                 gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
-                     _weight(s, params), s.n_out, <floating>0, other, s.n_in)
+                     params + s.w_off, s.n_out, <floating>0, other, s.n_in)
 
 
 cdef void _train_steps(Call *c, floating *params) noexcept nogil:
@@ -592,11 +796,13 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
             xb = x_batch
             lb = l_batch if labels != NULL else NULL
             tb = t_batch if targets != NULL else NULL
-        loss_sum = _forward_backward(plan, &c.scratch, params, <floating *>c.grads, xb, lb, tb, rows)
+        loss_sum = _forward_backward(plan, &c.scratch, params, <floating *>c.grads, xb, lb, tb,
+                                     rows, c.seed, step)
         if not isfinite(loss_sum):
             c.fault = NONFINITE_LOSS
             c.bad_step = step
             return
+        _update_moving_statistics(plan, &c.scratch, params)
         c.loss_sum += loss_sum
         if plan.accuracy:
             c.acc_sum += accuracy_sum(plan.accuracy, <floating *>c.scratch.acts
@@ -608,15 +814,31 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
 
 cdef void _forward_rows(const Plan *plan, floating *params, const floating *x, floating *out,
                         floating *work, Py_ssize_t rows, Py_ssize_t chunk) noexcept nogil:
-    """out := network(x) for one pass, layers ping-ponging between two halves of work."""
+    """out := network(x) in inference mode (dropout is the identity, batch normalization uses
+    the moving statistics) for one pass; steps ping-pong between two halves of work, and
+    2 × max_width after them hold a step's per-column temporaries."""
     cdef const floating *inp = x
     cdef floating *dst
+    cdef floating *tmp = work + 2 * chunk * plan.max_hidden
     cdef const Step *s
     cdef Py_ssize_t l, last = plan.n_steps - 1
+    cdef int half = 0
     for l in range(plan.n_steps):
         s = &plan.steps[l]
-        dst = out if l == last else work + (l % 2) * chunk * plan.max_hidden
-        dense_forward(inp, _weight(s, params), _bias(s, params), dst, rows, s.n_in, s.n_out, s.act)
+        if s.kind == DROPOUT:
+            if l == last:
+                memcpy(out, inp, rows * s.n_out * sizeof(floating))
+            continue
+        # the half not holding this step's input (inp is x or the half written last)
+        dst = out if l == last else work + half * chunk * plan.max_hidden
+        half ^= 1
+        if s.kind == DENSE:
+            dense_forward(inp, params + s.w_off, _at(params, s.b_off), dst, NULL, rows, s.n_in,
+                          s.n_out, s.act, s.alpha)
+        elif s.kind == ACTIVATION:
+            _activate(<floating *>inp, NULL, dst, rows, s.n_out, s.act, s.alpha)
+        else:
+            _batch_norm_inference(s, params, inp, dst, rows, tmp)
         inp = dst
 
 
@@ -633,7 +855,7 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
     cdef const Plan *plan = &c.plan
     cdef Py_ssize_t start = 0, rows, n_out = plan.n_outputs
     cdef floating *probs = <floating *>c.out
-    cdef floating *grad = <floating *>c.work + 2 * c.batch * plan.max_hidden
+    cdef floating *grad = <floating *>c.work + 2 * c.batch * plan.max_hidden + 2 * plan.max_width
     cdef const int32_t *lb
     cdef const floating *tb
     while start < c.rows:

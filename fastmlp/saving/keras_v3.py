@@ -60,7 +60,7 @@ def optimizer_variables(model):
     optimizer, rule, engine = model.optimizer, model._rule, model.engine
     if rule is None or (type(optimizer).__name__ == "SGD" and optimizer.momentum == 0):
         return []
-    per_slot = [[w for i in range(len(engine.steps)) for w in engine.views(i, slot) if w is not None]
+    per_slot = [[w for i in range(len(engine.steps)) for w in engine.trainable_views(i, slot)]
                 for slot in rule.slots]
     order = _slot_order(type(optimizer).__name__, len(per_slot), len(per_slot[0]) if per_slot else 0)
     return [per_slot[s][k] for s, k in order]
@@ -201,7 +201,7 @@ def _read_optimizer(model, f, label: str) -> None:
         return
     group = f["optimizer/vars"]
     engine = model.engine
-    rule = model.optimizer.build(engine.size, engine.dtype)
+    rule = model.optimizer.build(engine.trainable_size, engine.dtype)
     model._rule = rule
     variables = optimizer_variables(model)
     if sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(variables))]:
@@ -213,7 +213,7 @@ def _read_optimizer(model, f, label: str) -> None:
         if tuple(dataset.shape) != view.shape:
             warnings.warn(f"{label}: optimizer variable {index} has shape {tuple(dataset.shape)}, "
                           f"expected {view.shape}; the optimizer starts afresh")
-            model._rule = model.optimizer.build(engine.size, engine.dtype)
+            model._rule = model.optimizer.build(engine.trainable_size, engine.dtype)
             return
         view[...] = dataset[()]
     rule.iterations = int(group["0"][()])
