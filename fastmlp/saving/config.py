@@ -1,8 +1,9 @@
 """Model configs in Keras's shape ({"class_name": ..., "config": {...}}), both ways.
 
 Writing: the config of a fastmlp model. Reading: a config from a fastmlp, Keras 3 or legacy
-Keras file, parsed against what fastmlp has (InputLayer, Flatten, Dense and their options), never
-by instantiating a class a file names. Anything else is a ValueError listing what was found, or
+Keras file, parsed against what fastmlp has (InputLayer, Flatten, Dense, Activation, ReLU,
+LeakyReLU, ELU, Softmax, Dropout, BatchNormalization and their options), never by
+instantiating a class a file names. Anything else is a ValueError listing what was found, or
 NotImplementedError for a functional graph that is not a single chain.
 """
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -10,7 +11,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from fastmlp import activations, initializers
-from fastmlp.layers import Dense, Flatten, InputLayer, Layer
+from fastmlp.layers import (ELU, Activation, BatchNormalization, Dense, Dropout, Flatten,
+                            InputLayer, Layer, LeakyReLU, ReLU, Softmax)
 
 Config = Dict[str, Any]
 
@@ -19,7 +21,14 @@ _NEUTRAL = {"trainable": (True,), "kernel_regularizer": (None,), "bias_regulariz
             "activity_regularizer": (None,), "kernel_constraint": (None,), "bias_constraint": (None,),
             "quantization_config": (None,), "lora_rank": (None,), "lora_alpha": (None,),
             "data_format": ("channels_last", None), "sparse": (False,), "ragged": (False,),
-            "optional": (False,), "batch_size": (None,)}
+            "optional": (False,), "batch_size": (None,), "renorm": (False,),
+            "renorm_clipping": (None,), "synchronized": (False, True), "noise_shape": (None,),
+            "max_value": (None,), "threshold": (0, 0.0), "beta_regularizer": (None,),
+            "gamma_regularizer": (None,), "beta_constraint": (None,), "gamma_constraint": (None,)}
+# options with no effect given the neutral values above (renorm off)
+_IGNORED = {"renorm_momentum"}
+_BN_INITIALIZERS = ("beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                    "moving_variance_initializer")
 _BOOKKEEPING = {"module", "registered_name", "build_config", "name", "dtype", "batch_shape",
                 "batch_input_shape", "input_shape", "shared_object_id"}
 
@@ -42,7 +51,16 @@ def layer_config(layer: Layer) -> Config:
             "activation": layer.activation_name, "use_bias": layer.use_bias,
             "kernel_initializer": initializer_config(layer.kernel_initializer),
             "bias_initializer": initializer_config(layer.bias_initializer)}}
-    raise ValueError(f"layer {layer.name!r} of type {type(layer).__name__} cannot be saved")
+    config = {"name": layer.name, "dtype": layer.dtype}
+    if isinstance(layer, (ReLU, LeakyReLU, ELU, Softmax, Activation, Dropout)):
+        config.update({k: v for k, v in layer.get_config().items() if k not in ("trainable", "dtype")})
+    elif isinstance(layer, BatchNormalization):
+        config.update({"axis": -1, "momentum": layer.momentum, "epsilon": layer.epsilon,
+                       "center": layer.center, "scale": layer.scale})
+        config.update({key: initializer_config(getattr(layer, key)) for key in _BN_INITIALIZERS})
+    else:
+        raise ValueError(f"layer {layer.name!r} of type {type(layer).__name__} cannot be saved")
+    return {"class_name": type(layer).__name__, "config": config}
 
 
 def model_config(model) -> Config:
@@ -70,7 +88,7 @@ def _dtype(value, where: str) -> Optional[str]:
 
 def _check_options(config: Config, handled: Sequence[str], where: str) -> None:
     odd = {key: value for key, value in config.items()
-           if key not in handled and key not in _BOOKKEEPING
+           if key not in handled and key not in _BOOKKEEPING and key not in _IGNORED
            and not (value in _NEUTRAL[key] if key in _NEUTRAL else value in (None, False))}
     if odd:
         raise ValueError(f"{where}: options fastmlp does not support: {odd}")
@@ -116,10 +134,8 @@ def layer_from_config(spec: Config, where: str) -> Tuple[Layer, Optional[Tuple[i
     if kind == "Dense":
         _check_options(config, ("units", "activation", "use_bias", "kernel_initializer",
                                 "bias_initializer"), where)
-        units, activation = config.get("units"), config.get("activation", "linear")
-        if activation not in activations.NAMES:
-            raise ValueError(f"{where}: activation {activation!r} is not supported; fastmlp has "
-                             f"{sorted(activations.NAMES)}")
+        units = config.get("units")
+        activation = _activation_name(config.get("activation", "linear"), where)
         try:
             layer = Dense(units, activation=activation, use_bias=bool(config.get("use_bias", True)),
                           kernel_initializer=_initializer(config.get("kernel_initializer", "glorot_uniform"), where),
@@ -128,8 +144,57 @@ def layer_from_config(spec: Config, where: str) -> Tuple[Layer, Optional[Tuple[i
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}: {exc}") from None
         return layer, shape
-    raise ValueError(f"{where}: layer type {kind!r} is not supported; fastmlp reads InputLayer, "
-                     "Flatten and Dense")
+    reader = _READERS.get(kind)
+    if reader is None:
+        raise ValueError(f"{where}: layer type {kind!r} is not supported; fastmlp reads "
+                         f"{', '.join(['InputLayer', 'Flatten', 'Dense', *_READERS])}")
+    handled, make = reader
+    _check_options(config, handled, where)
+    try:
+        return make(config, where, name=name, dtype=dtype), shape
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _activation_name(value, where: str) -> str:
+    try:
+        return activations.name_of(value)
+    except ValueError:
+        raise ValueError(f"{where}: activation {value!r} is not supported; fastmlp has "
+                         f"{sorted(activations.NAMES)}") from None
+
+
+def _axis(config: Config) -> int:
+    """Keras 2 wrote a BatchNormalization's axis as a list ([1]); 1 and -1 are the features of
+    samples of one dimension."""
+    axis = config.get("axis", -1)
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]
+    return -1 if axis in (-1, 1) else axis
+
+
+def _number_option(config: Config, key: str, default):
+    value = config.get(key, default)
+    return default if value is None and key == "alpha" else value
+
+
+_READERS = {
+    "Activation": (("activation",), lambda c, w, **kw: Activation(_activation_name(c.get("activation"), w), **kw)),
+    "ReLU": (("negative_slope",), lambda c, w, **kw: ReLU(negative_slope=c.get("negative_slope", 0.0), **kw)),
+    # Keras 2 wrote a LeakyReLU's slope as alpha
+    "LeakyReLU": (("negative_slope", "alpha"),
+                  lambda c, w, **kw: LeakyReLU(negative_slope=c.get("negative_slope", c.get("alpha", 0.3)), **kw)),
+    "ELU": (("alpha",), lambda c, w, **kw: ELU(alpha=_number_option(c, "alpha", 1.0), **kw)),
+    "Softmax": (("axis",), lambda c, w, **kw: Softmax(axis=c.get("axis", -1), **kw)),
+    "Dropout": (("rate", "seed"), lambda c, w, **kw: Dropout(c.get("rate"), seed=c.get("seed"), **kw)),
+    "BatchNormalization": (
+        ("axis", "momentum", "epsilon", "center", "scale") + _BN_INITIALIZERS,
+        lambda c, w, **kw: BatchNormalization(
+            axis=_axis(c), momentum=c.get("momentum", 0.99), epsilon=c.get("epsilon", 1e-3),
+            center=bool(c.get("center", True)), scale=bool(c.get("scale", True)),
+            **{key: _initializer(c.get(key, default), w) for key, default in
+               zip(_BN_INITIALIZERS, ("zeros", "ones", "zeros", "ones"))}, **kw)),
+}
 
 
 def _inbound(entry: Config) -> List[str]:
@@ -233,20 +298,29 @@ def model_from_config(spec: Config, where: str):
     return model, input_shape
 
 
-def planned_dense_shapes(model) -> List[Tuple[int, int, bool]]:
-    """(inputs, units, use_bias) of each Dense layer of an unbuilt model with an input shape,
-    from its config alone: what its weights must be, known before anything is allocated."""
+def planned_weights(model) -> List[Tuple[Layer, List[Tuple[int, ...]]]]:
+    """(layer, shapes of its weights in Keras's order) for each layer with weights of an unbuilt
+    model with an input shape, from its config alone: what its weights must be, known before
+    anything is allocated."""
     shape, out = model._input_shape, []
     if shape is None:
         return out
     for layer in model._all_layers():
-        if isinstance(layer, Dense):
-            out.append((int(np.prod(shape, dtype=np.int64)) if len(shape) == 1 else -1, layer.units,
-                        layer.use_bias))
+        if len(shape) == 1:
+            specs = layer.weight_specs(shape)
+            if specs:
+                out.append((layer, [tuple(s) for _, s, _ in specs]))
+        elif isinstance(layer, (Dense, BatchNormalization)):
+            out.append((layer, [(-1,)]))  # refused at build (Flatten first)
         shape = layer.compute_output_shape(shape)
     return out
 
 
+def planned_shapes(model) -> List[List[Tuple[int, ...]]]:
+    """The weight shapes of planned_weights, without the layers (to compare architectures)."""
+    return [shapes for _, shapes in planned_weights(model)]
+
+
 def planned_size(model) -> int:
     """The number of weights the model's config implies (Python integers: no overflow)."""
-    return sum(n_in * units + (units if bias else 0) for n_in, units, bias in planned_dense_shapes(model))
+    return sum(int(np.prod(s, dtype=object)) for shapes in planned_shapes(model) for s in shapes)

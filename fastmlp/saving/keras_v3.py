@@ -17,9 +17,9 @@ import zipfile
 import numpy as np
 
 from fastmlp import naming
-from fastmlp.layers import Dense, Flatten, InputLayer
+from fastmlp.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer
 from fastmlp.saving.atomic import atomic_write
-from fastmlp.saving.config import layer_config, model_from_config, planned_dense_shapes
+from fastmlp.saving.config import layer_config, model_from_config, planned_weights
 
 KERAS_VERSION = "3.15.1"  # the version whose layout this writes (and whose files the tests read)
 MAX_CONFIG_BYTES = 16 << 20
@@ -80,19 +80,28 @@ def _keras_layer(layer, input_shape):
         return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
                 "config": {"batch_shape": ours["batch_shape"], "dtype": layer.dtype, "sparse": False,
                            "ragged": False, "name": layer.name, "optional": False}}
+    def init(spec):
+        return {"module": "keras.initializers", "class_name": spec["class_name"],
+                "config": spec["config"], "registered_name": None}
+
     config = {"name": layer.name, "trainable": True, "dtype": _dtype_policy(layer.dtype)}
     if isinstance(layer, Flatten):
         config["data_format"] = "channels_last"
     elif isinstance(layer, Dense):
-        def init(spec):
-            return {"module": "keras.initializers", "class_name": spec["class_name"],
-                    "config": spec["config"], "registered_name": None}
         config.update({"units": layer.units, "activation": layer.activation_name,
                        "use_bias": layer.use_bias,
                        "kernel_initializer": init(ours["kernel_initializer"]),
                        "bias_initializer": init(ours["bias_initializer"]),
                        "kernel_regularizer": None, "bias_regularizer": None,
                        "kernel_constraint": None, "bias_constraint": None})
+    elif isinstance(layer, BatchNormalization):
+        config.update({key: (init(value) if key.endswith("_initializer") else value)
+                       for key, value in ours.items() if key not in ("name", "dtype")})
+        config.update({"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                       "gamma_constraint": None, "synchronized": False, "renorm": False,
+                       "renorm_clipping": None, "renorm_momentum": 0.99})
+    elif isinstance(layer, (Activation, Dropout)):
+        config.update({key: value for key, value in ours.items() if key not in ("name", "dtype")})
     else:
         raise ValueError(f"layer {layer.name!r} ({kind}) has no Keras counterpart fastmlp can write")
     return {"module": "keras.layers", "class_name": kind, "config": config, "registered_name": None,
@@ -172,20 +181,19 @@ def _read_layer_weights(model, f, label: str, functional: bool) -> None:
     """Sets the weights of `model` (built here, unless it is already) from the `layers/...`
     group of a Keras 3 weights file; every shape is checked against the architecture first."""
     keras_layers = model._all_layers() if functional else model._computing_layers()
-    shapes = iter(planned_dense_shapes(model))
+    planned = {id(layer): shapes for layer, shapes in planned_weights(model)}
     datasets = []
     for layer, path in zip(keras_layers, layer_paths(keras_layers)):
-        if not isinstance(layer, Dense):
+        wanted = planned.get(id(layer))
+        if not wanted:
             continue
-        n_in, units, use_bias = next(shapes)
         key = f"layers/{path}/vars"
         if key not in f:
             raise ValueError(f"{label}: no weights for layer {layer.name!r} at {key}")
         group = f[key]
-        wanted = [(n_in, units)] + ([(units,)] if use_bias else [])
-        if sorted(group.keys()) != [str(i) for i in range(len(wanted))]:
+        if sorted(group.keys()) != sorted(str(i) for i in range(len(wanted))):
             raise ValueError(f"{label}: layer {layer.name!r} has variables {sorted(group.keys())} at "
-                             f"{key}; a Dense{' with' if use_bias else ' without'} bias has {len(wanted)}")
+                             f"{key}; a {type(layer).__name__} of this config has {len(wanted)}")
         for i, want in enumerate(wanted):
             if tuple(group[str(i)].shape) != want:
                 raise ValueError(f"{label}: {key}/{i} has shape {tuple(group[str(i)].shape)}; layer "

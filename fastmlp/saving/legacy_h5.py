@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from fastmlp.saving.config import model_from_config, planned_dense_shapes
+from fastmlp.saving.config import model_from_config, planned_weights
 from fastmlp.saving.keras_v3 import compile_from, h5py
 
 
@@ -37,12 +37,11 @@ def load(filepath, compile: bool = True):
             raise ValueError(f"{label}: the model has no input shape or no Dense layer")
         group = f["model_weights"] if "model_weights" in f else f
         datasets = []
-        for layer, (n_in, units, use_bias) in zip(model._dense_layers(), planned_dense_shapes(model)):
+        for layer, wanted in planned_weights(model):
             if layer.name not in group:
                 raise ValueError(f"{label}: no weights for layer {layer.name!r} in {group.name}")
             layer_group = group[layer.name]
             names = [_text(n) for n in layer_group.attrs.get("weight_names", [])]
-            wanted = [(n_in, units)] + ([(units,)] if use_bias else [])
             if len(names) != len(wanted):
                 raise ValueError(f"{label}: layer {layer.name!r} lists weights {names}; it needs "
                                  f"{len(wanted)}")

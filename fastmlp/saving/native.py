@@ -22,7 +22,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from fastmlp.saving.atomic import atomic_write
-from fastmlp.saving.config import model_config, model_from_config, planned_dense_shapes, planned_size
+from fastmlp.saving.config import model_config, model_from_config, planned_shapes, planned_size
 
 FORMAT, VERSION = "fastmlp", 1
 HEADER = "fastmlp.json"
@@ -237,11 +237,11 @@ def load_weights(model, filepath) -> None:
     reader = _open(filepath)
     model._require_built()
     stored, _ = model_from_config(reader.header.get("model"), reader.label)
-    shapes = planned_dense_shapes(stored)
-    if shapes != [(layer.input_shape[0], layer.units, layer.use_bias) for layer in model._dense_layers()]:
-        raise ValueError(f"{reader.label} holds weights of Dense layers (inputs, units, bias) "
-                         f"{shapes}; model {model.name!r} has "
-                         f"{[(l.input_shape[0], l.units, l.use_bias) for l in model._dense_layers()]}")
+    shapes = planned_shapes(stored)
+    ours = [[w.shape for w in layer.weights] for layer in model._step_layers() if layer.weights]
+    if shapes != ours:
+        raise ValueError(f"{reader.label} holds weights of shapes {shapes} (a list per layer with "
+                         f"weights); model {model.name!r} has {ours}")
     flat = reader.array("weights", [model.engine.size])
     with model._writing("load_weights()"):
         model.engine.restore(flat.astype(model.engine.dtype))

@@ -1,0 +1,91 @@
+"""Makes tests/data/keras_layers_golden.json and tests/data/keras_layers.keras with real Keras:
+the oracle for fastmlp's activations, activation layers, Dropout and BatchNormalization, so CI
+checks parity without TensorFlow.
+
+Run once, in an environment with Keras 3 and TensorFlow (`pip install keras tensorflow-cpu`),
+from the repository root:
+
+    python tests/data/make_keras_layers_golden.py
+
+It does not import fastmlp. What it records, all float32 from weights and inputs given by
+formulas (golden_inputs):
+- per activation (each name fastmlp has): a Dense(5, activation) model's predictions, and its
+  weights after one SGD(0.1) step of mean squared error over the whole batch, which checks the
+  compiled gradient of the activation against TensorFlow's;
+- a chain Dense -> BatchNormalization -> Dropout(rate 0.3) -> Dense -> LeakyReLU -> Dense softmax,
+  layer by layer, with its predictions (inference: moving statistics, no dropout), and, with the
+  dropout rate 0 (masks are not comparable across libraries), its loss and all its weights
+  (moving statistics included) after two SGD(0.05) fit steps of batch 16 without shuffling;
+- the same chain saved by Keras as keras_layers.keras, with its predictions, for the loader.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "selu", "gelu",
+               "softplus", "softsign", "silu", "hard_sigmoid", "exponential"]
+
+
+def formula(shape, k, scale=1.0):
+    n = int(np.prod(shape))
+    return (scale * np.sin(0.37 * np.arange(n) + k)).reshape(shape).astype(np.float32)
+
+
+def golden_inputs():
+    """x (32, 6) and targets (32, 5), labels (32,) from formulas."""
+    x = formula((32, 6), 0.3, 1.5)
+    targets = formula((32, 5), 1.1, 0.5)
+    labels = (np.arange(32) * 7 % 3).astype(np.int32)
+    return x, targets, labels
+
+
+def activation_weights():
+    return [formula((6, 5), 2.0, 0.6), formula((5,), 3.0, 0.2)]
+
+
+def chain_weights():
+    """Dense(6->8), BN(8): gamma, beta, moving mean, moving variance, Dense(8->4), Dense(4->3)."""
+    return [formula((6, 8), 4.0, 0.5), formula((8,), 5.0, 0.1),
+            1 + formula((8,), 6.0, 0.2), formula((8,), 7.0, 0.1), formula((8,), 8.0, 0.3),
+            1.5 + formula((8,), 9.0, 0.4),
+            formula((8, 4), 10.0, 0.5), formula((4,), 11.0, 0.1),
+            formula((4, 3), 12.0, 0.6), formula((3,), 13.0, 0.1)]
+
+
+def main():
+    import keras
+    x, targets, labels = golden_inputs()
+    out = {"keras_version": keras.__version__, "activations": {}}
+    for name in ACTIVATIONS:
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation=name)])
+        model.set_weights(activation_weights())
+        predictions = model.predict(x, verbose=0)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        model.fit(x, targets, batch_size=32, epochs=1, shuffle=False, verbose=0)
+        out["activations"][name] = {"predictions": predictions.tolist(),
+                                    "weights_after_step": [w.tolist() for w in model.get_weights()]}
+
+    def chain(rate):
+        return keras.Sequential([
+            keras.Input((6,)), keras.layers.Dense(8), keras.layers.BatchNormalization(momentum=0.9),
+            keras.layers.Dropout(rate), keras.layers.Dense(4), keras.layers.LeakyReLU(),
+            keras.layers.Dense(3, activation="softmax")])
+
+    model = chain(0.3)
+    model.set_weights(chain_weights())
+    out["chain_predictions"] = model.predict(x, verbose=0).tolist()
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    model.save(HERE / "keras_layers.keras")
+    trained = chain(0.0)
+    trained.set_weights(chain_weights())
+    trained.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    history = trained.fit(x, labels, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    out["chain_fit"] = {"loss": history.history["loss"][0],
+                        "weights": [w.tolist() for w in trained.get_weights()]}
+    (HERE / "keras_layers_golden.json").write_text(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Keras parity of the activations, activation layers, Dropout and BatchNormalization without
+TensorFlow: values made once by real Keras 3 (tests/data/make_keras_layers_golden.py wrote
+tests/data/keras_layers_golden.json and keras_layers.keras)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastmlp as keras
+from data.make_keras_layers_golden import (ACTIVATIONS, activation_weights, chain_weights,
+                                           golden_inputs)
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = json.loads((DATA / "keras_layers_golden.json").read_text())
+
+
+def test_every_activation_fastmlp_has_was_checked():
+    assert sorted(ACTIVATIONS) == sorted(keras.activations.NAMES) == sorted(GOLDEN["activations"])
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_forward_and_gradient_follow_keras(name):
+    x, targets, _ = golden_inputs()
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation=name)])
+    model.set_weights(activation_weights())
+    case = GOLDEN["activations"][name]
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.float32(case["predictions"]),
+                               rtol=2e-6, atol=2e-6)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, targets, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for got, want in zip(model.get_weights(), case["weights_after_step"]):
+        np.testing.assert_allclose(got, np.float32(want), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def _chain(rate):
+    return keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(8), keras.layers.BatchNormalization(momentum=0.9),
+        keras.layers.Dropout(rate), keras.layers.Dense(4), keras.layers.LeakyReLU(),
+        keras.layers.Dense(3, activation="softmax")])
+
+
+def test_batch_norm_and_dropout_predict_as_keras():
+    x, _, _ = golden_inputs()
+    model = _chain(0.3)
+    model.set_weights(chain_weights())
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.float32(GOLDEN["chain_predictions"]),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_trains_as_keras():
+    # batch statistics forward, their gradient backward, Keras's moving-average update
+    x, _, labels = golden_inputs()
+    model = _chain(0.0)
+    model.set_weights(chain_weights())
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, labels, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(GOLDEN["chain_fit"]["loss"], rel=1e-5)
+    names = ["kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance", "kernel_1",
+             "bias_1", "kernel_2", "bias_2"]
+    for name, got, want in zip(names, model.get_weights(), GOLDEN["chain_fit"]["weights"]):
+        np.testing.assert_allclose(got, np.float32(want), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_a_keras_file_with_these_layers_loads_and_predicts_as_keras():
+    x, _, _ = golden_inputs()
+    model = keras.models.load_model(DATA / "keras_layers.keras")
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Dense", "BatchNormalization", "Dropout", "Dense", "LeakyReLU", "Dense"]
+    assert model.layers[1].momentum == 0.9 and model.layers[2].rate == 0.3
+    assert model.layers[4].negative_slope == pytest.approx(0.3)
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.float32(GOLDEN["chain_predictions"]),
+                               rtol=1e-5, atol=1e-6)
