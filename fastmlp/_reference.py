@@ -6,8 +6,19 @@ from fastmlp.config import epsilon
 
 
 
-def activation(z, name):
-    """act(z) for a Keras activation name."""
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+
+
+def _phi(z):
+    """The standard normal CDF."""
+    from scipy.special import erf
+    return 0.5 * (1 + erf(z / np.sqrt(2)))
+
+
+def activation(z, name, alpha=None):
+    """act(z) for a Keras activation name (alpha: the leaky ReLU slope or ELU alpha)."""
+    alpha = DEFAULT_ALPHA.get(name) if alpha is None else alpha
     if name == "linear":
         return z.copy()
     if name == "relu":
@@ -19,11 +30,52 @@ def activation(z, name):
     if name == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, alpha * z)
+    if name == "elu":
+        return np.where(z > 0, z, alpha * (np.exp(np.minimum(z, 0)) - 1))
+    if name == "selu":
+        return SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * (np.exp(np.minimum(z, 0)) - 1))
+    if name == "gelu":
+        return z * _phi(z)
+    if name == "softplus":
+        return np.log(1 + np.exp(z))
+    if name == "softsign":
+        return z / (1 + np.abs(z))
+    if name == "silu":
+        return z / (1 + np.exp(-z))
+    if name == "hard_sigmoid":
+        return np.clip((z + 3) / 6, 0, 1)
+    if name == "exponential":
+        return np.exp(z)
     raise ValueError(name)
 
 
-def activation_backward(dy, y, name):
-    """dL/dz from dL/dy and the activation's output y."""
+def activation_derivative(z, name, alpha=None):
+    """d act(z) / dz elementwise (not for softmax), from the pre-activation z."""
+    alpha = DEFAULT_ALPHA.get(name) if alpha is None else alpha
+    one = np.ones_like(z)
+    derivatives = {
+        "linear": lambda: one,
+        "relu": lambda: (z > 0) * one,
+        "sigmoid": lambda: activation(z, "sigmoid") * (1 - activation(z, "sigmoid")),
+        "tanh": lambda: 1 - np.tanh(z) ** 2,
+        "leaky_relu": lambda: np.where(z > 0, 1.0, alpha),
+        "elu": lambda: np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))),
+        "selu": lambda: SELU_SCALE * np.where(z > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(z, 0))),
+        "gelu": lambda: _phi(z) + z * np.exp(-z * z / 2) / np.sqrt(2 * np.pi),
+        "softplus": lambda: 1 / (1 + np.exp(-z)),
+        "softsign": lambda: 1 / (1 + np.abs(z)) ** 2,
+        "silu": lambda: (1 / (1 + np.exp(-z))) * (1 + z * (1 - 1 / (1 + np.exp(-z)))),
+        "hard_sigmoid": lambda: ((z > -3) & (z < 3)) / 6.0,
+        "exponential": lambda: np.exp(z),
+    }
+    return derivatives[name]()
+
+
+def activation_backward(dy, y, name, z=None, alpha=None):
+    """dL/dz from dL/dy and the activation's output y (softmax, and the activations of
+    fastmlp's first release), or from its input z (any other)."""
     if name == "linear":
         return dy.copy()
     if name == "relu":
@@ -34,20 +86,38 @@ def activation_backward(dy, y, name):
         return dy * (1 - y * y)
     if name == "softmax":
         return y * (dy - np.sum(dy * y, axis=1, keepdims=True))
-    raise ValueError(name)
+    if z is None:
+        raise ValueError(f"the reference differentiates {name} from its input z")
+    return dy * activation_derivative(z, name, alpha)
 
 
-def dense_forward(x, w, b, name):
+def batch_norm_train(x, gamma, beta, eps):
+    """Batch normalization with the batch's statistics: (y, mean, biased variance)."""
+    mean = x.mean(axis=0)
+    var = ((x - mean) ** 2).mean(axis=0)
+    xhat = (x - mean) / np.sqrt(var + eps)
+    return xhat * (1 if gamma is None else gamma) + (0 if beta is None else beta), mean, var
+
+
+def batch_norm_inference(x, gamma, beta, moving_mean, moving_var, eps):
+    """Batch normalization with the moving statistics."""
+    xhat = (x - moving_mean) / np.sqrt(moving_var + eps)
+    return xhat * (1 if gamma is None else gamma) + (0 if beta is None else beta)
+
+
+def dense_forward(x, w, b, name, alpha=None):
     """act(x·w + b)."""
     z = x @ w
     if b is not None:
         z = z + b
-    return activation(z, name)
+    return activation(z, name, alpha)
 
 
-def dense_backward(x, w, y, dy, name):
-    """(dw, db, dx) of y = act(x·w + b) given dL/dy."""
-    dz = activation_backward(dy, y, name)
+def dense_backward(x, w, y, dy, name, b=None, alpha=None):
+    """(dw, db, dx) of y = act(x·w + b) given dL/dy (b is needed by the activations
+    differentiated from their input)."""
+    z = x @ w + (0 if b is None else b)
+    dz = activation_backward(dy, y, name, z, alpha)
     return x.T @ dz, dz.sum(axis=0), dz @ w.T
 
 

@@ -8,7 +8,7 @@ from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
 from fastmlp._kernels.loss import accuracy_check, loss_check
 from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
 
-ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax"]
+ACTIVATIONS = sorted(ACTIVATION_CODES)
 BATCHES = [1, 7, 32, 128]
 WIDTHS = [(5, 3), (64, 10), (100, 33)]
 EPS = keras_config.epsilon()
@@ -52,9 +52,11 @@ def test_dense_backward(rng, dtype, act, rows, n_in, n_out):
     y = ref.dense_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), act).astype(dtype)
     dy = rng.standard_normal((rows, n_out)).astype(dtype)
     dy_before = dy.copy()
-    dw, db, dx = dense_backward_check(x, w, y, dy, ACTIVATION_CODES[act])
+    z = (x.astype(np.float64) @ w.astype(np.float64) + b).astype(dtype)
+    dw, db, dx = dense_backward_check(x, w, y, dy, ACTIVATION_CODES[act], pre=z)
     e_dw, e_db, e_dx = ref.dense_backward(x.astype(np.float64), w.astype(np.float64),
-                                          y.astype(np.float64), dy.astype(np.float64), act)
+                                          y.astype(np.float64), dy.astype(np.float64), act,
+                                          b=b.astype(np.float64))
     np.testing.assert_array_equal(dy, dy_before)
     _close(dw, e_dw, dtype, scale=rows)
     _close(db, e_db, dtype, scale=rows)
@@ -140,3 +142,36 @@ def test_all_finite_matches_numpy(rng, dtype, size):
     strided = x.copy()
     strided[-1 - (size - 1) % 2] = np.nan  # the last element a [::2] view holds
     assert not all_finite(strided[::2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ["leaky_relu", "elu"])
+@pytest.mark.parametrize("alpha", [0.0, 0.05, 0.3, 2.0])
+def test_parametrised_activations_take_their_alpha(rng, dtype, act, alpha):
+    if act == "elu" and alpha == 0:
+        alpha = 1e-3  # an ELU's alpha is positive
+    x = rng.standard_normal((9, 5)).astype(dtype)
+    w = rng.standard_normal((5, 4)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    y = dense_forward_check(x, w, b, ACTIVATION_CODES[act], alpha)
+    x64, w64, b64 = x.astype(np.float64), w.astype(np.float64), b.astype(np.float64)
+    _close(y, ref.dense_forward(x64, w64, b64, act, alpha), dtype, 5)
+    dy = rng.standard_normal((9, 4)).astype(dtype)
+    got = dense_backward_check(x, w, y, dy, ACTIVATION_CODES[act], alpha=alpha)
+    want = ref.dense_backward(x64, w64, y.astype(np.float64), dy.astype(np.float64), act, b=b64, alpha=alpha)
+    for g, e in zip(got, want):
+        _close(g, e, dtype, 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ["gelu", "silu"])
+def test_activations_differentiated_from_their_input_keep_it(rng, dtype, act):
+    x = rng.standard_normal((7, 5)).astype(dtype)
+    w = rng.standard_normal((5, 3)).astype(dtype)
+    b = rng.standard_normal(3).astype(dtype)
+    y, pre = dense_forward_check(x, w, b, ACTIVATION_CODES[act], keep_pre=True)
+    z = x.astype(np.float64) @ w.astype(np.float64) + b
+    _close(pre, z, dtype, 5)
+    _close(y, ref.activation(z, act), dtype, 5)
+    with pytest.raises(ValueError, match="needs `pre`"):
+        dense_backward_check(x, w, y, np.ones_like(y), ACTIVATION_CODES[act])

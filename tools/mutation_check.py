@@ -41,6 +41,18 @@ M = {
  "flush-leaks-to-caller": ("fastmlp/_kernels/network.pyx", "    fm_flush_denormals_end(fp_state)\n", "    pass\n", "tests/test_fpstate.py -k fit"),
  "early-stop-one-late": ("fastmlp/callbacks.py", "        if self.wait >= self.patience and epoch > 0:", "        if self.wait > self.patience and epoch > 0:", "tests/test_callbacks.py"),
  "restore-last-not-best": ("fastmlp/callbacks.py", "            if self.restore_best_weights:\n                self.best_weights = self.model.get_weights()\n            if self.baseline", "            if self.baseline", "tests/test_callbacks.py"),
+ "selu-derivative-unscaled": ("csrc/elementwise.h", ": o[j] + (T)(FM_SELU_SCALE * FM_SELU_ALPHA));", ": o[j] + (T)FM_SELU_ALPHA);", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
+ "gelu-derivative-drops-density": ("csrc/elementwise.h", "+ x[j] * (T)FM_INV_SQRT_2PI * EXP((T)-0.5 * x[j] * x[j]));", ");", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
+ "elu-alpha-ignored": ("csrc/elementwise.h", "z[j] = o[j] > 0 ? d[j] : d[j] * (o[j] + alpha);", "z[j] = o[j] > 0 ? d[j] : d[j] * (o[j] + 1);", "tests/test_kernels.py -k alpha"),
+ "bn-backward-no-mean-term": ("csrc/batch_norm.h", "dx[i * cols + j] = k * (dy[i * cols + j] - (s_dy[j] + xhat * s_dyx[j]) * inv_rows);", "dx[i * cols + j] = k * (dy[i * cols + j] - (xhat * s_dyx[j]) * inv_rows);", "tests/test_layer_steps.py"),
+ "bn-unbiased-variance": ("csrc/batch_norm.h", "        var[j] *= inv_rows;", "        var[j] /= (T)(rows - 1);", "tests/test_keras_layers_golden.py"),
+ "bn-moving-rest-is-momentum": ("csrc/batch_norm.h", "moving_mean[j] = moving_mean[j] * momentum + stats[j] * rest;", "moving_mean[j] = moving_mean[j] * rest + stats[j] * momentum;", "tests/test_keras_layers_golden.py tests/test_layer_steps.py"),
+ "bn-moving-update-twice": ("fastmlp/_kernels/network.pyx", "            return\n        _update_moving_statistics(plan, &c.scratch, params)", "            return\n        _update_moving_statistics(plan, &c.scratch, params)\n        _update_moving_statistics(plan, &c.scratch, params)", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
+ "bn-moving-update-before-loss-check": ("fastmlp/_kernels/network.pyx", "        loss_sum = _forward_backward(plan, &c.scratch, params, <floating *>c.grads, xb, lb, tb,\n                                     rows, c.seed, step)\n", "        loss_sum = _forward_backward(plan, &c.scratch, params, <floating *>c.grads, xb, lb, tb,\n                                     rows, c.seed, step)\n        _update_moving_statistics(plan, &c.scratch, params)\n", "tests/test_layer_steps.py -k touched"),
+ "dropout-unscaled": ("fastmlp/_kernels/network.pyx", "fm_dropout_d(y, x, rows, s.n_out, key, threshold, 1.0 / (1.0 - s.rate))", "fm_dropout_d(y, x, rows, s.n_out, key, threshold, 1.0)", "tests/test_layer_steps.py"),
+ "dropout-mask-ignores-step": ("csrc/dropout.h", "    z = fm_mix64(z ^ ((uint64_t)step + 0x9e3779b97f4a7c15ull));", "", "tests/test_layer_steps.py"),
+ "dropout-in-inference": ("fastmlp/_kernels/network.pyx", "        if s.kind == DROPOUT:\n            if l == last:", "        if False:\n            if l == last:", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
+ "activation-step-backward-skipped": ("fastmlp/_kernels/network.pyx", "            _activate_backward(other, delta, out, inp, rows, n, act, s.alpha)", "            _activate_backward(other, delta, out, inp, rows, n, 0, s.alpha)", "tests/test_layer_steps.py"),
  "copy-without-weights": ("fastmlp/saving/native.py", "        _load_flat_weights(model, reader)\n", "        pass\n", "tests/test_hardening.py -k deepcopy"),
 }
 

@@ -9,7 +9,8 @@ from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.elementwise cimport (fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
-from fastmlp._kernels.codes import check_activation, needs_pre
+from fastmlp._kernels.codes import (ACTIVATION_CODES, DEFAULT_ALPHA, check_activation,
+                                    check_alpha, needs_pre)
 
 
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
@@ -45,6 +46,14 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *y
              dx, n_in)
 
 
+def _alpha(int act, alpha):
+    """The activation's parameter: Keras's default for it when None, else checked."""
+    if alpha is None:
+        name = next(n for n, code in ACTIVATION_CODES.items() if code == act)
+        return DEFAULT_ALPHA.get(name, 0.0)
+    return check_alpha(act, alpha)
+
+
 def _check_layer(x, w, b=None, y=None, dy=None):
     """The test hooks' boundary: x (rows, n_in), w (n_in, n_out), b (n_out,), y/dy (rows, n_out)."""
     dtype = getattr(x, "dtype", None)
@@ -61,11 +70,13 @@ def _check_layer(x, w, b=None, y=None, dy=None):
             check_array(arr, name, dtype, (x.shape[0], w.shape[1]))
 
 
-def dense_forward_check(x, w, b, int act, double alpha=0.0, bint keep_pre=False):
+def dense_forward_check(x, w, b, int act, alpha=None, bint keep_pre=False):
     """Test hook: returns act(x·w + b) computed by the kernel (b may be None); with keep_pre,
-    (y, x·w + b) through the path that keeps the pre-activation."""
+    (y, x·w + b) through the path that keeps the pre-activation. alpha: the activation's
+    parameter, Keras's default when None."""
     _check_layer(x, w, b)
     check_activation(act)
+    alpha = _alpha(act, alpha)
     y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     pre = np.empty_like(y) if keep_pre else None
     if x.dtype == np.float32:
@@ -92,11 +103,12 @@ cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
                       w.shape[1], act, alpha)
 
 
-def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, double alpha=0.0, pre=None):
+def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None):
     """Test hook: returns (dw, db, dx) for the layer y = act(x·w + b) given dL/dy (not
     modified); `pre` (x·w + b) is required by the activations that need it."""
     _check_layer(x, w, y=y, dy=dy)
     check_activation(act)
+    alpha = _alpha(act, alpha)
     if needs_pre(act):
         if pre is None:
             raise ValueError("this activation's backward pass needs `pre`, x·w + b")
