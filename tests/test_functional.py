@@ -92,3 +92,30 @@ def test_graphs_that_are_not_chains_are_refused():
         keras.layers.Dense(1)(np.ones((2, 4)))
     with pytest.raises(TypeError, match="symbolic tensors"):
         keras.Model(inputs=np.ones(3), outputs=np.ones(3))
+
+
+def test_chains_with_dropout_and_batch_norm_train_as_their_sequential_twin(rng, tmp_path):
+    x = rng.random((96, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 96)
+    weights = []
+    for build in ("functional", "sequential"):
+        keras.utils.set_random_seed(8)
+        layers = [keras.layers.Dense(16), keras.layers.BatchNormalization(), keras.layers.Activation("relu"),
+                  keras.layers.Dropout(0.25), keras.layers.Dense(3, activation="softmax")]
+        if build == "functional":
+            inp = keras.Input(shape=(12,))
+            out = inp
+            for layer in layers:
+                out = layer(out)
+            model = keras.Model(inputs=inp, outputs=out)
+        else:
+            model = keras.Sequential([keras.Input(shape=(12,))] + layers)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+        weights.append(model.get_weights())
+    assert len(weights[0]) == 2 + 4 + 2
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -109,3 +109,101 @@ def test_set_weights_checks_shapes():
         layer.set_weights([np.zeros((2, 3)), np.zeros(2)])
     with pytest.raises(ValueError, match="expects 2 weight arrays"):
         layer.set_weights([np.zeros((3, 2))])
+
+
+# ----- activation layers, Dropout, BatchNormalization ------------------------------------------------
+
+def test_new_layers_take_keras_names_and_defaults():
+    keras.naming.clear_session() if hasattr(keras, "naming") else keras.clear_session()
+    bn = keras.layers.BatchNormalization()
+    assert (bn.name, bn.axis, bn.momentum, bn.epsilon, bn.center, bn.scale) == (
+        "batch_normalization", -1, 0.99, 1e-3, True, True)
+    assert [type(i).__name__ for i in (bn.beta_initializer, bn.gamma_initializer, bn.moving_mean_initializer,
+                                       bn.moving_variance_initializer)] == ["Zeros", "Ones", "Zeros", "Ones"]
+    assert keras.layers.Dropout(0.5).name == "dropout" and keras.layers.Dropout(0.5).seed is None
+    assert keras.layers.LeakyReLU().name == "leaky_re_lu" and keras.layers.LeakyReLU().negative_slope == 0.3
+    assert keras.layers.ReLU().name == "re_lu" and keras.layers.ReLU().activation_name == "relu"
+    assert keras.layers.ReLU(negative_slope=0.1).activation_name == "leaky_relu"
+    assert keras.layers.ELU().alpha == 1.0 and keras.layers.Softmax().axis == -1
+    assert keras.layers.Activation("swish").activation_name == "silu"
+    assert keras.layers.Dense(3, activation="swish").activation_name == "silu"
+
+
+def test_batch_norm_weights_and_summary_counts_as_keras():
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(8),
+                              keras.layers.BatchNormalization(), keras.layers.Dropout(0.2),
+                              keras.layers.Dense(2)])
+    bn = model.layers[1]
+    assert bn.count_params() == 4 * 8
+    assert [w.shape for w in bn.trainable_weights] == [(8,), (8,)]
+    assert [w.shape for w in bn.non_trainable_weights] == [(8,), (8,)]
+    gamma, beta, mean, var = bn.get_weights()
+    np.testing.assert_array_equal(gamma, 1)
+    np.testing.assert_array_equal(beta, 0)
+    np.testing.assert_array_equal(mean, 0)
+    np.testing.assert_array_equal(var, 1)
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert " Total params: 138 (552.00 B)" in text
+    assert " Trainable params: 122 (488.00 B)" in text
+    assert " Non-trainable params: 16 (64.00 B)" in text
+    assert "│ batch_normalization             │" in text and "│ (BatchNormalization)            │" in text
+    no_affine = keras.layers.BatchNormalization(center=False, scale=False)
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), no_affine])
+    assert no_affine.count_params() == 8 and not no_affine.trainable_weights
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda: keras.layers.Dropout(1.0), ValueError, "rate=1"),
+    (lambda: keras.layers.Dropout(-0.1), ValueError, "rate"),
+    (lambda: keras.layers.Dropout(0.5, noise_shape=(None, 1)), ValueError, "noise_shape"),
+    (lambda: keras.layers.Dropout(0.5, seed=-1), ValueError, "seed"),
+    (lambda: keras.layers.BatchNormalization(axis=1), ValueError, "axis=-1"),
+    (lambda: keras.layers.BatchNormalization(renorm=True), ValueError, "renorm"),
+    (lambda: keras.layers.BatchNormalization(gamma_regularizer="l2"), ValueError, "gamma_regularizer"),
+    (lambda: keras.layers.BatchNormalization(epsilon=0), ValueError, "epsilon"),
+    (lambda: keras.layers.BatchNormalization(momentum=1.5), ValueError, "momentum"),
+    (lambda: keras.layers.ReLU(max_value=6.0), ValueError, "max_value"),
+    (lambda: keras.layers.LeakyReLU(negative_slope=-1), ValueError, "negative_slope"),
+    (lambda: keras.layers.ELU(alpha=0), ValueError, "alpha"),
+    (lambda: keras.layers.Softmax(axis=0), ValueError, "axis=-1"),
+    (lambda: keras.layers.Activation("mish"), ValueError, "activation='mish'"),
+])
+def test_new_layers_reject_what_they_do_not_support(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_batch_norm_and_softmax_on_rank_two_samples_ask_for_flatten():
+    for layer in (keras.layers.BatchNormalization(), keras.layers.Softmax()):
+        with pytest.raises(ValueError, match="Flatten"):
+            keras.Sequential([keras.Input((4, 4)), layer, keras.layers.Flatten(), keras.layers.Dense(2)])
+    # elementwise layers work on any sample shape (they run on the flattened rows)
+    model = keras.Sequential([keras.Input((2, 3)), keras.layers.Dropout(0.5), keras.layers.ReLU(),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    x = np.arange(-6, 6, dtype=np.float32).reshape(2, 2, 3)
+    kernel, bias = model.layers[-1].get_weights()
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.maximum(x.reshape(2, 6), 0) @ kernel + bias, rtol=1e-6)
+
+
+def test_leaky_relu_alpha_is_keras_2s_spelling():
+    with pytest.warns(DeprecationWarning, match="negative_slope"):
+        layer = keras.layers.LeakyReLU(alpha=0.1)
+    assert layer.negative_slope == 0.1
+    with pytest.raises(TypeError, match="negative_slope= only"):
+        keras.layers.LeakyReLU(alpha=0.1, negative_slope=0.2)
+
+
+def test_the_tutorial_imports_and_layers_run():
+    from fastmlp.layers import BatchNormalization, Dense, Dropout
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 12)).astype(np.float32)
+    y = (x[:, :3].sum(axis=1) > 0).astype(np.int32)
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([Dense(32, activation="relu", input_shape=(12,)), BatchNormalization(),
+                              Dropout(0.3), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.evaluate(x, y, verbose=0)[1] > 0.9
