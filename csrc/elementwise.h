@@ -338,29 +338,73 @@ FM_CLONES static void fm_adagrad_##S(T *restrict w, const T *restrict g, T *rest
         w[i] -= lr * g[i] / SQRT(acc[i] + eps);                                                \
     }                                                                                          \
 }                                                                                              \
+/* rest: 1 - rho, rounded from double as Keras's Python float is */                           \
 FM_CLONES static void fm_rmsprop_##S(T *restrict w, const T *restrict g, T *restrict v,           \
-                                  T *restrict m, ptrdiff_t n, T lr, T rho, T momentum, T eps) { \
+                                  T *restrict m, ptrdiff_t n, T lr, T rho, T rest, T momentum, \
+                                  T eps) {                                                     \
     if (m) {                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) {                                                    \
-            v[i] = rho * v[i] + (1 - rho) * g[i] * g[i];                                       \
+            v[i] = rho * v[i] + rest * (g[i] * g[i]);                                          \
             m[i] = momentum * m[i] + lr * g[i] / SQRT(v[i] + eps);                             \
             w[i] -= m[i];                                                                      \
         }                                                                                      \
     } else {                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) {                                                    \
-            v[i] = rho * v[i] + (1 - rho) * g[i] * g[i];                                       \
+            v[i] = rho * v[i] + rest * (g[i] * g[i]);                                          \
             w[i] -= lr * g[i] / SQRT(v[i] + eps);                                              \
         }                                                                                      \
     }                                                                                          \
 }                                                                                              \
 FM_CLONES static void fm_adam_##S(T *restrict w, const T *restrict g, T *restrict m,              \
-                               T *restrict v, ptrdiff_t n, T alpha, T beta_1, T beta_2, T eps) { \
-    T one_minus_b1 = 1 - beta_1, one_minus_b2 = 1 - beta_2;                                    \
+                               T *restrict v, T *restrict v_hat, ptrdiff_t n, T alpha,         \
+                               T one_minus_b1, T one_minus_b2, T eps) {                        \
+    /* v_hat: AMSGrad's running maximum of v (NULL: plain Adam); 1 - beta rounded from double, \
+     * as Keras's `1 - self.beta_1` (a Python float) is */                                     \
+    if (v_hat) {                                                                               \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+            m[i] += (g[i] - m[i]) * one_minus_b1;                                              \
+            v[i] += (g[i] * g[i] - v[i]) * one_minus_b2;                                       \
+            v_hat[i] = v_hat[i] > v[i] ? v_hat[i] : v[i];                                      \
+            w[i] -= m[i] * alpha / (SQRT(v_hat[i]) + eps);                                     \
+        }                                                                                      \
+        return;                                                                                \
+    }                                                                                          \
     for (ptrdiff_t i = 0; i < n; i++) {                                                        \
         m[i] += (g[i] - m[i]) * one_minus_b1;                                                  \
         v[i] += (g[i] * g[i] - v[i]) * one_minus_b2;                                           \
         w[i] -= m[i] * alpha / (SQRT(v[i]) + eps);                                             \
     }                                                                                          \
+}                                                                                              \
+/* Keras's Nadam step, its operations in Keras's order (keras/src/optimizers/nadam.py). */    \
+FM_CLONES static void fm_nadam_##S(T *restrict w, const T *restrict g, T *restrict m,             \
+                                T *restrict v, ptrdiff_t n, T lr, T beta_1, T beta_2, T eps,   \
+                                T u_t, T u_t_1, T u_product_t, T u_product_t_1,                \
+                                T beta_2_power) {                                              \
+    T one_minus_b1 = 1 - beta_1, one_minus_b2 = 1 - beta_2, one_minus_u_t = 1 - u_t;           \
+    T d1 = 1 - u_product_t_1, d2 = 1 - u_product_t, d3 = 1 - beta_2_power;                     \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                        \
+        m[i] += (g[i] - m[i]) * one_minus_b1;                                                  \
+        v[i] += (g[i] * g[i] - v[i]) * one_minus_b2;                                           \
+        T m_hat = u_t_1 * m[i] / d1 + one_minus_u_t * g[i] / d2;                               \
+        w[i] -= m_hat * lr / (SQRT(v[i] / d3) + eps);                                          \
+    }                                                                                          \
+}                                                                                              \
+/* Gradient transforms before an update, as Keras's optimizers apply them. */                 \
+static inline double fm_sum_squares_##S(const T *restrict g, ptrdiff_t n) {                    \
+    double total = 0;                                                                          \
+    for (ptrdiff_t i = 0; i < n; i++) total += (double)g[i] * (double)g[i];                    \
+    return total;                                                                              \
+}                                                                                              \
+/* g := g * c / d (Keras's clip_by_norm: (g * clipnorm) / max(norm, clipnorm)) */             \
+FM_CLONES static void fm_scale_##S(T *restrict g, ptrdiff_t n, T c, T d) {                        \
+    for (ptrdiff_t i = 0; i < n; i++) g[i] = g[i] * c / d;                                     \
+}                                                                                              \
+FM_CLONES static void fm_clip_values_##S(T *restrict g, ptrdiff_t n, T limit) {                   \
+    for (ptrdiff_t i = 0; i < n; i++) g[i] = g[i] > limit ? limit : (g[i] < -limit ? -limit : g[i]); \
+}                                                                                              \
+/* Decoupled weight decay, w := w - w * wd * lr (Keras's _apply_weight_decay). */             \
+FM_CLONES static void fm_weight_decay_##S(T *restrict w, ptrdiff_t n, T wd, T lr) {               \
+    for (ptrdiff_t i = 0; i < n; i++) w[i] = w[i] - w[i] * wd * lr;                            \
 }
 
 /* 1 when no element is NaN or ±inf (all exponent bits set), else 0: an integer test that

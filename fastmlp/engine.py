@@ -182,6 +182,17 @@ class Engine:
         return [buffer[offset:offset + int(np.prod(shape))].reshape(shape)
                 for (shape, _), offset in zip(self._specs[index], self._offsets[index])]
 
+    def trainable_segments(self) -> List[Tuple[int, int]]:
+        """(offset, size) of each trainable weight array in the buffer, in order: what
+        clipnorm clips one by one."""
+        return sorted((offset, int(np.prod(shape)))
+                      for specs, offsets in zip(self._specs, self._offsets)
+                      for (shape, trainable), offset in zip(specs, offsets) if trainable)
+
+    def new_rule(self, optimizer):
+        """The optimizer's compiled rule over this engine's trainable weights."""
+        return optimizer.build(self.trainable_size, self.dtype, self.trainable_segments())
+
     def trainable_views(self, index: int, buffer: np.ndarray) -> List[np.ndarray]:
         """The trainable weights of step `index` as views into a buffer of the trainable
         prefix's size (the gradients, an optimizer slot)."""

@@ -9,6 +9,7 @@ from typing import Union
 import numpy as np
 
 from fastmlp import legacy
+from fastmlp import schedules
 from fastmlp._kernels import optim as _rules
 
 
@@ -25,38 +26,73 @@ def _fraction(name, value, allow_zero=True):
     return float(value)
 
 
+def _limit(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not (value >= 0 and np.isfinite(value)):
+        raise ValueError(f"Argument `{name}` must be a non-negative number or None. Received: {name}={value!r}")
+    return float(value)
+
+
 class Optimizer:
-    """Base class. Args: learning_rate, name; Keras's clipping, weight decay and EMA
-    arguments are accepted only at their defaults (None / False)."""
+    """Base class.
+
+    Args:
+        learning_rate: a positive number, or a schedule of fastmlp.optimizers.schedules.
+        name: the optimizer's name.
+        weight_decay: decoupled weight decay, w -= w · weight_decay · learning_rate before each
+            update (None: none).
+        clipnorm: clip each weight array's gradient to this norm.
+        clipvalue: clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: clip the gradient of all weights together to this norm (only one of
+            the three clippings can be set).
+        use_ema: only False is supported.
+    """
     default_name = "optimizer"
 
-    def __init__(self, learning_rate: float, name: str = None, weight_decay=None, clipnorm=None,
+    def __init__(self, learning_rate, name: str = None, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema: bool = False, **kwargs):
         default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
         kwargs = legacy.translate("optimizer", kwargs, label=type(self).__name__,
-                                  given={"learning_rate"} if learning_rate != default else ())
+                                  given={"learning_rate"} if learning_rate is not default else ())
         if "learning_rate" in kwargs:  # given as lr= (Keras 2)
             learning_rate = kwargs.pop("learning_rate")
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}")
-        for arg, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm),
-                           ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
-            if value is not None:
-                raise ValueError(f"{type(self).__name__}({arg}=...) is not supported by fastmlp yet. "
-                                 f"Received: {arg}={value!r}")
+        self.weight_decay = _limit("weight_decay", weight_decay)
+        self.clipnorm = _limit("clipnorm", clipnorm)
+        self.clipvalue = _limit("clipvalue", clipvalue)
+        self.global_clipnorm = _limit("global_clipnorm", global_clipnorm)
+        if sum(v is not None for v in (self.clipnorm, self.clipvalue, self.global_clipnorm)) > 1:
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                             f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                             f"global_clipnorm={global_clipnorm}")
         if use_ema:
             raise ValueError(f"{type(self).__name__}(use_ema=True) is not supported by fastmlp yet.")
-        self._learning_rate = _positive("learning_rate", learning_rate)
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            self._schedule = learning_rate
+            self._learning_rate = float(learning_rate(0))
+        else:
+            self._schedule = None
+            self._learning_rate = _positive("learning_rate", learning_rate)
         self.name = name or self.default_name
         self._rule = None
+        self._segments = None
 
     @property
     def learning_rate(self) -> float:
-        """The learning rate; setting it takes effect from the next step."""
+        """The learning rate of the next step; setting it (not with a schedule) takes effect
+        from the next step."""
+        if self._schedule is not None:
+            return self._schedule(self.iterations)
         return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value):
+        if self._schedule is not None:
+            raise TypeError(f"{type(self).__name__} was created with a learning-rate schedule "
+                            f"({type(self._schedule).__name__}) as its learning_rate, hence its "
+                            "learning rate is not settable.")
         self._learning_rate = _positive("learning_rate", value)
         if self._rule is not None:
             self._rule.learning_rate = self._learning_rate
@@ -71,7 +107,7 @@ class Optimizer:
         state = dict(self.__dict__)
         rule = state.pop("_rule")
         state["_rule_state"] = None if rule is None else (
-            rule.size, "float64" if rule.is_double else "float32") + rule.get_state()
+            rule.size, "float64" if rule.is_double else "float32", self._segments) + rule.get_state()
         return state
 
     def __setstate__(self, state):
@@ -79,20 +115,31 @@ class Optimizer:
         self.__dict__.update(state)
         self._rule = None
         if saved is not None:
-            size, dtype, iterations, slots = saved
-            self.build(size, dtype).set_state(iterations, slots)
+            size, dtype, segments, iterations, slots = saved
+            self.build(size, dtype, segments).set_state(iterations, slots)
 
-    def build(self, size: int, dtype) -> "_rules.UpdateRule":
-        """Creates the compiled rule (and fresh slots) for a flat buffer of `size` weights."""
-        self._rule = self._make_rule(size, np.dtype(dtype))
-        return self._rule
+    def build(self, size: int, dtype, segments=None) -> "_rules.UpdateRule":
+        """Creates the compiled rule (and fresh slots) for a flat buffer of `size` weights,
+        made of the weight arrays `segments` ((offset, size) pairs; one array by default)."""
+        rule = self._make_rule(size, np.dtype(dtype))
+        if self._schedule is not None:
+            rule.set_schedule(**self._schedule.rule_arguments())
+        rule.set_transforms(self.clipnorm, self.clipvalue, self.global_clipnorm,
+                            self.weight_decay, segments)
+        self._segments = None if segments is None else [tuple(map(int, s)) for s in segments]
+        self._rule = rule
+        return rule
 
     def _make_rule(self, size, dtype):
         raise NotImplementedError
 
     def get_config(self) -> dict:
         """The constructor arguments."""
-        return {"name": self.name, "learning_rate": self._learning_rate}
+        learning_rate = (schedules.serialize(self._schedule) if self._schedule is not None
+                         else self._learning_rate)
+        return {"name": self.name, "learning_rate": learning_rate, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+                "clipvalue": self.clipvalue}
 
 
 class SGD(Optimizer):
@@ -185,30 +232,74 @@ class Adam(Optimizer):
         beta_1: 0.9.
         beta_2: 0.999.
         epsilon: 1e-7 (added to √v, not scaled by the bias correction).
-        amsgrad: only False.
+        amsgrad: use the running maximum of the second moment (AMSGrad).
     """
     default_name = "adam"
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, name: str = None, **kwargs):
         super().__init__(learning_rate, name, **kwargs)
-        if amsgrad:
-            raise ValueError("Adam(amsgrad=True) is not supported by fastmlp yet.")
         self.beta_1 = _fraction("beta_1", beta_1)
         self.beta_2 = _fraction("beta_2", beta_2)
         self.epsilon = _positive("epsilon", epsilon)
-        self.amsgrad = False
+        self.amsgrad = bool(amsgrad)
 
     def _make_rule(self, size, dtype):
         return _rules.AdamRule(size, dtype, self._learning_rate, self.beta_1, self.beta_2,
-                               self.epsilon)
+                               self.epsilon, self.amsgrad)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}
 
 
-_BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Keras's AdamW: Adam with weight_decay=0.004).
+
+    Args:
+        learning_rate: 0.001.
+        weight_decay: 0.004.
+        beta_1, beta_2, epsilon, amsgrad: as Adam.
+    """
+    default_name = "adamw"
+
+    def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, name: str = None,
+                 **kwargs):
+        if weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, name,
+                         weight_decay=weight_decay, **kwargs)
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Keras's Nadam, with its momentum schedule).
+
+    Args:
+        learning_rate: 0.001.
+        beta_1: 0.9.
+        beta_2: 0.999.
+        epsilon: 1e-7.
+    """
+    default_name = "nadam"
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, name: str = None, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        self.beta_1 = _fraction("beta_1", beta_1)
+        self.beta_2 = _fraction("beta_2", beta_2)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def _make_rule(self, size, dtype):
+        return _rules.NadamRule(size, dtype, self._learning_rate, self.beta_1, self.beta_2, self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+_BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
+            "nadam": Nadam}
 
 
 def get(identifier: Union[str, Optimizer]) -> Optimizer:
@@ -221,7 +312,7 @@ def get(identifier: Union[str, Optimizer]) -> Optimizer:
                      f"fastmlp.optimizers object. Received: optimizer={identifier!r}")
 
 
-_CLASSES = {cls.__name__: cls for cls in (SGD, Adagrad, RMSprop, Adam)}
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam)}
 
 
 def deserialize(class_name: str, config: dict) -> Optimizer:
@@ -241,4 +332,6 @@ def deserialize(class_name: str, config: dict) -> Optimizer:
                 raise ValueError(f"{class_name}({key}={value!r}) is not supported by fastmlp")
             continue
         kwargs[key] = value
+    if isinstance(kwargs.get("learning_rate"), dict):
+        kwargs["learning_rate"] = schedules.deserialize(kwargs["learning_rate"])
     return cls(**kwargs)

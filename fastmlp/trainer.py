@@ -196,7 +196,7 @@ class Trainer:
         val_metric = None if val is None else self._loss_plan(val[1])[1]
         engine.set_loss(loss_name, metric)
         if self._rule is None or self._rule.size != engine.trainable_size:
-            self._rule = self.optimizer.build(engine.trainable_size, engine.dtype)
+            self._rule = engine.new_rule(self.optimizer)
         rule = self._rule
         n = features.shape[0]
         batch_size = min(batch_size, n)  # as Keras: a batch larger than the data is all of it

@@ -101,9 +101,13 @@ def test_learning_rate_can_change_between_steps():
     (lambda: keras.optimizers.Adam(learning_rate=-1.0), "learning_rate"),
     (lambda: keras.optimizers.SGD(momentum=1.5), "momentum"),
     (lambda: keras.optimizers.Adam(beta_1=1.0), "beta_1"),
-    (lambda: keras.optimizers.Adam(amsgrad=True), "amsgrad"),
+    (lambda: keras.optimizers.Adam(use_ema=True), "use_ema"),
     (lambda: keras.optimizers.RMSprop(centered=True), "centered"),
-    (lambda: keras.optimizers.SGD(clipnorm=1.0), "clipnorm"),
+    (lambda: keras.optimizers.SGD(clipnorm=1.0, clipvalue=0.5), "Only one of"),
+    (lambda: keras.optimizers.SGD(clipnorm=-1.0), "clipnorm"),
+    (lambda: keras.optimizers.AdamW(weight_decay=None), "weight_decay"),
+    (lambda: keras.optimizers.schedules.ExponentialDecay(0.1, 0, 0.9), "decay_steps"),
+    (lambda: keras.optimizers.schedules.PiecewiseConstantDecay([10], [0.1]), "boundaries"),
 ])
 def test_bad_arguments_are_named(make, match):
     with pytest.raises(ValueError, match=match):
@@ -113,8 +117,8 @@ def test_bad_arguments_are_named(make, match):
 def test_unknown_keyword_and_name():
     with pytest.raises(TypeError, match="momentun"):
         keras.optimizers.SGD(momentun=0.9)
-    with pytest.raises(ValueError, match="Unknown optimizer.*adamw"):
-        keras.optimizers.get("adamw")
+    with pytest.raises(ValueError, match="Unknown optimizer.*adamax"):
+        keras.optimizers.get("adamax")
     assert isinstance(keras.optimizers.get("Adam"), keras.optimizers.Adam)
 
 
@@ -124,3 +128,44 @@ def test_step_rejects_wrong_buffers():
         rule.step(np.zeros(3, np.float32), np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="float32"):
         rule.step(np.zeros(4, np.float64), np.zeros(4, np.float64))
+
+
+def test_rules_refuse_settings_they_cannot_compute():
+    from fastmlp._kernels.optim import SGDRule
+    rule = SGDRule(12, np.float32, 0.1, 0.0, False)
+    for call, match in [
+        (lambda: rule.set_schedule("linear"), "unknown schedule"),
+        (lambda: rule.set_schedule("exponential", 0.1, 0, 0.5), "decay_steps"),
+        (lambda: rule.set_schedule("piecewise", boundaries=[1, 2], values=[0.1]), "one more value"),
+        (lambda: rule.set_transforms(clipnorm=1.0, clipvalue=1.0), "only one"),
+        (lambda: rule.set_transforms(weight_decay=float("nan")), "weight_decay"),
+        (lambda: rule.set_transforms(segments=[(0, 5), (6, 6)]), "tile"),
+        (lambda: rule.set_transforms(segments=[(0, 13)]), "tile"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+def test_clipnorm_clips_each_weight_array_and_global_clipnorm_all_of_them():
+    g = np.array([3.0, 4.0, 0.0, 0.3, 0.4], np.float64)  # norms 5 and 0.5; together √25.25
+    for optimizer, expected in [
+        (keras.optimizers.SGD(1.0, clipnorm=1.0), np.concatenate([g[:2] / 5, g[2:]])),
+        (keras.optimizers.SGD(1.0, global_clipnorm=1.0), g / np.sqrt(25.25)),
+        (keras.optimizers.SGD(1.0, clipvalue=0.35), np.clip(g, -0.35, 0.35)),
+    ]:
+        rule = optimizer.build(5, np.float64, [(0, 2), (2, 3)])
+        w = np.zeros(5)
+        rule.step(w, g)
+        np.testing.assert_allclose(-w, expected, rtol=1e-12)
+    np.testing.assert_array_equal(g, [3.0, 4.0, 0.0, 0.3, 0.4])  # step() leaves g as it was
+
+
+def test_weight_decay_is_decoupled_and_uses_the_step_learning_rate():
+    optimizer = keras.optimizers.SGD(keras.optimizers.schedules.PiecewiseConstantDecay([0], [0.5, 0.1]),
+                                     weight_decay=0.2)
+    rule = optimizer.build(2, np.float64)
+    w = np.array([1.0, -2.0])
+    rule.step(w, np.zeros(2))  # step 0: lr 0.5
+    np.testing.assert_allclose(w, [1.0 - 1.0 * 0.2 * 0.5, -2.0 + 2.0 * 0.2 * 0.5])
+    rule.step(w, np.array([1.0, 1.0]))  # step 1: lr 0.1
+    np.testing.assert_allclose(w, [0.9 * (1 - 0.02) - 0.1, -1.8 * (1 - 0.02) - 0.1])

@@ -154,7 +154,7 @@ BAD_FILES = {
     "not JSON": (lambda p: _rewrite(p, lambda h, e: None) or _replace_entry(p, "fastmlp.json", b"{nope"), "not valid JSON"),
     "not a zip": (lambda p: p.write_bytes(b"hello"), "not a readable zip"),
     "truncated": (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "not a readable zip|truncated|corrupted"),
-    "optimizer slots missing": (lambda p: _rewrite(p, lambda h, e: h["optimizer_state"]["slots"].pop()), "keeps 2 slots"),
+    "optimizer slots missing": (lambda p: _rewrite(p, lambda h, e: h["optimizer_state"]["slots"].pop()), "keeps 2 state arrays"),
 }
 
 

@@ -38,13 +38,27 @@ cdef extern from "elementwise.h" nogil:
     void fm_adagrad_d(double *w, const double *g, double *acc, Py_ssize_t n, double lr,
                       double eps)
     void fm_rmsprop_f(float *w, const float *g, float *v, float *m, Py_ssize_t n, float lr,
-                      float rho, float momentum, float eps)
+                      float rho, float rest, float momentum, float eps)
     void fm_rmsprop_d(double *w, const double *g, double *v, double *m, Py_ssize_t n,
-                      double lr, double rho, double momentum, double eps)
-    void fm_adam_f(float *w, const float *g, float *m, float *v, Py_ssize_t n, float alpha,
-                   float beta_1, float beta_2, float eps)
-    void fm_adam_d(double *w, const double *g, double *m, double *v, Py_ssize_t n,
-                   double alpha, double beta_1, double beta_2, double eps)
+                      double lr, double rho, double rest, double momentum, double eps)
+    void fm_adam_f(float *w, const float *g, float *m, float *v, float *v_hat, Py_ssize_t n,
+                   float alpha, float one_minus_b1, float one_minus_b2, float eps)
+    void fm_adam_d(double *w, const double *g, double *m, double *v, double *v_hat, Py_ssize_t n,
+                   double alpha, double one_minus_b1, double one_minus_b2, double eps)
+    void fm_nadam_f(float *w, const float *g, float *m, float *v, Py_ssize_t n, float lr,
+                    float beta_1, float beta_2, float eps, float u_t, float u_t_1,
+                    float u_product_t, float u_product_t_1, float beta_2_power)
+    void fm_nadam_d(double *w, const double *g, double *m, double *v, Py_ssize_t n, double lr,
+                    double beta_1, double beta_2, double eps, double u_t, double u_t_1,
+                    double u_product_t, double u_product_t_1, double beta_2_power)
+    double fm_sum_squares_f(const float *g, Py_ssize_t n)
+    double fm_sum_squares_d(const double *g, Py_ssize_t n)
+    void fm_scale_f(float *g, Py_ssize_t n, float c, float d)
+    void fm_scale_d(double *g, Py_ssize_t n, double c, double d)
+    void fm_clip_values_f(float *g, Py_ssize_t n, float limit)
+    void fm_clip_values_d(double *g, Py_ssize_t n, double limit)
+    void fm_weight_decay_f(float *w, Py_ssize_t n, float wd, float lr)
+    void fm_weight_decay_d(double *w, Py_ssize_t n, double wd, double lr)
 
 cdef extern from "fpstate.h" nogil:
     unsigned long long fm_flush_denormals_begin()

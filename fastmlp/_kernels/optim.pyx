@@ -3,7 +3,8 @@
 Each rule keeps its slots (momenta, accumulators) as flat arrays the size of the parameter
 buffer, and follows Keras's update_step formulas (keras/src/optimizers/*.py) exactly.
 """
-from libc.math cimport sqrt, pow, sqrtf, powf
+from libc.math cimport sqrt, pow, sqrtf, powf, floorf, cosf, isfinite
+from libc.stdint cimport int64_t
 cimport numpy as cnp
 import numpy as np
 
@@ -13,11 +14,23 @@ cnp.import_array()
 
 from fastmlp._kernels.elementwise cimport (fm_sgd_f, fm_sgd_d, fm_sgd_momentum_f,
     fm_sgd_momentum_d, fm_adagrad_f, fm_adagrad_d, fm_rmsprop_f, fm_rmsprop_d,
-    fm_adam_f, fm_adam_d, fm_flush_denormals_begin, fm_flush_denormals_end)
+    fm_adam_f, fm_adam_d, fm_nadam_f, fm_nadam_d, fm_sum_squares_f, fm_sum_squares_d,
+    fm_scale_f, fm_scale_d, fm_clip_values_f, fm_clip_values_d, fm_weight_decay_f,
+    fm_weight_decay_d, fm_flush_denormals_begin, fm_flush_denormals_end)
+
+# Learning-rate schedules the rules evaluate themselves, each step, in float32 as Keras does
+# (keras/src/optimizers/schedules/learning_rate_schedule.py), at the step count before the step.
+SCHEDULES = {"constant": 0, "exponential": 1, "piecewise": 2, "cosine": 3}
 
 
 cdef class UpdateRule:
-    """Base of the compiled rules: `step(w, g)` applies one update in place, GIL released."""
+    """Base of the compiled rules: `step(w, g)` applies one update in place, GIL released.
+
+    Before each update, as Keras's optimizers do: the learning rate of this step (constant or
+    a schedule of the step count), the gradient clipped (clipnorm per weight array,
+    global_clipnorm over all, or clipvalue elementwise; only one), then decoupled weight decay.
+    Weight arrays are the `segments` (offset, size) of the flat buffer (set_transforms).
+    """
 
     def __init__(self, Py_ssize_t size, dtype, double learning_rate):
         if size < 1:
@@ -31,11 +44,133 @@ cdef class UpdateRule:
         self.iterations = 0
         self.learning_rate = learning_rate
         self.slots = []
+        self._schedule = 0
+        self._segments = np.array([[0, size]], dtype=np.int64)
+        self._n_segments = 1
+        self._seg = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>self._segments)
 
     def _new_slot(self, double fill=0.0):
         slot = np.full(self.size, fill, dtype=np.float64 if self.is_double else np.float32)
         self.slots.append(slot)
         return slot
+
+    def set_schedule(self, kind, double initial=0, double decay_steps=1, double decay_rate=1,
+                     bint staircase=False, double alpha=0, warmup_target=None,
+                     double warmup_steps=0, boundaries=(), values=()):
+        """Makes the learning rate a function of the step count (SCHEDULES), Keras's formulas."""
+        if kind not in SCHEDULES:
+            raise ValueError(f"unknown schedule {kind!r}; expected one of {sorted(SCHEDULES)}")
+        if kind in ("exponential", "cosine") and not decay_steps > 0:
+            raise ValueError(f"`decay_steps` must be > 0; received {decay_steps}")
+        if kind == "piecewise":
+            b = np.asarray(boundaries, dtype=np.int64).ravel()
+            v = np.asarray(values, dtype=np.float32).ravel()
+            if len(v) != len(b) + 1 or len(b) < 1:
+                raise ValueError(f"a piecewise schedule needs one more value than boundaries; "
+                                 f"received {len(b)} boundaries and {len(v)} values")
+            self._boundaries, self._values = b, v
+        self._schedule = SCHEDULES[kind]
+        self._initial = <float>initial
+        self._decay_steps = <float>decay_steps
+        self._decay_rate = <float>decay_rate
+        self._staircase = staircase
+        self._alpha = <float>alpha
+        self._warmup = warmup_target is not None
+        self._warmup_target = <float>(warmup_target or 0)
+        self._warmup_steps = <float>warmup_steps
+
+    def set_transforms(self, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                       weight_decay=None, segments=None):
+        """Gradient clipping and weight decay (None: off), over the weight arrays `segments`,
+        (offset, size) pairs covering the buffer in order."""
+        given = [v for v in (clipnorm, clipvalue, global_clipnorm) if v is not None]
+        if len(given) > 1:
+            raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set")
+        for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                            ("global_clipnorm", global_clipnorm), ("weight_decay", weight_decay)):
+            if value is not None and not (isfinite(value) and value >= 0):
+                raise ValueError(f"`{name}` must be a non-negative finite number; received {value}")
+        if segments is not None:
+            table = np.asarray(segments, dtype=np.int64).reshape(-1, 2)
+            # each segment starts where the one before ends (no negative indices: this module
+            # is compiled without wraparound)
+            starts = np.concatenate([[0], np.cumsum(table[:, 1])])
+            if (len(table) == 0 or (table[:, 1] < 1).any()
+                    or (table[:, 0] != starts[:len(table)]).any() or starts[len(table)] != self.size):
+                raise ValueError(f"`segments` must tile the {self.size} weights in order; "
+                                 f"received {table.tolist()}")
+            self._segments = np.ascontiguousarray(table)
+            self._n_segments = len(table)
+            self._seg = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>self._segments)
+        self._clipnorm = clipnorm or 0.0
+        self._clipvalue = clipvalue or 0.0
+        self._global_clipnorm = global_clipnorm or 0.0
+        self._weight_decay = weight_decay or 0.0
+        self._decays = weight_decay is not None
+
+    def current_learning_rate(self) -> float:
+        """The learning rate of the next step."""
+        return self._learning_rate_now()
+
+    cdef double _learning_rate_now(self) noexcept nogil:
+        cdef float step = <float>self.iterations, p, done, total
+        cdef Py_ssize_t i, n
+        if self._schedule == 0:
+            return self.learning_rate
+        if self._schedule == 1:
+            p = step / self._decay_steps
+            if self._staircase:
+                p = floorf(p)
+            return self._initial * powf(self._decay_rate, p)
+        if self._schedule == 2:
+            n = self._boundaries.shape[0]
+            if self.iterations <= self._boundaries[0]:
+                return self._values[0]
+            for i in range(1, n):
+                if self.iterations <= self._boundaries[i]:
+                    return self._values[i]
+            return self._values[n]
+        # cosine, after an optional linear warmup
+        if not self._warmup:
+            step = min(step, self._decay_steps)
+            return self._initial * ((1 - self._alpha) * (<float>0.5 * (1 + cosf(<float>3.14159265358979323846 * (step / self._decay_steps)))) + self._alpha)
+        step = min(step, self._decay_steps + self._warmup_steps)
+        if step < self._warmup_steps:
+            return (self._warmup_target - self._initial) * (step / self._warmup_steps) + self._initial
+        done = step - self._warmup_steps
+        return self._warmup_target * ((1 - self._alpha) * (<float>0.5 * (1 + cosf(<float>3.14159265358979323846 * (done / self._decay_steps)))) + self._alpha)
+
+    cdef void _transform(self, void *w, void *g, double lr) noexcept nogil:
+        cdef Py_ssize_t k, off, n
+        cdef double norm, total
+        if self._clipnorm > 0:
+            for k in range(self._n_segments):
+                off, n = self._seg[2 * k], self._seg[2 * k + 1]
+                if self.is_double:
+                    norm = sqrt(fm_sum_squares_d(<double *>g + off, n))
+                    fm_scale_d(<double *>g + off, n, self._clipnorm, max(norm, self._clipnorm))
+                else:
+                    norm = sqrt(fm_sum_squares_f(<float *>g + off, n))
+                    fm_scale_f(<float *>g + off, n, <float>self._clipnorm,
+                               <float>max(<float>norm, <float>self._clipnorm))
+        elif self._global_clipnorm > 0:
+            total = fm_sum_squares_d(<double *>g, self.size) if self.is_double else fm_sum_squares_f(<float *>g, self.size)
+            norm = sqrt(total)
+            # Keras's scale: clip · min(1 / norm, 1 / clip), NaN for a non-finite norm
+            if self.is_double:
+                fm_scale_d(<double *>g, self.size, self._global_clipnorm * min(1.0 / norm, 1.0 / self._global_clipnorm) + (norm - norm), 1.0)
+            else:
+                fm_scale_f(<float *>g, self.size, <float>self._global_clipnorm * min(<float>1.0 / <float>norm, <float>1.0 / <float>self._global_clipnorm) + <float>(norm - norm), 1.0)
+        elif self._clipvalue > 0:
+            if self.is_double:
+                fm_clip_values_d(<double *>g, self.size, self._clipvalue)
+            else:
+                fm_clip_values_f(<float *>g, self.size, <float>self._clipvalue)
+        if self._decays:
+            if self.is_double:
+                fm_weight_decay_d(<double *>w, self.size, self._weight_decay, lr)
+            else:
+                fm_weight_decay_f(<float *>w, self.size, <float>self._weight_decay, <float>lr)
 
     def __reduce__(self):
         raise TypeError(f"a compiled {type(self).__name__} holds raw pointers into its slots and "
@@ -62,13 +197,23 @@ cdef class UpdateRule:
         self.iterations = int(iterations)
 
     cdef void apply(self, void *w, const void *g) noexcept nogil:
+        """One step: the learning rate at this step count, clipping and weight decay (g may be
+        scaled in place: it is the gradient buffer of this step), then the rule's update."""
+        cdef double lr = self._learning_rate_now()
+        self._transform(w, <void *>g, lr)
+        self.iterations += 1
+        self._update(w, g, lr)
+
+    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
         pass
 
     def step(self, w, g):
-        """w := update(w, g) on flat C-contiguous arrays of this rule's size and dtype."""
+        """w := update(w, g) on flat C-contiguous arrays of this rule's size and dtype (g is
+        not changed)."""
         dtype = np.float64 if self.is_double else np.float32
         check_array(w, "w", dtype, (self.size,), writeable=True)
         check_array(g, "g", dtype, (self.size,))
+        g = np.array(g, copy=True)  # clipping scales the step's own copy
         cdef void *w_ptr = cnp.PyArray_DATA(<cnp.ndarray>w)
         cdef const void *g_ptr = cnp.PyArray_DATA(<cnp.ndarray>g)
         cdef unsigned long long fp_state
@@ -92,19 +237,18 @@ cdef class SGDRule(UpdateRule):
         self._m = self._new_slot()
         self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
 
-    cdef void apply(self, void *w, const void *g) noexcept nogil:
-        self.iterations += 1
+    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
         if self.momentum == 0:
             if self.is_double:
-                fm_sgd_d(<double *>w, <const double *>g, self.size, self.learning_rate)
+                fm_sgd_d(<double *>w, <const double *>g, self.size, lr)
             else:
-                fm_sgd_f(<float *>w, <const float *>g, self.size, <float>self.learning_rate)
+                fm_sgd_f(<float *>w, <const float *>g, self.size, <float>lr)
         elif self.is_double:
             fm_sgd_momentum_d(<double *>w, <const double *>g, <double *>self._m_ptr, self.size,
-                              self.learning_rate, self.momentum, self.nesterov)
+                              lr, self.momentum, self.nesterov)
         else:
             fm_sgd_momentum_f(<float *>w, <const float *>g, <float *>self._m_ptr, self.size,
-                              <float>self.learning_rate, <float>self.momentum, self.nesterov)
+                              <float>lr, <float>self.momentum, self.nesterov)
 
 
 cdef class AdagradRule(UpdateRule):
@@ -119,14 +263,13 @@ cdef class AdagradRule(UpdateRule):
         self._acc = self._new_slot(initial_accumulator_value)
         self._acc_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._acc)
 
-    cdef void apply(self, void *w, const void *g) noexcept nogil:
-        self.iterations += 1
+    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
         if self.is_double:
             fm_adagrad_d(<double *>w, <const double *>g, <double *>self._acc_ptr, self.size,
-                         self.learning_rate, self.epsilon)
+                         lr, self.epsilon)
         else:
             fm_adagrad_f(<float *>w, <const float *>g, <float *>self._acc_ptr, self.size,
-                         <float>self.learning_rate, <float>self.epsilon)
+                         <float>lr, <float>self.epsilon)
 
 
 cdef class RMSpropRule(UpdateRule):
@@ -148,21 +291,66 @@ cdef class RMSpropRule(UpdateRule):
             self._m = self._new_slot()
             self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
 
-    cdef void apply(self, void *w, const void *g) noexcept nogil:
-        self.iterations += 1
+    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
         if self.is_double:
             fm_rmsprop_d(<double *>w, <const double *>g, <double *>self._v_ptr,
-                         <double *>self._m_ptr, self.size, self.learning_rate, self.rho,
+                         <double *>self._m_ptr, self.size, lr, self.rho, 1.0 - self.rho,
                          self.momentum, self.epsilon)
         else:
             fm_rmsprop_f(<float *>w, <const float *>g, <float *>self._v_ptr,
-                         <float *>self._m_ptr, self.size, <float>self.learning_rate,
-                         <float>self.rho, <float>self.momentum, <float>self.epsilon)
+                         <float *>self._m_ptr, self.size, <float>lr,
+                         <float>self.rho, <float>(1.0 - self.rho), <float>self.momentum,
+                         <float>self.epsilon)
 
 
 cdef class AdamRule(UpdateRule):
-    """m += (g − m)(1−β1), v += (g² − v)(1−β2), w -= α·m/(√v + ε), α = lr·√(1−β2ᵗ)/(1−β1ᵗ)."""
+    """m += (g − m)(1−β1), v += (g² − v)(1−β2), w -= α·m/(√v + ε), α = lr·√(1−β2ᵗ)/(1−β1ᵗ);
+    with amsgrad, v̂ := max(v̂, v) takes v's place in the step."""
     cdef public double beta_1, beta_2, epsilon
+    cdef readonly bint amsgrad
+    cdef object _m, _v, _v_hat
+    cdef void *_m_ptr
+    cdef void *_v_ptr
+    cdef void *_v_hat_ptr
+
+    def __init__(self, size, dtype, learning_rate, beta_1, beta_2, epsilon, amsgrad=False):
+        super().__init__(size, dtype, learning_rate)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self._m = self._new_slot()
+        self._v = self._new_slot()
+        self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
+        self._v_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v)
+        self._v_hat_ptr = NULL
+        if amsgrad:
+            self._v_hat = self._new_slot()
+            self._v_hat_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v_hat)
+
+    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
+        # α in the variables' dtype, as Keras computes it: in float32, 1 − β2ᵗ loses digits to
+        # cancellation (6e-6 of α at t = 2), and parity means losing the same ones
+        cdef double t = <double>self.iterations
+        cdef double alpha
+        cdef float tf = <float>t, b1 = <float>self.beta_1, b2 = <float>self.beta_2
+        cdef float alpha_f
+        if self.is_double:
+            alpha = lr * sqrt(1.0 - pow(self.beta_2, t)) / (1.0 - pow(self.beta_1, t))
+            fm_adam_d(<double *>w, <const double *>g, <double *>self._m_ptr, <double *>self._v_ptr,
+                      <double *>self._v_hat_ptr, self.size, alpha, 1.0 - self.beta_1,
+                      1.0 - self.beta_2, self.epsilon)
+        else:
+            alpha_f = <float>lr * sqrtf(<float>1 - powf(b2, tf)) / (<float>1 - powf(b1, tf))
+            fm_adam_f(<float *>w, <const float *>g, <float *>self._m_ptr, <float *>self._v_ptr,
+                      <float *>self._v_hat_ptr, self.size, alpha_f, <float>(1.0 - self.beta_1),
+                      <float>(1.0 - self.beta_2), <float>self.epsilon)
+
+
+cdef class NadamRule(UpdateRule):
+    """Keras's Nadam: Adam with Nesterov momentum and the momentum schedule
+    μₜ = β1·(1 − 0.5·0.96ᵗ); the product of the μ's so far is the rule's `u_product`."""
+    cdef public double beta_1, beta_2, epsilon, u_product
     cdef object _m, _v
     cdef void *_m_ptr
     cdef void *_v_ptr
@@ -172,25 +360,50 @@ cdef class AdamRule(UpdateRule):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.u_product = 1.0
         self._m = self._new_slot()
         self._v = self._new_slot()
         self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
         self._v_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v)
 
-    cdef void apply(self, void *w, const void *g) noexcept nogil:
-        self.iterations += 1
-        # α in the variables' dtype, as Keras computes it: in float32, 1 − β2ᵗ loses digits to
-        # cancellation (6e-6 of α at t = 2), and parity means losing the same ones
+    def get_state(self):
+        """(iterations, slots + [u_product as a one-element array])."""
+        iterations, slots = UpdateRule.get_state(self)
+        return iterations, slots + [np.array([self.u_product], self._m.dtype)]
+
+    def set_state(self, iterations, slots):
+        slots = list(slots)
+        if len(slots) != len(self.slots) + 1:
+            raise ValueError(f"NadamRule has {len(self.slots)} slots and u_product; received "
+                             f"{len(slots)} arrays")
+        last = len(slots) - 1  # (no negative indices: this module is compiled without wraparound)
+        u = np.asarray(slots[last], dtype=np.float64).ravel()
+        if u.shape != (1,) or not 0 < u[0] <= 1:
+            raise ValueError(f"u_product must be one number in (0, 1]; received {slots[last]!r}")
+        UpdateRule.set_state(self, iterations, slots[:last])
+        self.u_product = float(u[0])
+
+    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
+        # iterations is already this step's number t; Keras updates u_product first, then
+        # steps with t (local_step) and t + 1 (next_step), every factor in the variables' dtype
         cdef double t = <double>self.iterations
-        cdef double alpha
+        cdef double u_t, u_t_1, u_prod_1
         cdef float tf = <float>t, b1 = <float>self.beta_1, b2 = <float>self.beta_2
-        cdef float alpha_f
+        cdef float u_tf, u_t_1f, u_prodf, u_prod_1f
         if self.is_double:
-            alpha = (self.learning_rate * sqrt(1.0 - pow(self.beta_2, t))
-                     / (1.0 - pow(self.beta_1, t)))
-            fm_adam_d(<double *>w, <const double *>g, <double *>self._m_ptr, <double *>self._v_ptr,
-                      self.size, alpha, self.beta_1, self.beta_2, self.epsilon)
+            self.u_product = self.u_product * self.beta_1 * (1.0 - 0.5 * pow(0.96, t))
+            u_t = self.beta_1 * (1.0 - 0.5 * pow(0.96, t))
+            u_t_1 = self.beta_1 * (1.0 - 0.5 * pow(0.96, t + 1))
+            u_prod_1 = self.u_product * u_t_1
+            fm_nadam_d(<double *>w, <const double *>g, <double *>self._m_ptr, <double *>self._v_ptr,
+                       self.size, lr, self.beta_1, self.beta_2, self.epsilon, u_t, u_t_1,
+                       self.u_product, u_prod_1, pow(self.beta_2, t))
         else:
-            alpha_f = <float>self.learning_rate * sqrtf(1.0 - powf(b2, tf)) / (1.0 - powf(b1, tf))
-            fm_adam_f(<float *>w, <const float *>g, <float *>self._m_ptr, <float *>self._v_ptr,
-                      self.size, alpha_f, b1, b2, <float>self.epsilon)
+            u_prodf = <float>self.u_product * b1 * (<float>1.0 - <float>0.5 * powf(<float>0.96, tf))
+            self.u_product = u_prodf
+            u_tf = b1 * (<float>1.0 - <float>0.5 * powf(<float>0.96, tf))
+            u_t_1f = b1 * (<float>1.0 - <float>0.5 * powf(<float>0.96, tf + 1))
+            u_prod_1f = u_prodf * u_t_1f
+            fm_nadam_f(<float *>w, <const float *>g, <float *>self._m_ptr, <float *>self._v_ptr,
+                       self.size, <float>lr, b1, b2, <float>self.epsilon, u_tf, u_t_1f, u_prodf,
+                       u_prod_1f, powf(b2, tf))

@@ -47,11 +47,19 @@ def layer_paths(layers):
     return paths
 
 
-def _slot_order(optimizer_class: str, n_slots: int, n_vars: int):
-    """(slot, variable) pairs in the order Keras stores an optimizer's variables."""
-    if optimizer_class == "Adam":
-        return [(s, k) for k in range(n_vars) for s in range(n_slots)]
+def _slot_order(optimizer, n_slots: int, n_vars: int):
+    """(slot, variable) pairs in the order Keras stores an optimizer's variables: Adam's
+    (AdamW's, Nadam's) momentum and velocity per variable in turn, then AMSGrad's velocity
+    maxima; the others slot by slot."""
+    if type(optimizer).__name__ in ("Adam", "AdamW", "Nadam"):
+        return ([(s, k) for k in range(n_vars) for s in range(2)]
+                + [(s, k) for s in range(2, n_slots) for k in range(n_vars)])
     return [(s, k) for s in range(n_slots) for k in range(n_vars)]
+
+
+def _extra_variables(optimizer) -> int:
+    """Scalars Keras keeps after the slots: Nadam's product of momentum factors."""
+    return 1 if type(optimizer).__name__ == "Nadam" else 0
 
 
 def optimizer_variables(model):
@@ -62,7 +70,7 @@ def optimizer_variables(model):
         return []
     per_slot = [[w for i in range(len(engine.steps)) for w in engine.trainable_views(i, slot)]
                 for slot in rule.slots]
-    order = _slot_order(type(optimizer).__name__, len(per_slot), len(per_slot[0]) if per_slot else 0)
+    order = _slot_order(optimizer, len(per_slot), len(per_slot[0]) if per_slot else 0)
     return [per_slot[s][k] for s, k in order]
 
 
@@ -149,8 +157,11 @@ def _write_weights_h5(model, out, include_optimizer: bool) -> None:
             rule = model._rule
             group.create_dataset("0", data=np.int64(rule.iterations))
             group.create_dataset("1", data=np.float32(model.optimizer.learning_rate))
-            for index, variable in enumerate(optimizer_variables(model), start=2):
+            variables = optimizer_variables(model)
+            for index, variable in enumerate(variables, start=2):
                 group.create_dataset(str(index), data=variable)
+            if _extra_variables(model.optimizer):
+                group.create_dataset(str(2 + len(variables)), data=np.float32(rule.u_product))
 
 
 def save(model, filepath, include_optimizer: bool = True) -> None:
@@ -209,10 +220,11 @@ def _read_optimizer(model, f, label: str) -> None:
         return
     group = f["optimizer/vars"]
     engine = model.engine
-    rule = model.optimizer.build(engine.trainable_size, engine.dtype)
+    rule = engine.new_rule(model.optimizer)
     model._rule = rule
     variables = optimizer_variables(model)
-    if sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(variables))]:
+    extra = _extra_variables(model.optimizer)
+    if sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(variables) + extra)]:
         warnings.warn(f"{label}: its optimizer variables do not match a {type(model.optimizer).__name__} "
                       "of this model; the optimizer starts afresh")
         return
@@ -221,9 +233,17 @@ def _read_optimizer(model, f, label: str) -> None:
         if tuple(dataset.shape) != view.shape:
             warnings.warn(f"{label}: optimizer variable {index} has shape {tuple(dataset.shape)}, "
                           f"expected {view.shape}; the optimizer starts afresh")
-            model._rule = model.optimizer.build(engine.trainable_size, engine.dtype)
+            model._rule = engine.new_rule(model.optimizer)
             return
         view[...] = dataset[()]
+    if extra:
+        u_product = float(np.asarray(group[str(2 + len(variables))][()]))
+        if not 0 < u_product <= 1:
+            warnings.warn(f"{label}: Nadam's momentum product {u_product} is not in (0, 1]; the "
+                          "optimizer starts afresh")
+            model._rule = engine.new_rule(model.optimizer)
+            return
+        rule.u_product = u_product
     rule.iterations = int(group["0"][()])
 
 

@@ -203,11 +203,12 @@ def _compile(model, config, state: Optional[dict], reader: _Reader) -> None:
     if not model.built or not isinstance(state, dict) or not isinstance(state.get("slots"), list):
         raise ValueError(f"{reader.label}: the optimizer state is malformed")
     engine = model.engine
-    rule = optimizer.build(engine.trainable_size, engine.dtype)
-    if len(state["slots"]) != len(rule.slots):
-        raise ValueError(f"{reader.label}: {type(optimizer).__name__} keeps {len(rule.slots)} slots; "
-                         f"the file has {len(state['slots'])}")
-    slots = [reader.array(name, [engine.trainable_size]) for name in state["slots"]]
+    rule = engine.new_rule(optimizer)
+    expected = rule.get_state()[1]  # the arrays of the rule's state, and their shapes
+    if len(state["slots"]) != len(expected):
+        raise ValueError(f"{reader.label}: {type(optimizer).__name__} keeps {len(expected)} state "
+                         f"arrays; the file has {len(state['slots'])}")
+    slots = [reader.array(name, list(want.shape)) for name, want in zip(state["slots"], expected)]
     iterations = state.get("iterations")
     if not isinstance(iterations, int) or iterations < 0:
         raise ValueError(f"{reader.label}: the optimizer's iteration count is {iterations!r}")
