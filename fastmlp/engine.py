@@ -17,7 +17,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from fastmlp import config
-from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, DEFAULT_ALPHA, LOSS_CODES
+from fastmlp._kernels.codes import (ACCURACY_CODES, ACTIVATION_CODES, CONSTRAINT_CODES,
+                                    DEFAULT_ALPHA, LOSS_CODES)
 from fastmlp._kernels.finite import all_finite
 from fastmlp._kernels.network import Network
 
@@ -27,19 +28,34 @@ WeightSpec = Tuple[Tuple[int, ...], bool]
 
 class DenseStep(NamedTuple):
     """y = act(x·W + b), W of shape (n_in, n_out); alpha: the activation's parameter (None:
-    Keras's default for that activation)."""
+    Keras's default for that activation). Penalties are (l1, l2) pairs, constraints
+    (name, max_value) pairs or None; trainable=False freezes W and b."""
     n_in: int
     n_out: int
     activation: str
     use_bias: bool
     alpha: Optional[float] = None
+    kernel_penalty: Tuple[float, float] = (0.0, 0.0)
+    bias_penalty: Tuple[float, float] = (0.0, 0.0)
+    activity_penalty: Tuple[float, float] = (0.0, 0.0)
+    kernel_constraint: Optional[Tuple[str, float]] = None
+    bias_constraint: Optional[Tuple[str, float]] = None
+    trainable: bool = True
 
     def weights(self) -> List[WeightSpec]:
-        return [((self.n_in, self.n_out), True)] + ([((self.n_out,), True)] if self.use_bias else [])
+        return [((self.n_in, self.n_out), self.trainable)] + (
+            [((self.n_out,), self.trainable)] if self.use_bias else [])
 
     def spec(self) -> dict:
-        return {"kind": "dense", "activation": ACTIVATION_CODES[self.activation],
-                "alpha": _alpha(self.activation, self.alpha)}
+        spec = {"kind": "dense", "activation": ACTIVATION_CODES[self.activation],
+                "alpha": _alpha(self.activation, self.alpha), "frozen": not self.trainable}
+        for part, (l1, l2) in (("kernel", self.kernel_penalty), ("bias", self.bias_penalty),
+                               ("activity", self.activity_penalty)):
+            spec[f"{part}_l1"], spec[f"{part}_l2"] = float(l1), float(l2)
+        for part, constraint in (("kernel", self.kernel_constraint), ("bias", self.bias_constraint)):
+            name, max_value = constraint or (None, 0.0)
+            spec[f"{part}_constraint"], spec[f"{part}_max"] = CONSTRAINT_CODES[name], float(max_value)
+        return spec
 
 
 class ActivationStep(NamedTuple):
@@ -72,19 +88,22 @@ class DropoutStep(NamedTuple):
 
 class BatchNormStep(NamedTuple):
     """Keras's BatchNormalization over features: weights gamma (scale), beta (center), then
-    the non-trainable moving mean and variance."""
+    the non-trainable moving mean and variance. trainable=False runs it as in inference, also
+    in training (Keras's rule), and freezes gamma and beta."""
     n: int
     momentum: float
     epsilon: float
     center: bool
     scale: bool
+    trainable: bool = True
 
     def weights(self) -> List[WeightSpec]:
         n = (self.n,)
-        return ([(n, True)] if self.scale else []) + ([(n, True)] if self.center else []) + [(n, False), (n, False)]
+        return ([(n, self.trainable)] if self.scale else []) + ([(n, self.trainable)] if self.center else []) + [(n, False), (n, False)]
 
     def spec(self) -> dict:
-        return {"kind": "batch_norm", "momentum": float(self.momentum), "epsilon": float(self.epsilon)}
+        return {"kind": "batch_norm", "momentum": float(self.momentum), "epsilon": float(self.epsilon),
+                "frozen": not self.trainable}
 
 
 Step = Union[DenseStep, ActivationStep, DropoutStep, BatchNormStep]

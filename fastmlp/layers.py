@@ -19,6 +19,7 @@ import numpy as np
 
 from fastmlp import activations as _activations
 from fastmlp import config, initializers as _initializers, legacy, naming, seeding
+from fastmlp import constraints as _constraints, regularizers as _regularizers
 from fastmlp import engine as _engine
 
 Shape = Tuple[int, ...]
@@ -44,7 +45,9 @@ class Layer:
         name: unique name; Keras's default (`dense`, `dense_1`, ...) when None.
         input_shape: shape of one sample (no batch dimension), for the first layer.
         dtype: 'float32' or 'float64'; the default float type (fastmlp.config) when None.
-        trainable: whether fit() updates the layer's weights (only True is supported).
+        trainable: whether fit() updates the layer's weights; a frozen layer's weights are
+            non-trainable (summary counts them so) and a frozen BatchNormalization normalizes
+            with its moving statistics in training too, as Keras's does.
     """
 
     def __init__(self, name: Optional[str] = None, input_shape=None, dtype=None,
@@ -53,10 +56,8 @@ class Layer:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}")
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"Argument `name` must be a non-empty string. Received: name={name!r}")
-        if not trainable:
-            raise ValueError("trainable=False layers are not supported by fastmlp yet.")
         self.name = name or naming.unique_name(naming.snake_case(type(self).__name__))
-        self.trainable = True
+        self._trainable = bool(trainable)
         self.dtype = config.resolve_dtype(dtype).name
         self._input_shape: Optional[Shape] = None if input_shape is None else _as_shape(input_shape, "input_shape")
         self.input_shape: Optional[Shape] = None
@@ -71,6 +72,26 @@ class Layer:
         state["_owner"] = None  # the model that copies this layer re-attaches it
         state["_inbound"] = None
         return state
+
+    @property
+    def trainable(self) -> bool:
+        """Whether fit updates this layer's weights. Setting it on a layer of a built model
+        lays the model's weights out anew (the trainable ones first) and starts the
+        optimizer's state afresh, as recompiling does in Keras."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = bool(value)
+        if value == self._trainable:
+            return
+        owner = self.owner
+        if owner is not None and owner.built:
+            with owner._writing("setting trainable"):
+                self._trainable = value
+                owner._bind_engine()  # a new layout: the trainable weights first
+        else:
+            self._trainable = value
 
     @property
     def owner(self):
@@ -261,6 +282,11 @@ class Dense(Layer):
         use_bias: whether the layer adds a bias vector.
         kernel_initializer: initializer of the (inputs, units) kernel, default 'glorot_uniform'.
         bias_initializer: initializer of the bias, default 'zeros'.
+        kernel_regularizer, bias_regularizer: penalties of the weights (fastmlp.regularizers,
+            'l1' or 'l2'), added to the loss; their gradients to the weights' gradients.
+        activity_regularizer: penalty of the layer's output, divided by the batch size.
+        kernel_constraint, bias_constraint: projections applied after each update
+            (fastmlp.constraints: 'max_norm', 'non_neg', 'unit_norm').
         input_shape: shape of one sample, for the first layer, e.g. (784,).
         input_dim: the same as input_shape=(input_dim,).
         name: layer name.
@@ -280,11 +306,6 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive integer. "
                              f"Received: units={units!r}")
-        for arg, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ValueError(f"Dense({arg}=...) is not supported by fastmlp yet. Received: {arg}={value!r}")
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError("Give Dense either input_shape or input_dim, not both.")
@@ -296,6 +317,11 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
+        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
+        self.bias_regularizer = _regularizers.get(bias_regularizer)
+        self.activity_regularizer = _regularizers.get(activity_regularizer)
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
@@ -304,15 +330,26 @@ class Dense(Layer):
         return (self.units,)
 
     def weight_specs(self, input_shape):
-        return [("kernel", (input_shape[0], self.units), True)] + (
-            [("bias", (self.units,), True)] if self.use_bias else [])
+        return [("kernel", (input_shape[0], self.units), self.trainable)] + (
+            [("bias", (self.units,), self.trainable)] if self.use_bias else [])
 
     def _initial(self, name, shape):
         init = self.kernel_initializer if name == "kernel" else self.bias_initializer
         return init(shape, dtype=self.dtype)
 
     def engine_step(self):
-        return _engine.DenseStep(self.input_shape[0], self.units, self.activation_name, self.use_bias)
+        def penalty(regularizer):
+            return (0.0, 0.0) if regularizer is None else (regularizer.l1, regularizer.l2)
+
+        def constraint(c):
+            return None if c is None else (c.kind, float(c.max_value))
+        return _engine.DenseStep(self.input_shape[0], self.units, self.activation_name, self.use_bias,
+                                 kernel_penalty=penalty(self.kernel_regularizer),
+                                 bias_penalty=penalty(self.bias_regularizer),
+                                 activity_penalty=penalty(self.activity_regularizer),
+                                 kernel_constraint=constraint(self.kernel_constraint),
+                                 bias_constraint=constraint(self.bias_constraint),
+                                 trainable=self.trainable)
 
     @property
     def _kernel(self) -> Optional[np.ndarray]:
@@ -351,7 +388,12 @@ class Dense(Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
-                "use_bias": self.use_bias}
+                "use_bias": self.use_bias,
+                "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": _regularizers.serialize(self.activity_regularizer),
+                "kernel_constraint": _constraints.serialize(self.kernel_constraint),
+                "bias_constraint": _constraints.serialize(self.bias_constraint)}
 
 
 def _number(value, arg: str, layer: str, low: float = float("-inf"), high: float = float("inf"),
@@ -562,14 +604,16 @@ class BatchNormalization(Layer):
 
     def weight_specs(self, input_shape):
         n = (input_shape[0],)
-        return (([("gamma", n, True)] if self.scale else []) + ([("beta", n, True)] if self.center else [])
+        return (([("gamma", n, self.trainable)] if self.scale else [])
+                + ([("beta", n, self.trainable)] if self.center else [])
                 + [("moving_mean", n, False), ("moving_variance", n, False)])
 
     def _initial(self, name, shape):
         return getattr(self, f"{name}_initializer")(shape, dtype=self.dtype)
 
     def engine_step(self):
-        return _engine.BatchNormStep(self.input_shape[0], self.momentum, self.epsilon, self.center, self.scale)
+        return _engine.BatchNormStep(self.input_shape[0], self.momentum, self.epsilon, self.center,
+                                     self.scale, self.trainable)
 
     def get_config(self):
         return {**super().get_config(), "axis": -1, "momentum": self.momentum, "epsilon": self.epsilon,

@@ -195,6 +195,9 @@ class Trainer:
         loss_name, metric = self._loss_plan(labels)
         val_metric = None if val is None else self._loss_plan(val[1])[1]
         engine.set_loss(loss_name, metric)
+        if engine.trainable_size == 0:
+            raise ValueError(f"Model {self.name!r} has no trainable weights (every layer with "
+                             "weights has trainable=False): there is nothing for fit to train.")
         if self._rule is None or self._rule.size != engine.trainable_size:
             self._rule = engine.new_rule(self.optimizer)
         rule = self._rule

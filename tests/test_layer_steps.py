@@ -220,3 +220,17 @@ def test_dropout_changes_training_and_its_seed_fixes_the_masks(rng):
     np.testing.assert_array_equal(weights["a"], weights["b"])
     assert not np.array_equal(weights["a"], weights["none"])
     assert not np.array_equal(weights["a"], weights["c"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_training_step_applies_the_masks_of_the_hook(rng, dtype):
+    """The network's dropout (mask and scale) in training, against dropout_check, through
+    the loss: MSE against zeros of an identity layer after the dropout is mean(y²)."""
+    rate, seed, epoch_seed = 0.3, 77, 5
+    engine = Engine([DropoutStep(12, rate, seed), DenseStep(12, 12, "linear", False)], dtype)
+    engine.views(1)[0][...] = np.eye(12)
+    engine.set_loss(LOSS, None)
+    x = rng.standard_normal((40, 12)).astype(dtype)
+    loss_sum = engine.gradient(x, None, np.zeros((40, 12), dtype), epoch_seed)
+    y = dropout_check(x.astype(np.float64), rate, seed, epoch_seed, 0)
+    assert loss_sum == pytest.approx(np.mean(y ** 2, axis=1).sum(), rel=1e-5)

@@ -33,7 +33,9 @@ def test_dense_input_dim_and_callable_activation():
     (dict(units=3, kernel_initializer="bogus"), ValueError, "bogus"),
     (dict(units=3, bogus=1), TypeError, "bogus"),
     (dict(units=3, input_shape=(0,)), ValueError, "input_shape"),
-    (dict(units=3, kernel_regularizer="l2"), ValueError, "kernel_regularizer"),
+    (dict(units=3, kernel_regularizer="l3"), ValueError, "regularizer identifier"),
+    (dict(units=3, kernel_constraint="min_max_norm"), ValueError, "constraint identifier"),
+    (dict(units=3, kernel_constraint={"class_name": "MaxNorm", "config": {"max_value": 2, "axis": 1}}), ValueError, "axis=0"),
 ])
 def test_dense_rejects_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -141,8 +141,8 @@ BAD_FILES = {
                       "layer type 'Conv2D' is not supported"),
     "unknown activation": (lambda p: _rewrite(p, lambda h, e: h["model"]["config"]["layers"][2]["config"].update(activation="mish")),
                            "activation 'mish'"),
-    "unsupported option": (lambda p: _rewrite(p, lambda h, e: h["model"]["config"]["layers"][2]["config"].update(kernel_regularizer="l2")),
-                           r"options fastmlp does not support: \{'kernel_regularizer': 'l2'\}"),
+    "unsupported option": (lambda p: _rewrite(p, lambda h, e: h["model"]["config"]["layers"][2]["config"].update(lora_rank=4)),
+                           r"options fastmlp does not support: \{'lora_rank': 4\}"),
     "weights of the wrong shape": (lambda p: _rewrite(p, _set(p, "arrays", "weights", "shape", [10])), r"shape \[10\]; the model needs"),
     "a header claiming terabytes": (lambda p: _rewrite(p, lambda h, e: h["model"]["config"]["layers"][3]["config"].update(units=2**40)),
                                     "shape .* the model needs"),
@@ -297,7 +297,9 @@ def test_keras_files_written_by_fastmlp_have_keras_layout(tmp_path):
     (lambda c: c["config"]["layers"].append({"class_name": "ReLU", "config": {"name": "r", "max_value": 6.0}}),
      ValueError, "'max_value': 6.0"),
     (lambda c: c["config"]["layers"][2]["config"].update(activation="mish"), ValueError, "activation 'mish'"),
-    (lambda c: c["config"]["layers"][2]["config"].update(trainable=False), ValueError, "'trainable': False"),
+    (lambda c: c["config"]["layers"][2]["config"].update(kernel_regularizer={"class_name": "OrthogonalRegularizer", "config": {}}),
+     ValueError, "OrthogonalRegularizer"),
+    (lambda c: c["config"]["layers"][2]["config"].update(trainable="no"), ValueError, "'trainable' must be"),
 ])
 def test_unsupported_keras_content_is_named(tmp_path, change, error, match):
     with zipfile.ZipFile(DATA / "seq_flatten.keras") as archive:

@@ -4,6 +4,7 @@ The numbers are defined once, in csrc/elementwise.h; this module maps Keras's na
 and is the one place the engine and the test hooks look them up or check them.
 """
 from fastmlp._kernels.elementwise cimport *
+from fastmlp._kernels.regularizers cimport FM_CONSTRAINT_NONE, FM_MAX_NORM, FM_NON_NEG, FM_UNIT_NORM
 
 ACTIVATION_CODES = {"linear": FM_LINEAR, "relu": FM_RELU, "sigmoid": FM_SIGMOID,
                     "tanh": FM_TANH, "softmax": FM_SOFTMAX, "leaky_relu": FM_LEAKY_RELU,
@@ -18,6 +19,10 @@ LOSS_CODES = {"sparse_categorical_crossentropy": FM_SPARSE_XENT,
               "mean_squared_error": FM_MSE, "mean_absolute_error": FM_MAE}
 ACCURACY_CODES = {None: FM_ACC_NONE, "sparse_categorical_accuracy": FM_ACC_SPARSE,
                   "categorical_accuracy": FM_ACC_CATEGORICAL, "binary_accuracy": FM_ACC_BINARY}
+
+# Weight constraints (csrc/constraints.h), by Keras's names.
+CONSTRAINT_CODES = {None: FM_CONSTRAINT_NONE, "max_norm": FM_MAX_NORM, "non_neg": FM_NON_NEG,
+                    "unit_norm": FM_UNIT_NORM}
 
 # The loss read from class labels (int32, one per row); every other loss reads targets.
 SPARSE_LOSS = FM_SPARSE_XENT

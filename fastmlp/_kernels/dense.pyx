@@ -34,13 +34,15 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *y
 
     act' comes from the forward output y (or from `pre`, x·w + b, for the activations that
     need it), so most activations keep no pre-activation; pass act = FM_LINEAR when dy already
-    is dL/dz (a loss fused with softmax or sigmoid). db and dx may be NULL (no bias; first layer).
+    is dL/dz (a loss fused with softmax or sigmoid). dw, db and dx may be NULL (frozen weights;
+    no bias; first layer).
     """
     if floating is float:
         fm_act_backward_f(dy, dy, y, pre, rows, n_out, act, <float>alpha, db)
     else:
         fm_act_backward_d(dy, dy, y, pre, rows, n_out, act, alpha, db)
-    gemm(True, False, n_in, n_out, rows, <floating>1, x, n_in, dy, n_out, <floating>0, dw, n_out)
+    if dw != NULL:
+        gemm(True, False, n_in, n_out, rows, <floating>1, x, n_in, dy, n_out, <floating>0, dw, n_out)
     if dx != NULL:
         gemm(False, True, rows, n_in, n_out, <floating>1, dy, n_out, w, n_out, <floating>0,
              dx, n_in)

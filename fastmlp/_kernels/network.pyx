@@ -32,6 +32,8 @@ from fastmlp._kernels.elementwise cimport (FM_LINEAR, fm_flush_denormals_begin,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_threshold, fm_dropout_f,
                                        fm_dropout_d)
+from fastmlp._kernels.regularizers cimport (fm_penalty_f, fm_penalty_d, fm_constrain_f,
+                                            fm_constrain_d)
 from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_apply_f,
                                           fm_bn_apply_d, fm_bn_train_forward_f,
                                           fm_bn_train_forward_d, fm_bn_backward_f,
@@ -39,7 +41,7 @@ from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_
                                           fm_bn_update_moving_d)
 
 from fastmlp._kernels.checks import BLAS_MAX, check_array
-from fastmlp._kernels.codes import (check_accuracy, check_activation, check_alpha, check_loss,
+from fastmlp._kernels.codes import (CONSTRAINT_CODES, check_accuracy, check_activation, check_alpha, check_loss,
                                     fuses, needs, needs_pre)
 from fastmlp._kernels.loss import check_labels_or_targets
 
@@ -71,6 +73,12 @@ cdef struct Step:
     double rate                  # dropout
     uint64_t seed                # dropout: the layer's seed
     double momentum, epsilon     # batch normalization
+    bint frozen                  # trainable=False: weights neither regularized nor updated
+    # penalties (l1, l2) of the kernel, the bias and the output (Keras's regularizers), and the
+    # constraints (codes of csrc/constraints.h, max_value) of the kernel and the bias
+    double kernel_l1, kernel_l2, bias_l1, bias_l2, activity_l1, activity_l2
+    int kernel_constraint, bias_constraint
+    double kernel_max, bias_max
 
 
 cdef struct Plan:
@@ -192,12 +200,30 @@ def _check_step(Py_ssize_t l, spec, Py_ssize_t trainable, Py_ssize_t size):
                              f"params[{lo}:{hi}]")
         return off
 
+    frozen = bool(spec.get("frozen", False))
+    out["frozen"] = frozen
+    weights_end = size if frozen else trainable  # frozen weights have no gradient slots
+    for key in ("kernel_l1", "kernel_l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2",
+                "kernel_max", "bias_max"):
+        value = float(spec.get(key, 0.0))
+        if not (value >= 0 and value < float("inf")):
+            raise ValueError(f"step {l}: {key} must be a non-negative finite number; received {value}")
+        out[key] = value
+    for key in ("kernel_constraint", "bias_constraint"):
+        code = spec.get(key, 0)
+        if isinstance(code, bool) or code not in CONSTRAINT_CODES.values():
+            raise ValueError(f"step {l}: unknown {key} code {code!r}")
+        out[key] = code
+    if kind != DENSE and any(out[k] for k in ("kernel_l1", "kernel_l2", "bias_l1", "bias_l2",
+                                              "activity_l1", "activity_l2", "kernel_constraint",
+                                              "bias_constraint")):
+        raise ValueError(f"step {l}: only dense steps take regularizers and constraints")
     if kind in (DENSE, ACTIVATION):
         out["act"] = check_activation(spec.get("activation"))
         out["alpha"] = check_alpha(out["act"], float(spec.get("alpha", 0.0)))
     if kind == DENSE:
-        out["w_off"] = region("w_off", a * b, 0, trainable, "kernel", optional=False)
-        out["b_off"] = region("b_off", b, 0, trainable, "bias")
+        out["w_off"] = region("w_off", a * b, 0, weights_end, "kernel", optional=False)
+        out["b_off"] = region("b_off", b, 0, weights_end, "bias")
     elif kind == DROPOUT:
         rate = float(spec.get("rate", -1))
         if not 0 <= rate < 1:
@@ -208,8 +234,8 @@ def _check_step(Py_ssize_t l, spec, Py_ssize_t trainable, Py_ssize_t size):
                              f"received {seed!r}")
         out["rate"], out["seed"] = rate, int(seed)
     elif kind == BATCH_NORM:
-        out["w_off"] = region("w_off", b, 0, trainable, "gamma")
-        out["b_off"] = region("b_off", b, 0, trainable, "beta")
+        out["w_off"] = region("w_off", b, 0, weights_end, "gamma")
+        out["b_off"] = region("b_off", b, 0, weights_end, "beta")
         out["mean_off"] = region("mean_off", b, trainable, size, "moving mean", optional=False)
         out["var_off"] = region("var_off", b, trainable, size, "moving variance", optional=False)
         momentum, eps = float(spec.get("momentum", 0.99)), float(spec.get("epsilon", 1e-3))
@@ -258,8 +284,8 @@ cdef class Network:
             raise ValueError(f"`params` must be a float32 or float64 array; received {dtype}")
         check_array(params, "params", dtype, (None,), writeable=True)
         size = params.shape[0]
-        if isinstance(trainable, bool) or not isinstance(trainable, (int, np.integer)) or not 1 <= trainable <= size:
-            raise ValueError(f"`trainable` must be an integer in [1, {size}]; received {trainable!r}")
+        if isinstance(trainable, bool) or not isinstance(trainable, (int, np.integer)) or not 0 <= trainable <= size:
+            raise ValueError(f"`trainable` must be an integer in [0, {size}]; received {trainable!r}")
         trainable = int(trainable)
         check_array(grads, "grads", dtype, (trainable,), writeable=True)
         if np.shares_memory(params, grads):
@@ -284,7 +310,13 @@ cdef class Network:
                 b_off=spec["b_off"], mean_off=spec["mean_off"], var_off=spec["var_off"],
                 out_off=total, pre_off=total + spec["n_out"] if keep_pre else -1,
                 stat_off=stats, act=spec["act"], alpha=spec["alpha"], rate=spec["rate"],
-                seed=spec["seed"], momentum=spec["momentum"], epsilon=spec["epsilon"])
+                seed=spec["seed"], momentum=spec["momentum"], epsilon=spec["epsilon"],
+                frozen=spec["frozen"], kernel_l1=spec["kernel_l1"], kernel_l2=spec["kernel_l2"],
+                bias_l1=spec["bias_l1"], bias_l2=spec["bias_l2"],
+                activity_l1=spec["activity_l1"], activity_l2=spec["activity_l2"],
+                kernel_constraint=spec["kernel_constraint"],
+                bias_constraint=spec["bias_constraint"], kernel_max=spec["kernel_max"],
+                bias_max=spec["bias_max"])
             total += spec["n_out"] * (2 if keep_pre else 1)
             stats += 3 * spec["n_out"] if spec["kind"] == BATCH_NORM else 0
         self.plan.n_steps = n
@@ -349,8 +381,16 @@ cdef class Network:
             raise RuntimeError("the loss cannot change while this Network trains")
         self.plan.loss = loss
         self.plan.accuracy = accuracy
-        self.plan.fused = fuses(loss, self.plan.steps[self.plan.n_steps - 1].act)
+        self.plan.fused = self._fuses(loss)
         self.plan.epsilon = epsilon
+
+    cdef bint _fuses(self, int loss):
+        """Whether the output activation folds into this loss's gradient: not when the output
+        layer has an activity penalty, whose gradient is with respect to the output."""
+        cdef const Step *last = &self.plan.steps[self.plan.n_steps - 1]
+        if last.activity_l1 != 0 or last.activity_l2 != 0:
+            return False
+        return fuses(loss, last.act)
 
     # ----- boundary checks -----------------------------------------------------------------
     cdef int _require_ready(self) except -1:
@@ -388,7 +428,7 @@ cdef class Network:
         c.plan = self.plan
         c.plan.loss = loss
         c.plan.accuracy = accuracy
-        c.plan.fused = fuses(loss, self.plan.steps[self.plan.n_steps - 1].act)
+        c.plan.fused = self._fuses(loss)
         c.labels = <const int32_t *>cnp.PyArray_DATA(<cnp.ndarray>labels) if use_labels else NULL
         c.targets = NULL if use_labels else cnp.PyArray_DATA(<cnp.ndarray>targets)
         return 0
@@ -628,6 +668,65 @@ cdef inline void _batch_norm_inference(const Step *s, floating *params, const fl
         fm_bn_apply_d(x, y, rows, n, tmp, tmp + n)
 
 
+cdef inline double _penalty(const floating *x, Py_ssize_t n, double l1, double l2,
+                            floating *grad, double scale) noexcept nogil:
+    """l1·Σ|x| + l2·Σx²; grad += scale × its gradient unless grad is NULL."""
+    if l1 == 0 and l2 == 0:
+        return 0
+    if floating is float:
+        return fm_penalty_f(x, n, <float>l1, <float>l2, grad, <float>scale)
+    else:
+        return fm_penalty_d(x, n, l1, l2, grad, scale)
+
+
+cdef double _weight_penalty(const Plan *plan, floating *params, floating *grads) noexcept nogil:
+    """The penalties of every trainable regularized kernel and bias; their gradients are added
+    to grads unless it is NULL."""
+    cdef const Step *s
+    cdef Py_ssize_t l
+    cdef double total = 0
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        if s.kind != DENSE or s.frozen:
+            continue
+        total += _penalty(params + s.w_off, s.n_in * s.n_out, s.kernel_l1, s.kernel_l2,
+                          grads + s.w_off if grads != NULL else NULL, 1.0)
+        if s.b_off >= 0:
+            total += _penalty(params + s.b_off, s.n_out, s.bias_l1, s.bias_l2,
+                              grads + s.b_off if grads != NULL else NULL, 1.0)
+    return total
+
+
+cdef void _apply_constraints(const Plan *plan, floating *params, floating *tmp) noexcept nogil:
+    """Each constrained kernel and bias projected, after an update (Keras's order)."""
+    cdef const Step *s
+    cdef Py_ssize_t l
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        if s.kind != DENSE or s.frozen:
+            continue
+        if floating is float:
+            if s.kernel_constraint:
+                fm_constrain_f(params + s.w_off, s.n_in, s.n_out, s.kernel_constraint,
+                               <float>s.kernel_max, tmp)
+            if s.bias_constraint and s.b_off >= 0:
+                fm_constrain_f(params + s.b_off, s.n_out, 1, s.bias_constraint, <float>s.bias_max, tmp)
+        else:
+            if s.kernel_constraint:
+                fm_constrain_d(params + s.w_off, s.n_in, s.n_out, s.kernel_constraint,
+                               s.kernel_max, tmp)
+            if s.bias_constraint and s.b_off >= 0:
+                fm_constrain_d(params + s.b_off, s.n_out, 1, s.bias_constraint, s.bias_max, tmp)
+
+
+cdef inline bint _constrained(const Plan *plan) noexcept nogil:
+    cdef Py_ssize_t l
+    for l in range(plan.n_steps):
+        if plan.steps[l].kernel_constraint or plan.steps[l].bias_constraint:
+            return True
+    return False
+
+
 cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *params,
                               floating *grads, const floating *x, const int32_t *labels,
                               const floating *targets, Py_ssize_t rows, uint64_t epoch_seed,
@@ -643,9 +742,9 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
     cdef floating *out
     cdef const floating *inp
     cdef const Step *s
-    cdef Py_ssize_t l, j, n, last = plan.n_steps - 1
+    cdef Py_ssize_t l, i, j, n, last = plan.n_steps - 1
     cdef int act
-    cdef double loss_sum
+    cdef double loss_sum, penalty = 0
 
     for l in range(plan.n_steps):
         s = &plan.steps[l]
@@ -655,10 +754,14 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
                           s.n_out, s.act, s.alpha)
+            penalty += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0) / rows
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
         elif s.kind == DROPOUT:
             _dropout(s, out, inp, rows, epoch_seed, step)
+        elif s.frozen:
+            # a frozen batch normalization runs as in inference (Keras: training and trainable)
+            _batch_norm_inference(s, params, inp, out, rows, stats + s.stat_off)
         else:
             if floating is float:
                 fm_bn_train_forward_f(inp, out, rows, s.n_out, _at(params, s.w_off),
@@ -670,6 +773,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
                              rows, plan.n_outputs, plan.fused, plan.epsilon, delta)
     if not isfinite(loss_sum):
         return loss_sum
+    penalty += _weight_penalty(plan, params, NULL)
     for l in range(last, -1, -1):
         s = &plan.steps[l]
         act = FM_LINEAR if (l == last and plan.fused) else s.act
@@ -677,10 +781,19 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         out = acts + s.out_off * rows
         n = s.n_out
         if s.kind == DENSE:
+            _penalty(out, rows * n, s.activity_l1, s.activity_l2, delta, 1.0 / rows)
             dense_backward(inp, params + s.w_off, out,
                            acts + s.pre_off * rows if s.pre_off >= 0 else NULL, delta,
-                           grads + s.w_off, _at(grads, s.b_off), other if l > 0 else NULL, rows,
-                           s.n_in, n, act, s.alpha)
+                           NULL if s.frozen else grads + s.w_off,
+                           NULL if s.frozen else _at(grads, s.b_off), other if l > 0 else NULL,
+                           rows, s.n_in, n, act, s.alpha)
+        elif s.kind == BATCH_NORM and s.frozen:
+            if l == 0:
+                break
+            # y = x·a + c with a (the first n of its stats) fixed: dx = dy·a
+            for i in range(rows):
+                for j in range(n):
+                    other[i * n + j] = delta[i * n + j] * stats[s.stat_off + j]
         elif s.kind == BATCH_NORM:
             if floating is float:
                 fm_bn_backward_f(inp, delta, other if l > 0 else NULL, rows, n,
@@ -702,7 +815,8 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         swap = delta
         delta = other
         other = swap
-    return loss_sum
+    _weight_penalty(plan, params, grads)
+    return loss_sum + rows * penalty
 
 
 cdef void _update_moving_statistics(const Plan *plan, const Scratch *sc,
@@ -713,7 +827,7 @@ cdef void _update_moving_statistics(const Plan *plan, const Scratch *sc,
     cdef Py_ssize_t l
     for l in range(plan.n_steps):
         s = &plan.steps[l]
-        if s.kind != BATCH_NORM:
+        if s.kind != BATCH_NORM or s.frozen:
             continue
         if floating is float:
             fm_bn_update_moving_f(params + s.mean_off, params + s.var_off,
@@ -770,6 +884,7 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
     cdef Py_ssize_t n_rows = c.rows, batch = c.batch
     cdef Py_ssize_t n_in = plan.n_inputs, n_out = plan.n_outputs
     cdef double loss_sum
+    cdef bint constrained = _constrained(plan)
     for step in range(c.first, c.first + c.n_steps):
         start = step * batch
         if start >= n_rows:
@@ -810,13 +925,17 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
                                       lb, tb, rows, n_out)
         c.samples += rows
         (<UpdateRule>c.rule).apply(params, c.grads)
+        if constrained:
+            _apply_constraints(plan, params, <floating *>c.scratch.tmp)
 
 
 cdef void _forward_rows(const Plan *plan, floating *params, const floating *x, floating *out,
-                        floating *work, Py_ssize_t rows, Py_ssize_t chunk) noexcept nogil:
+                        floating *work, Py_ssize_t rows, Py_ssize_t chunk,
+                        double *activity) noexcept nogil:
     """out := network(x) in inference mode (dropout is the identity, batch normalization uses
     the moving statistics) for one pass; steps ping-pong between two halves of work, and
-    2 × max_width after them hold a step's per-column temporaries."""
+    2 × max_width after them hold a step's per-column temporaries. activity (unless NULL)
+    accumulates the activity penalties of the outputs."""
     cdef const floating *inp = x
     cdef floating *dst
     cdef floating *tmp = work + 2 * chunk * plan.max_hidden
@@ -835,6 +954,8 @@ cdef void _forward_rows(const Plan *plan, floating *params, const floating *x, f
         if s.kind == DENSE:
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), dst, NULL, rows, s.n_in,
                           s.n_out, s.act, s.alpha)
+            if activity != NULL:
+                activity[0] += _penalty(dst, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, dst, rows, s.n_out, s.act, s.alpha)
         else:
@@ -847,7 +968,7 @@ cdef void _predict(Call *c, floating *params) noexcept nogil:
     while start < c.rows:
         rows = min(c.batch, c.rows - start)
         _forward_rows(&c.plan, params, <const floating *>c.x + start * n_in,
-                      <floating *>c.out + start * n_out, <floating *>c.work, rows, c.batch)
+                      <floating *>c.out + start * n_out, <floating *>c.work, rows, c.batch, NULL)
         start += c.batch
 
 
@@ -858,10 +979,15 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
     cdef floating *grad = <floating *>c.work + 2 * c.batch * plan.max_hidden + 2 * plan.max_width
     cdef const int32_t *lb
     cdef const floating *tb
+    cdef double activity
+    # each batch's loss includes the weight penalties, as Keras's test step computes it
+    c.loss_sum += c.rows * _weight_penalty(plan, params, NULL)
     while start < c.rows:
         rows = min(c.batch, c.rows - start)
+        activity = 0
         _forward_rows(plan, params, <const floating *>c.x + start * plan.n_inputs, probs,
-                      <floating *>c.work, rows, c.batch)
+                      <floating *>c.work, rows, c.batch, &activity)
+        c.loss_sum += activity  # rows × (the batch's activity penalty / rows), as in training
         lb = c.labels + start if c.labels != NULL else NULL
         tb = <const floating *>c.targets + start * n_out if c.targets != NULL else NULL
         c.loss_sum += loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused,

@@ -17,9 +17,7 @@ from fastmlp.layers import (ELU, Activation, BatchNormalization, Dense, Dropout,
 Config = Dict[str, Any]
 
 # Layer options that change nothing fastmlp computes when they have these values.
-_NEUTRAL = {"trainable": (True,), "kernel_regularizer": (None,), "bias_regularizer": (None,),
-            "activity_regularizer": (None,), "kernel_constraint": (None,), "bias_constraint": (None,),
-            "quantization_config": (None,), "lora_rank": (None,), "lora_alpha": (None,),
+_NEUTRAL = {"quantization_config": (None,), "lora_rank": (None,), "lora_alpha": (None,),
             "data_format": ("channels_last", None), "sparse": (False,), "ragged": (False,),
             "optional": (False,), "batch_size": (None,), "renorm": (False,),
             "renorm_clipping": (None,), "synchronized": (False, True), "noise_shape": (None,),
@@ -30,7 +28,9 @@ _IGNORED = {"renorm_momentum"}
 _BN_INITIALIZERS = ("beta_initializer", "gamma_initializer", "moving_mean_initializer",
                     "moving_variance_initializer")
 _BOOKKEEPING = {"module", "registered_name", "build_config", "name", "dtype", "batch_shape",
-                "batch_input_shape", "input_shape", "shared_object_id"}
+                "batch_input_shape", "input_shape", "shared_object_id", "trainable"}
+_DENSE_EXTRAS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                 "kernel_constraint", "bias_constraint")
 
 
 def initializer_config(init) -> Config:
@@ -50,8 +50,10 @@ def layer_config(layer: Layer) -> Config:
             "name": layer.name, "dtype": layer.dtype, "units": layer.units,
             "activation": layer.activation_name, "use_bias": layer.use_bias,
             "kernel_initializer": initializer_config(layer.kernel_initializer),
-            "bias_initializer": initializer_config(layer.bias_initializer)}}
-    config = {"name": layer.name, "dtype": layer.dtype}
+            "bias_initializer": initializer_config(layer.bias_initializer),
+            "trainable": layer.trainable,
+            **{key: value for key, value in layer.get_config().items() if key in _DENSE_EXTRAS}}}
+    config = {"name": layer.name, "dtype": layer.dtype, "trainable": layer.trainable}
     if isinstance(layer, (ReLU, LeakyReLU, ELU, Softmax, Activation, Dropout)):
         config.update({k: v for k, v in layer.get_config().items() if k not in ("trainable", "dtype")})
     elif isinstance(layer, BatchNormalization):
@@ -133,14 +135,16 @@ def layer_from_config(spec: Config, where: str) -> Tuple[Layer, Optional[Tuple[i
         return Flatten(name=name, dtype=dtype), shape
     if kind == "Dense":
         _check_options(config, ("units", "activation", "use_bias", "kernel_initializer",
-                                "bias_initializer"), where)
+                                "bias_initializer") + _DENSE_EXTRAS, where)
         units = config.get("units")
         activation = _activation_name(config.get("activation", "linear"), where)
         try:
             layer = Dense(units, activation=activation, use_bias=bool(config.get("use_bias", True)),
                           kernel_initializer=_initializer(config.get("kernel_initializer", "glorot_uniform"), where),
                           bias_initializer=_initializer(config.get("bias_initializer", "zeros"), where),
-                          name=name, dtype=dtype)
+                          name=name, dtype=dtype,
+                          trainable=_trainable(config),
+                          **{key: config.get(key) for key in _DENSE_EXTRAS})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}: {exc}") from None
         return layer, shape
@@ -151,9 +155,16 @@ def layer_from_config(spec: Config, where: str) -> Tuple[Layer, Optional[Tuple[i
     handled, make = reader
     _check_options(config, handled, where)
     try:
-        return make(config, where, name=name, dtype=dtype), shape
+        return make(config, where, name=name, dtype=dtype, trainable=_trainable(config)), shape
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def _trainable(config: Config) -> bool:
+    value = config.get("trainable", True)
+    if not isinstance(value, bool):
+        raise ValueError(f"'trainable' must be true or false; received {value!r}")
+    return value
 
 
 def _activation_name(value, where: str) -> str:

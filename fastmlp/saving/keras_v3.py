@@ -92,7 +92,7 @@ def _keras_layer(layer, input_shape):
         return {"module": "keras.initializers", "class_name": spec["class_name"],
                 "config": spec["config"], "registered_name": None}
 
-    config = {"name": layer.name, "trainable": True, "dtype": _dtype_policy(layer.dtype)}
+    config = {"name": layer.name, "trainable": layer.trainable, "dtype": _dtype_policy(layer.dtype)}
     if isinstance(layer, Flatten):
         config["data_format"] = "channels_last"
     elif isinstance(layer, Dense):
@@ -100,16 +100,20 @@ def _keras_layer(layer, input_shape):
                        "use_bias": layer.use_bias,
                        "kernel_initializer": init(ours["kernel_initializer"]),
                        "bias_initializer": init(ours["bias_initializer"]),
-                       "kernel_regularizer": None, "bias_regularizer": None,
-                       "kernel_constraint": None, "bias_constraint": None})
+                       "kernel_regularizer": ours["kernel_regularizer"],
+                       "bias_regularizer": ours["bias_regularizer"],
+                       "kernel_constraint": ours["kernel_constraint"],
+                       "bias_constraint": ours["bias_constraint"]})
+        if ours["activity_regularizer"] is not None:
+            config["activity_regularizer"] = ours["activity_regularizer"]
     elif isinstance(layer, BatchNormalization):
         config.update({key: (init(value) if key.endswith("_initializer") else value)
-                       for key, value in ours.items() if key not in ("name", "dtype")})
+                       for key, value in ours.items() if key not in ("name", "dtype", "trainable")})
         config.update({"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
                        "gamma_constraint": None, "synchronized": False, "renorm": False,
                        "renorm_clipping": None, "renorm_momentum": 0.99})
     elif isinstance(layer, (Activation, Dropout)):
-        config.update({key: value for key, value in ours.items() if key not in ("name", "dtype")})
+        config.update({key: value for key, value in ours.items() if key not in ("name", "dtype", "trainable")})
     else:
         raise ValueError(f"layer {layer.name!r} ({kind}) has no Keras counterpart fastmlp can write")
     return {"module": "keras.layers", "class_name": kind, "config": config, "registered_name": None,
