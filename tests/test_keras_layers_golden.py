@@ -71,3 +71,19 @@ def test_a_keras_file_with_these_layers_loads_and_predicts_as_keras():
     assert model.layers[4].negative_slope == pytest.approx(0.3)
     np.testing.assert_allclose(model.predict(x, verbose=0), np.float32(GOLDEN["chain_predictions"]),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_penalties_constraints_and_frozen_layers_train_as_keras():
+    from data.make_keras_layers_golden import regularized_chain, regularized_weights
+    x, _, labels = golden_inputs()
+    model = regularized_chain(keras)
+    model.set_weights(regularized_weights())
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    # the loss includes every penalty: weights', and outputs' divided by the batch size
+    assert model.evaluate(x, labels, batch_size=16, verbose=0) == pytest.approx(GOLDEN["regularized_evaluate"], rel=1e-5)
+    history = model.fit(x, labels, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(GOLDEN["regularized_fit"]["loss"], rel=1e-5)
+    for i, (got, want) in enumerate(zip(model.get_weights(), GOLDEN["regularized_fit"]["weights"])):
+        np.testing.assert_allclose(got, np.float32(want), rtol=1e-5, atol=1e-6, err_msg=f"weight {i}")
+    frozen = model.layers[1].get_weights()
+    np.testing.assert_array_equal(frozen[0], regularized_weights()[2])

@@ -16,7 +16,10 @@ formulas (golden_inputs):
   layer by layer, with its predictions (inference: moving statistics, no dropout), and, with the
   dropout rate 0 (masks are not comparable across libraries), its loss and all its weights
   (moving statistics included) after two SGD(0.05) fit steps of batch 16 without shuffling;
-- the same chain saved by Keras as keras_layers.keras, with its predictions, for the loader.
+- the same chain saved by Keras as keras_layers.keras, with its predictions, for the loader;
+- a regularized chain (kernel, bias and activity penalties, the three constraints, a frozen
+  Dense and a frozen BatchNormalization): its evaluate loss, and its loss and weights after
+  one epoch of SGD(0.1) fit, batch 16, no shuffling.
 """
 import json
 from pathlib import Path
@@ -84,7 +87,38 @@ def main():
     history = trained.fit(x, labels, batch_size=16, epochs=1, shuffle=False, verbose=0)
     out["chain_fit"] = {"loss": history.history["loss"][0],
                         "weights": [w.tolist() for w in trained.get_weights()]}
+    regularized = regularized_chain(keras)
+    regularized.set_weights(regularized_weights())
+    regularized.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    out["regularized_evaluate"] = regularized.evaluate(x, labels, batch_size=16, verbose=0)
+    history = regularized.fit(x, labels, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    out["regularized_fit"] = {"loss": history.history["loss"][0],
+                              "weights": [w.tolist() for w in regularized.get_weights()]}
     (HERE / "keras_layers_golden.json").write_text(json.dumps(out))
+
+
+def regularized_chain(keras):
+    """The same code builds it in Keras and in fastmlp (`keras` is either module)."""
+    r, c = keras.regularizers, keras.constraints
+    return keras.Sequential([
+        keras.Input((6,)),
+        keras.layers.Dense(8, activation="relu", kernel_regularizer=r.L1L2(l1=0.01, l2=0.02),
+                           bias_regularizer=r.L2(0.05), activity_regularizer=r.L1(0.01),
+                           kernel_constraint=c.MaxNorm(0.6)),
+        keras.layers.Dense(8, activation="tanh", trainable=False),
+        keras.layers.BatchNormalization(trainable=False),
+        keras.layers.Dense(5, activation="selu", activity_regularizer=r.L2(0.02),
+                           kernel_constraint=c.UnitNorm(), bias_constraint=c.NonNeg()),
+        keras.layers.Dense(3, activation="softmax", kernel_regularizer="l2")])
+
+
+def regularized_weights():
+    return [formula((6, 8), 14.0, 0.5), formula((8,), 15.0, 0.1),
+            formula((8, 8), 16.0, 0.5), formula((8,), 17.0, 0.1),
+            1 + formula((8,), 18.0, 0.2), formula((8,), 19.0, 0.1), formula((8,), 20.0, 0.3),
+            1.5 + formula((8,), 21.0, 0.4),
+            formula((8, 5), 22.0, 0.5), formula((5,), 23.0, 0.1),
+            formula((5, 3), 24.0, 0.6), formula((3,), 25.0, 0.1)]
 
 
 if __name__ == "__main__":
