@@ -1,12 +1,14 @@
-"""Callbacks called by fit() at epoch boundaries, as in Keras, and the History it returns;
-EarlyStopping, ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau, CSVLogger,
-LambdaCallback and TerminateOnNaN follow Keras 3's rules.
+"""Callbacks called by fit(), as in Keras, and the History it returns; EarlyStopping,
+ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau, CSVLogger, LambdaCallback,
+TerminateOnNaN and ProgbarLogger follow Keras 3's rules.
 
-The training steps of an epoch run inside compiled loops, so batch-level hooks are not
-called; epoch and train hooks are.
+The training steps of an epoch run many to a compiled call. Batch hooks
+(on_train_batch_begin/end) are called when a callback overrides them: fit then runs one step
+a call, so that each hook sees its batch; when none does, they cost nothing.
 """
 import csv
 import math
+import sys
 import warnings
 from typing import Callable, Dict, List, Optional
 
@@ -39,6 +41,23 @@ class Callback:
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict] = None) -> None:
         """Called at the end of each epoch with its logs: loss, metrics, val_ versions."""
+
+    def on_progress(self, steps_done: int, logs: Optional[Dict] = None) -> None:
+        """Called by fit after each compiled call (many steps) with the epoch's running logs."""
+
+    def on_train_batch_begin(self, batch: int, logs: Optional[Dict] = None) -> None:
+        """Called before each training step (batch: its index in the epoch). Overriding it
+        makes fit run one step per compiled call."""
+
+    def on_train_batch_end(self, batch: int, logs: Optional[Dict] = None) -> None:
+        """Called after each training step with the epoch's running loss and metrics.
+        Overriding it makes fit run one step per compiled call."""
+
+
+def wants_batch_hooks(callback: Callback) -> bool:
+    """Whether a callback has its own on_train_batch_begin or on_train_batch_end."""
+    return any(name in vars(callback) or getattr(type(callback), name) is not getattr(Callback, name)
+               for name in ("on_train_batch_begin", "on_train_batch_end"))
 
 
 class History(Callback):
@@ -324,17 +343,23 @@ class CSVLogger(Callback):
 
 class LambdaCallback(Callback):
     """A callback from functions: on_epoch_begin(epoch, logs), on_epoch_end(epoch, logs),
-    on_train_begin(logs), on_train_end(logs)."""
+    on_train_begin(logs), on_train_end(logs), on_train_batch_begin(batch, logs),
+    on_train_batch_end(batch, logs)."""
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None, **kwargs):
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
         super().__init__()
-        batch_hooks = {k for k, v in kwargs.items() if v is not None}
-        if batch_hooks:
-            raise ValueError(f"LambdaCallback({', '.join(sorted(batch_hooks))}=...): batch-level hooks "
-                             "are not called by fastmlp (its steps run in compiled loops)")
+        # Keras 2's names of the train-batch hooks, which Keras 3 still calls
+        on_train_batch_begin = on_train_batch_begin or kwargs.pop("on_batch_begin", None)
+        on_train_batch_end = on_train_batch_end or kwargs.pop("on_batch_end", None)
+        others = {k for k, v in kwargs.items() if v is not None}
+        if others:
+            raise ValueError(f"LambdaCallback({', '.join(sorted(others))}=...): fastmlp calls the epoch, "
+                             "train and train-batch hooks (not the test or predict batch hooks)")
         for name, fn in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
-                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
+                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end),
+                         ("on_train_batch_begin", on_train_batch_begin),
+                         ("on_train_batch_end", on_train_batch_end)):
             if fn is not None:
                 setattr(self, name, fn)
 
@@ -342,3 +367,29 @@ class LambdaCallback(Callback):
 class TerminateOnNaN(Callback):
     """With this callback, a loss or weights that turn NaN or infinite end fit quietly (the model
     keeps its last finite weights, as always) instead of raising FloatingPointError."""
+
+
+class ProgbarLogger(Callback):
+    """Prints the progress bar and the epoch lines of fit (fit adds one itself when verbose
+    is 1 or 2 and the callbacks hold none). It follows fit's compiled calls, not single
+    batches, so it does not slow training down."""
+
+    def __init__(self):
+        super().__init__()
+        self._bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from fastmlp.progbar import Progbar
+        verbose = self.params.get("verbose", 1) or 1
+        print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", file=sys.stdout)
+        self._bar = Progbar(self.params.get("steps") or 1, verbose)
+
+    def on_progress(self, steps_done: int, logs: Optional[Dict] = None) -> None:
+        """Called by fit after each compiled call with the epoch's running logs."""
+        if self._bar is not None:
+            self._bar.update(steps_done, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None:
+            self._bar.finish(logs)
+            self._bar = None

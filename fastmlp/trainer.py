@@ -15,7 +15,8 @@ import numpy as np
 
 from fastmlp import data as _data, losses as _losses, metrics as _metrics
 from fastmlp import legacy, optimizers as _optimizers, seeding
-from fastmlp.callbacks import Callback, CallbackList, History, TerminateOnNaN
+from fastmlp.callbacks import (Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN,
+                               wants_batch_hooks)
 from fastmlp.progbar import Progbar
 
 # Work per compiled call in fit: short enough that Ctrl-C is seen in well under a second and
@@ -205,9 +206,13 @@ class Trainer:
         batch_size = min(batch_size, n)  # as Keras: a batch larger than the data is all of it
         steps = math.ceil(n / batch_size)
         self.history = History()
-        # History last, as Keras: it records what the other callbacks add to the logs
-        callback_list = CallbackList(list(callbacks or []) + [self.history], self,
+        # History after the user's callbacks, as Keras: it records what they add to the logs;
+        # then the progress bar (unless the user gave one), which prints them
+        user = list(callbacks or [])
+        progbar = [] if not verbose or any(isinstance(cb, ProgbarLogger) for cb in user) else [ProgbarLogger()]
+        callback_list = CallbackList(user + [self.history] + progbar, self,
                                      {"epochs": epochs, "steps": steps, "verbose": verbose})
+        batch_hooks = any(wants_batch_hooks(cb) for cb in callback_list.callbacks)
         self.stop_training = False
         rng = seeding.generator()
         pace = _Pace()
@@ -218,12 +223,10 @@ class Trainer:
             order = rng.permutation(n).astype(np.int64) if shuffle else None
             # dropout masks: one seed an epoch, drawn only by models that have dropout
             seed = int(rng.integers(2 ** 63)) if engine.has_dropout else 0
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
-            bar = Progbar(steps, verbose)
             try:
                 loss_sum, acc_sum, count = self._train_epoch(
-                    engine, rule, (features, labels, targets, seed), order, batch_size, steps, epoch, bar, pace)
+                    engine, rule, (features, labels, targets, seed), order, batch_size, steps, epoch,
+                    callback_list, pace, batch_hooks)
             except FloatingPointError as exc:
                 if not any(isinstance(cb, TerminateOnNaN) for cb in callback_list.callbacks):
                     raise
@@ -233,22 +236,25 @@ class Trainer:
             if val is not None and (epoch + 1) % validation_freq == 0:
                 v_loss, v_acc = engine.evaluate(val[0], val[1], val[2], val_batch, loss_name, val_metric)
                 logs.update(self._logs(v_loss, v_acc, val[0].shape[0], "val_"))
-            bar.finish(logs)
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         callback_list.on_train_end()
         return self.history
 
-    def _train_epoch(self, engine, rule, data, order, batch_size, steps, epoch, bar, pace):
-        """The steps of one epoch in slices; returns (loss sum, accuracy sum, samples)."""
+    def _train_epoch(self, engine, rule, data, order, batch_size, steps, epoch, callback_list,
+                     pace, batch_hooks):
+        """The steps of one epoch in slices (of one step each when a callback has batch
+        hooks); returns (loss sum, accuracy sum, samples)."""
         features, labels, targets, seed = data
         loss_sum = acc_sum = 0.0
         count = first = 0
         rule_checkpoint = rule.get_state()  # with engine.published: the weights of step `first`
         try:
             while first < steps:
-                n = min(pace.steps, steps - first)
+                n = 1 if batch_hooks else min(pace.steps, steps - first)
+                if batch_hooks:
+                    callback_list.on_train_batch_begin(first, logs={})
                 started = time.perf_counter()
                 part_loss, part_acc, part_count, bad_step = engine.train(
                     features, labels, targets, order, first, n, batch_size, rule, seed)
@@ -262,7 +268,12 @@ class Trainer:
                 acc_sum += part_acc
                 count += part_count
                 first += n
-                bar.update(first, self._logs(loss_sum, acc_sum, count))
+                logs = self._logs(loss_sum, acc_sum, count)
+                if batch_hooks:
+                    callback_list.on_train_batch_end(first - 1, logs=logs)
+                    if self.stop_training:
+                        break
+                callback_list.on_progress(first, logs)
         except KeyboardInterrupt:
             # Ctrl-C lands between compiled calls, each whole: keep the weights of the last
             # completed step (or the checkpoint, if that step left them non-finite)

@@ -107,11 +107,51 @@ def test_lambda_callback_and_terminate_on_nan(data, rng):
     model.fit(x[:200], y[:200], epochs=2, verbose=0, callbacks=[cbs.LambdaCallback(
         on_epoch_end=lambda epoch, logs: seen.append((epoch, round(logs["loss"], 6))))])
     assert [e for e, _ in seen] == [0, 1]
-    with pytest.raises(ValueError, match="batch-level hooks"):
-        cbs.LambdaCallback(on_batch_end=lambda batch, logs: None)
+    with pytest.raises(ValueError, match="not the test or predict batch hooks"):
+        cbs.LambdaCallback(on_test_batch_end=lambda batch, logs: None)
     diverging = keras.Sequential([keras.layers.Dense(8, input_dim=4), keras.layers.Dense(1)])
     diverging.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
     xs, ys = rng.standard_normal((64, 4)) * 100, rng.standard_normal(64) * 100
     history = diverging.fit(xs, ys, epochs=50, batch_size=8, verbose=0, callbacks=[cbs.TerminateOnNaN()])
     assert len(history.history.get("loss", [])) < 50
     assert all(np.isfinite(w).all() for w in diverging.get_weights())
+
+
+def test_batch_hooks_see_every_step_and_can_stop_training(data):
+    (x, y), _ = data
+    events = []
+    model = model_for()
+    hooks = cbs.LambdaCallback(on_train_batch_begin=lambda b, logs: events.append(("begin", b)),
+                               on_batch_end=lambda b, logs: events.append(("end", b, round(logs["loss"], 6))))
+    model.fit(x[:100], y[:100], epochs=2, batch_size=32, verbose=0, callbacks=[hooks])
+    assert [e[:2] for e in events] == [(kind, b) for _ in range(2) for b in range(4) for kind in ("begin", "end")]
+    assert all(len(e) == 2 or e[2] > 0 for e in events)
+
+    class StopAfterThree(cbs.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                self.model.stop_training = True
+    model = model_for()
+    history = model.fit(x[:320], y[:320], epochs=3, batch_size=32, verbose=0, callbacks=[StopAfterThree()])
+    assert model.optimizer.iterations == 3 and len(history.history["loss"]) == 1
+
+
+def test_without_batch_hooks_steps_run_many_to_a_call(data, monkeypatch):
+    (x, y), _ = data
+    from fastmlp import engine as engine_module
+    calls = []
+    original = engine_module.Engine.train
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[5])  # n_steps of each compiled call
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(engine_module.Engine, "train", counting)
+    model_for().fit(x[:2000], y[:2000], epochs=1, batch_size=32, verbose=0, callbacks=[cbs.History()])
+    assert max(calls) > 1 and sum(calls) >= 63
+
+
+def test_progbar_logger_prints_once(data, capsys):
+    (x, y), _ = data
+    model_for().fit(x[:64], y[:64], epochs=2, verbose=2, callbacks=[cbs.ProgbarLogger()])
+    out = capsys.readouterr().out
+    assert out.count("Epoch 1/2") == 1 and out.count("Epoch 2/2") == 1 and out.count("2/2 ") == 2
