@@ -72,3 +72,38 @@ def as_targets(y, n_samples: int, sparse: bool, n_outputs: int, dtype,
     targets = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(targets, name)
     return None, targets
+
+
+def as_sample_weights(sample_weight, class_weight, y, n_samples: int, dtype,
+                      name: str = "sample_weight") -> Optional[np.ndarray]:
+    """Per-sample loss weights (n_samples,) in dtype from fit's sample_weight or class_weight
+    (a {class index: weight} dict, read against y as Keras reads it), or None for neither."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("You cannot give both `class_weight` and `sample_weight`: fold the class "
+                         "weights into the sample weights.")
+    if class_weight is not None:
+        if not isinstance(class_weight, dict) or not all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight):
+            raise ValueError("Argument `class_weight` must be a dict from class index (int) to weight. "
+                             f"Received: class_weight={class_weight!r}")
+        classes = np.asarray(y)
+        if classes.ndim > 1:
+            classes = np.argmax(classes, axis=-1) if classes.shape[-1] != 1 else classes[..., 0]
+        classes = np.round(classes).astype(np.int64).reshape(-1)
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        sample_weight = np.array([table.get(int(c), 1.0) for c in classes])
+        name = "class_weight"
+    if sample_weight is None:
+        return None
+    arr = _as_numeric_array(sample_weight, name)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(f"Argument `{name}` must hold one weight per sample, shape ({n_samples},). "
+                         f"Received shape {arr.shape}")
+    weights = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(weights, name)
+    if (weights < 0).any():
+        raise ValueError(f"Argument `{name}` must not be negative (first at index "
+                         f"{int(np.argmax(weights < 0))}).")
+    return weights

@@ -240,13 +240,14 @@ class Engine:
         cross-entropy, so the output gradient is (p − y)/N."""
         self.network.set_loss(LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon())
 
-    def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule, seed=0):
+    def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule, seed=0,
+              weights=None):
         """Runs n_steps compiled training steps over the batches of `order` (a permutation of
         the rows, or None for the rows in order) on the live weights; `seed` is the epoch's
-        dropout seed; see Network.train. Does not publish: the caller does once its steps
-        leave the weights whole."""
+        dropout seed, `weights` the per-sample loss weights or None; see Network.train. Does
+        not publish: the caller does once its steps leave the weights whole."""
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size,
-                                  rule, seed)
+                                  rule, seed, weights)
 
     def predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Forward pass over (N, n_inputs) rows with the published weights."""
@@ -257,16 +258,17 @@ class Engine:
         return out
 
     def evaluate(self, x, labels, targets, batch_size, loss: str,
-                 accuracy: Optional[str]) -> Tuple[float, float]:
+                 accuracy: Optional[str], weights=None) -> Tuple[float, float]:
         """(loss sum, accuracy sum) over all rows with the published weights, for a loss and
         accuracy by Keras name (the training plan is left as it is)."""
         return self.network.evaluate(self.published, x, labels, targets, batch_size,
-                                     LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon())
+                                     LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon(),
+                                     weights)
 
-    def gradient(self, x, labels, targets, seed: int = 0) -> float:
+    def gradient(self, x, labels, targets, seed: int = 0, weights=None) -> float:
         """Loss sum over x as one batch in training mode with the live weights; leaves
         d(mean loss)/d(trainable params) in self.grads."""
-        return self.network.gradient(x, labels, targets, seed)
+        return self.network.gradient(x, labels, targets, seed, weights)
 
     def gemm_steps(self, rows: int, n_steps: int) -> None:
         """Runs only the GEMMs of n_steps training steps of `rows` rows: the benchmark's

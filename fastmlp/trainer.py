@@ -137,8 +137,12 @@ class Trainer:
             callbacks: fastmlp.callbacks.Callback objects (epoch-level hooks).
             validation_split: fraction in [0, 1) of the data, taken from the end before
                 shuffling, held out for validation.
-            validation_data: (x_val, y_val) evaluated at the end of each epoch.
+            validation_data: (x_val, y_val) or (x_val, y_val, val_sample_weight), evaluated at
+                the end of each epoch.
             shuffle: reshuffle the training samples every epoch.
+            class_weight: {class index: weight}: each sample's loss is weighted by its class's.
+            sample_weight: (N,) weights of the samples' losses (the loss of a batch is
+                Σ weight·loss / batch size, as Keras's).
             initial_epoch: epoch at which to start (to resume training).
             nb_epoch: Keras 1's spelling of epochs (accepted with a DeprecationWarning).
 
@@ -157,8 +161,7 @@ class Trainer:
             raise TypeError(f"fit() got unexpected keyword argument(s) {sorted(kwargs)}")
         if not self.compiled:
             raise RuntimeError("You must call compile() before fit(): model.compile(optimizer=..., loss=...).")
-        for arg, value in (("class_weight", class_weight), ("sample_weight", sample_weight),
-                           ("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
+        for arg, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
             if value is not None:
                 raise ValueError(f"fit({arg}=...) is not supported by fastmlp.")
         batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
@@ -171,16 +174,25 @@ class Trainer:
             raise ValueError(f"Argument `validation_split` must be in [0, 1). Received: validation_split={validation_split!r}")
         with self._writing("fit()", training=True):
             return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
-                             validation_data, shuffle, initial_epoch, val_batch, validation_freq)
+                             validation_data, shuffle, initial_epoch, val_batch, validation_freq,
+                             sample_weight, class_weight)
 
     def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-             validation_data, shuffle, initial_epoch, val_batch, validation_freq):
+             validation_data, shuffle, initial_epoch, val_batch, validation_freq,
+             sample_weight=None, class_weight=None):
         features, labels, targets = self._prepare(x, y)
+        weights = _data.as_sample_weights(sample_weight, class_weight, y, features.shape[0],
+                                          self._engine.dtype)
         val = None
+        val_weights = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("Argument `validation_data` must be a tuple (x_val, y_val).")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("Argument `validation_data` must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight).")
             val = self._prepare(validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]")
+            if len(validation_data) == 3:
+                val_weights = _data.as_sample_weights(validation_data[2], None, None, val[0].shape[0],
+                                                      self._engine.dtype, "validation_data[2]")
         elif validation_split:
             split = int(features.shape[0] * (1 - validation_split))
             if split == 0 or split == features.shape[0]:
@@ -188,6 +200,8 @@ class Trainer:
                                  f"of the split of {features.shape[0]} samples.")
             val = (features[split:], None if labels is None else labels[split:],
                    None if targets is None else targets[split:])
+            if weights is not None:
+                val_weights, weights = weights[split:], weights[:split]
             features = features[:split]
             labels = None if labels is None else labels[:split]
             targets = None if targets is None else targets[:split]
@@ -225,7 +239,7 @@ class Trainer:
             seed = int(rng.integers(2 ** 63)) if engine.has_dropout else 0
             try:
                 loss_sum, acc_sum, count = self._train_epoch(
-                    engine, rule, (features, labels, targets, seed), order, batch_size, steps, epoch,
+                    engine, rule, (features, labels, targets, seed, weights), order, batch_size, steps, epoch,
                     callback_list, pace, batch_hooks)
             except FloatingPointError as exc:
                 if not any(isinstance(cb, TerminateOnNaN) for cb in callback_list.callbacks):
@@ -234,7 +248,8 @@ class Trainer:
                 break
             logs = self._logs(loss_sum, acc_sum, count)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                v_loss, v_acc = engine.evaluate(val[0], val[1], val[2], val_batch, loss_name, val_metric)
+                v_loss, v_acc = engine.evaluate(val[0], val[1], val[2], val_batch, loss_name, val_metric,
+                                                val_weights)
                 logs.update(self._logs(v_loss, v_acc, val[0].shape[0], "val_"))
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -246,7 +261,7 @@ class Trainer:
                      pace, batch_hooks):
         """The steps of one epoch in slices (of one step each when a callback has batch
         hooks); returns (loss sum, accuracy sum, samples)."""
-        features, labels, targets, seed = data
+        features, labels, targets, seed, weights = data
         loss_sum = acc_sum = 0.0
         count = first = 0
         rule_checkpoint = rule.get_state()  # with engine.published: the weights of step `first`
@@ -257,7 +272,7 @@ class Trainer:
                     callback_list.on_train_batch_begin(first, logs={})
                 started = time.perf_counter()
                 part_loss, part_acc, part_count, bad_step = engine.train(
-                    features, labels, targets, order, first, n, batch_size, rule, seed)
+                    features, labels, targets, order, first, n, batch_size, rule, seed, weights)
                 pace.update(n, time.perf_counter() - started)
                 if bad_step >= 0 or not engine.finite(rule):
                     self._fall_back(engine, rule, rule_checkpoint, data, order, batch_size,
@@ -288,7 +303,7 @@ class Trainer:
                    bad_step, epoch, steps):
         """After a loss or weights that are not finite: keep the last finite weights and
         optimizer state, then raise FloatingPointError saying which they are."""
-        features, labels, targets, seed = data
+        features, labels, targets, seed, weights = data
         if bad_step >= 0 and engine.finite(rule):
             last_good = bad_step - 1  # the step that failed was not applied
         else:
@@ -298,7 +313,8 @@ class Trainer:
             last_good = first - 1
             for step in range(first, bad_step if bad_step >= 0 else first + n):
                 saved = rule.get_state()
-                bad = engine.train(features, labels, targets, order, step, 1, batch_size, rule, seed)[3]
+                bad = engine.train(features, labels, targets, order, step, 1, batch_size, rule, seed,
+                                   weights)[3]
                 if bad >= 0 or not engine.finite(rule):
                     _rewind(engine, rule, saved)
                     break
@@ -316,13 +332,15 @@ class Trainer:
 
     # ----- evaluate / predict -------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size: Optional[int] = None,
-                 verbose: Union[str, int] = "auto", return_dict: bool = False, **kwargs):
+                 verbose: Union[str, int] = "auto", sample_weight=None, return_dict: bool = False,
+                 **kwargs):
         """Loss (and metric) of the model on (x, y).
 
         Args:
             x, y: as for fit().
             batch_size: default 32.
             verbose: 'auto' (= 1), 0 or 1.
+            sample_weight: (N,) weights of the samples' losses.
             return_dict: return {'loss': ..., metric: ...} instead.
 
         Returns:
@@ -338,9 +356,11 @@ class Trainer:
         batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
         verbose = verbosity(verbose)
         features, labels, targets = self._prepare(x, y)
+        weights = _data.as_sample_weights(sample_weight, None, None, features.shape[0], self._engine.dtype)
         loss_name, metric = self._loss_plan(labels)
         bar = Progbar(math.ceil(features.shape[0] / batch_size), verbose)
-        loss_sum, acc_sum = self._engine.evaluate(features, labels, targets, batch_size, loss_name, metric)
+        loss_sum, acc_sum = self._engine.evaluate(features, labels, targets, batch_size, loss_name,
+                                                  metric, weights)
         logs = self._logs(loss_sum, acc_sum, features.shape[0])
         if not math.isfinite(logs["loss"]):
             raise FloatingPointError(f"The loss of model {self.name!r} on these data is "

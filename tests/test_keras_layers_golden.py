@@ -87,3 +87,23 @@ def test_penalties_constraints_and_frozen_layers_train_as_keras():
         np.testing.assert_allclose(got, np.float32(want), rtol=1e-5, atol=1e-6, err_msg=f"weight {i}")
     frozen = model.layers[1].get_weights()
     np.testing.assert_array_equal(frozen[0], regularized_weights()[2])
+
+
+@pytest.mark.parametrize("case", ["sample_weight", "class_weight", "class_weight_one_hot"])
+def test_sample_and_class_weights_follow_keras(case):
+    from data.make_keras_layers_golden import weighted_weights
+    x, _, labels = golden_inputs()
+    sample_weight = (np.arange(32) % 5 * 0.5).astype(np.float32)
+    loss, y = (("categorical_crossentropy", np.eye(3, dtype=np.float32)[labels]) if case.endswith("one_hot")
+               else ("sparse_categorical_crossentropy", labels))
+    kwargs = {"sample_weight": sample_weight} if case == "sample_weight" else {"class_weight": {0: 0.5, 1: 2.0, 2: 1.5}}
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="tanh"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.set_weights(weighted_weights())
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
+    want = GOLDEN["weighted"][case]
+    assert model.evaluate(x, y, batch_size=8, sample_weight=sample_weight, verbose=0) == pytest.approx(want["evaluate"], rel=1e-5)
+    history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, **kwargs)
+    assert history.history["loss"][0] == pytest.approx(want["loss"], rel=1e-5)
+    for got, expected in zip(model.get_weights(), want["weights"]):
+        np.testing.assert_allclose(got, np.float32(expected), rtol=1e-5, atol=1e-6)

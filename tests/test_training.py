@@ -41,3 +41,36 @@ def test_sigmoid_model_with_the_default_optimizer_trains(fashion):
     history = model.fit(x.reshape(-1, 784), y, epochs=2, verbose=0,
                         validation_data=(x_val.reshape(-1, 784), y_val))
     assert history.history["val_accuracy"][-1] >= 0.83
+
+
+def test_zero_weighted_samples_do_not_train_even_when_shuffled(rng):
+    """Rows of weight 0 add nothing: changing their labels changes nothing, bit for bit, when
+    the weights are gathered with their rows (also in shuffled batches)."""
+    x = rng.standard_normal((90, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 90)
+    weights = np.where(np.arange(90) % 3 == 0, 0.0, 1.5)
+    results = []
+    for labels in (y, np.where(np.arange(90) % 3 == 0, (y + 1) % 3, y)):
+        keras.utils.set_random_seed(11)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(6, activation="relu"),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, labels, batch_size=8, epochs=2, verbose=0, sample_weight=weights)
+        results.append(model.get_weights())
+        assert model.evaluate(x, labels, sample_weight=weights, verbose=0) > 0
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(sample_weight=np.ones(9), class_weight={0: 1.0}), "both"),
+    (dict(sample_weight=-np.ones(10)), "negative"),
+    (dict(sample_weight=np.ones(9)), r"shape \(10,\)"),
+    (dict(sample_weight=np.full(10, np.nan)), "NaN"),
+    (dict(class_weight=[1.0, 2.0]), "dict"),
+])
+def test_bad_weights_are_named(kwargs, match):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=match):
+        model.fit(np.ones((10, 2)), np.zeros(10), verbose=0, **kwargs)

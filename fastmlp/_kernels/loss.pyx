@@ -15,12 +15,34 @@ from fastmlp._kernels.codes import ACCURACY_CODES, check_accuracy, check_loss, n
 
 cdef double loss_and_grad(int loss, const floating *p, const int32_t *labels,
                           const floating *targets, Py_ssize_t rows, Py_ssize_t cols,
-                          bint fused, double epsilon, floating *grad) noexcept nogil:
-    """Returns Σ per-sample loss; grad := d(mean loss)/dz if fused else d(mean loss)/dp."""
-    if floating is float:
-        return fm_loss_f(loss, p, labels, targets, rows, cols, fused, <float>epsilon, grad)
-    else:
-        return fm_loss_d(loss, p, labels, targets, rows, cols, fused, epsilon, grad)
+                          bint fused, double epsilon, floating *grad,
+                          const floating *weights) noexcept nogil:
+    """Returns Σ per-sample loss; grad := d(mean loss)/dz if fused else d(mean loss)/dp.
+    With per-sample weights (NULL: none), Σ wᵢ·lossᵢ and the gradient of Σ wᵢ·lossᵢ / rows,
+    Keras's sum_over_batch_size reduction."""
+    cdef Py_ssize_t i, j
+    cdef double total = 0, row
+    cdef floating scale
+    if weights == NULL:
+        if floating is float:
+            return fm_loss_f(loss, p, labels, targets, rows, cols, fused, <float>epsilon, grad)
+        else:
+            return fm_loss_d(loss, p, labels, targets, rows, cols, fused, epsilon, grad)
+    for i in range(rows):
+        # each row as a batch of one (its own loss and gradient), then weighted
+        if floating is float:
+            row = fm_loss_f(loss, p + i * cols, labels + i if labels != NULL else NULL,
+                            targets + i * cols if targets != NULL else NULL, 1, cols, fused,
+                            <float>epsilon, grad + i * cols)
+        else:
+            row = fm_loss_d(loss, p + i * cols, labels + i if labels != NULL else NULL,
+                            targets + i * cols if targets != NULL else NULL, 1, cols, fused,
+                            epsilon, grad + i * cols)
+        total += weights[i] * row
+        scale = weights[i] / <floating>rows
+        for j in range(cols):
+            grad[i * cols + j] *= scale
+    return total
 
 
 cdef double accuracy_sum(int kind, const floating *p, const int32_t *labels,
@@ -84,7 +106,7 @@ cdef double _loss_typed(int loss, const floating[:, ::1] p, labels, targets, bin
         tgt_ptr = &tgt[0, 0]
     with nogil:
         total = loss_and_grad(loss, &p[0, 0], lab_ptr, tgt_ptr, p.shape[0], p.shape[1], fused,
-                              epsilon, &grad[0, 0])
+                              epsilon, &grad[0, 0], NULL)
     return total
 
 

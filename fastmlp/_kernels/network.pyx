@@ -98,6 +98,7 @@ cdef struct Scratch:
     void *x_batch
     int32_t *labels_batch
     void *targets_batch
+    void *weights_batch          # the gathered sample weights of a shuffled batch
     void *stats                  # batch normalization's batch statistics, every such step
     void *tmp                    # 2 × max_width, a step's per-column temporaries
 
@@ -120,6 +121,7 @@ cdef struct Call:
     const void *x
     const int32_t *labels
     const void *targets
+    const void *weights          # per-sample loss weights (NULL: none)
     const int64_t *order
     void *out
     void *work
@@ -170,7 +172,8 @@ cdef void _dispatch(Call *c, floating *params) noexcept nogil:
     elif c.op == GRADIENT:
         c.loss_sum = _forward_backward(&c.plan, &c.scratch, params, <floating *>c.grads,
                                        <const floating *>c.x, c.labels,
-                                       <const floating *>c.targets, c.rows, c.seed, 0)
+                                       <const floating *>c.targets, <const floating *>c.weights,
+                                       c.rows, c.seed, 0)
     else:
         _gemms_only(c, params)
 
@@ -433,6 +436,13 @@ cdef class Network:
         c.targets = NULL if use_labels else cnp.PyArray_DATA(<cnp.ndarray>targets)
         return 0
 
+    cdef const void *_check_weights(self, weights, Py_ssize_t rows) except? NULL:
+        """The data of per-sample weights, (rows,) in this network's dtype, or NULL for None."""
+        if weights is None:
+            return NULL
+        check_array(weights, "weights", self.dtype, (rows,))
+        return cnp.PyArray_DATA(<cnp.ndarray>weights)
+
     cdef void _reserve(self, Py_ssize_t rows) except *:
         """Training scratch for batches of up to `rows` rows, allocated once per size."""
         if rows <= self.capacity:
@@ -442,7 +452,8 @@ cdef class Network:
                   np.empty(rows * width, self.dtype),
                   np.empty(rows * self.plan.n_inputs, self.dtype), np.empty(rows, np.int32),
                   np.empty(rows * self.plan.n_outputs, self.dtype),
-                  np.zeros(self.plan.stats_size, self.dtype), np.zeros(2 * width, self.dtype))
+                  np.zeros(self.plan.stats_size, self.dtype), np.zeros(2 * width, self.dtype),
+                  np.empty(rows, self.dtype))
         self._scratch_arrays = arrays
         self._scratch.acts = cnp.PyArray_DATA(<cnp.ndarray>arrays[0])
         self._scratch.delta_a = cnp.PyArray_DATA(<cnp.ndarray>arrays[1])
@@ -452,6 +463,7 @@ cdef class Network:
         self._scratch.targets_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[5])
         self._scratch.stats = cnp.PyArray_DATA(<cnp.ndarray>arrays[6])
         self._scratch.tmp = cnp.PyArray_DATA(<cnp.ndarray>arrays[7])
+        self._scratch.weights_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[8])
         self.capacity = rows
 
     cdef Py_ssize_t _chunk(self, Py_ssize_t rows, batch_size) except -1:
@@ -463,12 +475,13 @@ cdef class Network:
 
     # ----- entry points ---------------------------------------------------------------------
     def train(self, x, labels, targets, order, Py_ssize_t first_step, Py_ssize_t n_steps,
-              batch_size, UpdateRule rule not None, uint64_t seed=0):
+              batch_size, UpdateRule rule not None, uint64_t seed=0, weights=None):
         """Runs up to n_steps optimizer steps over the batches first_step.. of `order` (a
         permutation of the rows, or None for the rows in order). A batch larger than the data
         is the whole data, as in Keras. Dropout masks depend on (layer seed, `seed`, step
         index) alone: pass one seed per epoch, and the same steps give the same masks however
-        the epoch is split into calls.
+        the epoch is split into calls. weights: per-sample loss weights (rows,) in this
+        network's dtype, or None.
 
         x is (N, n_inputs) C-contiguous in this network's dtype; labels int32 (N,) when the
         loss reads class labels, else targets (N, n_outputs). Returns (loss sum, accuracy sum,
@@ -500,6 +513,7 @@ cdef class Network:
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>self.grads)
             c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
             c.order = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>order) if order is not None else NULL
+            c.weights = self._check_weights(weights, rows)
             c.rows, c.first, c.n_steps, c.batch = rows, first_step, n_steps, batch
             c.seed = seed
             c.loss_sum = c.acc_sum = 0
@@ -540,7 +554,7 @@ cdef class Network:
             _run(&c, p, self.is_double)
 
     def evaluate(self, params, x, labels, targets, batch_size, int loss, int accuracy,
-                 double epsilon):
+                 double epsilon, weights=None):
         """Returns (loss sum, accuracy sum) over all rows of x with the weights `params`, for
         the loss and accuracy codes given (not the training plan's: evaluation changes nothing
         a concurrent fit reads)."""
@@ -560,6 +574,7 @@ cdef class Network:
         work = np.empty(2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width
                         + chunk * self.plan.n_outputs, self.dtype)
         c.op = EVALUATE
+        c.weights = self._check_weights(weights, rows)
         c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
         c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
         c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
@@ -569,7 +584,7 @@ cdef class Network:
             _run(&c, p, self.is_double)
         return c.loss_sum, c.acc_sum
 
-    def gradient(self, x, labels, targets, uint64_t seed=0):
+    def gradient(self, x, labels, targets, uint64_t seed=0, weights=None):
         """grads := d(mean loss)/d(trainable params) over all rows of x as one batch, in
         training mode (batch statistics; dropout masks of (seed, step 0)); returns the loss
         sum. Applies no update and leaves the moving statistics as they are (for gradient
@@ -588,6 +603,7 @@ cdef class Network:
             c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
             c.rows = rows
             c.seed = seed
+            c.weights = self._check_weights(weights, rows)
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
             with nogil:
                 _run(&c, params, self.is_double)
@@ -729,8 +745,8 @@ cdef inline bint _constrained(const Plan *plan) noexcept nogil:
 
 cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *params,
                               floating *grads, const floating *x, const int32_t *labels,
-                              const floating *targets, Py_ssize_t rows, uint64_t epoch_seed,
-                              Py_ssize_t step) noexcept nogil:
+                              const floating *targets, const floating *weights, Py_ssize_t rows,
+                              uint64_t epoch_seed, Py_ssize_t step) noexcept nogil:
     """One batch in training mode: forward into the training scratch (batch statistics kept
     for backward), loss gradient, backward into grads."""
     cdef floating *acts = <floating *>sc.acts
@@ -770,7 +786,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
                 fm_bn_train_forward_d(inp, out, rows, s.n_out, _at(params, s.w_off),
                                       _at(params, s.b_off), s.epsilon, stats + s.stat_off, tmp)
     loss_sum = loss_and_grad(plan.loss, acts + plan.steps[last].out_off * rows, labels, targets,
-                             rows, plan.n_outputs, plan.fused, plan.epsilon, delta)
+                             rows, plan.n_outputs, plan.fused, plan.epsilon, delta, weights)
     if not isfinite(loss_sum):
         return loss_sum
     penalty += _weight_penalty(plan, params, NULL)
@@ -877,8 +893,11 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
     cdef floating *x_batch = <floating *>c.scratch.x_batch
     cdef floating *t_batch = <floating *>c.scratch.targets_batch
     cdef int32_t *l_batch = c.scratch.labels_batch
+    cdef const floating *weights = <const floating *>c.weights
+    cdef floating *w_batch = <floating *>c.scratch.weights_batch
     cdef const floating *xb
     cdef const floating *tb
+    cdef const floating *wb
     cdef const int32_t *lb
     cdef Py_ssize_t step, start, i, src, rows
     cdef Py_ssize_t n_rows = c.rows, batch = c.batch
@@ -895,6 +914,7 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
             xb = x + start * n_in
             lb = labels + start if labels != NULL else NULL
             tb = targets + start * n_out if targets != NULL else NULL
+            wb = weights + start if weights != NULL else NULL
         else:
             for i in range(rows):
                 src = c.order[start + i]
@@ -908,11 +928,14 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
                     l_batch[i] = labels[src]
                 else:
                     memcpy(t_batch + i * n_out, targets + src * n_out, n_out * sizeof(floating))
+                if weights != NULL:
+                    w_batch[i] = weights[src]
+            wb = w_batch if weights != NULL else NULL
             xb = x_batch
             lb = l_batch if labels != NULL else NULL
             tb = t_batch if targets != NULL else NULL
         loss_sum = _forward_backward(plan, &c.scratch, params, <floating *>c.grads, xb, lb, tb,
-                                     rows, c.seed, step)
+                                     wb, rows, c.seed, step)
         if not isfinite(loss_sum):
             c.fault = NONFINITE_LOSS
             c.bad_step = step
@@ -991,7 +1014,8 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
         lb = c.labels + start if c.labels != NULL else NULL
         tb = <const floating *>c.targets + start * n_out if c.targets != NULL else NULL
         c.loss_sum += loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused,
-                                    plan.epsilon, grad)
+                                    plan.epsilon, grad,
+                                    <const floating *>c.weights + start if c.weights != NULL else NULL)
         if plan.accuracy:
             c.acc_sum += accuracy_sum(plan.accuracy, probs, lb, tb, rows, n_out)
         start += c.batch

@@ -19,7 +19,10 @@ formulas (golden_inputs):
 - the same chain saved by Keras as keras_layers.keras, with its predictions, for the loader;
 - a regularized chain (kernel, bias and activity penalties, the three constraints, a frozen
   Dense and a frozen BatchNormalization): its evaluate loss, and its loss and weights after
-  one epoch of SGD(0.1) fit, batch 16, no shuffling.
+  one epoch of SGD(0.1) fit, batch 16, no shuffling;
+- sample and class weights: a Dense chain's loss and weights after a weighted epoch
+  (sample_weight, then class_weight, with sparse labels and with one-hot targets), and a
+  weighted evaluate.
 """
 import json
 from pathlib import Path
@@ -94,7 +97,28 @@ def main():
     history = regularized.fit(x, labels, batch_size=16, epochs=1, shuffle=False, verbose=0)
     out["regularized_fit"] = {"loss": history.history["loss"][0],
                               "weights": [w.tolist() for w in regularized.get_weights()]}
+    sample_weight = (np.arange(32) % 5 * 0.5).astype(np.float32)
+    class_weight = {0: 0.5, 1: 2.0, 2: 1.5}
+    out["weighted"] = {}
+    for case, loss, y, kwargs in (
+            ("sample_weight", "sparse_categorical_crossentropy", labels, {"sample_weight": sample_weight}),
+            ("class_weight", "sparse_categorical_crossentropy", labels, {"class_weight": class_weight}),
+            ("class_weight_one_hot", "categorical_crossentropy", np.eye(3, dtype=np.float32)[labels],
+             {"class_weight": class_weight})):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="tanh"),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.set_weights(weighted_weights())
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
+        evaluated = model.evaluate(x, y, batch_size=8, sample_weight=sample_weight, verbose=0)
+        history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, **kwargs)
+        out["weighted"][case] = {"evaluate": evaluated, "loss": history.history["loss"][0],
+                                 "weights": [w.tolist() for w in model.get_weights()]}
     (HERE / "keras_layers_golden.json").write_text(json.dumps(out))
+
+
+def weighted_weights():
+    return [formula((6, 5), 26.0, 0.5), formula((5,), 27.0, 0.1), formula((5, 3), 28.0, 0.6),
+            formula((3,), 29.0, 0.1)]
 
 
 def regularized_chain(keras):
