@@ -25,7 +25,8 @@ enum { FM_LINEAR = 0, FM_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_SOFTMAX = 4,
  * their output); the others differentiate from the output alone. */
 static inline int fm_act_needs_pre(int act) { return act == FM_GELU || act == FM_SILU; }
 enum { FM_SPARSE_XENT = 0, FM_XENT = 1, FM_BINARY_XENT = 2, FM_MSE = 3, FM_MAE = 4 };
-enum { FM_ACC_NONE = 0, FM_ACC_SPARSE = 1, FM_ACC_CATEGORICAL = 2, FM_ACC_BINARY = 3 };
+enum { FM_ACC_NONE = 0, FM_ACC_SPARSE = 1, FM_ACC_CATEGORICAL = 2, FM_ACC_BINARY = 3,
+       FM_METRIC_MSE = 4, FM_METRIC_MAE = 5, FM_TOP_K = 6, FM_SPARSE_TOP_K = 7 };
 
 /* The hot loops are compiled twice, for x86-64-v3 (AVX2 with FMA) and for the baseline, and
  * the loader picks one at run time: one portable build runs well on old and new CPUs alike,
@@ -289,10 +290,19 @@ static inline ptrdiff_t fm_argmax_##S(const T *r, ptrdiff_t cols) {             
     return best;                                                                               \
 }                                                                                              \
                                                                                                \
-/* Accuracy summed over the rows (Keras's sparse/categorical/binary accuracy per sample). */   \
+/* The target's rank among a row's predictions: whether fewer than k outputs beat it (ties  \
+ * count as in the top k, as in_top_k does). */                                               \
+static inline int fm_in_top_k_##S(const T *r, ptrdiff_t cols, ptrdiff_t target, int k) {       \
+    ptrdiff_t above = 0;                                                                       \
+    for (ptrdiff_t j = 0; j < cols; j++) above += r[j] > r[target];                            \
+    return above < k;                                                                          \
+}                                                                                              \
+                                                                                               \
+/* A metric summed over the rows (each row's value is Keras's per-sample one): the accuracies, \
+ * mean squared and absolute error, top-k categorical accuracy. */                             \
 static inline double fm_accuracy_##S(int kind, const T *restrict p,                           \
                                      const int32_t *restrict labels, const T *restrict t,      \
-                                     ptrdiff_t rows, ptrdiff_t cols) {                         \
+                                     ptrdiff_t rows, ptrdiff_t cols, int k) {                  \
     double hits = 0;                                                                           \
     for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
         const T *q = p + i * cols;                                                             \
@@ -308,6 +318,17 @@ static inline double fm_accuracy_##S(int kind, const T *restrict p,             
                 same += want == (q[j] > (T)0.5 ? (T)1 : (T)0);                                 \
             }                                                                                  \
             hits += (double)same / (double)cols;                                               \
+        } else if (kind == FM_METRIC_MSE || kind == FM_METRIC_MAE) {                           \
+            double row = 0;                                                                    \
+            for (ptrdiff_t j = 0; j < cols; j++) {                                             \
+                double e = (double)q[j] - (double)t[i * cols + j];                             \
+                row += kind == FM_METRIC_MSE ? e * e : (e < 0 ? -e : e);                       \
+            }                                                                                  \
+            hits += row / (double)cols;                                                        \
+        } else if (kind == FM_TOP_K) {                                                         \
+            hits += fm_in_top_k_##S(q, cols, fm_argmax_##S(t + i * cols, cols), k);            \
+        } else if (kind == FM_SPARSE_TOP_K) {                                                  \
+            hits += fm_in_top_k_##S(q, cols, (ptrdiff_t)labels[i], k);                         \
         }                                                                                      \
     }                                                                                          \
     return hits;                                                                               \

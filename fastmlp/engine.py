@@ -109,6 +109,16 @@ class BatchNormStep(NamedTuple):
 Step = Union[DenseStep, ActivationStep, DropoutStep, BatchNormStep]
 
 
+def _metric_codes(metrics) -> List[Tuple[int, int]]:
+    """(code, k) pairs of metric names or (name, k) pairs; None or one name allowed."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    return [(ACCURACY_CODES[m], 5) if isinstance(m, str) else (ACCURACY_CODES[m[0]], int(m[1]))
+            for m in metrics]
+
+
 def _alpha(activation: str, alpha: Optional[float]) -> float:
     return float(DEFAULT_ALPHA.get(activation, 0.0) if alpha is None else alpha)
 
@@ -234,11 +244,12 @@ class Engine:
         return all_finite(self.params) and (rule is None or all(all_finite(s) for s in rule.slots))
 
     # ----- compiled calls ----------------------------------------------------------------------
-    def set_loss(self, loss: str, accuracy: Optional[str]) -> None:
-        """Selects the loss and accuracy kernels by Keras name ('mean_squared_error',
-        'sparse_categorical_accuracy', ...); a softmax or sigmoid output is fused with its
-        cross-entropy, so the output gradient is (p − y)/N."""
-        self.network.set_loss(LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon())
+    def set_loss(self, loss: str, metrics=None) -> None:
+        """Selects the loss and metric kernels by Keras name ('mean_squared_error',
+        'sparse_categorical_accuracy', ...; metrics: one name, None, or a sequence of names or
+        (name, k) pairs); a softmax or sigmoid output is fused with its cross-entropy, so the
+        output gradient is (p − y)/N."""
+        self.network.set_loss(LOSS_CODES[loss], _metric_codes(metrics), config.epsilon())
 
     def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule, seed=0,
               weights=None):
@@ -257,12 +268,12 @@ class Engine:
         self.network.predict(weights, x, out, batch_size)
         return out
 
-    def evaluate(self, x, labels, targets, batch_size, loss: str,
-                 accuracy: Optional[str], weights=None) -> Tuple[float, float]:
-        """(loss sum, accuracy sum) over all rows with the published weights, for a loss and
-        accuracy by Keras name (the training plan is left as it is)."""
+    def evaluate(self, x, labels, targets, batch_size, loss: str, metrics=None,
+                 weights=None) -> Tuple[float, tuple]:
+        """(loss sum, metric sums) over all rows with the published weights, for a loss and
+        metrics by Keras name, as set_loss takes them (the training plan is left as it is)."""
         return self.network.evaluate(self.published, x, labels, targets, batch_size,
-                                     LOSS_CODES[loss], ACCURACY_CODES[accuracy], config.epsilon(),
+                                     LOSS_CODES[loss], _metric_codes(metrics), config.epsilon(),
                                      weights)
 
     def gradient(self, x, labels, targets, seed: int = 0, weights=None) -> float:

@@ -44,7 +44,7 @@ class Model(Trainer):
         self.compiled = False
         self.stop_training = False
         self.history = None
-        self._metric_name: Optional[str] = None
+        self._metrics: list = []  # metrics.MetricSpec, in compile order
         self._rule = None
 
     # ----- concurrency ---------------------------------------------------------------------------

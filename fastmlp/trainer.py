@@ -65,8 +65,10 @@ class Trainer:
             optimizer: name ('rmsprop' default, 'adam', 'sgd', 'adagrad') or an optimizer object.
             loss: name ('sparse_categorical_crossentropy', 'categorical_crossentropy',
                 'binary_crossentropy', 'mse', 'mae', ...) or a fastmlp.losses object.
-            metrics: 'accuracy' / 'acc' (or a list with it); Keras picks sparse, categorical or
-                binary accuracy from the output width and targets, and so does fastmlp.
+            metrics: a name or a list of names and fastmlp.metrics objects: 'accuracy' / 'acc'
+                (Keras picks sparse, categorical or binary accuracy from the output width and
+                targets, and so does fastmlp), 'mse', 'mae', 'top_k_categorical_accuracy',
+                'sparse_top_k_categorical_accuracy', the explicit accuracies; up to 8.
         """
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
@@ -75,11 +77,11 @@ class Trainer:
                 raise ValueError(f"compile({arg}=...) is not supported by fastmlp.")
         optimizer = _optimizers.get(optimizer)
         loss = _losses.get(loss)
-        metric = _metrics.parse(metrics)
+        metric_specs = _metrics.parse(metrics)
         with self._writing("compile()"):
             self.optimizer = optimizer
             self.loss = loss
-            self._metric_name = metric
+            self._metrics = metric_specs
             self._rule = None
             self.compiled = True
 
@@ -104,16 +106,16 @@ class Trainer:
         return _data.as_features(x, self._input_shape, self._engine.dtype, name)
 
     def _loss_plan(self, labels):
-        """(loss name, accuracy name or None) for the engine, given the form of the targets."""
-        metric = _metrics.resolve(self._metric_name, self._engine.n_outputs, labels is not None)
-        return self.loss.default_name, metric
+        """(loss name, [(metric kernel name, k)]) for the engine, given the form of the targets."""
+        metrics = [(_metrics.resolve(spec.kind, self._engine.n_outputs, labels is not None), spec.k)
+                   for spec in self._metrics]
+        return self.loss.default_name, metrics
 
-    def _logs(self, loss_sum, acc_sum, count, prefix=""):
-        logs = {}
-        if self._metric_name is not None:
-            logs[prefix + self._metric_name] = acc_sum / count
+    def _logs(self, loss_sum, metric_sums, count, prefix=""):
+        """The mean loss and metrics, keys in Keras's (sorted) order."""
+        logs = {prefix + spec.key: total / count for spec, total in zip(self._metrics, metric_sums)}
         logs[prefix + "loss"] = loss_sum / count
-        return logs
+        return dict(sorted(logs.items()))
 
     # ----- fit -----------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size: Optional[int] = None, epochs: int = 1,
@@ -262,7 +264,8 @@ class Trainer:
         """The steps of one epoch in slices (of one step each when a callback has batch
         hooks); returns (loss sum, accuracy sum, samples)."""
         features, labels, targets, seed, weights = data
-        loss_sum = acc_sum = 0.0
+        loss_sum = 0.0
+        acc_sum = np.zeros(len(self._metrics))
         count = first = 0
         rule_checkpoint = rule.get_state()  # with engine.published: the weights of step `first`
         try:
@@ -280,7 +283,7 @@ class Trainer:
                 engine.publish()
                 rule_checkpoint = rule.get_state()
                 loss_sum += part_loss
-                acc_sum += part_acc
+                acc_sum += np.asarray(part_acc, dtype=np.float64)
                 count += part_count
                 first += n
                 logs = self._logs(loss_sum, acc_sum, count)
@@ -368,9 +371,9 @@ class Trainer:
         bar.finish(logs)
         if return_dict:
             return logs
-        if self._metric_name is None:
+        if not self._metrics:
             return logs["loss"]
-        return [logs["loss"], logs[self._metric_name]]
+        return [logs["loss"]] + [logs[spec.key] for spec in self._metrics]
 
     def predict(self, x, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
                 **kwargs) -> np.ndarray:

@@ -107,3 +107,23 @@ def test_sample_and_class_weights_follow_keras(case):
     assert history.history["loss"][0] == pytest.approx(want["loss"], rel=1e-5)
     for got, expected in zip(model.get_weights(), want["weights"]):
         np.testing.assert_allclose(got, np.float32(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["one_hot", "sparse"])
+def test_several_metrics_are_named_ordered_and_valued_as_keras(case):
+    from data.make_keras_layers_golden import metric_cases, weighted_weights
+    x, _, labels = golden_inputs()
+    _, loss, y, metrics = next(c for c in metric_cases(keras, labels) if c[0] == case)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="tanh"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.set_weights(weighted_weights())
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss, metrics=metrics)
+    want = GOLDEN["metrics"][case]
+    evaluated = model.evaluate(x, y, batch_size=8, verbose=0)
+    if case == "one_hot":  # (Keras's list repeats values when metric names repeat; its dict does not)
+        np.testing.assert_allclose(evaluated, want["evaluate"], rtol=1e-5)
+    assert evaluated[0] == pytest.approx(want["evaluate"][0], rel=1e-5)
+    history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, validation_data=(x, y))
+    assert list(history.history) == list(want["history"])
+    for key, values in want["history"].items():
+        assert history.history[key][0] == pytest.approx(values[0], rel=1e-5, abs=1e-7), key

@@ -175,3 +175,19 @@ def test_activations_differentiated_from_their_input_keep_it(rng, dtype, act):
     _close(y, ref.activation(z, act), dtype, 5)
     with pytest.raises(ValueError, match="needs `pre`"):
         dense_backward_check(x, w, y, np.ones_like(y), ACTIVATION_CODES[act])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind,k", [("mean_squared_error", 5), ("mean_absolute_error", 5),
+                                    ("top_k_categorical_accuracy", 1), ("top_k_categorical_accuracy", 3),
+                                    ("sparse_top_k_categorical_accuracy", 2)])
+def test_metrics_against_numpy(rng, dtype, kind, k):
+    from fastmlp import metrics
+    p = rng.random((40, 6)).astype(dtype)
+    p[3, :] = 0.5  # ties: all count as within the top k
+    labels = rng.integers(0, 6, 40).astype(np.int32)
+    targets = rng.random((40, 6)).astype(dtype) if kind.startswith("mean") else np.eye(6, dtype=dtype)[labels]
+    sparse = kind.startswith("sparse")
+    got = accuracy_check(ACCURACY_CODES[kind], p, labels if sparse else None, None if sparse else targets, k)
+    want = metrics.accuracy(kind, labels if sparse else targets, p, k).sum()
+    assert got == pytest.approx(want, rel=1e-6)

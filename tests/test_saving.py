@@ -383,3 +383,19 @@ def test_new_layers_to_keras_and_back_with_real_keras(rng, tmp_path):
     theirs.save(tmp_path / "k.keras")
     back = keras.models.load_model(tmp_path / "k.keras")
     np.testing.assert_allclose(back.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+
+
+def test_metrics_and_new_optimizer_settings_survive_both_formats(rng, tmp_path):
+    x = rng.standard_normal((40, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.AdamW(0.01, clipnorm=1.0), loss="categorical_crossentropy",
+                  metrics=["mse", "acc", keras.metrics.TopKCategoricalAccuracy(k=2, name="top2")])
+    model.fit(x, y, epochs=1, verbose=0)
+    want = model.evaluate(x, y, verbose=0)
+    for name in ("m.fastmlp", "m.keras"):
+        model.save(tmp_path / name)
+        again = keras.models.load_model(tmp_path / name)
+        assert [spec.key for spec in again._metrics] == ["mse", "acc", "top2"]
+        assert again.optimizer.clipnorm == 1.0 and again.optimizer.weight_decay == 0.004
+        np.testing.assert_allclose(again.evaluate(x, y, verbose=0), want, rtol=1e-6)

@@ -17,8 +17,13 @@ DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 LOSS_CODES = {"sparse_categorical_crossentropy": FM_SPARSE_XENT,
               "categorical_crossentropy": FM_XENT, "binary_crossentropy": FM_BINARY_XENT,
               "mean_squared_error": FM_MSE, "mean_absolute_error": FM_MAE}
+# The metrics the compiled loops compute (the accuracies among them), by Keras's names.
 ACCURACY_CODES = {None: FM_ACC_NONE, "sparse_categorical_accuracy": FM_ACC_SPARSE,
-                  "categorical_accuracy": FM_ACC_CATEGORICAL, "binary_accuracy": FM_ACC_BINARY}
+                  "categorical_accuracy": FM_ACC_CATEGORICAL, "binary_accuracy": FM_ACC_BINARY,
+                  "mean_squared_error": FM_METRIC_MSE, "mean_absolute_error": FM_METRIC_MAE,
+                  "top_k_categorical_accuracy": FM_TOP_K,
+                  "sparse_top_k_categorical_accuracy": FM_SPARSE_TOP_K}
+MAX_METRICS = 8
 
 # Weight constraints (csrc/constraints.h), by Keras's names.
 CONSTRAINT_CODES = {None: FM_CONSTRAINT_NONE, "max_norm": FM_MAX_NORM, "non_neg": FM_NON_NEG,
@@ -74,16 +79,37 @@ def fuses(int loss, int last_activation) -> bool:
             or (loss == FM_BINARY_XENT and last_activation == FM_SIGMOID))
 
 
-def needs(int loss, int accuracy, Py_ssize_t n_outputs):
-    """(labels allowed, targets allowed) for this loss and accuracy: the form y must take."""
+def needs(int loss, accuracy, Py_ssize_t n_outputs):
+    """Whether y must be class labels (else targets like the output) for this loss and these
+    metric codes (one, or a sequence)."""
     labels = loss == FM_SPARSE_XENT
-    if accuracy == FM_ACC_SPARSE and not labels:
-        raise ValueError("sparse_categorical_accuracy needs class labels, and so a sparse loss")
-    if accuracy == FM_ACC_CATEGORICAL and labels:
-        raise ValueError("categorical_accuracy needs one-hot targets, not class labels")
-    if accuracy == FM_ACC_BINARY and labels and n_outputs != 1:
-        raise ValueError("binary_accuracy from class labels needs a one-unit output")
+    for kind in ([accuracy] if isinstance(accuracy, int) else accuracy):
+        if kind in (FM_ACC_SPARSE, FM_SPARSE_TOP_K) and not labels:
+            raise ValueError("sparse_categorical_accuracy and sparse_top_k_categorical_accuracy "
+                             "need class labels, and so a sparse loss")
+        if kind in (FM_ACC_CATEGORICAL, FM_TOP_K) and labels:
+            raise ValueError("categorical_accuracy and top_k_categorical_accuracy need one-hot "
+                             "targets, not class labels")
+        if kind in (FM_METRIC_MSE, FM_METRIC_MAE) and labels:
+            raise ValueError("mean squared and absolute error metrics need targets like the "
+                             "output, not class labels")
+        if kind == FM_ACC_BINARY and labels and n_outputs != 1:
+            raise ValueError("binary_accuracy from class labels needs a one-unit output")
     return labels
+
+
+def check_metrics(metrics):
+    """A sequence of (metric code, k) pairs, checked (k: top-k's, ≥ 1; ignored by the others)."""
+    pairs = [(m, 5) if isinstance(m, int) else tuple(m) for m in metrics]
+    if len(pairs) > MAX_METRICS:
+        raise ValueError(f"at most {MAX_METRICS} metrics; received {len(pairs)}")
+    for code, k in pairs:
+        check_accuracy(code)
+        if code == FM_ACC_NONE:
+            raise ValueError("a metric code of 0 (none) in a list of metrics")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"top-k metrics need k >= 1; received k={k!r}")
+    return pairs
 
 
 _SIMD_NAMES = {3: "x86-64-v3 (AVX2, FMA)", 1: "x86-64 baseline",

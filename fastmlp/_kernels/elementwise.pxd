@@ -7,6 +7,7 @@ cdef extern from "elementwise.h" nogil:
         FM_GELU, FM_SOFTPLUS, FM_SOFTSIGN, FM_SILU, FM_HARD_SIGMOID, FM_EXPONENTIAL
         FM_SPARSE_XENT, FM_XENT, FM_BINARY_XENT, FM_MSE, FM_MAE
         FM_ACC_NONE, FM_ACC_SPARSE, FM_ACC_CATEGORICAL, FM_ACC_BINARY
+        FM_METRIC_MSE, FM_METRIC_MAE, FM_TOP_K, FM_SPARSE_TOP_K
 
     int fm_simd_level()
     int fm_act_needs_pre(int act)
@@ -25,9 +26,9 @@ cdef extern from "elementwise.h" nogil:
     double fm_loss_d(int loss, const double *p, const int32_t *labels, const double *t,
                      Py_ssize_t rows, Py_ssize_t cols, int fused, double eps, double *grad)
     double fm_accuracy_f(int kind, const float *p, const int32_t *labels, const float *t,
-                         Py_ssize_t rows, Py_ssize_t cols)
+                         Py_ssize_t rows, Py_ssize_t cols, int k)
     double fm_accuracy_d(int kind, const double *p, const int32_t *labels, const double *t,
-                         Py_ssize_t rows, Py_ssize_t cols)
+                         Py_ssize_t rows, Py_ssize_t cols, int k)
     void fm_sgd_f(float *w, const float *g, Py_ssize_t n, float lr)
     void fm_sgd_d(double *w, const double *g, Py_ssize_t n, double lr)
     void fm_sgd_momentum_f(float *w, const float *g, float *m, Py_ssize_t n, float lr,

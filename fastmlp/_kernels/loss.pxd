@@ -7,5 +7,5 @@ cdef double loss_and_grad(int loss, const floating *p, const int32_t *labels,
                           const floating *weights) noexcept nogil
 
 cdef double accuracy_sum(int kind, const floating *p, const int32_t *labels,
-                         const floating *targets, Py_ssize_t rows,
-                         Py_ssize_t cols) noexcept nogil
+                         const floating *targets, Py_ssize_t rows, Py_ssize_t cols,
+                         int k) noexcept nogil

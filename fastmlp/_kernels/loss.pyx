@@ -46,13 +46,14 @@ cdef double loss_and_grad(int loss, const floating *p, const int32_t *labels,
 
 
 cdef double accuracy_sum(int kind, const floating *p, const int32_t *labels,
-                         const floating *targets, Py_ssize_t rows,
-                         Py_ssize_t cols) noexcept nogil:
-    """Returns the number of correct samples (binary accuracy: Σ per-sample means)."""
+                         const floating *targets, Py_ssize_t rows, Py_ssize_t cols,
+                         int k) noexcept nogil:
+    """Returns a metric summed over the samples: the number of correct ones for an accuracy
+    (binary accuracy: Σ per-sample means), Σ per-sample error for MSE and MAE."""
     if floating is float:
-        return fm_accuracy_f(kind, p, labels, targets, rows, cols)
+        return fm_accuracy_f(kind, p, labels, targets, rows, cols, k)
     else:
-        return fm_accuracy_d(kind, p, labels, targets, rows, cols)
+        return fm_accuracy_d(kind, p, labels, targets, rows, cols, k)
 
 
 def check_labels_or_targets(labels, targets, Py_ssize_t rows, Py_ssize_t cols, dtype,
@@ -110,25 +111,28 @@ cdef double _loss_typed(int loss, const floating[:, ::1] p, labels, targets, bin
     return total
 
 
-def accuracy_check(int kind, p, labels, targets):
+def accuracy_check(int kind, p, labels, targets, int k=5):
     """Test hook: returns the summed accuracy of probabilities p (binary accuracy reads
     labels only for a one-column p)."""
     _probabilities(p)
     check_accuracy(kind)
     if kind == 0:
         raise ValueError("accuracy_check needs an accuracy kind, not 0 (none)")
+    sparse = kind in (ACCURACY_CODES["sparse_categorical_accuracy"],
+                      ACCURACY_CODES["sparse_top_k_categorical_accuracy"])
     if kind == ACCURACY_CODES["binary_accuracy"]:
         use_labels = labels is not None and p.shape[1] == 1
     else:
-        use_labels = kind == ACCURACY_CODES["sparse_categorical_accuracy"]
-    check_labels_or_targets(labels, targets, p.shape[0], p.shape[1], p.dtype, use_labels,
-                            kind == ACCURACY_CODES["sparse_categorical_accuracy"])
+        use_labels = sparse
+    if k < 1:
+        raise ValueError(f"`k` must be >= 1; received {k}")
+    check_labels_or_targets(labels, targets, p.shape[0], p.shape[1], p.dtype, use_labels, sparse)
     if p.dtype == np.float32:
-        return _accuracy_typed[float](kind, p, labels, targets)
-    return _accuracy_typed[double](kind, p, labels, targets)
+        return _accuracy_typed[float](kind, p, labels, targets, k)
+    return _accuracy_typed[double](kind, p, labels, targets, k)
 
 
-cdef double _accuracy_typed(int kind, const floating[:, ::1] p, labels, targets):
+cdef double _accuracy_typed(int kind, const floating[:, ::1] p, labels, targets, int k):
     cdef const int32_t[::1] lab
     cdef const floating[:, ::1] tgt
     cdef const int32_t *lab_ptr = NULL
@@ -141,5 +145,5 @@ cdef double _accuracy_typed(int kind, const floating[:, ::1] p, labels, targets)
         tgt = targets
         tgt_ptr = &tgt[0, 0]
     with nogil:
-        hits = accuracy_sum(kind, &p[0, 0], lab_ptr, tgt_ptr, p.shape[0], p.shape[1])
+        hits = accuracy_sum(kind, &p[0, 0], lab_ptr, tgt_ptr, p.shape[0], p.shape[1], k)
     return hits

@@ -41,7 +41,7 @@ from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_
                                           fm_bn_update_moving_d)
 
 from fastmlp._kernels.checks import BLAS_MAX, check_array
-from fastmlp._kernels.codes import (CONSTRAINT_CODES, check_accuracy, check_activation, check_alpha, check_loss,
+from fastmlp._kernels.codes import (CONSTRAINT_CODES, MAX_METRICS, check_metrics, check_accuracy, check_activation, check_alpha, check_loss,
                                     fuses, needs, needs_pre)
 from fastmlp._kernels.loss import check_labels_or_targets
 
@@ -86,7 +86,10 @@ cdef struct Plan:
     Py_ssize_t n_steps, n_inputs, n_outputs, max_width, max_hidden, total_units
     Py_ssize_t trainable         # parameters [0, trainable) have gradients and optimizer slots
     Py_ssize_t stats_size
-    int loss, accuracy
+    int loss
+    int n_metrics                # the metrics computed on the outputs, up to MAX_METRICS
+    int metrics[8]
+    int top_k[8]
     bint fused
     double epsilon
 
@@ -127,7 +130,8 @@ cdef struct Call:
     void *work
     Py_ssize_t rows, first, n_steps, batch
     uint64_t seed                # this epoch's dropout seed
-    double loss_sum, acc_sum
+    double loss_sum
+    double metric_sums[8]
     Py_ssize_t samples, bad_step
     Fault fault
 
@@ -249,6 +253,32 @@ def _check_step(Py_ssize_t l, spec, Py_ssize_t trainable, Py_ssize_t size):
     return out
 
 
+def _metric_pairs(metrics):
+    """(code, k) pairs from one code (0: none) or a sequence of codes or pairs."""
+    if isinstance(metrics, int):
+        return [] if metrics == 0 else check_metrics([metrics])
+    return check_metrics(list(metrics))
+
+
+cdef void _set_metrics(Plan *plan, pairs):
+    plan.n_metrics = len(pairs)
+    for i, (code, k) in enumerate(pairs):
+        plan.metrics[i] = code
+        plan.top_k[i] = k
+
+
+cdef tuple _sums(Call *c):
+    return tuple(c.metric_sums[i] for i in range(c.plan.n_metrics))
+
+
+cdef inline void _add_metrics(Call *c, const floating *outputs, const int32_t *labels,
+                              const floating *targets, Py_ssize_t rows) noexcept nogil:
+    cdef int i
+    for i in range(c.plan.n_metrics):
+        c.metric_sums[i] += accuracy_sum(c.plan.metrics[i], outputs, labels, targets, rows,
+                                         c.plan.n_outputs, c.plan.top_k[i])
+
+
 cdef class Network:
     """Compiled plan of a chain of steps over flat parameter and gradient buffers.
 
@@ -363,27 +393,29 @@ cdef class Network:
         return self.plan.loss
 
     @property
-    def accuracy_kind(self) -> int:
-        return self.plan.accuracy
+    def metric_kinds(self) -> tuple:
+        """The (metric code, k) pairs of the training plan."""
+        return tuple((self.plan.metrics[i], self.plan.top_k[i]) for i in range(self.plan.n_metrics))
 
     @property
     def fused(self) -> bool:
         """Whether the output activation is folded into the loss gradient."""
         return self.plan.fused
 
-    def set_loss(self, int loss, int accuracy, double epsilon):
-        """Selects the loss and accuracy kernels (codes of fastmlp._kernels.codes) and the
-        probability clipping epsilon; fusion follows from the last activation."""
+    def set_loss(self, int loss, metrics, double epsilon):
+        """Selects the loss and metric kernels (codes of fastmlp._kernels.codes; metrics: a
+        sequence of codes or (code, k) pairs, or one code, 0 for none) and the probability
+        clipping epsilon; fusion follows from the last activation."""
         self._require_ready()
         check_loss(loss)
-        check_accuracy(accuracy)
-        needs(loss, accuracy, self.plan.n_outputs)
+        pairs = _metric_pairs(metrics)
+        needs(loss, [code for code, _ in pairs], self.plan.n_outputs)
         if not 0 < epsilon < 0.5:
             raise ValueError(f"`epsilon` must lie in (0, 0.5); received {epsilon}")
         if self._busy:
             raise RuntimeError("the loss cannot change while this Network trains")
         self.plan.loss = loss
-        self.plan.accuracy = accuracy
+        _set_metrics(&self.plan, pairs)
         self.plan.fused = self._fuses(loss)
         self.plan.epsilon = epsilon
 
@@ -420,17 +452,18 @@ cdef class Network:
         return 0
 
     cdef int _check_y(self, Call *c, Py_ssize_t rows, labels, targets, int loss,
-                      int accuracy) except -1:
-        """Labels or targets, as this loss and accuracy read them; fills c's plan with them."""
+                      metrics) except -1:
+        """Labels or targets, as this loss and these metrics read them; fills c's plan with
+        them."""
         if loss < 0:
             raise RuntimeError("set_loss must select a loss before training")
         check_loss(loss)
-        check_accuracy(accuracy)
-        use_labels = needs(loss, accuracy, self.plan.n_outputs)
+        pairs = _metric_pairs(metrics)
+        use_labels = needs(loss, [code for code, _ in pairs], self.plan.n_outputs)
         check_labels_or_targets(labels, targets, rows, self.plan.n_outputs, self.dtype, use_labels)
         c.plan = self.plan
         c.plan.loss = loss
-        c.plan.accuracy = accuracy
+        _set_metrics(&c.plan, pairs)
         c.plan.fused = self._fuses(loss)
         c.labels = <const int32_t *>cnp.PyArray_DATA(<cnp.ndarray>labels) if use_labels else NULL
         c.targets = NULL if use_labels else cnp.PyArray_DATA(<cnp.ndarray>targets)
@@ -484,14 +517,14 @@ cdef class Network:
         network's dtype, or None.
 
         x is (N, n_inputs) C-contiguous in this network's dtype; labels int32 (N,) when the
-        loss reads class labels, else targets (N, n_outputs). Returns (loss sum, accuracy sum,
+        loss reads class labels, else targets (N, n_outputs). Returns (loss sum, metric sums,
         samples, index of the step whose loss was not finite or −1). That step is not applied.
         """
         self._enter_training()
         cdef Call c
         try:
             rows = self._check_x(x)
-            self._check_y(&c, rows, labels, targets, self.plan.loss, self.plan.accuracy)
+            self._check_y(&c, rows, labels, targets, self.plan.loss, self.metric_kinds)
             if rule.size != self.trainable or rule.is_double != self.is_double:
                 raise ValueError(f"the update rule was built for {rule.size} "
                                  f"{'float64' if rule.is_double else 'float32'} parameters; this "
@@ -516,7 +549,8 @@ cdef class Network:
             c.weights = self._check_weights(weights, rows)
             c.rows, c.first, c.n_steps, c.batch = rows, first_step, n_steps, batch
             c.seed = seed
-            c.loss_sum = c.acc_sum = 0
+            c.loss_sum = 0
+            c.metric_sums = [0, 0, 0, 0, 0, 0, 0, 0]
             c.samples = 0
             c.bad_step = -1
             c.fault = OK
@@ -528,7 +562,7 @@ cdef class Network:
         if c.fault == BAD_INDEX:
             raise ValueError(f"`order` holds a row index outside [0, {rows}) in step "
                              f"{c.bad_step}; that step was not applied")
-        return c.loss_sum, c.acc_sum, c.samples, c.bad_step
+        return c.loss_sum, _sums(&c), c.samples, c.bad_step
 
     def predict(self, params, x, out, batch_size):
         """out := network(x) with the weights `params` (this network's size and dtype), for
@@ -553,22 +587,23 @@ cdef class Network:
         with nogil:
             _run(&c, p, self.is_double)
 
-    def evaluate(self, params, x, labels, targets, batch_size, int loss, int accuracy,
+    def evaluate(self, params, x, labels, targets, batch_size, int loss, metrics,
                  double epsilon, weights=None):
-        """Returns (loss sum, accuracy sum) over all rows of x with the weights `params`, for
-        the loss and accuracy codes given (not the training plan's: evaluation changes nothing
+        """Returns (loss sum, metric sums) over all rows of x with the weights `params`, for
+        the loss and metric codes given (not the training plan's: evaluation changes nothing
         a concurrent fit reads)."""
         self._require_ready()
         self._check_params(params)
         cdef Py_ssize_t rows = self._check_x(x)
         cdef Call c
-        self._check_y(&c, rows, labels, targets, loss, accuracy)
+        self._check_y(&c, rows, labels, targets, loss, metrics)
         if not 0 < epsilon < 0.5:
             raise ValueError(f"`epsilon` must lie in (0, 0.5); received {epsilon}")
         c.plan.epsilon = epsilon
-        c.loss_sum = c.acc_sum = 0
+        c.loss_sum = 0
+        c.metric_sums = [0, 0, 0, 0, 0, 0, 0, 0]
         if rows == 0:
-            return 0.0, 0.0
+            return 0.0, _sums(&c)
         chunk = self._chunk(rows, batch_size)
         probs = np.empty(chunk * self.plan.n_outputs, self.dtype)
         work = np.empty(2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width
@@ -582,7 +617,7 @@ cdef class Network:
         cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>params)
         with nogil:
             _run(&c, p, self.is_double)
-        return c.loss_sum, c.acc_sum
+        return c.loss_sum, _sums(&c)
 
     def gradient(self, x, labels, targets, uint64_t seed=0, weights=None):
         """grads := d(mean loss)/d(trainable params) over all rows of x as one batch, in
@@ -595,7 +630,7 @@ cdef class Network:
             rows = self._check_x(x)
             if not 1 <= rows <= BLAS_MAX:
                 raise ValueError(f"`x` must have 1 to {BLAS_MAX} rows; received {rows}")
-            self._check_y(&c, rows, labels, targets, self.plan.loss, self.plan.accuracy)
+            self._check_y(&c, rows, labels, targets, self.plan.loss, self.metric_kinds)
             self._reserve(rows)
             c.op = GRADIENT
             c.scratch = self._scratch
@@ -942,10 +977,8 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
             return
         _update_moving_statistics(plan, &c.scratch, params)
         c.loss_sum += loss_sum
-        if plan.accuracy:
-            c.acc_sum += accuracy_sum(plan.accuracy, <floating *>c.scratch.acts
-                                      + plan.steps[plan.n_steps - 1].out_off * rows,
-                                      lb, tb, rows, n_out)
+        _add_metrics(c, <floating *>c.scratch.acts + plan.steps[plan.n_steps - 1].out_off * rows,
+                     lb, tb, rows)
         c.samples += rows
         (<UpdateRule>c.rule).apply(params, c.grads)
         if constrained:
@@ -1016,6 +1049,5 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
         c.loss_sum += loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused,
                                     plan.epsilon, grad,
                                     <const floating *>c.weights + start if c.weights != NULL else NULL)
-        if plan.accuracy:
-            c.acc_sum += accuracy_sum(plan.accuracy, probs, lb, tb, rows, n_out)
+        _add_metrics(c, probs, lb, tb, rows)
         start += c.batch

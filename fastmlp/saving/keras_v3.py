@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from fastmlp import naming
+from fastmlp import metrics as metrics_module, naming
 from fastmlp.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer
 from fastmlp.saving.atomic import atomic_write
 from fastmlp.saving.config import layer_config, model_from_config, planned_weights
@@ -138,7 +138,7 @@ def keras_config(model, include_optimizer: bool = True):
             "optimizer": {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
                           "config": optimizer.get_config(), "registered_name": None},
             "loss": model.loss.default_name, "loss_weights": None,
-            "metrics": None if model._metric_name is None else [model._metric_name],
+            "metrics": [metrics_module.serialize(spec) for spec in model._metrics] or None,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
             "jit_compile": False}
     return config

@@ -41,7 +41,9 @@ def _write(model, out, include_optimizer: bool, weights_only: bool = False) -> N
     compile_config = optimizer_state = None
     if model.compiled and not weights_only:
         optimizer = model.optimizer
-        compile_config = {"loss": model.loss.default_name, "metrics": model._metric_name,
+        from fastmlp import metrics as metrics_module
+        compile_config = {"loss": model.loss.default_name,
+                          "metrics": [metrics_module.serialize(spec) for spec in model._metrics] or None,
                           "optimizer": {"class_name": type(optimizer).__name__,
                                         "config": optimizer.get_config()}}
         rule = model._rule

@@ -22,7 +22,9 @@ formulas (golden_inputs):
   one epoch of SGD(0.1) fit, batch 16, no shuffling;
 - sample and class weights: a Dense chain's loss and weights after a weighted epoch
   (sample_weight, then class_weight, with sparse labels and with one-hot targets), and a
-  weighted evaluate.
+  weighted evaluate;
+- several metrics (their log names, evaluate's order and values, an epoch's history with
+  validation), one-hot and sparse targets.
 """
 import json
 from pathlib import Path
@@ -113,7 +115,27 @@ def main():
         history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, **kwargs)
         out["weighted"][case] = {"evaluate": evaluated, "loss": history.history["loss"][0],
                                  "weights": [w.tolist() for w in model.get_weights()]}
+    out["metrics"] = {}
+    for case, loss, y, metrics in metric_cases(keras, labels):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="tanh"),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.set_weights(weighted_weights())
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss, metrics=metrics)
+        evaluated = model.evaluate(x, y, batch_size=8, verbose=0)
+        history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, validation_data=(x, y))
+        out["metrics"][case] = {"evaluate": evaluated, "history": history.history}
     (HERE / "keras_layers_golden.json").write_text(json.dumps(out))
+
+
+def metric_cases(keras, labels):
+    """(case, loss, y, metrics): the same code makes them for Keras and for fastmlp."""
+    one_hot = np.eye(3, dtype=np.float32)[labels]
+    return [("one_hot", "categorical_crossentropy", one_hot,
+             ["mse", "mae", "acc", "top_k_categorical_accuracy",
+              keras.metrics.TopKCategoricalAccuracy(k=2, name="top2"), "mean_squared_error"]),
+            ("sparse", "sparse_categorical_crossentropy", labels,
+             ["accuracy", "sparse_top_k_categorical_accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=1),
+              keras.metrics.SparseTopKCategoricalAccuracy(k=2)])]
 
 
 def weighted_weights():
