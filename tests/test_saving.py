@@ -399,3 +399,30 @@ def test_metrics_and_new_optimizer_settings_survive_both_formats(rng, tmp_path):
         assert [spec.key for spec in again._metrics] == ["mse", "acc", "top2"]
         assert again.optimizer.clipnorm == 1.0 and again.optimizer.weight_decay == 0.004
         np.testing.assert_allclose(again.evaluate(x, y, verbose=0), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: keras.optimizers.Nadam(keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)),
+    lambda: keras.optimizers.AdamW(0.01, clipnorm=1.0, amsgrad=True),
+    lambda: keras.optimizers.SGD(keras.optimizers.schedules.PiecewiseConstantDecay([5], [0.1, 0.01]), momentum=0.9, weight_decay=0.01),
+])
+def test_optimizer_state_continues_in_real_keras(rng, tmp_path, make):
+    real_keras = pytest.importorskip("keras", reason="Keras is not installed (pip install \".[test,parity]\")")
+    x = rng.standard_normal((40, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="gelu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=make(), loss="categorical_crossentropy", metrics=["mse", "acc"])
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.save(tmp_path / "f.keras")
+    theirs = real_keras.models.load_model(tmp_path / "f.keras")
+    assert int(theirs.optimizer.iterations) == model.optimizer.iterations == 10
+    np.testing.assert_allclose(theirs.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-5)
+    theirs.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(theirs.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    theirs.save(tmp_path / "k.keras")
+    back = keras.models.load_model(tmp_path / "k.keras")
+    assert back.optimizer.iterations == 15
+    np.testing.assert_allclose(back.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-6)

@@ -4,7 +4,7 @@ A `.keras` file is a zip of `metadata.json`, `config.json` (the model's config, 
 `compile_config`) and `model.weights.h5`, where weights are keyed by each layer's object path:
 `layers/<snake_case class name>[_<n>]/vars/<i>`, counted over `model.layers` in order (a
 Sequential's layers without its InputLayer, a functional model's with it), then
-`optimizer/vars/0` (iterations), `vars/1` (learning rate) and the optimizer's slots, per variable
+`optimizer/vars/0` (iterations), `vars/1` (learning rate, unless it is a schedule) and the optimizer's slots, per variable
 in get_weights order (Adam: momentum and velocity of each variable in turn; RMSprop: every
 velocity, then every momentum). HDF5 goes through h5py; configs are parsed, never executed.
 """
@@ -55,6 +55,12 @@ def _slot_order(optimizer, n_slots: int, n_vars: int):
         return ([(s, k) for k in range(n_vars) for s in range(2)]
                 + [(s, k) for s in range(2, n_slots) for k in range(n_vars)])
     return [(s, k) for s in range(n_slots) for k in range(n_vars)]
+
+
+def _first_slot(optimizer) -> int:
+    """Where the slots start among Keras's optimizer variables: after iterations and the
+    learning rate, which is no variable when it is a schedule."""
+    return 1 if optimizer._schedule is not None else 2
 
 
 def _extra_variables(optimizer) -> int:
@@ -160,12 +166,14 @@ def _write_weights_h5(model, out, include_optimizer: bool) -> None:
             group.attrs["name"] = model.optimizer.name
             rule = model._rule
             group.create_dataset("0", data=np.int64(rule.iterations))
-            group.create_dataset("1", data=np.float32(model.optimizer.learning_rate))
+            first = _first_slot(model.optimizer)
+            if first == 2:
+                group.create_dataset("1", data=np.float32(model.optimizer.learning_rate))
             variables = optimizer_variables(model)
-            for index, variable in enumerate(variables, start=2):
+            for index, variable in enumerate(variables, start=first):
                 group.create_dataset(str(index), data=variable)
             if _extra_variables(model.optimizer):
-                group.create_dataset(str(2 + len(variables)), data=np.float32(rule.u_product))
+                group.create_dataset(str(first + len(variables)), data=np.float32(rule.u_product))
 
 
 def save(model, filepath, include_optimizer: bool = True) -> None:
@@ -228,11 +236,12 @@ def _read_optimizer(model, f, label: str) -> None:
     model._rule = rule
     variables = optimizer_variables(model)
     extra = _extra_variables(model.optimizer)
-    if sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(variables) + extra)]:
+    first = _first_slot(model.optimizer)
+    if sorted(group.keys(), key=int) != [str(i) for i in range(first + len(variables) + extra)]:
         warnings.warn(f"{label}: its optimizer variables do not match a {type(model.optimizer).__name__} "
                       "of this model; the optimizer starts afresh")
         return
-    for index, view in enumerate(variables, start=2):
+    for index, view in enumerate(variables, start=first):
         dataset = group[str(index)]
         if tuple(dataset.shape) != view.shape:
             warnings.warn(f"{label}: optimizer variable {index} has shape {tuple(dataset.shape)}, "
@@ -241,7 +250,7 @@ def _read_optimizer(model, f, label: str) -> None:
             return
         view[...] = dataset[()]
     if extra:
-        u_product = float(np.asarray(group[str(2 + len(variables))][()]))
+        u_product = float(np.asarray(group[str(first + len(variables))][()]))
         if not 0 < u_product <= 1:
             warnings.warn(f"{label}: Nadam's momentum product {u_product} is not in (0, 1]; the "
                           "optimizer starts afresh")
