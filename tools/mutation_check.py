@@ -59,6 +59,13 @@ M = {
  "dropout-mask-ignores-step": ("csrc/dropout.h", "    z = fm_mix64(z ^ ((uint64_t)step + 0x9e3779b97f4a7c15ull));", "", "tests/test_layer_steps.py"),
  "dropout-in-inference": ("fastmlp/_kernels/network.pyx", "        if s.kind == DROPOUT:\n            if l == last:", "        if False:\n            if l == last:", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
  "activation-step-backward-skipped": ("fastmlp/_kernels/network.pyx", "            _activate_backward(other, delta, out, inp, rows, n, act, s.alpha)", "            _activate_backward(other, delta, out, inp, rows, n, 0, s.alpha)", "tests/test_layer_steps.py"),
+ "weights-gathered-by-position": ("fastmlp/_kernels/network.pyx", "                    w_batch[i] = weights[src]", "                    w_batch[i] = weights[start + i]", "tests/test_training.py -k zero_weighted"),
+ "weights-unscaled-gradient": ("fastmlp/_kernels/loss.pyx", "        scale = weights[i] / <floating>rows", "        scale = 1 / <floating>rows", "tests/test_keras_layers_golden.py"),
+ "top-k-strict-ties": ("csrc/elementwise.h", "    for (ptrdiff_t j = 0; j < cols; j++) above += r[j] > r[target];", "    for (ptrdiff_t j = 0; j < cols; j++) above += r[j] >= r[target] && j != target;", "tests/test_kernels.py -k metrics"),
+ "l2-gradient-halved": ("csrc/regularizers.h", "        T a = scale * l1, b = scale * 2 * l2;", "        T a = scale * l1, b = scale * l2;", "tests/test_keras_layers_golden.py"),
+ "activity-penalty-not-per-batch": ("fastmlp/_kernels/network.pyx", "            penalty += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0) / rows", "            penalty += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)", "tests/test_keras_layers_golden.py"),
+ "max-norm-without-epsilon": ("csrc/constraints.h", "        tmp[j] = desired / ((T)FM_CONSTRAINT_EPSILON + norm);", "        tmp[j] = desired / norm;", "tests/test_keras_layers_golden.py"),
+ "frozen-batch-norm-trains": ("fastmlp/engine.py", "                \"frozen\": not self.trainable}\n\n\nStep", "                \"frozen\": False}\n\n\nStep", "tests/test_keras_layers_golden.py"),
  "copy-without-weights": ("fastmlp/saving/native.py", "        _load_flat_weights(model, reader)\n", "        pass\n", "tests/test_hardening.py -k deepcopy"),
 }
 
