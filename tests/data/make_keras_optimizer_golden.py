@@ -12,6 +12,8 @@ records both variables after each of 6 apply_gradients steps.
 """
 import json
 import sys
+
+import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -36,7 +38,11 @@ CASES = {
     "sgd_cosine": ("SGD", {}, "CosineDecay", {"initial_learning_rate": 0.1, "decay_steps": 4, "alpha": 0.1}),
     "sgd_cosine_warmup": ("SGD", {}, "CosineDecay", {"initial_learning_rate": 0.0, "decay_steps": 4, "warmup_target": 0.1, "warmup_steps": 2}),
     "adamw_cosine_global_clipnorm": ("AdamW", {"weight_decay": 0.01, "global_clipnorm": 0.2}, "CosineDecay", {"initial_learning_rate": 0.02, "decay_steps": 5}),
+    # gradients that shrink after the first step: v decays while AMSGrad's maximum holds
+    "adam_amsgrad_shrinking": ("Adam", {"learning_rate": 0.01, "amsgrad": True, "beta_2": 0.9}, None, None),
 }
+# per-step factors of the gradients (1 where a case has none)
+GRAD_SCALES = {"adam_amsgrad_shrinking": [1, 1e-2, 1e-2, 1e-2, 1e-2, 1e-2]}
 
 
 def main():
@@ -50,12 +56,14 @@ def main():
         opt = getattr(keras.optimizers, cls)(**kwargs)
         variables = [keras.Variable(w0[:SPLIT]), keras.Variable(w0[SPLIT:])]
         path = []
-        for g in grads:
+        for g, scale in zip(grads, GRAD_SCALES.get(name, [1] * len(grads))):
+            g = (g * np.float32(scale)).astype(np.float32)
             parts = [keras.ops.convert_to_tensor(g[:SPLIT]), keras.ops.convert_to_tensor(g[SPLIT:])]
             opt.apply_gradients(zip(parts, variables))
             path.append([float(x) for v in variables for x in keras.ops.convert_to_numpy(v)])
         out["cases"][name] = {"class": cls, "kwargs": {k: v for k, v in kwargs.items() if k != "learning_rate" or not schedule},
-                              "schedule": schedule, "schedule_kwargs": schedule_kwargs, "path": path}
+                              "schedule": schedule, "schedule_kwargs": schedule_kwargs, "path": path,
+                              "grad_scales": GRAD_SCALES.get(name, [1] * len(grads))}
     OUT.write_text(json.dumps(out, indent=0))
 
 
