@@ -413,3 +413,76 @@ nobias = keras.layers.Dense(2, use_bias=False, input_dim=2)
 keras.Sequential([nobias])
 expect(ValueError, "no bias", lambda: setattr(nobias, "bias", np.ones(2)))
 """)
+
+
+def test_random_step_plans_build_or_refuse_and_never_crash():
+    """Plans of every step kind, with sizes, offsets, rates and codes drawn at random (many
+    wrong): each Network is built or refused with ValueError/TypeError; a built one trains a
+    step, predicts and evaluates without reading or writing out of bounds."""
+    pytest.importorskip("hypothesis")
+    isolated("""
+from hypothesis import given, settings, strategies as st, HealthCheck
+from fastmlp._kernels.network import Network
+from fastmlp._kernels.optim import SGDRule
+
+@st.composite
+def plans(draw):
+    # a plan laid out as the engine lays one out, then (half the time) one field spoiled
+    kinds = draw(st.lists(st.sampled_from(["dense", "activation", "dropout", "batch_norm"]), min_size=1, max_size=4))
+    width = draw(st.integers(1, 5))
+    steps, offset, frozen_at = [], 0, 40
+    for kind in kinds:
+        n_out = draw(st.integers(1, 5)) if kind == "dense" else width
+        spec = {"kind": kind, "n_in": width, "n_out": n_out}
+        if kind in ("dense", "activation"):
+            spec["activation"] = draw(st.integers(0, 13))
+            spec["alpha"] = draw(st.sampled_from([0.0, 0.2, 1.0]))
+        if kind == "dense":
+            spec["w_off"], spec["b_off"] = offset, offset + width * n_out
+            offset += width * n_out + n_out
+            spec["kernel_l2"] = draw(st.sampled_from([0.0, 0.01]))
+            spec["activity_l1"] = draw(st.sampled_from([0.0, 0.01]))
+            spec["kernel_constraint"] = draw(st.integers(0, 3))
+            spec["kernel_max"] = 1.0
+        elif kind == "dropout":
+            spec["rate"], spec["seed"] = draw(st.floats(0, 0.9)), draw(st.integers(0, 2**64 - 1))
+        elif kind == "batch_norm":
+            spec["w_off"], spec["b_off"] = offset, offset + width
+            offset += 2 * width
+            spec["mean_off"], spec["var_off"] = frozen_at, frozen_at + width
+            frozen_at += 2 * width
+            spec["frozen"] = draw(st.booleans())
+        steps.append(spec)
+        width = n_out
+    if draw(st.booleans()):  # spoil one field with a value from the edges
+        target = draw(st.sampled_from(steps))
+        key = draw(st.sampled_from(sorted(target) + ["kind"]))
+        target[key] = draw(st.sampled_from([-1, 0, 2**31, 2**63, 70, 39, -0.5, 1.0, float("nan"), "x", None]))
+    return steps, offset
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(plans(), st.integers(1, 6))
+def run(plan, rows):
+    steps, trainable = plan
+    params = np.random.default_rng(0).standard_normal(60).astype(np.float32) * 0.1
+    params[40:] = np.abs(params[40:]) + 0.5  # positive where moving variances sit
+    grads = np.zeros(trainable, np.float32)
+    try:
+        net = Network(params, grads, steps, trainable)
+    except (ValueError, TypeError):
+        return
+    built.append(1)
+    x = np.ones((rows, net.n_inputs), np.float32)
+    targets = np.zeros((rows, net.n_outputs), np.float32)
+    net.set_loss(3, 0, 1e-7)  # mean squared error
+    out = np.empty((rows, net.n_outputs), np.float32)
+    net.predict(params.copy(), x, out, 2)
+    net.evaluate(params.copy(), x, None, targets, 2, 3, [4], 1e-7, np.ones(rows, np.float32))
+    if trainable:
+        net.train(x, None, targets, None, 0, 2, 2, SGDRule(trainable, np.float32, 0.01, 0.0, False), 7)
+        net.gradient(x, None, targets, 3)
+built = []
+run()
+assert len(built) > 100, len(built)
+""")
