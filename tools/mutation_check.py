@@ -32,7 +32,7 @@ M = {
  "no-replay": ("fastmlp/trainer.py", "        if bad_step >= 0 and engine.finite(rule):", "        if bad_step >= 0:", "tests/test_training_faults.py"),
  "no-final-weight-check": ("fastmlp/trainer.py", "                if bad_step >= 0 or not engine.finite(rule):", "                if bad_step >= 0:", "tests/test_training_faults.py"),
  "adam-alpha-double": ("fastmlp/_kernels/optim.pyx", "alpha_f = <float>lr * sqrtf(<float>1 - powf(b2, tf)) / (<float>1 - powf(b1, tf))", "alpha_f = <float>(lr * sqrt(1.0 - pow(self.beta_2, t)) / (1.0 - pow(self.beta_1, t)))", "tests/test_keras_golden.py"),
- "adam-one-minus-beta-in-float": ("fastmlp/_kernels/optim.pyx", "alpha_f, <float>(1.0 - self.beta_1),", "alpha_f, <float>1.0 - <float>self.beta_1,", "tests/test_keras_optimizer_golden.py"),
+ "adam-one-minus-beta-in-float": ("fastmlp/_kernels/optim.pyx", "                      <float>(1.0 - self.beta_2), <float>self.epsilon)", "                      <float>1.0 - <float>self.beta_2, <float>self.epsilon)", "tests/test_keras_optimizer_golden.py"),
  "amsgrad-ignored": ("csrc/elementwise.h", "            w[i] -= m[i] * alpha / (SQRT(v_hat[i]) + eps);", "            w[i] -= m[i] * alpha / (SQRT(v[i]) + eps);", "tests/test_keras_optimizer_golden.py"),
  "nadam-u-product-stale": ("fastmlp/_kernels/optim.pyx", "            self.u_product = u_prodf\n", "\n", "tests/test_keras_optimizer_golden.py"),
  "clipnorm-global": ("fastmlp/_kernels/optim.pyx", "        if self._clipnorm > 0:", "        if False:", "tests/test_keras_optimizer_golden.py tests/test_optimizers.py"),
