@@ -12,6 +12,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* MSVC's C compiler spells C99's restrict __restrict. */
+#if defined(_MSC_VER) && !defined(__clang__) && !defined(restrict)
+#define restrict __restrict
+#endif
+
 enum { FM_LINEAR = 0, FM_RELU = 1, FM_SIGMOID = 2, FM_TANH = 3, FM_SOFTMAX = 4,
        FM_LEAKY_RELU = 5, FM_ELU = 6, FM_SELU = 7, FM_GELU = 8, FM_SOFTPLUS = 9,
        FM_SOFTSIGN = 10, FM_SILU = 11, FM_HARD_SIGMOID = 12, FM_EXPONENTIAL = 13 };

@@ -1,6 +1,8 @@
 """The package itself: what `import fastmlp` exposes, and its failure without the compiled
 kernels (a clear message, never a silent slow path)."""
 import shutil
+
+import pytest
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +69,17 @@ def test_the_simd_clone_matches_the_cpu():
         assert level.startswith("x86-64-v3"), level
     else:
         assert level in ("x86-64 baseline", "the compiler's default target (no run-time clones)")
+
+
+def test_the_c_helpers_compile_strictly_and_are_portable():
+    """Every csrc/ header compiles as strict C99 with each compiler present (aarch64 too, with
+    Debian's gcc-aarch64-linux-gnu), and holds no GNU-only syntax as MSVC would see it."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tools" / "check_portability.py").exists():
+        pytest.skip("run from a source tree (tools/ is not installed)")
+    proc = subprocess.run([sys.executable, str(root / "tools" / "check_portability.py")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "gcc: ok" in proc.stdout and "MSVC view (no GNU-only syntax): ok" in proc.stdout

@@ -1,0 +1,97 @@
+"""Portability check of the C helpers in csrc/ (the compiled kernels include them).
+
+1. Each C compiler found (the host's gcc or cc, clang, aarch64-linux-gnu-gcc for a non-x86 CPU)
+   compiles every header, with every function used, as strict C99: -Wall -Wextra -pedantic
+   -Werror.
+2. MSVC's view: the headers preprocessed as MSVC would see them (__GNUC__ undefined, _MSC_VER
+   and _M_X64 defined, system headers stubbed) hold no GNU-only syntax (__attribute__,
+   __builtin_*, __asm__) and no bare `restrict`.
+
+    python tools/check_portability.py        # from the repository root; exit 1 on a problem
+
+tests/test_package.py runs it. Debian's gcc-aarch64-linux-gnu adds the aarch64 compile.
+"""
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CSRC = ROOT / "csrc"
+STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wno-unused-function", "-pedantic", "-Werror"]
+GNU_ONLY = re.compile(r"__attribute__|__builtin_|__asm__|\brestrict\b")
+# what the headers take from the C library, for the MSVC preprocessing (no system headers)
+STUBS = {
+    "math.h": "double exp(double); double log(double); double tanh(double); double sqrt(double);"
+              "double fabs(double); double erf(double); double expm1(double); double log1p(double);"
+              "double pow(double, double); double cos(double); float expf(float); float logf(float);"
+              "float tanhf(float); float sqrtf(float); float fabsf(float); float erff(float);"
+              "float expm1f(float); float log1pf(float);",
+    "stddef.h": "typedef long long ptrdiff_t; typedef unsigned long long size_t;",
+    "stdint.h": "typedef int int32_t; typedef unsigned int uint32_t; typedef long long int64_t;"
+                "typedef unsigned long long uint64_t;",
+    "string.h": "void *memcpy(void *, const void *, size_t);",
+    "xmmintrin.h": "unsigned int _mm_getcsr(void); void _mm_setcsr(unsigned int);",
+}
+
+
+def headers():
+    return sorted(p.name for p in CSRC.glob("*.h"))
+
+
+def compile_all(compiler: str, work: Path) -> str:
+    """'' if `compiler` compiles every header strictly, else its messages."""
+    source = work / "all.c"
+    source.write_text("".join(f'#include "{h}"\n' for h in headers())
+                      + "int main(void) { return fm_simd_level() + (int)fm_flush_denormals_begin(); }\n")
+    proc = subprocess.run([compiler, *STRICT, f"-I{CSRC}", "-c", str(source), "-o", str(work / "all.o")],
+                          capture_output=True, text=True)
+    return "" if proc.returncode == 0 else proc.stderr
+
+
+def msvc_view(work: Path) -> str:
+    """'' if the headers, preprocessed as MSVC sees them, hold no GNU-only syntax."""
+    stubs = work / "stubs"
+    stubs.mkdir()
+    for name, text in STUBS.items():
+        (stubs / name).write_text(text + "\n")
+    problems = []
+    for header in headers():
+        proc = subprocess.run(["gcc", "-E", "-P", "-nostdinc", "-undef", "-D_MSC_VER=1930",
+                               "-D_M_X64=100", "-D_WIN64=1", f"-I{stubs}", f"-I{CSRC}",
+                               str(CSRC / header)], capture_output=True, text=True)
+        if proc.returncode:
+            problems.append(f"{header}: preprocessing failed: {proc.stderr.strip()}")
+            continue
+        for number, line in enumerate(proc.stdout.splitlines(), 1):
+            if GNU_ONLY.search(line):
+                problems.append(f"{header} (as MSVC sees it), line {number}: {line.strip()[:100]}")
+    return "\n".join(problems)
+
+
+def main() -> int:
+    compilers = [c for c in ("gcc", "cc", "clang", "aarch64-linux-gnu-gcc") if shutil.which(c)]
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        for compiler in compilers:
+            work = Path(tmp) / compiler
+            work.mkdir()
+            messages = compile_all(compiler, work)
+            print(f"{compiler}: {'ok' if not messages else 'FAILED'}")
+            if messages:
+                print(messages)
+                failed = True
+        work = Path(tmp) / "msvc"
+        work.mkdir()
+        messages = msvc_view(work)
+        print(f"MSVC view (no GNU-only syntax): {'ok' if not messages else 'FAILED'}")
+        if messages:
+            print(messages)
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
