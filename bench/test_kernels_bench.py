@@ -2,9 +2,9 @@
 `pytest bench/ --benchmark-group-by=param:shape`. Never part of tests/ (they time, not check)."""
 import numpy as np
 import pytest
-
-from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
 from fastmlp._kernels.codes import ACTIVATION_CODES
+from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
+
 from fastmlp.optimizers import Adam
 
 # (batch, inputs, units) of the M1/M2 layers at the benchmark's batch sizes
@@ -41,7 +41,7 @@ def test_dense_forward_numpy(benchmark, shape):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_dense_backward_fastmlp(benchmark, shape):
-    x, w, b = _arrays(shape)
+    x, w, _b = _arrays(shape)
     y = np.maximum(x @ w, 0)
     dy = np.ones_like(y)
     benchmark(dense_backward_check, x, w, y, dy, RELU)

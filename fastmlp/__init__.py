@@ -11,15 +11,40 @@ except ImportError as _exc:  # never fall back to a slow path: say how to build 
         "requirements), or `python setup.py build_ext --inplace` for a development checkout."
     ) from _exc
 
-from fastmlp import (activations, callbacks, config, datasets, initializers, layers, losses,
-                     metrics, optimizers, saving, utils)
-from fastmlp import models
+from fastmlp import (
+    activations,
+    callbacks,
+    config,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    saving,
+    utils,
+)
+from fastmlp._version import __version__ as __version__
 from fastmlp.layers import Input
 from fastmlp.models import Model, Sequential
 from fastmlp.naming import clear_session
 
-from fastmlp._version import __version__
-
-__all__ = ["Sequential", "Model", "Input", "layers", "models", "optimizers", "losses", "metrics",
-           "activations", "initializers", "callbacks", "datasets", "utils", "config", "saving",
-           "clear_session"]
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "activations",
+    "callbacks",
+    "clear_session",
+    "config",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "saving",
+    "utils",
+]

@@ -4,8 +4,6 @@ import numpy as np
 
 from fastmlp.config import epsilon
 
-
-
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 

@@ -10,7 +10,7 @@ import csv
 import math
 import sys
 import warnings
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -20,36 +20,36 @@ class Callback:
 
     def __init__(self):
         self.model = None
-        self.params: Dict = {}
+        self.params: dict = {}
 
     def set_model(self, model) -> None:
         """Called by fit() with the model being trained."""
         self.model = model
 
-    def set_params(self, params: Dict) -> None:
+    def set_params(self, params: dict) -> None:
         """Called by fit() with {'epochs', 'steps', 'verbose'}."""
         self.params = params
 
-    def on_train_begin(self, logs: Optional[Dict] = None) -> None:
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
         """Called once before the first epoch."""
 
-    def on_train_end(self, logs: Optional[Dict] = None) -> None:
+    def on_train_end(self, logs: Optional[dict] = None) -> None:
         """Called once after the last epoch."""
 
-    def on_epoch_begin(self, epoch: int, logs: Optional[Dict] = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
         """Called at the start of each epoch (0-based index)."""
 
-    def on_epoch_end(self, epoch: int, logs: Optional[Dict] = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         """Called at the end of each epoch with its logs: loss, metrics, val_ versions."""
 
-    def on_progress(self, steps_done: int, logs: Optional[Dict] = None) -> None:
+    def on_progress(self, steps_done: int, logs: Optional[dict] = None) -> None:
         """Called by fit after each compiled call (many steps) with the epoch's running logs."""
 
-    def on_train_batch_begin(self, batch: int, logs: Optional[Dict] = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: Optional[dict] = None) -> None:
         """Called before each training step (batch: its index in the epoch). Overriding it
         makes fit run one step per compiled call."""
 
-    def on_train_batch_end(self, batch: int, logs: Optional[Dict] = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         """Called after each training step with the epoch's running loss and metrics.
         Overriding it makes fit run one step per compiled call."""
 
@@ -70,8 +70,8 @@ class History(Callback):
 
     def __init__(self):
         super().__init__()
-        self.history: Dict[str, List[float]] = {}
-        self.epoch: List[int] = []
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
 
     def on_train_begin(self, logs=None):
         self.epoch = []
@@ -144,7 +144,7 @@ class EarlyStopping(Callback):
         current = (logs or {}).get(self.monitor)
         if current is None:
             warnings.warn(f"EarlyStopping: the monitored {self.monitor!r} is not in the logs "
-                          f"{sorted(logs or {})}")
+                          f"{sorted(logs or {})}", stacklevel=2)
             return
         if epoch < self.start_from_epoch:
             return
@@ -210,7 +210,7 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
-                warnings.warn(f"ModelCheckpoint: the monitored {self.monitor!r} is not in the logs")
+                warnings.warn(f"ModelCheckpoint: the monitored {self.monitor!r} is not in the logs", stacklevel=2)
                 return
             if self.best is not None and not self.monitor_op(current, self.best):
                 return
@@ -288,7 +288,7 @@ class ReduceLROnPlateau(Callback):
         logs["learning_rate"] = float(self.model.optimizer.learning_rate)
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(f"ReduceLROnPlateau: the monitored {self.monitor!r} is not in the logs")
+            warnings.warn(f"ReduceLROnPlateau: the monitored {self.monitor!r} is not in the logs", stacklevel=2)
             return
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
@@ -324,14 +324,15 @@ class CSVLogger(Callback):
     def on_train_begin(self, logs=None):
         import os
         self._had_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        # open across the epochs of a run (closed in on_train_end), not in a with block
+        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
         self.keys = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.separator)
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self.keys], delimiter=self.separator)
             if not self._had_rows:
                 self._writer.writeheader()
         self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
@@ -384,7 +385,7 @@ class ProgbarLogger(Callback):
         print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", file=sys.stdout)
         self._bar = Progbar(self.params.get("steps") or 1, verbose)
 
-    def on_progress(self, steps_done: int, logs: Optional[Dict] = None) -> None:
+    def on_progress(self, steps_done: int, logs: Optional[dict] = None) -> None:
         """Called by fit after each compiled call with the epoch's running logs."""
         if self._bar is not None:
             self._bar.update(steps_done, logs)

@@ -1,10 +1,10 @@
 """The `fastmlp` command: `fastmlp serve MODEL` (see fastmlp.serve); the benchmark is
 `fastmlp-bench`."""
 import sys
-from typing import List, Optional
+from typing import Optional
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     """Runs a subcommand: `serve`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] != "serve":

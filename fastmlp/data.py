@@ -1,6 +1,6 @@
 """Conversion of user arrays to what the engine reads, once per call (never per batch), with
 the checks that turn bad input into a clear error."""
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"Argument `{name}` contains NaN or infinity (first at index {tuple(int(i) for i in bad)}).")
 
 
-def as_features(x, input_shape: Tuple[int, ...], dtype, name: str = "x") -> np.ndarray:
+def as_features(x, input_shape: tuple[int, ...], dtype, name: str = "x") -> np.ndarray:
     """x of shape (N, *input_shape), any numeric dtype -> C-contiguous (N, features) in dtype."""
     arr = _as_numeric_array(x, name)
     if tuple(arr.shape[1:]) != tuple(input_shape):
@@ -41,7 +41,7 @@ def as_features(x, input_shape: Tuple[int, ...], dtype, name: str = "x") -> np.n
 
 
 def as_targets(y, n_samples: int, sparse: bool, n_outputs: int, dtype,
-               name: str = "y") -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+               name: str = "y") -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
     """y -> (int32 labels, None) when `sparse` (class indices for sparse cross-entropy), else
     (None, targets of shape (N, n_outputs))."""
     arr = _as_numeric_array(y, name)

@@ -8,7 +8,6 @@ and asked for (`create(prog="dot")`).
 import shutil
 import subprocess
 from pathlib import Path
-from typing import List, Optional, Tuple
 from xml.sax.saxutils import escape
 
 _FONT, _LINE, _PAD, _GAP, _CHAR = 13, 18, 10, 34, 7.4  # px: font, line height, padding, arrow, glyph
@@ -18,7 +17,7 @@ def _shape(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _boxes(model, show_shapes: bool, show_layer_names: bool, show_dtype: bool = False) -> List[List[str]]:
+def _boxes(model, show_shapes: bool, show_layer_names: bool, show_dtype: bool = False) -> list[list[str]]:
     """The text lines of each layer's box, input to output."""
     model._require_built()
     boxes, shape = [], model._input_shape
@@ -60,7 +59,7 @@ class Dot:
                              .replace("|", r"\|").replace("<", r"\<").replace(">", r"\>") for part in box)
             lines.append(f'  n{i} [label="{{{label}}}"];')
         lines += [f"  n{i} -> n{i + 1};" for i in range(len(self.boxes) - 1)]
-        return "\n".join(lines + ["}"]) + "\n"
+        return "\n".join([*lines, "}"]) + "\n"
 
     def create(self, prog: str = "dot", format: str = "svg") -> bytes:
         """The rendered diagram: Graphviz's `prog` when it is installed, else fastmlp's own
@@ -74,7 +73,7 @@ class Dot:
                 return done.stdout
         return self.svg().encode() if format == "svg" else self.png()
 
-    def _layout(self) -> Tuple[List[Tuple[float, float, float, float]], float, float]:
+    def _layout(self) -> tuple[list[tuple[float, float, float, float]], float, float]:
         sizes = [(max(len(line) for line in box) * _CHAR + 2 * _PAD, len(box) * _LINE + 2 * _PAD)
                  for box in self.boxes]
         rects, pos = [], _GAP / 2
@@ -113,7 +112,7 @@ class Dot:
                 a, b, c, d = x0 + w0, y0 + h0 / 2, x1 - 2, y1 + h1 / 2
             out.append(f'<line x1="{a:.1f}" y1="{b:.1f}" x2="{c:.1f}" y2="{d:.1f}" stroke="#444" '
                        'stroke-width="1.4" marker-end="url(#arrow)"/>')
-        return "\n".join(out + ["</svg>"]) + "\n"
+        return "\n".join([*out, "</svg>"]) + "\n"
 
     def png(self, dpi: int = 100) -> bytes:
         """The diagram as PNG, drawn with matplotlib."""

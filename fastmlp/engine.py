@@ -12,18 +12,24 @@ Readers and writers of the weights never meet: training and set_weights write th
 (never modify) once their writes are whole. A reader holds the copy it started with, so it
 sees one consistent set of weights without taking a lock, however many threads read at once.
 """
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 
 from fastmlp import config
-from fastmlp._kernels.codes import (ACCURACY_CODES, ACTIVATION_CODES, CONSTRAINT_CODES,
-                                    DEFAULT_ALPHA, LOSS_CODES)
+from fastmlp._kernels.codes import (
+    ACCURACY_CODES,
+    ACTIVATION_CODES,
+    CONSTRAINT_CODES,
+    DEFAULT_ALPHA,
+    LOSS_CODES,
+)
 from fastmlp._kernels.finite import all_finite
 from fastmlp._kernels.network import Network
 
 # (shape, trainable) of one weight array
-WeightSpec = Tuple[Tuple[int, ...], bool]
+WeightSpec = tuple[tuple[int, ...], bool]
 
 
 class DenseStep(NamedTuple):
@@ -35,14 +41,14 @@ class DenseStep(NamedTuple):
     activation: str
     use_bias: bool
     alpha: Optional[float] = None
-    kernel_penalty: Tuple[float, float] = (0.0, 0.0)
-    bias_penalty: Tuple[float, float] = (0.0, 0.0)
-    activity_penalty: Tuple[float, float] = (0.0, 0.0)
-    kernel_constraint: Optional[Tuple[str, float]] = None
-    bias_constraint: Optional[Tuple[str, float]] = None
+    kernel_penalty: tuple[float, float] = (0.0, 0.0)
+    bias_penalty: tuple[float, float] = (0.0, 0.0)
+    activity_penalty: tuple[float, float] = (0.0, 0.0)
+    kernel_constraint: Optional[tuple[str, float]] = None
+    bias_constraint: Optional[tuple[str, float]] = None
     trainable: bool = True
 
-    def weights(self) -> List[WeightSpec]:
+    def weights(self) -> list[WeightSpec]:
         return [((self.n_in, self.n_out), self.trainable)] + (
             [((self.n_out,), self.trainable)] if self.use_bias else [])
 
@@ -64,7 +70,7 @@ class ActivationStep(NamedTuple):
     activation: str
     alpha: Optional[float] = None
 
-    def weights(self) -> List[WeightSpec]:
+    def weights(self) -> list[WeightSpec]:
         return []
 
     def spec(self) -> dict:
@@ -79,7 +85,7 @@ class DropoutStep(NamedTuple):
     rate: float
     seed: int
 
-    def weights(self) -> List[WeightSpec]:
+    def weights(self) -> list[WeightSpec]:
         return []
 
     def spec(self) -> dict:
@@ -97,7 +103,7 @@ class BatchNormStep(NamedTuple):
     scale: bool
     trainable: bool = True
 
-    def weights(self) -> List[WeightSpec]:
+    def weights(self) -> list[WeightSpec]:
         n = (self.n,)
         return ([(n, self.trainable)] if self.scale else []) + ([(n, self.trainable)] if self.center else []) + [(n, False), (n, False)]
 
@@ -109,7 +115,7 @@ class BatchNormStep(NamedTuple):
 Step = Union[DenseStep, ActivationStep, DropoutStep, BatchNormStep]
 
 
-def _metric_codes(metrics) -> List[Tuple[int, int]]:
+def _metric_codes(metrics) -> list[tuple[int, int]]:
     """(code, k) pairs of metric names or (name, k) pairs; None or one name allowed."""
     if metrics is None:
         return []
@@ -123,7 +129,7 @@ def _alpha(activation: str, alpha: Optional[float]) -> float:
     return float(DEFAULT_ALPHA.get(activation, 0.0) if alpha is None else alpha)
 
 
-def step_width(step: Step) -> Tuple[int, int]:
+def step_width(step: Step) -> tuple[int, int]:
     """(inputs, outputs) of a step."""
     if isinstance(step, DenseStep):
         return step.n_in, step.n_out
@@ -147,14 +153,14 @@ class Engine:
     def __init__(self, steps: Sequence[Step], dtype):
         if not any(isinstance(step, DenseStep) for step in steps):
             raise ValueError("A model needs at least one Dense layer to be trained or run.")
-        self.steps: List[Step] = list(steps)
+        self.steps: list[Step] = list(steps)
         self.dtype = np.dtype(dtype)
         specs = [step.weights() for step in self.steps]
         sizes = [[int(np.prod(shape)) for shape, _ in weights] for weights in specs]
         self.trainable_size = sum(size for weights, step_sizes in zip(specs, sizes)
                                   for (_, trainable), size in zip(weights, step_sizes) if trainable)
         # offsets[i][k]: where weight k of step i starts
-        self._offsets: List[List[int]] = []
+        self._offsets: list[list[int]] = []
         trainable_at, frozen_at = 0, self.trainable_size
         for weights, step_sizes in zip(specs, sizes):
             offsets = []
@@ -203,7 +209,7 @@ class Engine:
         return step_width(self.steps[-1])[1]
 
     # ----- weights -----------------------------------------------------------------------------
-    def views(self, index: int, buffer: Optional[np.ndarray] = None) -> List[np.ndarray]:
+    def views(self, index: int, buffer: Optional[np.ndarray] = None) -> list[np.ndarray]:
         """The weights of step `index` (Keras's order: a Dense's kernel and bias; a batch
         normalization's gamma, beta, moving mean and variance) as views into `buffer` (the
         live parameters by default)."""
@@ -211,7 +217,7 @@ class Engine:
         return [buffer[offset:offset + int(np.prod(shape))].reshape(shape)
                 for (shape, _), offset in zip(self._specs[index], self._offsets[index])]
 
-    def trainable_segments(self) -> List[Tuple[int, int]]:
+    def trainable_segments(self) -> list[tuple[int, int]]:
         """(offset, size) of each trainable weight array in the buffer, in order: what
         clipnorm clips one by one."""
         return sorted((offset, int(np.prod(shape)))
@@ -222,7 +228,7 @@ class Engine:
         """The optimizer's compiled rule over this engine's trainable weights."""
         return optimizer.build(self.trainable_size, self.dtype, self.trainable_segments())
 
-    def trainable_views(self, index: int, buffer: np.ndarray) -> List[np.ndarray]:
+    def trainable_views(self, index: int, buffer: np.ndarray) -> list[np.ndarray]:
         """The trainable weights of step `index` as views into a buffer of the trainable
         prefix's size (the gradients, an optimizer slot)."""
         return [buffer[offset:offset + int(np.prod(shape))].reshape(shape)
@@ -269,7 +275,7 @@ class Engine:
         return out
 
     def evaluate(self, x, labels, targets, batch_size, loss: str, metrics=None,
-                 weights=None) -> Tuple[float, tuple]:
+                 weights=None) -> tuple[float, tuple]:
         """(loss sum, metric sums) over all rows with the published weights, for a loss and
         metrics by Keras name, as set_loss takes them (the training plan is left as it is)."""
         return self.network.evaluate(self.published, x, labels, targets, batch_size,

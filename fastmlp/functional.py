@@ -6,7 +6,7 @@ it lists its InputLayer among its layers, as Keras does. A graph that is not a s
 layer called twice, several inputs or outputs) is a NotImplementedError naming the layer: never
 a different model than the one written.
 """
-from typing import List, Optional, Tuple
+from typing import Optional
 
 from fastmlp.layers import InputLayer, Layer
 
@@ -19,9 +19,9 @@ class KerasTensor:
         dtype: the float type of the model it will be part of.
     """
 
-    def __init__(self, shape: Tuple[int, ...], dtype: str, layer: Layer,
+    def __init__(self, shape: tuple[int, ...], dtype: str, layer: Layer,
                  parent: Optional["KerasTensor"]):
-        self.shape = (None,) + tuple(shape)
+        self.shape = (None, *tuple(shape))
         self.dtype = dtype
         self._layer = layer    # the layer whose output this is (an InputLayer for an Input)
         self._parent = parent  # the tensor that layer was called on (None for an Input)
@@ -64,7 +64,7 @@ def _one(value, what: str) -> KerasTensor:
     return value
 
 
-def chain(inputs, outputs) -> List[Layer]:
+def chain(inputs, outputs) -> list[Layer]:
     """The layers from the InputLayer of `inputs` to the layer that made `outputs`, in order."""
     start, end = _one(inputs, "inputs"), _one(outputs, "outputs")
     if start._parent is not None:

@@ -4,7 +4,7 @@ Without a seed an initializer draws from the session generator (see
 `fastmlp.utils.set_random_seed`); with one it returns the same values on every call.
 """
 import inspect
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -18,7 +18,7 @@ _TRUNCATION_STDDEV = 0.87962566103423978
 class Initializer:
     """Base class: `initializer(shape, dtype)` returns a new array of that shape."""
 
-    def __call__(self, shape: Tuple[int, ...], dtype="float32") -> np.ndarray:
+    def __call__(self, shape: tuple[int, ...], dtype="float32") -> np.ndarray:
         raise NotImplementedError
 
     def get_config(self) -> dict:

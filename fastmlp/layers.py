@@ -13,16 +13,19 @@ a second model is refused. Its weights are shown read-only (`layer.kernel`); the
 through set_weights or by assigning `layer.kernel = array`, which copies into the buffer.
 """
 import weakref
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Callable, Optional, Union
 
 import numpy as np
 
 from fastmlp import activations as _activations
-from fastmlp import config, initializers as _initializers, legacy, naming, seeding
-from fastmlp import constraints as _constraints, regularizers as _regularizers
+from fastmlp import config, legacy, naming, seeding
+from fastmlp import constraints as _constraints
 from fastmlp import engine as _engine
+from fastmlp import initializers as _initializers
+from fastmlp import regularizers as _regularizers
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 
 
 def _as_shape(value, arg: str) -> Shape:
@@ -63,7 +66,7 @@ class Layer:
         self.input_shape: Optional[Shape] = None
         self.output_shape: Optional[Shape] = None
         self.built = False
-        self._weights: List[np.ndarray] = []  # Keras's order; views into the model's buffer once bound
+        self._weights: list[np.ndarray] = []  # Keras's order; views into the model's buffer once bound
         self._owner = None  # weakref to the model whose buffer holds the weights
         self._inbound = None  # the symbolic tensor it was called on (functional API)
 
@@ -111,7 +114,7 @@ class Layer:
         """layer(tensor) on a symbolic tensor (from keras.Input): the next link of a functional
         chain. Layers compute inside a model: build one and call it, model(x)."""
         from fastmlp import functional
-        if isinstance(inputs, functional.KerasTensor) or isinstance(inputs, (list, tuple, dict)):
+        if isinstance(inputs, (functional.KerasTensor, list, tuple, dict)):
             return functional.call(self, inputs)
         raise TypeError(f"Layer {self.name!r} can be called on a symbolic tensor (keras.Input(...)) "
                         "to build a functional model; to compute outputs, build a model and call it: "
@@ -130,7 +133,7 @@ class Layer:
         """Shape of one output sample for one input sample of `input_shape`."""
         return tuple(input_shape)
 
-    def weight_specs(self, input_shape: Shape) -> List[Tuple[str, Shape, bool]]:
+    def weight_specs(self, input_shape: Shape) -> list[tuple[str, Shape, bool]]:
         """(name, shape, trainable) of each weight for inputs of `input_shape`, Keras's order."""
         return []
 
@@ -149,23 +152,23 @@ class Layer:
         self._weights = list(views)
 
     @property
-    def weights(self) -> List[np.ndarray]:
+    def weights(self) -> list[np.ndarray]:
         """Read-only views of the weight arrays, Keras's order (write with set_weights)."""
         return [_read_only(w) for w in self._arrays()]
 
-    def _split_weights(self, trainable: bool) -> List[np.ndarray]:
+    def _split_weights(self, trainable: bool) -> list[np.ndarray]:
         if not self.built:
             return []
         return [_read_only(w) for w, (_, _, kind) in zip(self._weights, self.weight_specs(self.input_shape))
                 if kind == trainable]
 
     @property
-    def trainable_weights(self) -> List[np.ndarray]:
+    def trainable_weights(self) -> list[np.ndarray]:
         """The weights fit updates (read-only views)."""
         return self._split_weights(True)
 
     @property
-    def non_trainable_weights(self) -> List[np.ndarray]:
+    def non_trainable_weights(self) -> list[np.ndarray]:
         """The weights fit does not train by gradient (batch normalization's moving statistics)."""
         return self._split_weights(False)
 
@@ -173,7 +176,7 @@ class Layer:
         """Number of scalar weights."""
         return int(sum(w.size for w in self.weights))
 
-    def get_weights(self) -> List[np.ndarray]:
+    def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, in Keras's layout (in a model: as predict sees them)."""
         owner = self.owner
         if owner is not None and owner.built:
@@ -189,11 +192,11 @@ class Layer:
         for target, value in zip(self._arrays(), self.checked_weights(weights)):
             target[...] = value
 
-    def _arrays(self) -> List[np.ndarray]:
+    def _arrays(self) -> list[np.ndarray]:
         """The writable weight arrays (views into the model's buffer once built)."""
         return list(self._weights) if self.built else []
 
-    def checked_weights(self, weights: Sequence) -> List[np.ndarray]:
+    def checked_weights(self, weights: Sequence) -> list[np.ndarray]:
         """`weights` as arrays, once their count, shapes and values fit this layer; nothing is
         written, so a model can check every layer before it changes any."""
         current = self.weights

@@ -1,18 +1,19 @@
 """The Keras 1 and 2 spellings the tutorials still use, in one place: each is accepted with a
 DeprecationWarning naming today's spelling, or refused with a message that says which to use."""
 import warnings
-from typing import Dict, Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 # old keyword -> today's keyword, per callable (Keras 2 renamed these from Keras 1, or Keras 3
 # from Keras 2)
-RENAMED: Dict[str, Dict[str, str]] = {
+RENAMED: dict[str, dict[str, str]] = {
     "optimizer": {"lr": "learning_rate"},
     "Dense": {"output_dim": "units", "init": "kernel_initializer"},
     "fit": {"nb_epoch": "epochs"},
     "LeakyReLU": {"alpha": "negative_slope"},
 }
 # old keyword -> why it is refused and what to write instead
-REFUSED: Dict[str, Dict[str, str]] = {
+REFUSED: dict[str, dict[str, str]] = {
     "optimizer": {"decay": "Keras 2's per-step decay of the learning rate (lr / (1 + decay · "
                            "iterations)) is not supported: pass a constant learning_rate"},
     "Dense": {"W_regularizer": "regularizers are not supported", "b_regularizer": "regularizers are not supported",

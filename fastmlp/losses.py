@@ -3,12 +3,11 @@
 Calling a loss object computes the mean loss in NumPy; inside a model the loss runs in the
 compiled loss kernel (fused with a softmax or sigmoid output), selected by `code`.
 """
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
 from fastmlp.config import epsilon
-
 
 
 class Loss:
@@ -17,7 +16,7 @@ class Loss:
     sparse_targets = False  # True: y holds class indices, not rows like the output
 
     def __init__(self, from_logits: bool = False, reduction: str = "sum_over_batch_size",
-                 name: str = None):
+                 name: Optional[str] = None):
         if from_logits:
             raise ValueError(f"{type(self).__name__}(from_logits=True) is not supported: give the "
                              "last Dense layer a softmax or sigmoid activation instead, and fastmlp "

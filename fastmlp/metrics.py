@@ -6,7 +6,8 @@ names ('mse', 'mae', 'top_k_categorical_accuracy', ...) and the metric objects b
 their kernels directly. Each metric is logged under the name it was given ('acc' stays 'acc'),
 a repeated name with _1, _2, ... as Keras does.
 """
-from typing import List, NamedTuple, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class MetricSpec(NamedTuple):
     given: object
 
 
-def parse(metrics: Union[None, str, Metric, Sequence]) -> List[MetricSpec]:
+def parse(metrics: Union[str, Metric, Sequence, None]) -> list[MetricSpec]:
     """Validates compile()'s `metrics` and returns one spec per metric, in order."""
     if metrics is None:
         return []

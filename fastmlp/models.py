@@ -9,12 +9,14 @@ thread raises RuntimeError), any number of readers (predict, evaluate, get_weigh
 the last published weights without waiting.
 """
 import threading
+from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import List, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
-from fastmlp import naming, summary as _summary
+from fastmlp import naming
+from fastmlp import summary as _summary
 from fastmlp.engine import Engine
 from fastmlp.layers import Dense, InputLayer, Layer
 from fastmlp.trainer import Trainer
@@ -127,11 +129,11 @@ class Model(Trainer):
         return int(self._engine.size)
 
     @property
-    def weights(self) -> List[np.ndarray]:
+    def weights(self) -> list[np.ndarray]:
         """All weight arrays as read-only views of the live buffer, in Keras's order."""
         return [w for layer in self.layers for w in layer.weights]
 
-    def get_weights(self) -> List[np.ndarray]:
+    def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights, [W0 (inputs, units), b0, W1, b1, ...], as predict sees them."""
         self._require_built()
         return [w for layer in self.layers for w in self._layer_weights(layer)]
@@ -153,7 +155,7 @@ class Model(Trainer):
             start += count
         self._write_weights(pairs)
 
-    def _layer_weights(self, layer: Layer) -> List[np.ndarray]:
+    def _layer_weights(self, layer: Layer) -> list[np.ndarray]:
         """Copies of one layer's weights from the published buffer."""
         steps = self._step_layers()
         if not any(step is layer for step in steps):
@@ -219,27 +221,27 @@ class Sequential(Model):
     def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None):
         super().__init__()
         self.name = name or naming.unique_name("sequential")
-        self._layers: List[Layer] = []
+        self._layers: list[Layer] = []
         self._input_shape = None
         for layer in layers or []:
             self.add(layer)
 
     @property
-    def layers(self) -> List[Layer]:
+    def layers(self) -> list[Layer]:
         """The layers, without the Input (as Keras lists them)."""
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
 
-    def _all_layers(self) -> List[Layer]:
+    def _all_layers(self) -> list[Layer]:
         return list(self._layers)
 
-    def _computing_layers(self) -> List[Layer]:
+    def _computing_layers(self) -> list[Layer]:
         """The layers without the InputLayer (what a Keras Sequential lists and saves)."""
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
 
-    def _dense_layers(self) -> List[Dense]:
+    def _dense_layers(self) -> list[Dense]:
         return [layer for layer in self._layers if isinstance(layer, Dense)]
 
-    def _step_layers(self) -> List[Layer]:
+    def _step_layers(self) -> list[Layer]:
         """The layers that run as compiled steps, in order (engine step i is layer i here)."""
         return [layer for layer in self._layers if layer.built and layer.engine_step() is not None]
 
@@ -308,13 +310,13 @@ class Sequential(Model):
     @property
     def input_shape(self):
         """(None, *sample shape)."""
-        return None if self._input_shape is None else (None,) + tuple(self._input_shape)
+        return None if self._input_shape is None else (None, *tuple(self._input_shape))
 
     @property
     def output_shape(self):
         """(None, units of the last layer)."""
         self._require_built()
-        return (None,) + tuple(self._layers[-1].output_shape)
+        return (None, *tuple(self._layers[-1].output_shape))
 
 
 class Functional(Sequential):
@@ -331,7 +333,7 @@ class Functional(Sequential):
             self.add(layer)
 
     @property
-    def layers(self) -> List[Layer]:
+    def layers(self) -> list[Layer]:
         """The layers, the InputLayer first (as Keras lists a functional model's)."""
         return list(self._layers)
 

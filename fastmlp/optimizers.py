@@ -4,12 +4,11 @@ Each optimizer builds a compiled update rule over the model's one flat parameter
 (fastmlp/_kernels/optim.pyx): a training step updates every weight in one kernel call.
 """
 import inspect
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
-from fastmlp import legacy
-from fastmlp import schedules
+from fastmlp import legacy, schedules
 from fastmlp._kernels import optim as _rules
 
 
@@ -50,7 +49,7 @@ class Optimizer:
     """
     default_name = "optimizer"
 
-    def __init__(self, learning_rate, name: str = None, weight_decay=None, clipnorm=None,
+    def __init__(self, learning_rate, name: Optional[str] = None, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema: bool = False, **kwargs):
         default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
         kwargs = legacy.translate("optimizer", kwargs, label=type(self).__name__,
@@ -106,8 +105,7 @@ class Optimizer:
         # the compiled rule is not copied; its state is, and __setstate__ rebuilds it
         state = dict(self.__dict__)
         rule = state.pop("_rule")
-        state["_rule_state"] = None if rule is None else (
-            rule.size, "float64" if rule.is_double else "float32", self._segments) + rule.get_state()
+        state["_rule_state"] = None if rule is None else (rule.size, "float64" if rule.is_double else "float32", self._segments, *rule.get_state())
         return state
 
     def __setstate__(self, state):
@@ -153,7 +151,7 @@ class SGD(Optimizer):
     default_name = "SGD"
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 name: str = None, **kwargs):
+                 name: Optional[str] = None, **kwargs):
         super().__init__(learning_rate, name, **kwargs)
         self.momentum = _fraction("momentum", momentum)
         self.nesterov = bool(nesterov)
@@ -176,7 +174,7 @@ class Adagrad(Optimizer):
     default_name = "adagrad"
 
     def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1,
-                 epsilon: float = 1e-7, name: str = None, **kwargs):
+                 epsilon: float = 1e-7, name: Optional[str] = None, **kwargs):
         super().__init__(learning_rate, name, **kwargs)
         if initial_accumulator_value < 0:
             raise ValueError("Argument `initial_accumulator_value` must be >= 0. "
@@ -206,7 +204,7 @@ class RMSprop(Optimizer):
     default_name = "rmsprop"
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7, centered: bool = False, name: str = None, **kwargs):
+                 epsilon: float = 1e-7, centered: bool = False, name: Optional[str] = None, **kwargs):
         super().__init__(learning_rate, name, **kwargs)
         if centered:
             raise ValueError("RMSprop(centered=True) is not supported by fastmlp yet.")
@@ -237,7 +235,7 @@ class Adam(Optimizer):
     default_name = "adam"
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, amsgrad: bool = False, name: str = None, **kwargs):
+                 epsilon: float = 1e-7, amsgrad: bool = False, name: Optional[str] = None, **kwargs):
         super().__init__(learning_rate, name, **kwargs)
         self.beta_1 = _fraction("beta_1", beta_1)
         self.beta_2 = _fraction("beta_2", beta_2)
@@ -264,7 +262,7 @@ class AdamW(Adam):
     default_name = "adamw"
 
     def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, name: str = None,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, name: Optional[str] = None,
                  **kwargs):
         if weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
@@ -284,7 +282,7 @@ class Nadam(Optimizer):
     default_name = "nadam"
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, name: str = None, **kwargs):
+                 epsilon: float = 1e-7, name: Optional[str] = None, **kwargs):
         super().__init__(learning_rate, name, **kwargs)
         self.beta_1 = _fraction("beta_1", beta_1)
         self.beta_2 = _fraction("beta_2", beta_2)

@@ -2,7 +2,7 @@
 `1875/1875 ━━━━━━━━━━━━━━━━━━━━ 3s 1ms/step - accuracy: 0.8213 - loss: 0.5062`."""
 import sys
 import time
-from typing import Dict, Optional
+from typing import Optional
 
 _BAR_WIDTH = 20
 
@@ -26,7 +26,7 @@ class Progbar:
         self.start = time.perf_counter()
         self._interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def _line(self, done: int, logs: Optional[Dict], with_bar: bool) -> str:
+    def _line(self, done: int, logs: Optional[dict], with_bar: bool) -> str:
         elapsed = time.perf_counter() - self.start
         parts = [f"{done}/{self.total}"]
         if with_bar:
@@ -38,13 +38,13 @@ class Progbar:
             line += f" - {key}: {value:.4f}"
         return line
 
-    def update(self, done: int, logs: Optional[Dict] = None) -> None:
+    def update(self, done: int, logs: Optional[dict] = None) -> None:
         """Shows `done` steps with the running logs (in place, on a terminal)."""
         if self.verbose == 1 and self._interactive and done < self.total:
             self.stream.write("\r" + self._line(done, logs, True) + "\033[K")
             self.stream.flush()
 
-    def finish(self, logs: Optional[Dict] = None) -> None:
+    def finish(self, logs: Optional[dict] = None) -> None:
         """Writes the final line of this progress."""
         if self.verbose == 0:
             return

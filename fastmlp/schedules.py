@@ -3,7 +3,8 @@
 rule evaluates it at every step, in float32 as Keras does; calling a schedule, schedule(step),
 gives the same value in NumPy."""
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 

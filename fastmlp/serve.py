@@ -19,7 +19,7 @@ import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def _single(value, what: str):
     return value
 
 
-def parse_request(body: bytes) -> Tuple[str, list]:
+def parse_request(body: bytes) -> tuple[str, list]:
     """("instances" or "inputs", the rows) of a predict request body."""
     try:
         request = json.loads(body)

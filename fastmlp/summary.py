@@ -1,6 +1,6 @@
 """model.summary(): the Keras 3 table of layers, output shapes and parameter counts."""
 import textwrap
-from typing import List, Optional
+from typing import Optional
 
 
 def render(model, line_length: Optional[int] = None) -> str:
@@ -22,7 +22,7 @@ def render(model, line_length: Optional[int] = None) -> str:
     def rule(left, mid, right, fill):
         return left + mid.join(fill * w for w in widths) + right
 
-    lines: List[str] = [f'Model: "{model.name}"',
+    lines: list[str] = [f'Model: "{model.name}"',
                         rule("┏", "┳", "┓", "━"),
                         row(["Layer (type)", "Output Shape", "Param #"], "┃", "┃", "┃"),
                         rule("┡", "╇", "┩", "━")]

@@ -9,14 +9,23 @@ that turn NaN or infinite stop training with the last finite weights and optimiz
 import math
 import sys
 import time
-from typing import List, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
-from fastmlp import data as _data, losses as _losses, metrics as _metrics
-from fastmlp import legacy, optimizers as _optimizers, seeding
-from fastmlp.callbacks import (Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN,
-                               wants_batch_hooks)
+from fastmlp import data as _data
+from fastmlp import legacy, seeding
+from fastmlp import losses as _losses
+from fastmlp import metrics as _metrics
+from fastmlp import optimizers as _optimizers
+from fastmlp.callbacks import (
+    Callback,
+    CallbackList,
+    History,
+    ProgbarLogger,
+    TerminateOnNaN,
+    wants_batch_hooks,
+)
 from fastmlp.progbar import Progbar
 
 # Work per compiled call in fit: short enough that Ctrl-C is seen in well under a second and
@@ -119,7 +128,7 @@ class Trainer:
 
     # ----- fit -----------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size: Optional[int] = None, epochs: int = 1,
-            verbose: Union[str, int] = "auto", callbacks: Optional[List[Callback]] = None,
+            verbose: Union[str, int] = "auto", callbacks: Optional[list[Callback]] = None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
             class_weight=None, sample_weight=None, initial_epoch: int = 0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
@@ -226,7 +235,7 @@ class Trainer:
         # then the progress bar (unless the user gave one), which prints them
         user = list(callbacks or [])
         progbar = [] if not verbose or any(isinstance(cb, ProgbarLogger) for cb in user) else [ProgbarLogger()]
-        callback_list = CallbackList(user + [self.history] + progbar, self,
+        callback_list = CallbackList([*user, self.history, *progbar], self,
                                      {"epochs": epochs, "steps": steps, "verbose": verbose})
         batch_hooks = any(wants_batch_hooks(cb) for cb in callback_list.callbacks)
         self.stop_training = False

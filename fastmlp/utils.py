@@ -31,7 +31,7 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
                          f"Received labels from {labels.min()} to {labels.max()}.")
     out = np.zeros((labels.size, num_classes), dtype=np.float32)
     out[np.arange(labels.size), labels] = 1
-    return out.reshape(np.shape(x) + (num_classes,)) if np.ndim(x) > 1 else out
+    return out.reshape((*np.shape(x), num_classes)) if np.ndim(x) > 1 else out
 
 
 def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,

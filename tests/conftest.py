@@ -23,7 +23,7 @@ def fresh_names():
     yield
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def data_root() -> Path:
     """The folder holding fashion-mnist/ and mnist/: FASTMLP_DATA, else the user's cache
     (~/.fastmlp/datasets), where the loader downloads what is missing, as it does for users."""

@@ -75,7 +75,7 @@ def test_checkpoints_appear_under_their_formatted_names(data, tmp_path):
     history = model.fit(x, y, epochs=3, validation_data=val, callbacks=[every, best], verbose=0)
     names = sorted(p.name for p in tmp_path.iterdir())
     want = sorted(f"m-{e + 1:02d}-{v:.2f}.fastmlp" for e, v in enumerate(history.history["val_loss"]))
-    assert names == sorted(want + ["best.weights.h5"])
+    assert names == sorted([*want, "best.weights.h5"])
     last = keras.models.load_model(tmp_path / f"m-03-{history.history['val_loss'][-1]:.2f}.fastmlp")
     np.testing.assert_array_equal(last.predict(val[0][:5], verbose=0), model.predict(val[0][:5], verbose=0))
     with pytest.raises(ValueError, match="weights.fastmlp"):
@@ -90,7 +90,8 @@ def test_learning_rate_schedules(data, tmp_path):
         cbs.LearningRateScheduler(lambda epoch, lr: lr / 2), cbs.CSVLogger(log)])
     np.testing.assert_allclose(history.history["learning_rate"], [0.05, 0.025, 0.0125])
     assert model.optimizer._rule.learning_rate == pytest.approx(0.0125)  # what the kernel uses
-    rows = list(csv.DictReader(open(log)))
+    with open(log) as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     np.testing.assert_allclose([float(r["val_loss"]) for r in rows], history.history["val_loss"])
     plateau = model_for(lr=0.1, optimizer="sgd")

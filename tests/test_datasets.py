@@ -8,10 +8,10 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import data_root
 
 import fastmlp as keras
 from fastmlp.datasets import fashion_mnist, idx, mnist
-from conftest import data_root
 
 FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
@@ -65,7 +65,7 @@ def test_download_into_an_empty_cache(local_server, tmp_path, monkeypatch):
     served, url = local_server
     cache = tmp_path / "cache"
     monkeypatch.setenv("FASTMLP_DATA", str(cache))
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data(base_url=url)
+    (x_train, y_train), (_x_test, _y_test) = fashion_mnist.load_data(base_url=url)
     assert x_train.shape == (60000, 28, 28) and list(y_train[:3]) == [9, 0, 0]
     assert sorted(p.name for p in (cache / "fashion-mnist").iterdir()) == sorted(FILES)
     # second call reads the cache: the server may be gone
@@ -134,7 +134,7 @@ def test_wrong_file_in_the_cache_is_downloaded_again(local_server, tmp_path, mon
     _, url = local_server
     folder = _cache_with_copies(tmp_path, monkeypatch)
     shutil.copy(folder / "t10k-labels-idx1-ubyte.gz", folder / "train-labels-idx1-ubyte.gz")
-    (x_train, y_train), _ = fashion_mnist.load_data(base_url=url)
+    (_x_train, y_train), _ = fashion_mnist.load_data(base_url=url)
     assert y_train.shape == (60000,) and list(y_train[:3]) == [9, 0, 0]
     assert hashlib.sha256((folder / "train-labels-idx1-ubyte.gz").read_bytes()).hexdigest() == \
         fashion_mnist.SHA256["train-labels-idx1-ubyte.gz"]

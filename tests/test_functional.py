@@ -109,7 +109,7 @@ def test_chains_with_dropout_and_batch_norm_train_as_their_sequential_twin(rng, 
                 out = layer(out)
             model = keras.Model(inputs=inp, outputs=out)
         else:
-            model = keras.Sequential([keras.Input(shape=(12,))] + layers)
+            model = keras.Sequential([keras.Input(shape=(12,)), *layers])
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         model.fit(x, y, epochs=3, batch_size=16, verbose=0)
         weights.append(model.get_weights())

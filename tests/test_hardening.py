@@ -3,7 +3,6 @@ own (run_isolated), so that a crash fails its test instead of the whole run: siz
 bits, plan mismatches, compiled objects misused from Python, concurrent writers, copies.
 Each asserts the value or the error a user should get."""
 import pytest
-
 from conftest import run_isolated
 
 PRELUDE = """

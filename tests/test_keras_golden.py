@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data.make_keras_golden import seed_weights, trajectory_inputs
 
 import fastmlp as keras
 from fastmlp import _reference as ref
-from data.make_keras_golden import seed_weights, trajectory_inputs
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "keras_golden.json").read_text())
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data.make_keras_layers_golden import ACTIVATIONS, activation_weights, chain_weights, golden_inputs
 
 import fastmlp as keras
-from data.make_keras_layers_golden import (ACTIVATIONS, activation_weights, chain_weights,
-                                           golden_inputs)
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = json.loads((DATA / "keras_layers_golden.json").read_text())

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data.make_keras_golden import trajectory_inputs
 
 import fastmlp as keras
-from data.make_keras_golden import trajectory_inputs
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "keras_optimizer_golden.json").read_text())
 SPLIT = GOLDEN["split"]

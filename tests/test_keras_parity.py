@@ -9,7 +9,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 real_keras = pytest.importorskip("keras", reason="Keras is not installed; these tests compare with it when it is")
 
-import fastmlp  # noqa: E402
+import fastmlp  # noqa: E402 (after the skip: these tests need Keras)
 
 OPTIMIZERS = [("adam", {}), ("rmsprop", {"momentum": 0.5}), ("sgd", {"momentum": 0.9, "nesterov": True}),
               ("adagrad", {})]

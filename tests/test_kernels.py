@@ -1,12 +1,12 @@
 """Dense, loss and accuracy kernels against the NumPy float64 reference (fastmlp._reference)."""
 import numpy as np
 import pytest
+from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
+from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
+from fastmlp._kernels.loss import accuracy_check, loss_check
 
 from fastmlp import _reference as ref
 from fastmlp import config as keras_config
-from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
-from fastmlp._kernels.loss import accuracy_check, loss_check
-from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
 
 ACTIVATIONS = sorted(ACTIVATION_CODES)
 BATCHES = [1, 7, 32, 128]
@@ -66,7 +66,7 @@ def test_dense_backward(rng, dtype, act, rows, n_in, n_out):
 def test_dense_backward_skips_dx_for_first_layer(rng):
     x = rng.standard_normal((4, 3)).astype(np.float32)
     w = rng.standard_normal((3, 2)).astype(np.float32)
-    dw, db, dx = dense_backward_check(x, w, x @ w, np.ones((4, 2), np.float32), 0, want_dx=False)
+    dw, _db, dx = dense_backward_check(x, w, x @ w, np.ones((4, 2), np.float32), 0, want_dx=False)
     assert dx is None
     np.testing.assert_allclose(dw, x.T @ np.ones((4, 2)), rtol=1e-6)
 

@@ -3,10 +3,10 @@ activations beyond the first five: central-difference gradient checks of the tra
 loss (float64), NumPy references of Keras's formulas, and the properties of the dropout masks."""
 import numpy as np
 import pytest
+from fastmlp._kernels.dropout import dropout_check
 
 import fastmlp as keras
 from fastmlp import _reference as ref
-from fastmlp._kernels.dropout import dropout_check
 from fastmlp.engine import ActivationStep, BatchNormStep, DenseStep, DropoutStep, Engine
 from fastmlp.optimizers import SGD
 
@@ -54,7 +54,7 @@ def test_dense_with_each_new_activation_matches_central_differences(rng, act):
     _check_gradient(engine, x, rng.standard_normal((6, 3)))
 
 
-@pytest.mark.parametrize("act", NEW_ACTIVATIONS + ["relu", "sigmoid", "tanh", "softmax"])
+@pytest.mark.parametrize("act", [*NEW_ACTIVATIONS, "relu", "sigmoid", "tanh", "softmax"])
 def test_activation_step_matches_central_differences(rng, act):
     engine = _engine(rng, [DenseStep(4, 5, "linear", True), ActivationStep(5, act),
                            DenseStep(5, 3, "linear", True)])
@@ -66,7 +66,7 @@ def test_activation_step_matches_central_differences(rng, act):
 def test_batch_norm_step_matches_central_differences(rng, center, scale, first):
     steps = [BatchNormStep(4, 0.99, 1e-3, center, scale), DenseStep(4, 3, "tanh", True)]
     if not first:
-        steps = [DenseStep(4, 4, "relu", True)] + steps
+        steps = [DenseStep(4, 4, "relu", True), *steps]
     engine = _engine(rng, steps)
     _check_gradient(engine, rng.standard_normal((8, 4)) * 2 + 1, rng.standard_normal((8, 3)))
 
@@ -75,7 +75,7 @@ def test_batch_norm_step_matches_central_differences(rng, center, scale, first):
 def test_dropout_step_matches_central_differences(rng, first):
     steps = [DropoutStep(5, 0.4, 123), DenseStep(5, 3, "tanh", True)]
     if not first:
-        steps = [DenseStep(4, 5, "relu", True)] + steps
+        steps = [DenseStep(4, 5, "relu", True), *steps]
     engine = _engine(rng, steps)
     x = rng.standard_normal((6, 4 if not first else 5))
     _check_gradient(engine, x, rng.standard_normal((6, 3)))

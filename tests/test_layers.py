@@ -27,15 +27,15 @@ def test_dense_input_dim_and_callable_activation():
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    (dict(units=0), ValueError, "units=0"),
-    (dict(units=2.5), ValueError, "units=2.5"),
-    (dict(units=3, activation="swish2"), ValueError, "activation='swish2'"),
-    (dict(units=3, kernel_initializer="bogus"), ValueError, "bogus"),
-    (dict(units=3, bogus=1), TypeError, "bogus"),
-    (dict(units=3, input_shape=(0,)), ValueError, "input_shape"),
-    (dict(units=3, kernel_regularizer="l3"), ValueError, "regularizer identifier"),
-    (dict(units=3, kernel_constraint="min_max_norm"), ValueError, "constraint identifier"),
-    (dict(units=3, kernel_constraint={"class_name": "MaxNorm", "config": {"max_value": 2, "axis": 1}}), ValueError, "axis=0"),
+    ({"units": 0}, ValueError, "units=0"),
+    ({"units": 2.5}, ValueError, "units=2.5"),
+    ({"units": 3, "activation": "swish2"}, ValueError, "activation='swish2'"),
+    ({"units": 3, "kernel_initializer": "bogus"}, ValueError, "bogus"),
+    ({"units": 3, "bogus": 1}, TypeError, "bogus"),
+    ({"units": 3, "input_shape": (0,)}, ValueError, "input_shape"),
+    ({"units": 3, "kernel_regularizer": "l3"}, ValueError, "regularizer identifier"),
+    ({"units": 3, "kernel_constraint": "min_max_norm"}, ValueError, "constraint identifier"),
+    ({"units": 3, "kernel_constraint": {"class_name": "MaxNorm", "config": {"max_value": 2, "axis": 1}}}, ValueError, "axis=0"),
 ])
 def test_dense_rejects_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -1,11 +1,11 @@
 """The package itself: what `import fastmlp` exposes, and its failure without the compiled
 kernels (a clear message, never a silent slow path)."""
 import shutil
-
-import pytest
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import fastmlp
 

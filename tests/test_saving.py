@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import fastmlp as keras
-from fastmlp.saving import native
 
 DATA = Path(__file__).parent / "data"
 KERAS_FILES = json.loads((DATA / "keras_files.json").read_text())

@@ -1,9 +1,9 @@
 """End-to-end training on the real Fashion-MNIST, as the Keras tutorial runs it."""
 import numpy as np
 import pytest
+from conftest import data_root
 
 import fastmlp as keras
-from conftest import data_root
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +63,11 @@ def test_zero_weighted_samples_do_not_train_even_when_shuffled(rng):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(sample_weight=np.ones(9), class_weight={0: 1.0}), "both"),
-    (dict(sample_weight=-np.ones(10)), "negative"),
-    (dict(sample_weight=np.ones(9)), r"shape \(10,\)"),
-    (dict(sample_weight=np.full(10, np.nan)), "NaN"),
-    (dict(class_weight=[1.0, 2.0]), "dict"),
+    ({"sample_weight": np.ones(9), "class_weight": {0: 1.0}}, "both"),
+    ({"sample_weight": -np.ones(10)}, "negative"),
+    ({"sample_weight": np.ones(9)}, r"shape \(10,\)"),
+    ({"sample_weight": np.full(10, np.nan)}, "NaN"),
+    ({"class_weight": [1.0, 2.0]}, "dict"),
 ])
 def test_bad_weights_are_named(kwargs, match):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])

@@ -30,7 +30,7 @@ def problems(wheel: Path) -> list:
         if name.endswith((".c", ".cpp", ".o", ".pyc")) or "/build/" in name or "__pycache__" in name \
                 or name.startswith(("tests/", "build/", "csrc/")):
             found.append(f"does not belong in a wheel: {name}")
-    if not any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names):
+    if not any(n.endswith((".dist-info/licenses/LICENSE", ".dist-info/LICENSE")) for n in names):
         found.append("no LICENSE in the wheel's metadata")
     return found
 

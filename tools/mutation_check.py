@@ -100,7 +100,9 @@ def main():
         if any(path.endswith((".h", ".pyx")) for path, _, _ in edits):
             b = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "--force"], cwd=work, capture_output=True, text=True)
             if b.returncode:
-                results[name] = "BUILD FAILED"; print(name, "BUILD FAILED", b.stderr[-500:], flush=True); continue
+                results[name] = "BUILD FAILED"
+                print(name, "BUILD FAILED", b.stderr[-500:], flush=True)
+                continue
         env = dict(os.environ, PYTHONPATH=str(work), FASTMLP_DATA=data)
         r = subprocess.run(f"{sys.executable} -m pytest -q -x -p no:cacheprovider {tests}", shell=True, cwd=work, env=env, capture_output=True, text=True, timeout=900)
         last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-200:]

@@ -41,7 +41,7 @@ from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_
                                           fm_bn_update_moving_d)
 
 from fastmlp._kernels.checks import BLAS_MAX, check_array
-from fastmlp._kernels.codes import (CONSTRAINT_CODES, MAX_METRICS, check_metrics, check_accuracy, check_activation, check_alpha, check_loss,
+from fastmlp._kernels.codes import (CONSTRAINT_CODES, check_metrics, check_activation, check_alpha, check_loss,
                                     fuses, needs, needs_pre)
 from fastmlp._kernels.loss import check_labels_or_targets
 
@@ -899,8 +899,8 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
     cdef floating *other = <floating *>c.scratch.delta_b
     cdef const floating *inp
     cdef const Step *s
-    cdef Py_ssize_t l, step, rows = c.rows
-    for step in range(c.n_steps):
+    cdef Py_ssize_t l, _, rows = c.rows
+    for _ in range(c.n_steps):
         for l in range(plan.n_steps):
             s = &plan.steps[l]
             if s.kind != DENSE:

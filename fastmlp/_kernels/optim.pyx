@@ -12,11 +12,11 @@ from fastmlp._kernels.checks import check_array
 
 cnp.import_array()
 
-from fastmlp._kernels.elementwise cimport (fm_sgd_f, fm_sgd_d, fm_sgd_momentum_f,
-    fm_sgd_momentum_d, fm_adagrad_f, fm_adagrad_d, fm_rmsprop_f, fm_rmsprop_d,
-    fm_adam_f, fm_adam_d, fm_nadam_f, fm_nadam_d, fm_sum_squares_f, fm_sum_squares_d,
-    fm_scale_f, fm_scale_d, fm_clip_values_f, fm_clip_values_d, fm_weight_decay_f,
-    fm_weight_decay_d, fm_flush_denormals_begin, fm_flush_denormals_end)
+from fastmlp._kernels.elementwise cimport (
+    fm_sgd_f, fm_sgd_d, fm_sgd_momentum_f, fm_sgd_momentum_d, fm_adagrad_f, fm_adagrad_d,
+    fm_rmsprop_f, fm_rmsprop_d, fm_adam_f, fm_adam_d, fm_nadam_f, fm_nadam_d, fm_sum_squares_f,
+    fm_sum_squares_d, fm_scale_f, fm_scale_d, fm_clip_values_f, fm_clip_values_d,
+    fm_weight_decay_f, fm_weight_decay_d, fm_flush_denormals_begin, fm_flush_denormals_end)
 
 # Learning-rate schedules the rules evaluate themselves, each step, in float32 as Keras does
 # (keras/src/optimizers/schedules/learning_rate_schedule.py), at the step count before the step.
@@ -113,7 +113,7 @@ cdef class UpdateRule:
         return self._learning_rate_now()
 
     cdef double _learning_rate_now(self) noexcept nogil:
-        cdef float step = <float>self.iterations, p, done, total
+        cdef float step = <float>self.iterations, p, done
         cdef Py_ssize_t i, n
         if self._schedule == 0:
             return self.learning_rate

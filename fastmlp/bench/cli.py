@@ -7,12 +7,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 from fastmlp.bench.environment import OPENBLAS_VARIABLES
 
 
-def _ints(text: str) -> List[int]:
+def _ints(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v]
     except ValueError:
@@ -22,7 +22,7 @@ def _ints(text: str) -> List[int]:
     return values
 
 
-def parse(argv: Optional[List[str]]):
+def parse(argv: Optional[list[str]]):
     p = argparse.ArgumentParser(prog="fastmlp-bench", description=(
         "Benchmark fastmlp against NumPy and Keras (and PyTorch / ONNX Runtime when installed): "
         "training throughput on the seed models, one-sample latency, batch throughput, the "
@@ -77,7 +77,7 @@ def _run_worker(args) -> int:
 _WORKER = "import sys; del sys.path[0]; from fastmlp.bench import main; sys.exit(main(sys.argv[1:]))"
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     args = parse(argv)
     if args.worker is not None:
         return _run_worker(args)
@@ -94,7 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     s = _settings(args)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
+    passthrough = list(argv if argv is not None else sys.argv[1:])
     runs = []
     for threads in s["threads"]:
         with tempfile.TemporaryDirectory() as tmp:

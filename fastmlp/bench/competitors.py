@@ -2,7 +2,7 @@
 name the inference calls a user would make."""
 import importlib.util
 import os
-from typing import Callable, Dict, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class Competitor:
     def train_epoch(self, x, y, batch_size: int) -> None:
         raise NotImplementedError
 
-    def inference_modes(self) -> Dict[str, Callable[[np.ndarray], object]]:
+    def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
         raise NotImplementedError
 
 

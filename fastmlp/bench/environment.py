@@ -1,5 +1,6 @@
 """What the benchmark ran on: CPU, cores, BLAS libraries and kernels (threadpoolctl), versions,
 the OpenBLAS variables, import time and installed size."""
+import contextlib
 import os
 import platform
 import statistics
@@ -7,7 +8,6 @@ import subprocess
 import sys
 import time
 from importlib import metadata
-from typing import Dict, List
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -23,7 +23,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def blas_libraries() -> List[Dict]:
+def blas_libraries() -> list[dict]:
     """threadpoolctl's view of the loaded BLAS libraries (kernel = 'architecture')."""
     try:
         from threadpoolctl import threadpool_info
@@ -34,7 +34,7 @@ def blas_libraries() -> List[Dict]:
             for info in threadpool_info()]
 
 
-def describe() -> Dict:
+def describe() -> dict:
     import numpy
     import scipy
     return {
@@ -55,8 +55,8 @@ def import_seconds(module: str, repeats: int = 3) -> float:
     """Median wall time of `import module` in a fresh interpreter (interpreter start excluded)."""
     # `del sys.path[0]`: `-c` puts the working directory first, and a source tree there would
     # shadow the installed package
-    code = ("import sys; del sys.path[0]; import time; t = time.perf_counter(); import {m}; "
-            "print(time.perf_counter() - t)".format(m=module))
+    code = (f"import sys; del sys.path[0]; import time; t = time.perf_counter(); import {module}; "
+            "print(time.perf_counter() - t)")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow"))
     times = []
     for _ in range(repeats):
@@ -67,7 +67,7 @@ def import_seconds(module: str, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def model_load_ms(repeats: int = 20) -> Dict[str, float]:
+def model_load_ms(repeats: int = 20) -> dict[str, float]:
     """Median milliseconds of fastmlp.models.load_model for the M2 model (784-300-200-100-10)
     saved with Adam's state, loaded with and without compile (the optimizer state)."""
     import tempfile
@@ -96,7 +96,7 @@ def model_load_ms(repeats: int = 20) -> Dict[str, float]:
     return result
 
 
-def _requirement_names(dist) -> List[str]:
+def _requirement_names(dist) -> list[str]:
     names = []
     for req in dist.requires or []:
         if "extra ==" in req:
@@ -121,10 +121,8 @@ def installed_bytes(distribution: str, with_dependencies: bool) -> int:
         except metadata.PackageNotFoundError:
             continue
         for f in dist.files or []:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.path.getsize(dist.locate_file(f))
-            except OSError:
-                pass
         if with_dependencies:
             todo.extend(_requirement_names(dist))
     return total

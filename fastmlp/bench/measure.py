@@ -4,7 +4,6 @@ import math
 import statistics
 import sys
 import time
-from typing import Dict, List
 
 import numpy as np
 
@@ -31,7 +30,7 @@ def sgemm_gflops(size: int = 2048, repeats: int = 3) -> float:
     return 2 * size ** 3 / min(times) / 1e9
 
 
-def _per_call(fn, x, budget_s: float, max_calls: int, warmup: int = 20) -> List[float]:
+def _per_call(fn, x, budget_s: float, max_calls: int, warmup: int = 20) -> list[float]:
     for _ in range(warmup):
         fn(x)
     times = []
@@ -44,14 +43,14 @@ def _per_call(fn, x, budget_s: float, max_calls: int, warmup: int = 20) -> List[
     return times
 
 
-def run(threads: int, workloads: List[str], batches: List[int], epochs: int, samples: int,
-        only: List[str], latency_calls: int, budget_s: float) -> Dict:
+def run(threads: int, workloads: list[str], batches: list[int], epochs: int, samples: int,
+        only: list[str], latency_calls: int, budget_s: float) -> dict:
     """All measurements at `threads` threads, as a JSON-ready dict."""
     from fastmlp.bench.environment import describe
-    result: Dict = {"threads": threads, "training": [], "ceiling": [], "latency": [],
+    result: dict = {"threads": threads, "training": [], "ceiling": [], "latency": [],
                     "throughput": [], "missing": {}, "versions": {}}
     x, y, source = load_data(samples)
-    result["data"] = {"source": source, "samples": int(len(x))}
+    result["data"] = {"source": source, "samples": len(x)}
     progress(f"{threads} thread(s): data {source}, {len(x)} samples; sgemm 2048³")
     result["sgemm_gflops_2048"] = sgemm_gflops()
     engines = {}

@@ -1,6 +1,5 @@
 """The NumPy baseline: the same network, forward, backward and Adam in idiomatic vectorised
 NumPy float32 — preallocated buffers, `out=` arguments, matmul — a fair peer, not a strawman."""
-from typing import List
 
 import numpy as np
 
@@ -13,7 +12,7 @@ class NumpyMLP:
         seed: seed of the Glorot-uniform initial weights.
     """
 
-    def __init__(self, sizes: List[int], seed: int = 0, learning_rate: float = 1e-3):
+    def __init__(self, sizes: list[int], seed: int = 0, learning_rate: float = 1e-3):
         rng = np.random.default_rng(seed)
         self.sizes = sizes
         self.W = [rng.uniform(-1, 1, (a, b)).astype(np.float32) * np.float32(np.sqrt(6 / (a + b)))

@@ -2,7 +2,7 @@
 PNG bar chart."""
 import json
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Optional
 
 PEERS_ORDER = ["fastmlp", "numpy", "keras", "pytorch", "scikit-learn", "onnxruntime"]
 
@@ -21,7 +21,7 @@ def _ratio(a, b) -> str:
     return f"{a / b:.2f}x" if a and b else "—"
 
 
-def _training_table(run: Dict) -> List[str]:
+def _training_table(run: dict) -> list[str]:
     rows = {}
     for r in run["training"]:
         rows.setdefault((r["workload"], r["batch"]), {})[r["competitor"]] = r["samples_per_s"]
@@ -42,7 +42,7 @@ def _training_table(run: Dict) -> List[str]:
     return lines
 
 
-def _inference_table(run: Dict) -> List[str]:
+def _inference_table(run: dict) -> list[str]:
     through = {(t["workload"], t["competitor"], t["mode"]): t["samples_per_s"] for t in run["throughput"]}
     lines = [f"{'workload':<9}{'engine':<13}{'call':<18}{'median µs':>10}{'p99 µs':>9}{'b1024 samples/s':>17}"]
     for r in run["latency"]:
@@ -52,7 +52,7 @@ def _inference_table(run: Dict) -> List[str]:
     return lines
 
 
-def text(results: Dict) -> str:
+def text(results: dict) -> str:
     """The terminal report."""
     out = []
     env = results["runs"][0]["environment"] if results["runs"] else {}
@@ -99,11 +99,11 @@ def text(results: Dict) -> str:
     return "\n".join(out)
 
 
-def write_json(results: Dict, path: Path) -> None:
+def write_json(results: dict, path: Path) -> None:
     path.write_text(json.dumps(results, indent=2, sort_keys=False))
 
 
-def write_chart(results: Dict, path: Path) -> Optional[str]:
+def write_chart(results: dict, path: Path) -> Optional[str]:
     """A PNG of training throughput and one-sample latency; returns why not, if it cannot."""
     try:
         import matplotlib
@@ -118,7 +118,7 @@ def write_chart(results: Dict, path: Path) -> Optional[str]:
         configs = sorted({(r["workload"], r["batch"]) for r in run["training"]})
         names = [n for n in PEERS_ORDER if any(r["competitor"] == n for r in run["training"])]
         width = 0.8 / (len(names) + 1)
-        for i, name in enumerate(names + ["ceiling"]):
+        for i, name in enumerate([*names, "ceiling"]):
             if name == "ceiling":
                 values = {(c["workload"], c["batch"]): c["samples_per_s"] for c in run["ceiling"]}
             else:

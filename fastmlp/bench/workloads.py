@@ -1,5 +1,5 @@
 """The benchmark workloads (the seed models) and their data."""
-from typing import Dict, List, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -7,11 +7,11 @@ import numpy as np
 class Workload(NamedTuple):
     """An MLP: 784 inputs, hidden ReLU layers, a softmax over 10 classes; Adam, sparse CE."""
     name: str
-    hidden: List[int]
+    hidden: list[int]
 
     @property
-    def sizes(self) -> List[int]:
-        return [784] + list(self.hidden) + [10]
+    def sizes(self) -> list[int]:
+        return [784, *list(self.hidden), 10]
 
     def flops_per_sample(self) -> int:
         """Multiply-adds ×2 of one training sample's GEMMs: forward, dW, and dX (not layer 0)."""
@@ -20,7 +20,7 @@ class Workload(NamedTuple):
         return 2 * (2 * forward + sum(a * b for a, b in pairs[1:]))
 
 
-WORKLOADS: Dict[str, Workload] = {
+WORKLOADS: dict[str, Workload] = {
     "M1": Workload("M1", [100]),
     "M2": Workload("M2", [300, 200, 100]),
 }

@@ -1,5 +1,6 @@
 """Fashion-MNIST: 70,000 28×28 grayscale images of clothing in 10 classes (Zalando, MIT)."""
 import os
+from typing import Optional
 
 NAME = "fashion-mnist"
 # Keras downloads the original files from here.
@@ -12,7 +13,7 @@ SHA256 = {
 }
 
 
-def load_data(base_url: str = None):
+def load_data(base_url: Optional[str] = None):
     """Loads Fashion-MNIST from the cache, downloading the files the first time.
 
     Args:

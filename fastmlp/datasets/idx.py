@@ -1,5 +1,6 @@
 """The IDX dataset files: a cache directory, checksum-verified atomic downloads, and the
 parser of the (gzip-compressed) IDX format."""
+import contextlib
 import gzip
 import hashlib
 import os
@@ -10,7 +11,6 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import Dict, Tuple
 
 import numpy as np
 
@@ -58,14 +58,14 @@ def download(url: str, target: Path, sha256: str, timeout: float = 60.0) -> None
 
 # Files verified in this process, by (path, size, mtime): the cache of a read-only folder
 # (a shared dataset copy) is hashed once per process instead of once per load.
-_verified: Dict[Tuple[str, int, int], str] = {}
+_verified: dict[tuple[str, int, int], str] = {}
 
 
 def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _identity(path: Path) -> Tuple[str, int, int]:
+def _identity(path: Path) -> tuple[str, int, int]:
     stat = path.stat()
     return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
@@ -89,10 +89,8 @@ def _verified_digest(path: Path) -> str:
     # a folder without write bits (a shared, read-only dataset copy) is left as it is, even
     # for root, whom the bits do not stop: the process remembers the digest instead
     if path.parent.stat().st_mode & stat.S_IWUSR:
-        try:
+        with contextlib.suppress(OSError):
             stamp.write_text(f"{key[1]} {key[2]} {digest}\n")
-        except OSError:
-            pass
     return digest
 
 
@@ -157,8 +155,8 @@ def _pair(images: np.ndarray, labels: np.ndarray, images_path: Path, labels_path
     return images, labels
 
 
-def load(name: str, base_url: str, checksums: Dict[str, str]) -> Tuple[Tuple[np.ndarray, np.ndarray],
-                                                                        Tuple[np.ndarray, np.ndarray]]:
+def load(name: str, base_url: str, checksums: dict[str, str]) -> tuple[tuple[np.ndarray, np.ndarray],
+                                                                        tuple[np.ndarray, np.ndarray]]:
     """((x_train, y_train), (x_test, y_test)) from the four standard MNIST-style files."""
     paths = {filename: fetch(name, filename, base_url, sha256) for filename, sha256 in checksums.items()}
     arrays = {filename: read_idx(path) for filename, path in paths.items()}

@@ -1,6 +1,7 @@
 """MNIST: 70,000 28×28 grayscale images of handwritten digits (LeCun, Cortes, Burges;
 CC BY-SA 3.0)."""
 import os
+from typing import Optional
 
 NAME = "mnist"
 # A mirror of the original IDX files, the one TensorFlow's tutorials download.
@@ -13,7 +14,7 @@ SHA256 = {
 }
 
 
-def load_data(base_url: str = None):
+def load_data(base_url: Optional[str] = None):
     """Loads MNIST from the cache, downloading the files the first time.
 
     Args:

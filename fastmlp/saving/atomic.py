@@ -1,9 +1,10 @@
 """Atomic file writes: a model file is either the old one or the new one, never a torn mix."""
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 
 @contextmanager

@@ -6,15 +6,27 @@ LeakyReLU, ELU, Softmax, Dropout, BatchNormalization and their options), never b
 instantiating a class a file names. Anything else is a ValueError listing what was found, or
 NotImplementedError for a functional graph that is not a single chain.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 
 from fastmlp import activations, initializers
-from fastmlp.layers import (ELU, Activation, BatchNormalization, Dense, Dropout, Flatten,
-                            InputLayer, Layer, LeakyReLU, ReLU, Softmax)
+from fastmlp.layers import (
+    ELU,
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Flatten,
+    InputLayer,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Softmax,
+)
 
-Config = Dict[str, Any]
+Config = dict[str, Any]
 
 # Layer options that change nothing fastmlp computes when they have these values.
 _NEUTRAL = {"quantization_config": (None,), "lora_rank": (None,), "lora_alpha": (None,),
@@ -104,7 +116,7 @@ def _initializer(spec, where: str):
     return initializers.deserialize(spec["class_name"], spec.get("config") or {})
 
 
-def _batch_shape(config: Config, where: str) -> Optional[Tuple[int, ...]]:
+def _batch_shape(config: Config, where: str) -> Optional[tuple[int, ...]]:
     shape = config.get("batch_shape") or config.get("batch_input_shape")
     if shape is None:
         return None
@@ -114,7 +126,7 @@ def _batch_shape(config: Config, where: str) -> Optional[Tuple[int, ...]]:
     return tuple(shape[1:])
 
 
-def layer_from_config(spec: Config, where: str) -> Tuple[Layer, Optional[Tuple[int, ...]]]:
+def layer_from_config(spec: Config, where: str) -> tuple[Layer, Optional[tuple[int, ...]]]:
     """(layer, input shape it declares or None) for one {"class_name", "config"} entry."""
     if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
         raise ValueError(f"{where}: a layer must be {{class_name, config}}; received {type(spec).__name__}")
@@ -134,8 +146,7 @@ def layer_from_config(spec: Config, where: str) -> Tuple[Layer, Optional[Tuple[i
         _check_options(config, ("data_format",), where)
         return Flatten(name=name, dtype=dtype), shape
     if kind == "Dense":
-        _check_options(config, ("units", "activation", "use_bias", "kernel_initializer",
-                                "bias_initializer") + _DENSE_EXTRAS, where)
+        _check_options(config, ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer", *_DENSE_EXTRAS), where)
         units = config.get("units")
         activation = _activation_name(config.get("activation", "linear"), where)
         try:
@@ -199,7 +210,7 @@ _READERS = {
     "Softmax": (("axis",), lambda c, w, **kw: Softmax(axis=c.get("axis", -1), **kw)),
     "Dropout": (("rate", "seed"), lambda c, w, **kw: Dropout(c.get("rate"), seed=c.get("seed"), **kw)),
     "BatchNormalization": (
-        ("axis", "momentum", "epsilon", "center", "scale") + _BN_INITIALIZERS,
+        ("axis", "momentum", "epsilon", "center", "scale", *_BN_INITIALIZERS),
         lambda c, w, **kw: BatchNormalization(
             axis=_axis(c), momentum=c.get("momentum", 0.99), epsilon=c.get("epsilon", 1e-3),
             center=bool(c.get("center", True)), scale=bool(c.get("scale", True)),
@@ -208,7 +219,7 @@ _READERS = {
 }
 
 
-def _inbound(entry: Config) -> List[str]:
+def _inbound(entry: Config) -> list[str]:
     """The names of the layers feeding a functional layer (Keras 3 and Keras 2 node formats)."""
     names = []
     for node in entry.get("inbound_nodes") or []:
@@ -223,7 +234,7 @@ def _inbound(entry: Config) -> List[str]:
     return names
 
 
-def _chain(config: Config, where: str) -> List[Config]:
+def _chain(config: Config, where: str) -> list[Config]:
     """The layers of a functional config in chain order, or NotImplementedError naming the node
     where the graph branches, merges or reuses a layer."""
     entries = config.get("layers")
@@ -247,7 +258,7 @@ def _chain(config: Config, where: str) -> List[Config]:
     if len(ins) != 1 or len(outs) != 1:
         raise NotImplementedError(f"{where}: fastmlp loads single-input single-output chains; this "
                                   f"model has inputs {ins} and outputs {outs}")
-    consumers: Dict[str, List[str]] = {name: [] for name in by_name}
+    consumers: dict[str, list[str]] = {name: [] for name in by_name}
     for name, entry in by_name.items():
         feeds = _inbound(entry)
         if len(feeds) > 1 or (len(feeds) == 1 and feeds[0] not in by_name):
@@ -309,7 +320,7 @@ def model_from_config(spec: Config, where: str):
     return model, input_shape
 
 
-def planned_weights(model) -> List[Tuple[Layer, List[Tuple[int, ...]]]]:
+def planned_weights(model) -> list[tuple[Layer, list[tuple[int, ...]]]]:
     """(layer, shapes of its weights in Keras's order) for each layer with weights of an unbuilt
     model with an input shape, from its config alone: what its weights must be, known before
     anything is allocated."""
@@ -327,7 +338,7 @@ def planned_weights(model) -> List[Tuple[Layer, List[Tuple[int, ...]]]]:
     return out
 
 
-def planned_shapes(model) -> List[List[Tuple[int, ...]]]:
+def planned_shapes(model) -> list[list[tuple[int, ...]]]:
     """The weight shapes of planned_weights, without the layers (to compare architectures)."""
     return [shapes for _, shapes in planned_weights(model)]
 

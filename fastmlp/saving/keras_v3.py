@@ -16,7 +16,8 @@ import zipfile
 
 import numpy as np
 
-from fastmlp import metrics as metrics_module, naming
+from fastmlp import metrics as metrics_module
+from fastmlp import naming
 from fastmlp.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer
 from fastmlp.saving.atomic import atomic_write
 from fastmlp.saving.config import layer_config, model_from_config, planned_weights
@@ -182,11 +183,10 @@ def save(model, filepath, include_optimizer: bool = True) -> None:
     weights = io.BytesIO()
     _write_weights_h5(model, weights, include_optimizer)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S")}
-    with atomic_write(filepath) as out:
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("metadata.json", json.dumps(metadata))
-            archive.writestr("config.json", json.dumps(config))
-            archive.writestr("model.weights.h5", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
+    with atomic_write(filepath) as out, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
 
 
 def save_weights(model, filepath) -> None:
@@ -239,13 +239,13 @@ def _read_optimizer(model, f, label: str) -> None:
     first = _first_slot(model.optimizer)
     if sorted(group.keys(), key=int) != [str(i) for i in range(first + len(variables) + extra)]:
         warnings.warn(f"{label}: its optimizer variables do not match a {type(model.optimizer).__name__} "
-                      "of this model; the optimizer starts afresh")
+                      "of this model; the optimizer starts afresh", stacklevel=2)
         return
     for index, view in enumerate(variables, start=first):
         dataset = group[str(index)]
         if tuple(dataset.shape) != view.shape:
             warnings.warn(f"{label}: optimizer variable {index} has shape {tuple(dataset.shape)}, "
-                          f"expected {view.shape}; the optimizer starts afresh")
+                          f"expected {view.shape}; the optimizer starts afresh", stacklevel=2)
             model._rule = engine.new_rule(model.optimizer)
             return
         view[...] = dataset[()]
@@ -253,7 +253,7 @@ def _read_optimizer(model, f, label: str) -> None:
         u_product = float(np.asarray(group[str(first + len(variables))][()]))
         if not 0 < u_product <= 1:
             warnings.warn(f"{label}: Nadam's momentum product {u_product} is not in (0, 1]; the "
-                          "optimizer starts afresh")
+                          "optimizer starts afresh", stacklevel=2)
             model._rule = engine.new_rule(model.optimizer)
             return
         rule.u_product = u_product
@@ -272,7 +272,7 @@ def compile_from(model, compile_config, label: str) -> bool:
         return True
     except (KeyError, TypeError, ValueError) as exc:
         warnings.warn(f"{label}: its compile settings are not ones fastmlp has ({exc}); the model is "
-                      "loaded uncompiled: compile it before fit")
+                      "loaded uncompiled: compile it before fit", stacklevel=2)
         return False
 
 
@@ -302,9 +302,9 @@ def load(filepath, compile: bool = True):
     try:
         with h5py().File(io.BytesIO(weights), "r") as f:
             _read_layer_weights(model, f, label, config.get("class_name") != "Sequential")
-            if compile and isinstance(config.get("compile_config"), dict):
-                if compile_from(model, config["compile_config"], label):
-                    _read_optimizer(model, f, label)
+            if (compile and isinstance(config.get("compile_config"), dict)
+                    and compile_from(model, config["compile_config"], label)):
+                _read_optimizer(model, f, label)
     except OSError as exc:
         raise ValueError(f"{label}: model.weights.h5 is not a readable HDF5 file ({exc})") from None
     return model

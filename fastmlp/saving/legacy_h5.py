@@ -35,7 +35,7 @@ def load(filepath, compile: bool = True):
         model, _ = model_from_config(config, label)
         if not model._ready_to_build():
             raise ValueError(f"{label}: the model has no input shape or no Dense layer")
-        group = f["model_weights"] if "model_weights" in f else f
+        group = f.get("model_weights", f)
         datasets = []
         for layer, wanted in planned_weights(model):
             if layer.name not in group:

@@ -17,7 +17,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -35,7 +35,7 @@ def _array_entry(name: str) -> str:
 
 
 def _write(model, out, include_optimizer: bool, weights_only: bool = False) -> None:
-    arrays: Dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {}
     if model.built:
         arrays["weights"] = model.engine.published
     compile_config = optimizer_state = None

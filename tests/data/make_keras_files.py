@@ -45,7 +45,7 @@ def main():
     record = {"keras_version": keras.__version__, "models": {}}
     for name, model in models(keras).items():
         shape = tuple(model.input_shape[1:])
-        x = rng.standard_normal((16,) + shape).astype(np.float32)
+        x = rng.standard_normal((16, *shape)).astype(np.float32)
         units = model.output_shape[-1]
         y = rng.integers(0, 2, (16, units)).astype(np.float32) if units > 1 else rng.integers(0, 2, 16)
         model.compile(optimizer="adam", loss="categorical_crossentropy" if units > 1 else "binary_crossentropy")

@@ -58,7 +58,8 @@ def seed_weights():
 
 
 def read_idx(path):
-    raw = gzip.open(path, "rb").read()
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * d:8 + 4 * d], "big") for d in range(ndim))
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)

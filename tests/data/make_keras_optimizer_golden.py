@@ -12,12 +12,12 @@ records both variables after each of 6 apply_gradients steps.
 """
 import json
 import sys
-
-import numpy as np
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parent))
-from make_keras_golden import trajectory_inputs  # noqa: E402
+from make_keras_golden import trajectory_inputs
 
 OUT = Path(__file__).with_name("keras_optimizer_golden.json")
 SPLIT = 5

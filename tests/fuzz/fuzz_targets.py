@@ -17,7 +17,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, seed as hypothesis_seed, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastmlp as keras
@@ -35,8 +37,8 @@ idx_headers = st.builds(
     st.binary(max_size=64))
 
 
-IDX_STRATEGIES = dict(raw=st.binary(max_size=256) | idx_headers, compress=st.booleans(),
-                      cut=st.integers(0, 300))
+IDX_STRATEGIES = {"raw": st.binary(max_size=256) | idx_headers, "compress": st.booleans(),
+                      "cut": st.integers(0, 300)}
 
 
 def fuzz_idx(raw, compress, cut):
@@ -75,13 +77,13 @@ def model_for(loss, units, activation):
     return MODELS[key]
 
 
-ARGUMENT_STRATEGIES = dict(
-    x=inputs, y=inputs,
-    plan=st.sampled_from([("sparse_categorical_crossentropy", 4, "softmax"),
+ARGUMENT_STRATEGIES = {
+    "x": inputs, "y": inputs,
+    "plan": st.sampled_from([("sparse_categorical_crossentropy", 4, "softmax"),
                           ("sparse_categorical_crossentropy", 1, "sigmoid"),
                           ("categorical_crossentropy", 4, "softmax"),
                           ("binary_crossentropy", 1, "sigmoid"), ("mse", 2, None)]),
-    batch_size=st.integers(1, 5) | st.just(2**40), call=st.sampled_from(["fit", "evaluate", "predict"]))
+    "batch_size": st.integers(1, 5) | st.just(2**40), "call": st.sampled_from(["fit", "evaluate", "predict"])}
 
 
 def fuzz_arguments(x, y, plan, batch_size, call):
