@@ -79,6 +79,8 @@ def test_the_c_helpers_compile_strictly_and_are_portable():
     root = Path(__file__).resolve().parents[1]
     if not (root / "tools" / "check_portability.py").exists():
         pytest.skip("run from a source tree (tools/ is not installed)")
+    if not shutil.which("gcc"):
+        pytest.skip("no C compiler on PATH (CI tests the installed wheel without one)")
     proc = subprocess.run([sys.executable, str(root / "tools" / "check_portability.py")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
