@@ -263,6 +263,8 @@ class Flatten(Layer):
     Args:
         data_format: accepted for Keras compatibility ('channels_last' or None).
         input_shape: shape of one sample, for the first layer.
+
+    Keyword Args:
         name: layer name.
     """
 
@@ -285,15 +287,20 @@ class Dense(Layer):
         use_bias: whether the layer adds a bias vector.
         kernel_initializer: initializer of the (inputs, units) kernel, default 'glorot_uniform'.
         bias_initializer: initializer of the bias, default 'zeros'.
-        kernel_regularizer, bias_regularizer: penalties of the weights (fastmlp.regularizers,
-            'l1' or 'l2'), added to the loss; their gradients to the weights' gradients.
+        kernel_regularizer: penalty of the kernel (fastmlp.regularizers, 'l1' or 'l2'), added
+            to the loss; its gradient to the kernel's gradient.
+        bias_regularizer: the same for the bias.
         activity_regularizer: penalty of the layer's output, divided by the batch size.
-        kernel_constraint, bias_constraint: projections applied after each update
+        kernel_constraint: projection of the kernel applied after each update
             (fastmlp.constraints: 'max_norm', 'non_neg', 'unit_norm').
+        bias_constraint: the same for the bias.
         input_shape: shape of one sample, for the first layer, e.g. (784,).
         input_dim: the same as input_shape=(input_dim,).
+
+    Keyword Args:
         name: layer name.
         dtype: 'float32' or 'float64'.
+        trainable: whether fit updates the weights.
     """
 
     def __init__(self, units: Optional[int] = None, activation: Union[str, Callable, None] = None,
@@ -423,6 +430,8 @@ class Activation(Layer):
 
     Args:
         activation: a name ('relu', 'softmax', 'gelu', ...) or a function of fastmlp.activations.
+
+    Keyword Args:
         name: layer name.
     """
 
@@ -567,8 +576,10 @@ class BatchNormalization(Layer):
         epsilon: added to the variance.
         center: whether to learn the offset beta.
         scale: whether to learn the factor gamma.
-        beta_initializer, gamma_initializer, moving_mean_initializer,
-        moving_variance_initializer: initializers (Keras's defaults: zeros, ones, zeros, ones).
+        beta_initializer: initializer of beta ('zeros').
+        gamma_initializer: initializer of gamma ('ones').
+        moving_mean_initializer: initializer of the moving mean ('zeros').
+        moving_variance_initializer: initializer of the moving variance ('ones').
     """
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,

@@ -26,7 +26,7 @@ class Model(Trainer):
     """Base of the models; `Model(inputs=..., outputs=...)` builds a functional chain (see
     fastmlp.functional) and `Sequential` a stack.
 
-    Args:
+    Keyword Args:
         inputs: the tensor of `keras.Input(...)`.
         outputs: the tensor of the last layer called on the chain from `inputs`.
         name: model name.

@@ -257,7 +257,10 @@ class AdamW(Adam):
     Args:
         learning_rate: 0.001.
         weight_decay: 0.004.
-        beta_1, beta_2, epsilon, amsgrad: as Adam.
+        beta_1: 0.9, as Adam.
+        beta_2: 0.999, as Adam.
+        epsilon: 1e-7, as Adam.
+        amsgrad: as Adam.
     """
     default_name = "adamw"
 

@@ -51,6 +51,19 @@ def verbosity(verbose) -> int:
     return int(verbose)
 
 
+# Keras arguments the methods accept only at their defaults (None): anything else is refused
+# with a message; the documentation's Keras compatibility page reads this table.
+REFUSED_ARGUMENTS = {"compile": ("loss_weights", "weighted_metrics"),
+                     "fit": ("steps_per_epoch", "validation_steps")}
+
+
+def refuse_unsupported(method: str, given: dict) -> None:
+    """ValueError naming the first argument of REFUSED_ARGUMENTS[method] given a value."""
+    for arg in REFUSED_ARGUMENTS[method]:
+        if given.get(arg) is not None:
+            raise ValueError(f"{method}({arg}=...) is not supported by fastmlp.")
+
+
 class _Pace:
     """Steps per compiled call, adapted so that a call takes about SLICE_SECONDS."""
 
@@ -81,9 +94,7 @@ class Trainer:
         """
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
-        for arg, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
-            if value is not None:
-                raise ValueError(f"compile({arg}=...) is not supported by fastmlp.")
+        refuse_unsupported("compile", {"loss_weights": loss_weights, "weighted_metrics": weighted_metrics})
         optimizer = _optimizers.get(optimizer)
         loss = _losses.get(loss)
         metric_specs = _metrics.parse(metrics)
@@ -155,6 +166,8 @@ class Trainer:
             sample_weight: (N,) weights of the samples' losses (the loss of a batch is
                 Σ weight·loss / batch size, as Keras's).
             initial_epoch: epoch at which to start (to resume training).
+
+        Keyword Args:
             nb_epoch: Keras 1's spelling of epochs (accepted with a DeprecationWarning).
 
         Returns:
@@ -172,9 +185,7 @@ class Trainer:
             raise TypeError(f"fit() got unexpected keyword argument(s) {sorted(kwargs)}")
         if not self.compiled:
             raise RuntimeError("You must call compile() before fit(): model.compile(optimizer=..., loss=...).")
-        for arg, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
-            if value is not None:
-                raise ValueError(f"fit({arg}=...) is not supported by fastmlp.")
+        refuse_unsupported("fit", {"steps_per_epoch": steps_per_epoch, "validation_steps": validation_steps})
         batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
         val_batch = batch_size if validation_batch_size is None else positive_int("validation_batch_size", validation_batch_size)
         epochs = positive_int("epochs", epochs, allow_zero=True)
@@ -349,7 +360,8 @@ class Trainer:
         """Loss (and metric) of the model on (x, y).
 
         Args:
-            x, y: as for fit().
+            x: inputs, as for fit().
+            y: targets, as for fit().
             batch_size: default 32.
             verbose: 'auto' (= 1), 0 or 1.
             sample_weight: (N,) weights of the samples' losses.
