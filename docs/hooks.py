@@ -42,7 +42,7 @@ def compatibility_page() -> str:
         count = sum(r.endswith("yes |") for r in rows)
         sections += [f"## keras.{module} ({count} of {len(names)})", "", "| Keras name | fastmlp |",
                      "|---|---|", *rows, ""]
-    lines += [f"In all: {have} of {total} names.", ""] + sections
+    lines += [f"In all: {have} of {total} names.", "", *sections]
     lines += ["## Model methods and their arguments", "",
               "| Method | Keras's arguments fastmlp takes | accepted at the default only | missing |",
               "|---|---|---|---|"]

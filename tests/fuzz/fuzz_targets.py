@@ -4,7 +4,7 @@ result or a ValueError/TypeError, never another exception and never a crash.
 
     python tests/fuzz/fuzz_targets.py --seconds 30     # a longer run, from the repository root
 
-CI runs a few seconds of it in a subprocess (tests/test_fuzz.py), so that a crash fails that
+CI runs 3 rounds of it (300 examples) in a subprocess (tests/test_fuzz.py), so that a crash fails that
 test instead of the run. Uses hypothesis (pip install hypothesis).
 """
 import argparse
@@ -109,13 +109,14 @@ TARGETS = {"idx": (fuzz_idx, IDX_STRATEGIES), "arguments": (fuzz_arguments, ARGU
 ROUND = 50  # examples of each target per round
 
 
-def run(seconds: float, seed: int = 0) -> int:
-    """Runs every target in rounds, each round with a seed of its own, until `seconds` pass;
-    returns the examples run. A failing example raises (hypothesis shows it, shrunk)."""
+def run(seconds: float, seed: int = 0, rounds: int = 0) -> int:
+    """Runs every target in rounds, each round with a seed of its own, until `seconds` pass
+    (or, with rounds > 0, that many rounds, however long they take); returns the examples run.
+    A failing example raises (hypothesis shows it, shrunk)."""
     deadline = time.monotonic() + seconds
     examples = 0
-    for round_ in range(10**9):
-        if time.monotonic() >= deadline:
+    for round_ in range(rounds or 10**9):
+        if not rounds and time.monotonic() >= deadline:
             break
         for function, strategies in TARGETS.values():
             test = given(**strategies)(function)
@@ -129,7 +130,9 @@ def run(seconds: float, seed: int = 0) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--rounds", type=int, default=0,
+                        help=f"run this many rounds ({ROUND} examples of each target each) instead")
     args = parser.parse_args()
-    count = run(args.seconds)
+    count = run(args.seconds, rounds=args.rounds)
     print(f"fuzz: {count} examples, 0 crashes, 0 unexpected errors")
     sys.exit(0)
