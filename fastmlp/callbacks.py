@@ -10,7 +10,7 @@ import csv
 import math
 import sys
 import warnings
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ class Callback:
     """Base class: override the hooks you need. `self.model` is set before training starts."""
 
     def __init__(self):
-        self.model = None
+        self.model: Any = None  # the model being trained, set by fit (set_model)
         self.params: dict = {}
 
     def set_model(self, model) -> None:
@@ -319,7 +319,7 @@ class CSVLogger(Callback):
     def __init__(self, filename, separator: str = ",", append: bool = False):
         super().__init__()
         self.filename, self.separator, self.append = str(filename), separator, append
-        self.keys = None
+        self.keys: Optional[list[str]] = None
 
     def on_train_begin(self, logs=None):
         import os

@@ -74,6 +74,8 @@ class Dot:
         return self.svg().encode() if format == "svg" else self.png()
 
     def _layout(self) -> tuple[list[tuple[float, float, float, float]], float, float]:
+        rects: list[tuple[float, float, float, float]]
+        pos: float
         sizes = [(max(len(line) for line in box) * _CHAR + 2 * _PAD, len(box) * _LINE + 2 * _PAD)
                  for box in self.boxes]
         rects, pos = [], _GAP / 2
@@ -127,7 +129,7 @@ class Dot:
         import io
         rects, width, height = self._layout()
         fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
-        ax = fig.add_axes([0, 0, 1, 1])
+        ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, width)
         ax.set_ylim(height, 0)
         ax.axis("off")

@@ -104,7 +104,7 @@ class BatchNormStep(NamedTuple):
     trainable: bool = True
 
     def weights(self) -> list[WeightSpec]:
-        n = (self.n,)
+        n: tuple[int, ...] = (self.n,)
         return ([(n, self.trainable)] if self.scale else []) + ([(n, self.trainable)] if self.center else []) + [(n, False), (n, False)]
 
     def spec(self) -> dict:

@@ -69,11 +69,12 @@ def chain(inputs, outputs) -> list[Layer]:
     start, end = _one(inputs, "inputs"), _one(outputs, "outputs")
     if start._parent is not None:
         raise NotImplementedError("Model(inputs=...) must be the tensor of keras.Input(...)")
-    layers, tensor = [], end
-    while tensor is not None and tensor is not start:
-        layers.append(tensor._layer)
-        tensor = tensor._parent
-    if tensor is None:
+    layers = []
+    node: Optional[KerasTensor] = end
+    while node is not None and node is not start:
+        layers.append(node._layer)
+        node = node._parent
+    if node is None:
         raise ValueError(f"Model(outputs=...) does not come from Model(inputs=...): the chain from "
                          f"{end._layer.name!r} back to an input ends at another Input")
     layers.append(start._layer)

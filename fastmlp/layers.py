@@ -67,7 +67,7 @@ class Layer:
         self.output_shape: Optional[Shape] = None
         self.built = False
         self._weights: list[np.ndarray] = []  # Keras's order; views into the model's buffer once bound
-        self._owner = None  # weakref to the model whose buffer holds the weights
+        self._owner: Optional[weakref.ReferenceType] = None  # the model whose buffer holds the weights
         self._inbound = None  # the symbolic tensor it was called on (functional API)
 
     def __getstate__(self):
@@ -133,6 +133,26 @@ class Layer:
         """Shape of one output sample for one input sample of `input_shape`."""
         return tuple(input_shape)
 
+    def _built_input_shape(self) -> Shape:
+        """The input_shape given to the constructor (an InputLayer always has one)."""
+        if self._input_shape is None:
+            raise ValueError(f"Layer {self.name!r} was given no input shape.")
+        return self._input_shape
+
+    @property
+    def _built_output_shape(self) -> Shape:
+        """The output shape of a built layer."""
+        if self.output_shape is None:
+            raise ValueError(f"Layer {self.name!r} has not been built: its output shape is unknown.")
+        return self.output_shape
+
+    @property
+    def _built_shape(self) -> Shape:
+        """The input shape of a built layer."""
+        if self.input_shape is None:
+            raise ValueError(f"Layer {self.name!r} has not been built: its input shape is unknown.")
+        return self.input_shape
+
     def weight_specs(self, input_shape: Shape) -> list[tuple[str, Shape, bool]]:
         """(name, shape, trainable) of each weight for inputs of `input_shape`, Keras's order."""
         return []
@@ -159,7 +179,7 @@ class Layer:
     def _split_weights(self, trainable: bool) -> list[np.ndarray]:
         if not self.built:
             return []
-        return [_read_only(w) for w, (_, _, kind) in zip(self._weights, self.weight_specs(self.input_shape))
+        return [_read_only(w) for w, (_, _, kind) in zip(self._weights, self.weight_specs(self._built_shape))
                 if kind == trainable]
 
     @property
@@ -239,7 +259,7 @@ class InputLayer(Layer):
         super().__init__(name=name, input_shape=shape,
                          dtype=dtype, **kwargs)
         self.batch_size = batch_size
-        self.shape = self._input_shape
+        self.shape: Shape = self._built_input_shape()
 
 
 def Input(shape=None, batch_size: Optional[int] = None, dtype=None,
@@ -353,7 +373,7 @@ class Dense(Layer):
 
         def constraint(c):
             return None if c is None else (c.kind, float(c.max_value))
-        return _engine.DenseStep(self.input_shape[0], self.units, self.activation_name, self.use_bias,
+        return _engine.DenseStep(self._built_shape[0], self.units, self.activation_name, self.use_bias,
                                  kernel_penalty=penalty(self.kernel_regularizer),
                                  bias_penalty=penalty(self.bias_regularizer),
                                  activity_penalty=penalty(self.activity_regularizer),
@@ -449,7 +469,7 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def engine_step(self):
-        return _engine.ActivationStep(int(np.prod(self.input_shape)), self.activation_name, self._alpha)
+        return _engine.ActivationStep(int(np.prod(self._built_shape)), self.activation_name, self._alpha)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation_name}
@@ -556,11 +576,11 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: argument `seed` must be a non-negative integer or None. "
                              f"Received: seed={seed!r}")
         self.seed = None if seed is None else int(seed)
-        self._mask_seed = (self.seed if seed is not None
-                           else int(seeding.generator().integers(2 ** 63)))
+        self._mask_seed: int = (int(seed) if seed is not None
+                                else int(seeding.generator().integers(2 ** 63)))
 
     def engine_step(self):
-        return _engine.DropoutStep(int(np.prod(self.input_shape)), self.rate, self._mask_seed % 2 ** 64)
+        return _engine.DropoutStep(int(np.prod(self._built_shape)), self.rate, self._mask_seed % 2 ** 64)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed, "noise_shape": None}
@@ -626,7 +646,7 @@ class BatchNormalization(Layer):
         return getattr(self, f"{name}_initializer")(shape, dtype=self.dtype)
 
     def engine_step(self):
-        return _engine.BatchNormStep(self.input_shape[0], self.momentum, self.epsilon, self.center,
+        return _engine.BatchNormStep(self._built_shape[0], self.momentum, self.epsilon, self.center,
                                      self.scale, self.trainable)
 
     def get_config(self):

@@ -116,10 +116,11 @@ def parse(metrics: Union[str, Metric, Sequence, None]) -> list[MetricSpec]:
     if metrics is None:
         return []
     items = [metrics] if isinstance(metrics, (str, Metric, dict)) else list(metrics)
-    specs, used = [], {}
+    specs: list[MetricSpec] = []
+    used: dict[str, int] = {}
     for item in items:
         if isinstance(item, dict):  # a saved metric object, {"class_name", "config"}
-            cls = _CLASSES.get(item.get("class_name"))
+            cls = _CLASSES.get(str(item.get("class_name")))
             if cls is None:
                 raise ValueError(f"Unknown metric {item.get('class_name')!r}; fastmlp has {sorted(_CLASSES)}")
             item = cls(**(item.get("config") or {}))

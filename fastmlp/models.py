@@ -11,7 +11,7 @@ the last published weights without waiting.
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -37,15 +37,33 @@ class Model(Trainer):
             return super().__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, *args, **kwargs):
+    # what a concrete model (Sequential, Functional) provides
+    name: str
+    _input_shape: Optional[tuple[int, ...]]
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers (Keras's listing)."""
+        raise NotImplementedError
+
+    def _step_layers(self) -> list[Layer]:
+        raise NotImplementedError
+
+    def _dense_layers(self) -> list[Dense]:
+        raise NotImplementedError
+
+    def _build(self, initialize: bool = True) -> None:
+        raise NotImplementedError
+
+    def __init__(self, *args: Any, **kwargs: Any):
         self._engine: Optional[Engine] = None
         self._lock = threading.RLock()
         self._training_thread: Optional[int] = None
-        self.optimizer = None
-        self.loss = None
+        self.optimizer: Any = None
+        self.loss: Any = None
         self.compiled = False
         self.stop_training = False
-        self.history = None
+        self.history: Any = None
         self._metrics: list = []  # metrics.MetricSpec, in compile order
         self._rule = None
 
@@ -114,19 +132,19 @@ class Model(Trainer):
     @property
     def engine(self) -> Engine:
         """The compiled plan under the model (for benchmarks and tools; most code never needs it)."""
-        self._require_built()
+        if self._engine is None:
+            self._require_built()  # raises, saying why
+            raise AssertionError("unreachable")
         return self._engine
 
     @property
     def dtype(self) -> str:
         """'float32' or 'float64'."""
-        self._require_built()
-        return self._engine.dtype.name
+        return self.engine.dtype.name
 
     def count_params(self) -> int:
         """Number of scalar weights."""
-        self._require_built()
-        return int(self._engine.size)
+        return int(self.engine.size)
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -161,7 +179,8 @@ class Model(Trainer):
         if not any(step is layer for step in steps):
             return []
         index = next(i for i, step in enumerate(steps) if step is layer)
-        return [w.copy() for w in self._engine.views(index, self._engine.published)]
+        engine = self.engine
+        return [w.copy() for w in engine.views(index, engine.published)]
 
     def _set_layer_weights(self, layer: Layer, weights: Sequence) -> None:
         self._write_weights([(layer, weights)])
@@ -172,7 +191,7 @@ class Model(Trainer):
             for layer, arrays in checked:
                 for target, value in zip(layer._arrays(), arrays):
                     target[...] = value
-            self._engine.publish()
+            self.engine.publish()
 
     def _build_for_loading(self) -> None:
         """Builds a model read from a file (input shape set), drawing no random numbers."""
@@ -193,7 +212,8 @@ class Model(Trainer):
     def _bind_engine(self) -> None:
         """A new engine over the computing layers' current weights, which become its views."""
         layers = self._step_layers()
-        engine = Engine([layer.engine_step() for layer in layers], self._dense_layers()[0].dtype)
+        steps = [layer.engine_step() for layer in layers]
+        engine = Engine([step for step in steps if step is not None], self._dense_layers()[0].dtype)
         for index, layer in enumerate(layers):
             layer._bind(engine.views(index))
         engine.publish()
@@ -296,12 +316,13 @@ class Sequential(Model):
 
     def _build(self, initialize: bool = True) -> None:
         shape = self._input_shape
+        assert shape is not None  # callers check: the input shape is known
         for layer in self._layers:
             # a layer built for this shape keeps its weights (e.g. when a layer is added later)
             if not (layer.built and layer.input_shape == shape):
                 layer.build(shape, initialize=initialize)
-            shape = layer.output_shape
-        dtypes = {layer.dtype for layer in self._layers if layer.weight_specs(layer.input_shape)}
+            shape = layer._built_output_shape
+        dtypes = {layer.dtype for layer in self._layers if layer.weight_specs(layer._built_shape)}
         if len(dtypes) > 1:
             raise ValueError(f"All layers with weights in a model must share one dtype. Received: {sorted(dtypes)}")
         if self._dense_layers():
@@ -316,7 +337,7 @@ class Sequential(Model):
     def output_shape(self):
         """(None, units of the last layer)."""
         self._require_built()
-        return (None, *tuple(self._layers[-1].output_shape))
+        return (None, *self._layers[-1]._built_output_shape)
 
 
 class Functional(Sequential):

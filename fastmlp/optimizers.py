@@ -68,15 +68,15 @@ class Optimizer:
                              f"global_clipnorm={global_clipnorm}")
         if use_ema:
             raise ValueError(f"{type(self).__name__}(use_ema=True) is not supported by fastmlp yet.")
+        self._schedule: Optional[schedules.LearningRateSchedule] = None
         if isinstance(learning_rate, schedules.LearningRateSchedule):
             self._schedule = learning_rate
             self._learning_rate = float(learning_rate(0))
         else:
-            self._schedule = None
             self._learning_rate = _positive("learning_rate", learning_rate)
         self.name = name or self.default_name
         self._rule = None
-        self._segments = None
+        self._segments: Optional[list[tuple[int, ...]]] = None
 
     @property
     def learning_rate(self) -> float:

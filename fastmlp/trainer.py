@@ -9,7 +9,8 @@ that turn NaN or infinite stop training with the last finite weights and optimiz
 import math
 import sys
 import time
-from typing import Optional, Union
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
@@ -78,6 +79,27 @@ class _Pace:
 class Trainer:
     """compile / fit / evaluate / predict for a model that has an engine (models.Model)."""
 
+    if TYPE_CHECKING:  # what models.Model, the class this mixes into, provides
+        from fastmlp.engine import Engine
+
+        name: str
+        compiled: bool
+        stop_training: bool
+        optimizer: Any
+        loss: Any
+        history: Optional[History]
+        _input_shape: Optional[tuple[int, ...]]
+        _metrics: list[_metrics.MetricSpec]
+        _rule: Any
+
+        @property
+        def engine(self) -> Engine: ...
+        @property
+        def built(self) -> bool: ...
+        def _writing(self, what: str, training: bool = False) -> AbstractContextManager[None]: ...
+        def build(self, input_shape: Any = None) -> None: ...
+        def _require_built(self) -> None: ...
+
     def compile(self, optimizer: Union[str, _optimizers.Optimizer] = "rmsprop", loss=None,
                 metrics=None, loss_weights=None, weighted_metrics=None, run_eagerly=False,
                 steps_per_execution=1, jit_compile="auto") -> None:
@@ -109,7 +131,7 @@ class Trainer:
     def _prepare(self, x, y, name_x="x", name_y="y"):
         """Builds if needed and converts (x, y) once for the engine."""
         features = self._features(x, name_x)
-        engine = self._engine
+        engine = self.engine
         labels, targets = _data.as_targets(y, features.shape[0], self.loss.sparse_targets,
                                            engine.n_outputs, engine.dtype, name_y)
         return features, labels, targets
@@ -123,11 +145,12 @@ class Trainer:
                                  f"Received: {None if x is None else shape}")
             self.build(shape[1:])
         self._require_built()
-        return _data.as_features(x, self._input_shape, self._engine.dtype, name)
+        assert self._input_shape is not None  # built: the input shape is known
+        return _data.as_features(x, self._input_shape, self.engine.dtype, name)
 
     def _loss_plan(self, labels):
         """(loss name, [(metric kernel name, k)]) for the engine, given the form of the targets."""
-        metrics = [(_metrics.resolve(spec.kind, self._engine.n_outputs, labels is not None), spec.k)
+        metrics = [(_metrics.resolve(spec.kind, self.engine.n_outputs, labels is not None), spec.k)
                    for spec in self._metrics]
         return self.loss.default_name, metrics
 
@@ -204,7 +227,7 @@ class Trainer:
              sample_weight=None, class_weight=None):
         features, labels, targets = self._prepare(x, y)
         weights = _data.as_sample_weights(sample_weight, class_weight, y, features.shape[0],
-                                          self._engine.dtype)
+                                          self.engine.dtype)
         val = None
         val_weights = None
         if validation_data is not None:
@@ -214,7 +237,7 @@ class Trainer:
             val = self._prepare(validation_data[0], validation_data[1], "validation_data[0]", "validation_data[1]")
             if len(validation_data) == 3:
                 val_weights = _data.as_sample_weights(validation_data[2], None, None, val[0].shape[0],
-                                                      self._engine.dtype, "validation_data[2]")
+                                                      self.engine.dtype, "validation_data[2]")
         elif validation_split:
             split = int(features.shape[0] * (1 - validation_split))
             if split == 0 or split == features.shape[0]:
@@ -228,7 +251,7 @@ class Trainer:
             labels = None if labels is None else labels[:split]
             targets = None if targets is None else targets[:split]
 
-        engine = self._engine
+        engine = self.engine
         loss_name, metric = self._loss_plan(labels)
         val_metric = None if val is None else self._loss_plan(val[1])[1]
         engine.set_loss(loss_name, metric)
@@ -380,10 +403,10 @@ class Trainer:
         batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
         verbose = verbosity(verbose)
         features, labels, targets = self._prepare(x, y)
-        weights = _data.as_sample_weights(sample_weight, None, None, features.shape[0], self._engine.dtype)
+        weights = _data.as_sample_weights(sample_weight, None, None, features.shape[0], self.engine.dtype)
         loss_name, metric = self._loss_plan(labels)
         bar = Progbar(math.ceil(features.shape[0] / batch_size), verbose)
-        loss_sum, acc_sum = self._engine.evaluate(features, labels, targets, batch_size, loss_name,
+        loss_sum, acc_sum = self.engine.evaluate(features, labels, targets, batch_size, loss_name,
                                                   metric, weights)
         logs = self._logs(loss_sum, acc_sum, features.shape[0])
         if not math.isfinite(logs["loss"]):
@@ -413,7 +436,7 @@ class Trainer:
         verbose = verbosity(verbose)
         features = self._features(x)
         bar = Progbar(math.ceil(features.shape[0] / batch_size), verbose)
-        out = self._engine.predict(features, batch_size)
+        out = self.engine.predict(features, batch_size)
         bar.finish()
         return out
 
@@ -421,7 +444,7 @@ class Trainer:
         """Outputs for x as one batch, without progress output (large inputs run in passes of
         bounded scratch)."""
         features = self._features(x)
-        return self._engine.predict(features, max(1, features.shape[0]))
+        return self.engine.predict(features, max(1, features.shape[0]))
 
     def __call__(self, x) -> np.ndarray:
         """model(x): the outputs for x as one batch (NumPy in, NumPy out)."""

@@ -1,5 +1,6 @@
-"""Checks a built wheel against the source tree: every Python module and every compiled kernel
-is in it, and nothing that should not be (generated C, build debris, bytecode, tests).
+"""Checks a built wheel against the source tree: every Python module, every compiled kernel with
+its type stub, and py.typed are in it, and nothing that should not be (generated C, build
+debris, bytecode, tests).
 
     python tools/check_wheel.py dist/fastmlp-*.whl      (CI runs it on the wheel built from the sdist)
 """
@@ -26,6 +27,10 @@ def problems(wheel: Path) -> list:
     for kernel in kernels():
         if not any(re.fullmatch(rf"fastmlp/_kernels/{kernel}\.[^/]*\.(so|pyd)", n) for n in names):
             found.append(f"missing compiled kernel fastmlp/_kernels/{kernel}")
+        if f"fastmlp/_kernels/{kernel}.pyi" not in names:
+            found.append(f"missing type stub fastmlp/_kernels/{kernel}.pyi")
+    if "fastmlp/py.typed" not in names:
+        found.append("missing fastmlp/py.typed (PEP 561: the package is typed)")
     for name in names:
         if name.endswith((".c", ".cpp", ".o", ".pyc")) or "/build/" in name or "__pycache__" in name \
                 or name.startswith(("tests/", "build/", "csrc/")):

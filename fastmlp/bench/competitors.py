@@ -2,7 +2,7 @@
 name the inference calls a user would make."""
 import importlib.util
 import os
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class Competitor:
 class _KerasAPI(Competitor):
     """An engine behind the Keras API (`self.api`: fastmlp or keras): the same code builds,
     compiles and trains both."""
-    api = None
+    api: Any = None
 
     def build(self, workload, seed=0):
         keras = self.api

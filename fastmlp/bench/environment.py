@@ -122,7 +122,7 @@ def installed_bytes(distribution: str, with_dependencies: bool) -> int:
             continue
         for f in dist.files or []:
             with contextlib.suppress(OSError):
-                total += os.path.getsize(dist.locate_file(f))
+                total += os.path.getsize(str(dist.locate_file(f)))
         if with_dependencies:
             todo.extend(_requirement_names(dist))
     return total

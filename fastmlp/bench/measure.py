@@ -33,7 +33,7 @@ def sgemm_gflops(size: int = 2048, repeats: int = 3) -> float:
 def _per_call(fn, x, budget_s: float, max_calls: int, warmup: int = 20) -> list[float]:
     for _ in range(warmup):
         fn(x)
-    times = []
+    times: list[float] = []
     deadline = time.perf_counter() + budget_s
     clock = time.perf_counter_ns
     while len(times) < max_calls and (len(times) < 30 or time.perf_counter() < deadline):
@@ -72,9 +72,10 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
             steps = math.ceil(len(x) / batch)
             if "fastmlp" in engines:
                 fm = engines["fastmlp"]
+                assert isinstance(fm, _competitors.Fastmlp)  # for gemm_ceiling, fastmlp's own
                 fm.build(workload)
                 fm.train_epoch(x[:2048], y[:2048], batch)  # allocates the scratch once
-                times = []
+                times: list[float] = []
                 for _ in range(max(3, epochs)):
                     start = time.perf_counter()
                     fm.gemm_ceiling(batch, steps)

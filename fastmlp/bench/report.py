@@ -22,7 +22,7 @@ def _ratio(a, b) -> str:
 
 
 def _training_table(run: dict) -> list[str]:
-    rows = {}
+    rows: dict = {}
     for r in run["training"]:
         rows.setdefault((r["workload"], r["batch"]), {})[r["competitor"]] = r["samples_per_s"]
     ceiling = {(c["workload"], c["batch"]): c["samples_per_s"] for c in run["ceiling"]}
@@ -132,7 +132,7 @@ def write_chart(results: dict, path: Path) -> Optional[str]:
         ax.set_title(f"Training, {run['threads']} thread(s)")
         ax.legend(fontsize=8)
         ax = axes[1][col]
-        best = {}
+        best: dict = {}
         for r in run["latency"]:
             key = (r["workload"], r["competitor"])
             best[key] = min(best.get(key, float("inf")), r["median_us"])

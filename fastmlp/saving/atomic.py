@@ -20,7 +20,7 @@ def atomic_write(path) -> Iterator[BinaryIO]:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp_name, target)
-        tmp_name = None
+        tmp_name = ""  # renamed: nothing to remove
         try:
             dir_fd = os.open(target.parent or ".", os.O_RDONLY)
         except OSError:
@@ -32,5 +32,5 @@ def atomic_write(path) -> Iterator[BinaryIO]:
         finally:
             os.close(dir_fd)
     finally:
-        if tmp_name is not None and os.path.exists(tmp_name):
+        if tmp_name and os.path.exists(tmp_name):
             os.unlink(tmp_name)

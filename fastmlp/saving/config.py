@@ -159,7 +159,7 @@ def layer_from_config(spec: Config, where: str) -> tuple[Layer, Optional[tuple[i
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}: {exc}") from None
         return layer, shape
-    reader = _READERS.get(kind)
+    reader = _READERS.get(str(kind))
     if reader is None:
         raise ValueError(f"{where}: layer type {kind!r} is not supported; fastmlp reads "
                          f"{', '.join(['InputLayer', 'Flatten', 'Dense', *_READERS])}")
@@ -284,7 +284,7 @@ def _chain(config: Config, where: str) -> list[Config]:
     return order
 
 
-def model_from_config(spec: Config, where: str):
+def model_from_config(spec: Any, where: str):
     """A Sequential model (unbuilt: no weights drawn) from a Sequential or functional-chain config.
     Returns (model, input shape or None)."""
     from fastmlp.models import Functional, Sequential
@@ -324,7 +324,8 @@ def planned_weights(model) -> list[tuple[Layer, list[tuple[int, ...]]]]:
     """(layer, shapes of its weights in Keras's order) for each layer with weights of an unbuilt
     model with an input shape, from its config alone: what its weights must be, known before
     anything is allocated."""
-    shape, out = model._input_shape, []
+    shape = model._input_shape
+    out: list[tuple[Layer, list[tuple[int, ...]]]] = []
     if shape is None:
         return out
     for layer in model._all_layers():

@@ -39,7 +39,8 @@ def h5py():
 
 def layer_paths(layers):
     """Keras's object path of each layer: its class name in snake case, then _1, _2, ..."""
-    counts, paths = {}, []
+    counts: dict[str, int] = {}
+    paths: list[str] = []
     for layer in layers:
         base = naming.snake_case(type(layer).__name__)
         n = counts.get(base, 0)

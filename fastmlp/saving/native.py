@@ -17,7 +17,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from fastmlp.saving.config import model_config, model_from_config, planned_shape
 FORMAT, VERSION = "fastmlp", 1
 HEADER = "fastmlp.json"
 MAX_HEADER_BYTES = 16 << 20
-DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
+DTYPES: dict[str, np.dtype[Any]] = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
 
 
 def _array_entry(name: str) -> str:
@@ -54,7 +54,7 @@ def _write(model, out, include_optimizer: bool, weights_only: bool = False) -> N
                 names.append(f"optimizer/{i}")
                 arrays[names[-1]] = slot
             optimizer_state = {"iterations": iterations, "slots": names}
-    header = {"format": FORMAT, "version": VERSION, "weights_only": weights_only,
+    header: dict[str, Any] = {"format": FORMAT, "version": VERSION, "weights_only": weights_only,
               "model": model_config(model), "compile": compile_config,
               "optimizer_state": optimizer_state, "arrays": {}}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -138,7 +138,7 @@ class _Reader:
         meta = self.header["arrays"].get(name)
         if not isinstance(meta, dict):
             raise ValueError(f"{self.label}: array {name!r} is missing")
-        dtype = DTYPES.get(meta.get("dtype"))
+        dtype = DTYPES.get(str(meta.get("dtype")))
         if dtype is None:
             raise ValueError(f"{self.label}: array {name!r} has dtype {meta.get('dtype')!r}; "
                              f"expected one of {sorted(DTYPES)}")

@@ -1,0 +1,46 @@
+# Type stub of network.pyx (the compiled plan of steps; see its docstrings).
+from collections.abc import Sequence
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from fastmlp._kernels.optim import UpdateRule
+
+KINDS: dict[str, int]
+Metrics = Union[int, Sequence[Union[int, tuple[int, int]]]]
+
+class Network:
+    is_double: bool
+    has_dropout: bool
+    dtype: np.dtype[Any]
+    params: np.ndarray
+    grads: np.ndarray
+    size: int
+    trainable: int
+    capacity: int
+    def __init__(self, params: np.ndarray, grads: np.ndarray, steps: Sequence[dict[str, Any]],
+                 trainable: int) -> None: ...
+    @property
+    def n_layers(self) -> int: ...
+    @property
+    def n_inputs(self) -> int: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def loss(self) -> int: ...
+    @property
+    def metric_kinds(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def fused(self) -> bool: ...
+    def set_loss(self, loss: int, metrics: Metrics, epsilon: float) -> None: ...
+    def train(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
+              order: Optional[np.ndarray], first_step: int, n_steps: int, batch_size: int,
+              rule: UpdateRule, seed: int = ..., weights: Optional[np.ndarray] = ...
+              ) -> tuple[float, tuple[float, ...], int, int]: ...
+    def predict(self, params: np.ndarray, x: np.ndarray, out: np.ndarray, batch_size: int) -> None: ...
+    def evaluate(self, params: np.ndarray, x: np.ndarray, labels: Optional[np.ndarray],
+                 targets: Optional[np.ndarray], batch_size: int, loss: int, metrics: Metrics,
+                 epsilon: float, weights: Optional[np.ndarray] = ...) -> tuple[float, tuple[float, ...]]: ...
+    def gradient(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
+                 seed: int = ..., weights: Optional[np.ndarray] = ...) -> float: ...
+    def gemm_steps(self, rows: int, n_steps: int) -> None: ...
