@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 M = {
- "softmax-no-max": ("csrc/elementwise.h", "r[j] = EXP(r[j] - top); total += r[j];", "r[j] = EXP(r[j]); total += r[j];", "tests/test_engine_steps.py tests/test_kernels.py"),
+ "softmax-no-max": ("csrc/elementwise.h", "r[j] = EXP(z[j] - top); total += r[j];", "r[j] = EXP(z[j]); total += r[j];", "tests/test_engine_steps.py tests/test_kernels.py"),
  "fused-xent-p-minus-y": ("csrc/elementwise.h", "g[j] = (q[j] * ysum - yj) * inv_rows;", "g[j] = (q[j] - yj) * inv_rows;", "tests/test_gradients.py"),
  "nesterov-ignored": ([("csrc/elementwise.h", "w[i] += momentum * m[i] - lr * g[i];", "w[i] += m[i];"),
                        ("fastmlp/_reference.py", "(w + momentum * m - lr * g if nesterov else w + m)", "(w + m)")], None, None, "tests/test_keras_golden.py"),
