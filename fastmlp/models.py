@@ -220,6 +220,44 @@ class Model(Trainer):
         self._engine = engine
         self._rule = None  # the optimizer's slots belong to the old buffer
 
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """The layer of this name, or at this index of `model.layers`.
+
+        Args:
+            name: the layer's name.
+            index: its position in `model.layers` (negative counts from the end).
+        """
+        if (name is None) == (index is None):
+            raise ValueError("Provide either a layer name or a layer index (one of them). "
+                             f"Received: name={name!r}, index={index!r}")
+        layers = self.layers
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int) or not -len(layers) <= index < len(layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index!r} but model "
+                                 f"{self.name!r} only has {len(layers)} layers.")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in layers]}.")
+
+    def get_config(self) -> dict:
+        """The model's config, as Keras's get_config: its name and its layers' configs."""
+        from fastmlp.saving.config import model_config
+        return model_config(self)["config"]
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model's architecture as Keras's JSON ({"class_name", "config"}, no weights), which
+        keras.models.model_from_json reads (and fastmlp.models.model_from_json).
+
+        Args:
+            **kwargs: passed to json.dumps.
+        """
+        import json
+
+        from fastmlp.saving.config import model_config
+        return json.dumps(model_config(self), **kwargs)
+
     def summary(self, line_length: Optional[int] = None, print_fn=None) -> None:
         """Prints the Keras table of layers, output shapes and parameter counts.
 
@@ -283,6 +321,27 @@ class Sequential(Model):
             self._layers.append(layer)
             if self._ready_to_build():
                 self._build()
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Removes the last layer and returns it; the model is built anew over the layers left
+        (their weights kept).
+
+        Args:
+            rebuild: accepted for Keras compatibility (the model is always rebuilt).
+        """
+        computing = self._computing_layers()
+        if not computing:
+            raise TypeError("There are no layers in the model.")
+        with self._writing("pop()"):
+            layer = computing[-1]
+            self._layers.remove(layer)
+            layer._owner = None
+            if self._ready_to_build():
+                self._build()
+            else:
+                self._engine = None
+                self._rule = None
+        return layer
 
     def _add_unbuilt(self, layer: Layer) -> None:
         """Appends a layer without building (a model being loaded: built once, at the end)."""
@@ -357,6 +416,25 @@ class Functional(Sequential):
     def layers(self) -> list[Layer]:
         """The layers, the InputLayer first (as Keras lists a functional model's)."""
         return list(self._layers)
+
+
+def model_from_json(json_string: str) -> Model:
+    """A new model (fresh weights) from the JSON of model.to_json() or Keras's.
+
+    Args:
+        json_string: the JSON text.
+    """
+    import json
+
+    from fastmlp.saving.config import model_from_config
+    try:
+        spec = json.loads(json_string)
+    except ValueError as exc:
+        raise ValueError(f"model_from_json: not valid JSON ({exc})") from None
+    model, _ = model_from_config(spec, "model_from_json")
+    if model._input_shape is not None and model._ready_to_build():
+        model.build()
+    return model
 
 
 def load_model(filepath, compile: bool = True) -> Model:

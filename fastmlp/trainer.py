@@ -255,12 +255,7 @@ class Trainer:
         loss_name, metric = self._loss_plan(labels)
         val_metric = None if val is None else self._loss_plan(val[1])[1]
         engine.set_loss(loss_name, metric)
-        if engine.trainable_size == 0:
-            raise ValueError(f"Model {self.name!r} has no trainable weights (every layer with "
-                             "weights has trainable=False): there is nothing for fit to train.")
-        if self._rule is None or self._rule.size != engine.trainable_size:
-            self._rule = engine.new_rule(self.optimizer)
-        rule = self._rule
+        rule = self._training_rule("fit")
         n = features.shape[0]
         batch_size = min(batch_size, n)  # as Keras: a batch larger than the data is all of it
         steps = math.ceil(n / batch_size)
@@ -413,11 +408,7 @@ class Trainer:
             raise FloatingPointError(f"The loss of model {self.name!r} on these data is "
                                      f"{logs['loss']}: its outputs overflow. Scale the inputs.")
         bar.finish(logs)
-        if return_dict:
-            return logs
-        if not self._metrics:
-            return logs["loss"]
-        return [logs["loss"]] + [logs[spec.key] for spec in self._metrics]
+        return self._results(logs, return_dict)
 
     def predict(self, x, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
                 **kwargs) -> np.ndarray:
@@ -439,6 +430,85 @@ class Trainer:
         out = self.engine.predict(features, batch_size)
         bar.finish()
         return out
+
+    def _training_rule(self, what: str):
+        """The optimizer's compiled rule over the engine's trainable weights (made on first use
+        and after the weights' layout changes)."""
+        engine = self.engine
+        if engine.trainable_size == 0:
+            raise ValueError(f"Model {self.name!r} has no trainable weights (every layer with "
+                             f"weights has trainable=False): there is nothing for {what} to train.")
+        if self._rule is None or self._rule.size != engine.trainable_size:
+            self._rule = engine.new_rule(self.optimizer)
+        return self._rule
+
+    def _results(self, logs: dict, return_dict: bool):
+        """What evaluate-like methods return: the logs, or the loss, or [loss, *metrics]."""
+        if return_dict:
+            return logs
+        if not self._metrics:
+            return logs["loss"]
+        return [logs["loss"]] + [logs[spec.key] for spec in self._metrics]
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict: bool = False):
+        """One optimizer step on (x, y) as a single batch.
+
+        Args:
+            x: inputs, as for fit().
+            y: targets, as for fit().
+            sample_weight: (N,) weights of the samples' losses.
+            class_weight: {class index: weight}.
+            return_dict: return {'loss': ..., metric: ...}.
+
+        Returns:
+            The loss of the batch (before the step), or [loss, *metrics], as evaluate; the
+            metrics are this batch's alone.
+
+        Raises:
+            FloatingPointError: the loss or the weights became NaN or infinite; the step is
+                undone.
+        """
+        if not self.compiled:
+            raise RuntimeError("You must call compile() before train_on_batch().")
+        with self._writing("train_on_batch()", training=True):
+            features, labels, targets = self._prepare(x, y)
+            weights = _data.as_sample_weights(sample_weight, class_weight, y, features.shape[0],
+                                              self.engine.dtype)
+            engine = self.engine
+            loss_name, metric = self._loss_plan(labels)
+            engine.set_loss(loss_name, metric)
+            rule = self._training_rule("train_on_batch")
+            seed = int(seeding.generator().integers(2 ** 63)) if engine.has_dropout else 0
+            checkpoint = rule.get_state()
+            n = features.shape[0]
+            loss_sum, sums, count, bad = engine.train(features, labels, targets, None, 0, 1, n,
+                                                      rule, seed, weights)
+            if bad >= 0 or not engine.finite(rule):
+                _rewind(engine, rule, checkpoint)
+                raise FloatingPointError(f"The {'loss' if bad >= 0 else 'weights'} became NaN or "
+                                         "infinite in train_on_batch; the step was undone. Lower "
+                                         "the learning rate or scale the inputs.")
+            engine.publish()
+        return self._results(self._logs(loss_sum, sums, count), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        """The loss (and metrics) of the model on (x, y) as a single batch.
+
+        Args:
+            x: inputs, as for fit().
+            y: targets, as for fit().
+            sample_weight: (N,) weights of the samples' losses.
+            return_dict: return {'loss': ..., metric: ...}.
+        """
+        if not self.compiled:
+            raise RuntimeError("You must call compile() before test_on_batch().")
+        features, labels, targets = self._prepare(x, y)
+        weights = _data.as_sample_weights(sample_weight, None, None, features.shape[0], self.engine.dtype)
+        loss_name, metric = self._loss_plan(labels)
+        loss_sum, sums = self.engine.evaluate(features, labels, targets, max(1, features.shape[0]),
+                                              loss_name, metric, weights)
+        return self._results(self._logs(loss_sum, sums, features.shape[0]), return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
         """Outputs for x as one batch, without progress output (large inputs run in passes of

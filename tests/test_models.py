@@ -336,3 +336,54 @@ def test_set_weights_with_a_bad_array_changes_nothing(rng):
         model.set_weights(new)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_get_layer_pop_and_json_as_keras(rng):
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu", name="hidden"),
+                              keras.layers.Dropout(0.1), keras.layers.Dense(3, activation="softmax", name="out")])
+    assert model.get_layer("hidden") is model.layers[0] and model.get_layer(index=-1).name == "out"
+    for kwargs in ({}, {"name": "nope"}, {"index": 3}, {"name": "hidden", "index": 0}):
+        with pytest.raises(ValueError):
+            model.get_layer(**kwargs)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    twin = keras.models.model_from_json(model.to_json())
+    assert [type(l).__name__ for l in twin.layers] == ["Dense", "Dropout", "Dense"]
+    assert model.get_config()["layers"][1]["config"]["units"] == 5
+    twin.set_weights(model.get_weights())
+    np.testing.assert_array_equal(twin.predict(x, verbose=0), model.predict(x, verbose=0))
+    hidden = model.layers[0].get_weights()
+    popped = model.pop()
+    assert popped.name == "out" and [l.name for l in model.layers] == ["hidden", model.layers[1].name]
+    assert model.output_shape == (None, 5)
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], hidden[0])  # kept
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.maximum(x @ hidden[0] + hidden[1], 0), rtol=1e-6)
+    model.add(keras.layers.Dense(2, activation="softmax"))
+    assert model.predict(x, verbose=0).shape == (4, 2)
+
+
+def test_train_and_test_on_batch(rng):
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    before = model.get_weights()
+    loss, acc = model.test_on_batch(x, y)
+    assert [loss, acc] == pytest.approx(model.evaluate(x, y, batch_size=16, verbose=0), rel=1e-6)
+    result = model.train_on_batch(x, y, return_dict=True)
+    assert result["loss"] == pytest.approx(loss, rel=1e-6) and model.optimizer.iterations == 1
+    # the same step as fit's over one batch of all rows
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    other.set_weights(before)
+    other.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    other.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    regression = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    regression.compile(optimizer="sgd", loss="mse")
+    kept = regression.get_weights()
+    with pytest.raises(FloatingPointError, match="undone"):
+        regression.train_on_batch(x, np.full(16, 1e30, np.float32))  # (1e30)² overflows float32
+    assert regression.optimizer.iterations == 0
+    for a, b in zip(regression.get_weights(), kept):
+        np.testing.assert_array_equal(a, b)
