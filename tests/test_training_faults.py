@@ -104,7 +104,11 @@ def test_evaluate_refuses_a_loss_that_overflows():
 
 
 CTRL_C = """
+import signal
 import sys
+# Python installs its KeyboardInterrupt handler only where SIGINT is not ignored, and a shell
+# that starts a job in the background (nohup, &) passes SIGINT ignored down to its children
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 import fastmlp as keras
 rng = np.random.default_rng(0)
@@ -143,7 +147,7 @@ def test_ctrl_c_stops_fit_within_the_epoch(verbose, tmp_path):
             proc.kill()
             pytest.fail(f"the training process did not start: {first!r}\n{proc.stderr.read()}")
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=300)  # a guard against a hang, generous for a busy machine
+        out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
