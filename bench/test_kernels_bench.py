@@ -2,9 +2,9 @@
 `pytest bench/ --benchmark-group-by=param:shape`. Never part of tests/ (they time, not check)."""
 import numpy as np
 import pytest
+
 from fastmlp._kernels.codes import ACTIVATION_CODES
 from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
-
 from fastmlp.optimizers import Adam
 
 # (batch, inputs, units) of the M1/M2 layers at the benchmark's batch sizes

@@ -1,6 +1,7 @@
 """The row-major GEMM wrapper against NumPy: dtype × transposes × shapes (gemv for one row)."""
 import numpy as np
 import pytest
+
 from fastmlp._kernels.blas import gemm_check
 
 

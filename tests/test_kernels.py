@@ -1,12 +1,12 @@
 """Dense, loss and accuracy kernels against the NumPy float64 reference (fastmlp._reference)."""
 import numpy as np
 import pytest
-from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
-from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
-from fastmlp._kernels.loss import accuracy_check, loss_check
 
 from fastmlp import _reference as ref
 from fastmlp import config as keras_config
+from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
+from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
+from fastmlp._kernels.loss import accuracy_check, loss_check
 
 ACTIVATIONS = sorted(ACTIVATION_CODES)
 BATCHES = [1, 7, 32, 128]

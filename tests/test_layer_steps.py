@@ -3,10 +3,10 @@ activations beyond the first five: central-difference gradient checks of the tra
 loss (float64), NumPy references of Keras's formulas, and the properties of the dropout masks."""
 import numpy as np
 import pytest
-from fastmlp._kernels.dropout import dropout_check
 
 import fastmlp as keras
 from fastmlp import _reference as ref
+from fastmlp._kernels.dropout import dropout_check
 from fastmlp.engine import ActivationStep, BatchNormStep, DenseStep, DropoutStep, Engine
 from fastmlp.optimizers import SGD
 
