@@ -4,6 +4,8 @@ from typing import Optional, Union
 
 import numpy as np
 
+from fastmlp import identifiers
+
 EPSILON = 1e-7  # keras.config.epsilon() in Keras's formulas
 
 
@@ -86,24 +88,11 @@ _NAMES = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm}
 
 
 def get(identifier: Union[str, Constraint, dict, None]) -> Optional[Constraint]:
-    """The constraint for a name ('max_norm', 'non_neg', 'unit_norm'), a {class_name, config}
-    or a Constraint; None passes through."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str) and identifier in _NAMES:
-        return _NAMES[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        config = identifier.get("config") or {}
-        if not isinstance(config, dict):
-            raise ValueError(f"the config of constraint {identifier['class_name']} must be a dict")
-        return _CLASSES[identifier["class_name"]](**config)
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}; fastmlp has "
-                     "'max_norm', 'non_neg', 'unit_norm' (fastmlp.constraints)")
+    """The constraint for a name ('max_norm', 'non_neg', 'unit_norm'), a {class_name, config} or a
+    Constraint; None passes through."""
+    return identifiers.resolve(identifier, Constraint, _NAMES, _CLASSES, "constraint", "fastmlp.constraints")
 
 
-def serialize(constraint: Optional[Constraint]):
+def serialize(constraint: Optional[Constraint]) -> Optional[dict]:
     """{"class_name", "config"} as Keras writes a constraint, or None."""
-    if constraint is None:
-        return None
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
+    return identifiers.serialize(constraint, "keras.constraints")

@@ -6,6 +6,8 @@ from typing import Optional, Union
 
 import numpy as np
 
+from fastmlp import identifiers
+
 
 def _factor(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (value >= 0 and np.isfinite(value)):
@@ -76,24 +78,11 @@ _NAMES = {"l1": L1, "l2": L2}
 
 
 def get(identifier: Union[str, Regularizer, dict, None]) -> Optional[Regularizer]:
-    """The regularizer for a name ('l1', 'l2'), a {class_name, config} or a Regularizer; None
-    passes through."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str) and identifier in _NAMES:
-        return _NAMES[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        config = identifier.get("config") or {}
-        if not isinstance(config, dict):
-            raise ValueError(f"the config of regularizer {identifier['class_name']} must be a dict")
-        return _CLASSES[identifier["class_name"]](**config)
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}; fastmlp has "
-                     f"'l1', 'l2', L1, L2, L1L2 (fastmlp.regularizers)")
+    """The regularizer for a name ('l1', 'l2'), a {class_name, config} or a
+    Regularizer; None passes through."""
+    return identifiers.resolve(identifier, Regularizer, _NAMES, _CLASSES, "regularizer", "fastmlp.regularizers")
 
 
-def serialize(regularizer: Optional[Regularizer]):
+def serialize(regularizer: Optional[Regularizer]) -> Optional[dict]:
     """{"class_name", "config"} as Keras writes a regularizer, or None."""
-    if regularizer is None:
-        return None
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
+    return identifiers.serialize(regularizer, "keras.regularizers")
