@@ -76,3 +76,24 @@ def test_runs_from_a_source_tree(tmp_path):
     assert (tmp_path / "out").is_dir()
     # the footprint's fresh interpreters import the installed package too
     assert "fastmlp: import" in proc.stdout and "load_model of M2 (.fastmlp)" in proc.stdout, proc.stdout
+
+
+def test_without_fashion_mnist_the_benchmark_trains_on_learnable_data(tmp_path, monkeypatch):
+    """The fallback data can be learned, as real data can: balanced classes, accuracy well above
+    chance after two epochs, and most ReLUs alive (uniform noise killed nearly all of them)."""
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path))  # an empty cache
+    from fastmlp.bench.workloads import load_data
+    x, y, source = load_data(12000)
+    assert source.startswith("synthetic") and x.shape == (12000, 784) and x.dtype == np.float32
+    assert x.min() >= 0 and x.max() <= 1 and 0.3 < np.mean(x == 0) < 0.7
+    counts = np.bincount(y, minlength=10)
+    assert counts.min() > 0.5 * counts.mean() and counts.max() < 1.5 * counts.mean()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(100, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x[:10000], y[:10000], epochs=2, verbose=0, validation_data=(x[10000:], y[10000:]))
+    assert history.history["val_accuracy"][-1] > 0.4  # chance is 0.1
+    kernel, bias = model.layers[0].get_weights()
+    alive = (np.maximum(x[10000:] @ kernel + bias, 0) > 0).any(axis=0)
+    assert alive.mean() > 0.6
