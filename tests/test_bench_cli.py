@@ -5,8 +5,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
+import pytest
 
 import fastmlp as keras
 from fastmlp.bench.numpy_mlp import NumpyMLP
@@ -29,6 +31,11 @@ def test_quick_run_writes_json_and_table(tmp_path):
     assert {"fastmlp", "numpy"} <= names
     for r in run["training"]:
         assert r["samples_per_s"] > 0 and len(r["epoch_seconds"]) == 1
+        low, median, high = r["samples_per_s_min_median_max"]
+        assert low <= median <= high and median == pytest.approx(r["samples_per_s"])
+        # a quick run's epochs are too short for a reading of the load
+        assert r["percent_of_sgemm_peak"] > 0 and (r["background_load"] is None or 0 <= r["background_load"] <= 1)
+    assert "%peak" in proc.stdout
     assert run["ceiling"][0]["samples_per_s"] > 0 and run["sgemm_gflops_2048"] > 0
     assert {(r["competitor"], r["mode"]) for r in run["latency"]} >= {("fastmlp", "predict_on_batch"), ("numpy", "forward")}
     assert all(r["p99_us"] >= r["median_us"] > 0 for r in run["latency"])
@@ -97,3 +104,22 @@ def test_without_fashion_mnist_the_benchmark_trains_on_learnable_data(tmp_path, 
     kernel, bias = model.layers[0].get_weights()
     alive = (np.maximum(x[10000:] @ kernel + bias, 0) > 0).any(axis=0)
     assert alive.mean() > 0.6
+
+
+def test_the_background_load_counts_other_processes_not_this_one():
+    """A busy loop in another process shows as load; this process's own work does not."""
+    from fastmlp.bench.load import Meter
+    with Meter() as own:
+        deadline = time.perf_counter() + 0.5
+        while time.perf_counter() < deadline:
+            pass
+    assert own.load is not None and own.load < 0.25
+    hog = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time() + 3\nwhile time.time() < t: pass"])
+    try:
+        time.sleep(0.3)
+        with Meter() as other:
+            time.sleep(1.0)
+    finally:
+        hog.kill()
+    # one spinning process of the machine's cores
+    assert other.load > 0.5 / (os.cpu_count() or 1)

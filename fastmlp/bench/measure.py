@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from fastmlp.bench import competitors as _competitors
+from fastmlp.bench.load import Meter
 from fastmlp.bench.workloads import WORKLOADS, load_data
 
 
@@ -76,14 +77,16 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                 fm.build(workload)
                 fm.train_epoch(x[:2048], y[:2048], batch)  # allocates the scratch once
                 times: list[float] = []
-                for _ in range(max(3, epochs)):
-                    start = time.perf_counter()
-                    fm.gemm_ceiling(batch, steps)
-                    times.append(time.perf_counter() - start)
+                with Meter() as meter:
+                    for _ in range(max(3, epochs)):
+                        start = time.perf_counter()
+                        fm.gemm_ceiling(batch, steps)
+                        times.append(time.perf_counter() - start)
                 secs = statistics.median(times)
                 result["ceiling"].append({"workload": wname, "batch": batch, "epoch_seconds": times,
                                           "samples_per_s": len(x) / secs,
-                                          "gflops": workload.flops_per_sample() * len(x) / secs / 1e9})
+                                          "gflops": workload.flops_per_sample() * len(x) / secs / 1e9,
+                                          "background_load": meter.load})
             for name, engine in engines.items():
                 if not engine.trains:
                     continue
@@ -92,13 +95,20 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                 warm = min(len(x), 4 * 1024)
                 engine.train_epoch(x[:warm], y[:warm], batch)
                 times = []
-                for _ in range(epochs):
-                    start = time.perf_counter()
-                    engine.train_epoch(x, y, batch)
-                    times.append(time.perf_counter() - start)
+                with Meter() as meter:
+                    for _ in range(epochs):
+                        start = time.perf_counter()
+                        engine.train_epoch(x, y, batch)
+                        times.append(time.perf_counter() - start)
                 secs = statistics.median(times)
-                result["training"].append({"workload": wname, "batch": batch, "competitor": name,
-                                           "epoch_seconds": times, "samples_per_s": len(x) / secs})
+                result["training"].append({
+                    "workload": wname, "batch": batch, "competitor": name, "epoch_seconds": times,
+                    "samples_per_s": len(x) / secs,
+                    "samples_per_s_min_median_max": [len(x) / max(times), len(x) / secs, len(x) / min(times)],
+                    # the step's FLOPs against the machine's measured sgemm peak
+                    "percent_of_sgemm_peak": 100 * workload.flops_per_sample() * len(x) / secs / 1e9
+                                             / result["sgemm_gflops_2048"],
+                    "background_load": meter.load})
 
         for name, engine in engines.items():
             progress(f"{threads} thread(s): inference {wname}: {name}")

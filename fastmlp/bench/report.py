@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
+from fastmlp.bench.load import BUSY
+
 PEERS_ORDER = ["fastmlp", "numpy", "keras", "pytorch", "scikit-learn", "onnxruntime"]
 
 
@@ -23,22 +25,34 @@ def _ratio(a, b) -> str:
 
 def _training_table(run: dict) -> list[str]:
     rows: dict = {}
+    busy: set = set()
+    peak: dict = {}
     for r in run["training"]:
         rows.setdefault((r["workload"], r["batch"]), {})[r["competitor"]] = r["samples_per_s"]
+        if (r.get("background_load") or 0) > BUSY:
+            busy.add((r["workload"], r["batch"], r["competitor"]))
+        if r["competitor"] == "fastmlp":
+            peak[(r["workload"], r["batch"])] = r.get("percent_of_sgemm_peak")
     ceiling = {(c["workload"], c["batch"]): c["samples_per_s"] for c in run["ceiling"]}
     names = [n for n in PEERS_ORDER if any(n in v for v in rows.values())]
     head = f"{'workload':<9}{'batch':>6}" + "".join(f"{n:>13}" for n in names)
-    head += f"{'ceiling':>10}{'fm/numpy':>10}{'fm/keras':>10}{'fm/best':>9}{'%ceil':>7}"
+    head += f"{'ceiling':>10}{'fm/numpy':>10}{'fm/keras':>10}{'fm/best':>9}{'%ceil':>7}{'%peak':>7}"
     lines = [head]
     for (workload, batch), values in rows.items():
         fm = values.get("fastmlp")
         peers = [v for n, v in values.items() if n != "fastmlp"]
         ceil = ceiling.get((workload, batch))
-        line = f"{workload:<9}{batch:>6}" + "".join(f"{_k(values.get(n)):>13}" for n in names)
+        line = f"{workload:<9}{batch:>6}" + "".join(
+            f"{_k(values.get(n)) + ('!' if (workload, batch, n) in busy else ''):>13}" for n in names)
         line += f"{_k(ceil):>10}{_ratio(fm, values.get('numpy')):>10}{_ratio(fm, values.get('keras')):>10}"
         line += f"{_ratio(fm, max(peers) if peers else None):>9}"
         line += f"{(f'{100 * fm / ceil:.0f}%' if fm and ceil else '—'):>7}"
+        pk = peak.get((workload, batch))
+        line += f"{(f'{pk:.0f}%' if pk else '—'):>7}"
         lines.append(line)
+    if busy:
+        lines.append(f"! measured while other processes used over {100 * BUSY:.0f}% of the CPUs "
+                     "(background_load in results.json): repeat on a quiet machine")
     return lines
 
 
@@ -79,7 +93,8 @@ def text(results: dict) -> str:
         for name, why in run["missing"].items():
             out.append(f"{name}: {why}")
         out.append("Training throughput, samples/s (median of timed epochs, Adam, float32; ceiling = the "
-                   "step's GEMMs alone):")
+                   "step's GEMMs alone; %peak = the step's FLOPs at fastmlp's rate against sgemm's; "
+                   "min and max per figure in results.json):")
         out.extend(_training_table(run))
         out.append("Inference: one-sample latency and batch-1024 throughput:")
         out.extend(_inference_table(run))

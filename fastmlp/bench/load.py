@@ -1,0 +1,46 @@
+"""The machine's background load during a measurement: CPU time other processes used, from
+/proc/stat (all CPUs' busy time) less this process's own (its threads included). A figure
+taken while the machine was busy is flagged in the report rather than trusted."""
+import os
+import time
+from typing import Optional
+
+# other processes' CPU, as a fraction of the machine's cores, above which a figure is flagged
+BUSY = 0.10
+MIN_SECONDS = 0.5  # blocks shorter than this get no reading (load None)
+
+
+def _busy_seconds() -> Optional[float]:
+    """All CPUs' non-idle time since boot, in seconds (None where /proc/stat is not there)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    ticks = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+class Meter:
+    """Measures the background load over a block: `with Meter() as m: ...; m.load` (None for
+    a block shorter than MIN_SECONDS or without /proc/stat)."""
+
+    def __enter__(self) -> "Meter":
+        self._busy, self._own, self._wall = _busy_seconds(), _own_seconds(), time.perf_counter()
+        self.load: Optional[float] = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy = _busy_seconds()
+        wall = time.perf_counter() - self._wall
+        # /proc/stat counts in clock ticks (10 ms): shorter blocks would read mostly rounding
+        if busy is None or self._busy is None or wall < MIN_SECONDS:
+            return
+        others = (busy - self._busy) - (_own_seconds() - self._own)
+        self.load = max(0.0, others / (wall * (os.cpu_count() or 1)))
