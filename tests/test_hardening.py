@@ -455,18 +455,26 @@ def plans(draw):
         width = n_out
     if draw(st.booleans()):  # spoil one field with a value from the edges
         target = draw(st.sampled_from(steps))
-        key = draw(st.sampled_from(sorted(target) + ["kind"]))
-        target[key] = draw(st.sampled_from([-1, 0, 2**31, 2**63, 70, 39, -0.5, 1.0, float("nan"), "x", None]))
+        # mostly a size or an offset, with values at the edges of params (60) and its parts
+        offsets = [k for k in ("n_in", "n_out", "w_off", "b_off", "mean_off", "var_off") if k in target]
+        key = draw(st.sampled_from(offsets) | st.sampled_from(sorted(target) + ["kind"]))
+        target[key] = draw(st.sampled_from([-1, 0, 39, 40, 57, 58, 59, 60, 61, 70, 2**31, 2**63,
+                                            -0.5, 1.0, float("nan"), "x", None]))
     return steps, offset
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(plans(), st.integers(1, 6))
 def run(plan, rows):
     steps, trainable = plan
-    params = np.random.default_rng(0).standard_normal(60).astype(np.float32) * 0.1
+    # params and grads inside larger arrays whose tails are sentinels: a write past either
+    # buffer shows, even where it would not crash
+    store = np.full(60 + 16, 7.0, np.float32)
+    params = store[:60]
+    params[:] = np.random.default_rng(0).standard_normal(60).astype(np.float32) * 0.1
     params[40:] = np.abs(params[40:]) + 0.5  # positive where moving variances sit
-    grads = np.zeros(trainable, np.float32)
+    grad_store = np.full(trainable + 16, 7.0, np.float32)
+    grads = grad_store[:trainable]
     try:
         net = Network(params, grads, steps, trainable)
     except (ValueError, TypeError):
@@ -481,6 +489,7 @@ def run(plan, rows):
     if trainable:
         net.train(x, None, targets, None, 0, 2, 2, SGDRule(trainable, np.float32, 0.01, 0.0, False), 7)
         net.gradient(x, None, targets, 3)
+    assert (store[60:] == 7.0).all() and (grad_store[trainable:] == 7.0).all(), steps
 built = []
 run()
 assert len(built) > 100, len(built)
