@@ -129,6 +129,11 @@ def _alpha(activation: str, alpha: Optional[float]) -> float:
     return float(DEFAULT_ALPHA.get(activation, 0.0) if alpha is None else alpha)
 
 
+def _view(buffer: np.ndarray, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The array of `shape` at `offset` of a flat buffer, as a view."""
+    return buffer[offset:offset + int(np.prod(shape))].reshape(shape)
+
+
 def step_width(step: Step) -> tuple[int, int]:
     """(inputs, outputs) of a step."""
     if isinstance(step, DenseStep):
@@ -214,7 +219,7 @@ class Engine:
         normalization's gamma, beta, moving mean and variance) as views into `buffer` (the
         live parameters by default)."""
         buffer = self.params if buffer is None else buffer
-        return [buffer[offset:offset + int(np.prod(shape))].reshape(shape)
+        return [_view(buffer, offset, shape)
                 for (shape, _), offset in zip(self._specs[index], self._offsets[index])]
 
     def trainable_segments(self) -> list[tuple[int, int]]:
@@ -231,7 +236,7 @@ class Engine:
     def trainable_views(self, index: int, buffer: np.ndarray) -> list[np.ndarray]:
         """The trainable weights of step `index` as views into a buffer of the trainable
         prefix's size (the gradients, an optimizer slot)."""
-        return [buffer[offset:offset + int(np.prod(shape))].reshape(shape)
+        return [_view(buffer, offset, shape)
                 for (shape, trainable), offset in zip(self._specs[index], self._offsets[index])
                 if trainable]
 

@@ -495,8 +495,7 @@ class ReLU(Activation):
         super().__init__("leaky_relu" if slope else "relu", _alpha=slope if slope else None, **kwargs)
 
     def get_config(self):
-        config = {k: v for k, v in super().get_config().items() if k != "activation"}
-        return {**config, "max_value": None, "negative_slope": self.negative_slope, "threshold": 0.0}
+        return {**Layer.get_config(self), "max_value": None, "negative_slope": self.negative_slope, "threshold": 0.0}
 
 
 class LeakyReLU(Activation):
@@ -514,8 +513,7 @@ class LeakyReLU(Activation):
         super().__init__("leaky_relu", _alpha=self.negative_slope, **kwargs)
 
     def get_config(self):
-        config = {k: v for k, v in super().get_config().items() if k != "activation"}
-        return {**config, "negative_slope": self.negative_slope}
+        return {**Layer.get_config(self), "negative_slope": self.negative_slope}
 
 
 class ELU(Activation):
@@ -530,8 +528,7 @@ class ELU(Activation):
         super().__init__("elu", _alpha=self.alpha, **kwargs)
 
     def get_config(self):
-        config = {k: v for k, v in super().get_config().items() if k != "activation"}
-        return {**config, "alpha": self.alpha}
+        return {**Layer.get_config(self), "alpha": self.alpha}
 
 
 class Softmax(Activation):
@@ -547,8 +544,7 @@ class Softmax(Activation):
         super().__init__("softmax", **kwargs)
 
     def get_config(self):
-        config = {k: v for k, v in super().get_config().items() if k != "activation"}
-        return {**config, "axis": -1}
+        return {**Layer.get_config(self), "axis": -1}
 
 
 class Dropout(Layer):
