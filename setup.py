@@ -5,7 +5,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["codes", "blas", "dense", "dropout", "loss", "optim", "network", "finite"]
+KERNELS = ["codes", "blas", "small_gemm", "dense", "dropout", "loss", "optim", "network", "finite"]
 
 # -O3 lets gcc vectorise the elementwise loops in csrc/; -march=native only on request,
 # because a wheel built with it crashes on older CPUs. -g0: no debug sections, a small install.

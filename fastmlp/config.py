@@ -1,4 +1,8 @@
-"""Global settings, as `keras.config`: the default float type of new models and the fuzz factor."""
+"""Global settings, as `keras.config`: the default float type of new models, the fuzz factor,
+and how many threads one predict call may use."""
+import os
+from typing import Optional
+
 import numpy as np
 
 _FLOATX = "float32"
@@ -48,3 +52,40 @@ def set_epsilon(value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 0.5:
         raise ValueError(f"epsilon must be a number in (0, 0.5). Received: value={value!r}")
     _EPSILON = float(value)
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may run on (Linux)
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+_NUM_THREADS: Optional[int] = None
+
+
+def num_threads() -> int:
+    """Returns how many threads one large predict call may use (default: the cores this
+    process may run on, read at each call: a process moved to fewer cores splits less)."""
+    return _usable_cores() if _NUM_THREADS is None else _NUM_THREADS
+
+
+def set_num_threads(value: Optional[int]) -> None:
+    """Sets how many threads one predict call may use.
+
+    A float32 predict call runs on fastmlp's own GEMM (on CPUs with AVX2 and FMA, or AVX-512):
+    up to a few thousand rows it runs on the calling thread alone, so request threads calling
+    `predict` or `model(x)` at once scale with the cores; a larger call splits its rows across
+    up to this many threads (the calling thread and fastmlp's pool). Results do not depend on
+    it: each row's outputs are bitwise the same whatever the thread count or batch.
+    float64 models, and CPUs without AVX2, run on BLAS and its own threads (set those with
+    OPENBLAS_NUM_THREADS or threadpoolctl), as fit does.
+
+    Args:
+        value: a positive integer, or None for the default (the cores this process may use).
+    """
+    global _NUM_THREADS
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                              or value < 1):
+        raise ValueError(f"num_threads must be a positive integer or None. Received: value={value!r}")
+    _NUM_THREADS = None if value is None else int(value)

@@ -89,6 +89,7 @@ class Trainer:
         loss: Any
         history: Optional[History]
         _input_shape: Optional[tuple[int, ...]]
+        _engine: Optional[Engine]
         _metrics: list[_metrics.MetricSpec]
         _rule: Any
 
@@ -512,7 +513,18 @@ class Trainer:
 
     def predict_on_batch(self, x) -> np.ndarray:
         """Outputs for x as one batch, without progress output (large inputs run in passes of
-        bounded scratch)."""
+        bounded scratch).
+
+        Args:
+            x: inputs, shape (N, *input_shape); a C-contiguous finite array of the model's
+                dtype and flat input takes a fast path with no conversion.
+        """
+        engine = self._engine
+        if engine is not None and isinstance(x, np.ndarray) and x.shape[1:] == self._input_shape:
+            # images for a Flatten are rows of the flat width: a view when contiguous
+            out = engine.predict_fast(x if x.ndim == 2 else x.reshape(x.shape[0], -1))
+            if out is not None:
+                return out
         features = self._features(x)
         return self.engine.predict(features, max(1, features.shape[0]))
 

@@ -67,6 +67,13 @@ M = {
  "max-norm-scales-up": ("csrc/constraints.h", "        T desired = kind == FM_UNIT_NORM ? (T)1 : (norm < max_value ? norm : max_value);", "        T desired = kind == FM_UNIT_NORM ? (T)1 : max_value;", "tests/test_keras_layers_golden.py"),
  "frozen-batch-norm-trains": ("fastmlp/engine.py", "                \"frozen\": not self.trainable}\n\n\nStep", "                \"frozen\": False}\n\n\nStep", "tests/test_keras_layers_golden.py"),
  "copy-without-weights": ("fastmlp/saving/native.py", "        _load_flat_weights(model, reader)\n", "        pass\n", "tests/test_hardening.py -k deepcopy"),
+ "small-gemm-tail-mask-short": ("csrc/small_gemm.h", "__mmask16 last = (__mmask16)((1u << tail) - 1u);", "__mmask16 last = (__mmask16)((1u << tail) - 2u);", "tests/test_small_gemm.py"),
+ "small-gemm-tail-mask-long": ("csrc/small_gemm.h", "__mmask16 last = (__mmask16)((1u << tail) - 1u);", "__mmask16 last = (__mmask16)((2u << tail) - 1u);", "tests/test_small_gemm.py"),
+ "small-gemm-avx2-tail": ("csrc/small_gemm.h", "__m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)tail),", "__m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)tail + 1),", "tests/test_small_gemm.py"),
+ "small-gemm-wrong-w-vector": ("csrc/small_gemm.h", "acc[r][c] = _mm512_fmadd_ps(a, wv[c], acc[r][c]);", "acc[r][c] = _mm512_fmadd_ps(a, wv[0], acc[r][c]);", "tests/test_small_gemm.py"),
+ "split-drops-a-row": ("fastmlp/parallel.py", "        stop = start + base + (1 if index < extra else 0)", "        stop = start + base", "tests/test_small_gemm.py"),
+ "fast-path-skips-finite-check": ("fastmlp/_kernels/network.pyx", "        if not finite:\n            return None\n        cdef cnp.npy_intp dims[2]", "        cdef cnp.npy_intp dims[2]", "tests/test_small_gemm.py"),
+ "fast-path-any-width": ("fastmlp/_kernels/network.pyx", "or not _well_formed(x, self._typenum, 2, -1, self.plan.n_inputs, False)", "or not _well_formed(x, self._typenum, 2, -1, -1, False)", "tests/test_small_gemm.py tests/test_hardening.py"),
 }
 
 def main():

@@ -2,7 +2,7 @@ from cython cimport floating
 
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                        int act, double alpha) noexcept nogil
+                        int act, double alpha, int level) noexcept nogil
 
 cdef void dense_backward(const floating *x, const floating *w, const floating *y,
                          const floating *pre, floating *dy, floating *dw, floating *db,

@@ -6,6 +6,7 @@ b (n_out,), y (rows, n_out).
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
+from fastmlp._kernels.small_gemm cimport fm_small_gemm_level, fm_sgemm_small
 from fastmlp._kernels.elementwise cimport (fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
@@ -15,11 +16,17 @@ from fastmlp._kernels.codes import (ACTIVATION_CODES, DEFAULT_ALPHA, check_activ
 
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                        int act, double alpha) noexcept nogil:
+                        int act, double alpha, int level) noexcept nogil:
     """y := act(x·w + b); b may be NULL. With `pre` (rows × n_out), x·w + b is kept there for
-    the backward pass of an activation that needs its input (codes.needs_pre)."""
+    the backward pass of an activation that needs its input (codes.needs_pre). level: x·w by
+    fastmlp's own float32 GEMM at that level (csrc/small_gemm.h; 0 or float64: BLAS)."""
     cdef floating *z = pre if pre != NULL else y
-    gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z, n_out)
+    cdef bint done = False
+    if floating is float and level > 0:
+        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, w, n_out, z, n_out)
+    if not done:
+        gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z,
+             n_out)
     if floating is float:
         fm_bias_act_f(z, b, y, rows, n_out, act, <float>alpha)
     else:
@@ -72,24 +79,28 @@ def _check_layer(x, w, b=None, y=None, dy=None):
             check_array(arr, name, dtype, (x.shape[0], w.shape[1]))
 
 
-def dense_forward_check(x, w, b, int act, alpha=None, bint keep_pre=False):
+def dense_forward_check(x, w, b, int act, alpha=None, bint keep_pre=False, int level=0):
     """Test hook: returns act(x·w + b) computed by the kernel (b may be None); with keep_pre,
     (y, x·w + b) through the path that keeps the pre-activation. alpha: the activation's
-    parameter, Keras's default when None."""
+    parameter, Keras's default when None. level: x·w by BLAS (0) or by fastmlp's own float32
+    GEMM at that level (small_gemm.small_gemm_level() or lower)."""
     _check_layer(x, w, b)
     check_activation(act)
+    if not 0 <= level <= fm_small_gemm_level():
+        raise ValueError(f"`level` must be in [0, {fm_small_gemm_level()}] on this CPU; "
+                         f"received {level}")
     alpha = _alpha(act, alpha)
     y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     pre = np.empty_like(y) if keep_pre else None
     if x.dtype == np.float32:
-        _forward_typed[float](x, w, b, y, pre, act, alpha)
+        _forward_typed[float](x, w, b, y, pre, act, alpha, level)
     else:
-        _forward_typed[double](x, w, b, y, pre, act, alpha)
+        _forward_typed[double](x, w, b, y, pre, act, alpha, level)
     return (y, pre) if keep_pre else y
 
 
 cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
-                         floating[:, ::1] y, pre, int act, double alpha):
+                         floating[:, ::1] y, pre, int act, double alpha, int level):
     cdef const floating[::1] bias
     cdef const floating *b_ptr = NULL
     cdef floating[:, ::1] kept
@@ -102,7 +113,7 @@ cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
         pre_ptr = &kept[0, 0]
     with nogil:
         dense_forward(&x[0, 0], &w[0, 0], b_ptr, &y[0, 0], pre_ptr, x.shape[0], x.shape[1],
-                      w.shape[1], act, alpha)
+                      w.shape[1], act, alpha, level)
 
 
 def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None):

@@ -18,16 +18,18 @@ a published snapshot) with scratch of their own: any number of threads may call 
 from cython cimport floating
 from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.dense cimport dense_forward, dense_backward
+from fastmlp._kernels.small_gemm cimport fm_small_gemm_level
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
-from fastmlp._kernels.elementwise cimport (FM_LINEAR, fm_flush_denormals_begin,
+from fastmlp._kernels.elementwise cimport (FM_LINEAR, fm_flush_denormals_begin, fm_all_finite_f,
+                                           fm_all_finite_d,
                                            fm_flush_denormals_end, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_threshold, fm_dropout_f,
@@ -92,6 +94,9 @@ cdef struct Plan:
     int top_k[8]
     bint fused
     double epsilon
+    # the forward GEMMs (x·W) of inference and of training: fastmlp's own float32 GEMM at this
+    # level (csrc/small_gemm.h), or BLAS (0)
+    int predict_level, train_level
 
 
 cdef struct Scratch:
@@ -360,6 +365,12 @@ cdef class Network:
         self.plan.total_units = total
         self.plan.trainable = trainable
         self.plan.stats_size = max(stats, 1)
+        # inference on fastmlp's own GEMM (float32): it runs on the calling thread alone, so
+        # request threads scale; training stays on BLAS until fastmlp's own thread pool (its
+        # forward GEMMs on the own kernel measured +12% at batch 32 on 1 thread, but erratic
+        # beside OpenBLAS's 2-thread pool)
+        self.plan.predict_level = 0 if dtype == np.float64 else fm_small_gemm_level()
+        self.plan.train_level = 0
         self.has_dropout = any(s["kind"] == DROPOUT for s in checked)
         self.dtype = dtype
         self.is_double = dtype == np.float64
@@ -401,6 +412,25 @@ cdef class Network:
     def fused(self) -> bool:
         """Whether the output activation is folded into the loss gradient."""
         return self.plan.fused
+
+    @property
+    def gemm_levels(self) -> tuple:
+        """(inference, training): which GEMM computes the forward x·W — fastmlp's own float32
+        GEMM at that level (2 AVX-512, 1 AVX2 with FMA) or BLAS (0)."""
+        return self.plan.predict_level, self.plan.train_level
+
+    def set_gemm_levels(self, int predict, int train):
+        """Chooses the forward GEMMs (see gemm_levels), for tests and the benchmark: each at
+        most what this CPU runs, and 0 for float64 networks."""
+        top = 0 if self.is_double else fm_small_gemm_level()
+        for name, level in (("predict", predict), ("train", train)):
+            if not 0 <= level <= top:
+                raise ValueError(f"`{name}` must be in [0, {top}] for this network on this CPU; "
+                                 f"received {level}")
+        if self._busy:
+            raise RuntimeError("set_gemm_levels while a training call runs")
+        self.plan.predict_level = predict
+        self.plan.train_level = train
 
     def set_loss(self, int loss, metrics, double epsilon):
         """Selects the loss and metric kernels (codes of fastmlp._kernels.codes; metrics: a
@@ -574,18 +604,55 @@ cdef class Network:
             check_array(out, "out", self.dtype, (rows, self.plan.n_outputs), writeable=True)
         if rows == 0:
             return
+        self._predict_rows(cnp.PyArray_DATA(<cnp.ndarray>params),
+                           cnp.PyArray_DATA(<cnp.ndarray>x), cnp.PyArray_DATA(<cnp.ndarray>out),
+                           rows, self._chunk(rows, batch_size))
+
+    def predict_fast(self, params, x, Py_ssize_t max_rows):
+        """network(x) as a new (N, n_outputs) array when x is the common case — an aligned
+        C-contiguous (N, n_inputs) array of this network's dtype, 1 <= N <= max_rows, all
+        finite — checked in a few C reads (a one-sample call pays for every Python step);
+        None otherwise, and the caller takes the path that converts x, splits it across
+        threads or says what is wrong."""
+        if (self.plan.steps == NULL
+                or not _well_formed(x, self._typenum, 2, -1, self.plan.n_inputs, False)
+                or not _well_formed(params, self._typenum, 1, self.size, -1, False)):
+            return None
+        cdef Py_ssize_t rows = cnp.PyArray_DIMS(<cnp.ndarray>x)[0]
+        if rows == 0 or rows > max_rows:
+            return None
+        cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+        cdef Py_ssize_t n = rows * self.plan.n_inputs
+        cdef int finite
+        with nogil:
+            finite = (fm_all_finite_d(<const double *>xp, n) if self.is_double
+                      else fm_all_finite_f(<const float *>xp, n))
+        if not finite:
+            return None
+        cdef cnp.npy_intp dims[2]
+        dims[0], dims[1] = rows, self.plan.n_outputs
+        out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
+        self._predict_rows(cnp.PyArray_DATA(<cnp.ndarray>params), xp,
+                           cnp.PyArray_DATA(<cnp.ndarray>out), rows,
+                           max(1, min(rows, SCRATCH_ELEMENTS // self.plan.max_hidden, BLAS_MAX)))
+        return out
+
+    cdef void _predict_rows(self, void *params, const void *x, void *out, Py_ssize_t rows,
+                            Py_ssize_t chunk) except *:
+        """The inference loop over checked buffers, with scratch of this call's own."""
         cdef Call c
-        chunk = self._chunk(rows, batch_size)
-        work = np.empty(2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width, self.dtype)
+        cdef size_t item = sizeof(double) if self.is_double else sizeof(float)
         c.op = PREDICT
         c.plan = self.plan
-        c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
-        c.out = cnp.PyArray_DATA(<cnp.ndarray>out)
-        c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
+        c.x = x
+        c.out = out
+        c.work = malloc((2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width) * item)
+        if c.work == NULL:
+            raise MemoryError()
         c.rows, c.batch = rows, chunk
-        cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>params)
         with nogil:
-            _run(&c, p, self.is_double)
+            _run(&c, params, self.is_double)
+        free(c.work)
 
     def evaluate(self, params, x, labels, targets, batch_size, int loss, metrics,
                  double epsilon, weights=None):
@@ -804,7 +871,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         if s.kind == DENSE:
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
-                          s.n_out, s.act, s.alpha)
+                          s.n_out, s.act, s.alpha, plan.train_level)
             penalty += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0) / rows
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
@@ -1009,7 +1076,7 @@ cdef void _forward_rows(const Plan *plan, floating *params, const floating *x, f
         half ^= 1
         if s.kind == DENSE:
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), dst, NULL, rows, s.n_in,
-                          s.n_out, s.act, s.alpha)
+                          s.n_out, s.act, s.alpha, plan.predict_level)
             if activity != NULL:
                 activity[0] += _penalty(dst, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:

@@ -230,7 +230,10 @@ class OnnxRuntime(Competitor):
             nodes += [helper.make_node("MatMul", [prev, f"W{i}"], [f"z{i}"]),
                       helper.make_node("Add", [f"z{i}", f"b{i}"], [f"a{i}"])]
             act = "Relu" if i < len(pairs) - 1 else "Softmax"
-            nodes.append(helper.make_node(act, [f"a{i}"], [f"h{i}"], **({"axis": 1} if act == "Softmax" else {})))
+            node = helper.make_node(act, [f"a{i}"], [f"h{i}"])
+            if act == "Softmax":
+                node.attribute.append(helper.make_attribute("axis", 1))
+            nodes.append(node)
             prev = f"h{i}"
         graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 784])],
                                   [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [None, 10])], inits)

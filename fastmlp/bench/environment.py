@@ -40,10 +40,16 @@ def describe() -> dict:
     return {
         "cpu": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
         "simd_clone": _simd_clone(),
+        "inference_gemm": _inference_gemm(),
         "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
         "blas": blas_libraries(),
         "openblas_variables": {v: os.environ.get(v) for v in OPENBLAS_VARIABLES},
     }
+
+
+def _inference_gemm() -> str:
+    from fastmlp._kernels.small_gemm import LEVEL_NAMES, small_gemm_level
+    return LEVEL_NAMES[small_gemm_level()]
 
 
 def _simd_clone() -> str:

@@ -44,12 +44,42 @@ def _per_call(fn, x, budget_s: float, max_calls: int, warmup: int = 20) -> list[
     return times
 
 
+# The engines whose inference calls release the GIL, measured from concurrent request threads.
+CONCURRENT = ("fastmlp", "onnxruntime")
+
+
+def requests_per_s(fn, x, callers: int, seconds: float) -> float:
+    """Rows per second that `callers` threads calling fn(x) in a loop get together."""
+    import threading
+    counts = [0] * callers
+    start = threading.Barrier(callers + 1)
+
+    def caller(index):
+        start.wait()
+        calls = 0
+        while time.perf_counter() < deadline:
+            for _ in range(8):
+                fn(x)
+            calls += 8
+        counts[index] = calls
+
+    workers = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+    for worker in workers:
+        worker.start()
+    deadline = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start.wait()
+    for worker in workers:
+        worker.join()
+    return sum(counts) * len(x) / (time.perf_counter() - began)
+
+
 def run(threads: int, workloads: list[str], batches: list[int], epochs: int, samples: int,
         only: list[str], latency_calls: int, budget_s: float) -> dict:
     """All measurements at `threads` threads, as a JSON-ready dict."""
     from fastmlp.bench.environment import describe
     result: dict = {"threads": threads, "training": [], "ceiling": [], "latency": [],
-                    "throughput": [], "missing": {}, "versions": {}}
+                    "throughput": [], "concurrent": [], "missing": {}, "versions": {}}
     x, y, source = load_data(samples)
     result["data"] = {"source": source, "samples": len(x)}
     progress(f"{threads} thread(s): data {source}, {len(x)} samples; sgemm 2048³")
@@ -125,4 +155,17 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                 result["throughput"].append({"workload": wname, "competitor": name, "mode": mode,
                                              "batch": 1024, "calls": len(batch_times),
                                              "samples_per_s": 1024 / (statistics.median(batch_times) / 1e6)})
+            if name in CONCURRENT:
+                # the first inference mode (fastmlp's predict_on_batch, ORT's run) from 1 and 2
+                # request threads sharing one model; three repeats each, with the load beside them
+                fn = next(iter(engine.inference_modes().values()))
+                for batch in (1, 64):
+                    rows = np.ascontiguousarray(x[:batch])
+                    for callers in (1, 2):
+                        with Meter() as meter:
+                            rates = [requests_per_s(fn, rows, callers, budget_s / 8) for _ in range(3)]
+                        result["concurrent"].append({
+                            "workload": wname, "competitor": name, "batch": batch, "callers": callers,
+                            "samples_per_s_min_median_max": [min(rates), statistics.median(rates), max(rates)],
+                            "background_load": meter.load})
     return result

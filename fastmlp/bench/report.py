@@ -66,13 +66,28 @@ def _inference_table(run: dict) -> list[str]:
     return lines
 
 
+def _concurrent_table(run: dict) -> list[str]:
+    """Rows/s from 1 and 2 request threads sharing one model, and the scaling between them."""
+    rates = {(c["workload"], c["competitor"], c["batch"], c["callers"]): c["samples_per_s_min_median_max"][1]
+             for c in run.get("concurrent", [])}
+    lines = [f"{'workload':<9}{'engine':<13}{'batch':>6}{'1 caller':>11}{'2 callers':>11}{'scaling':>9}"]
+    for (workload, engine, batch, callers), one in rates.items():
+        if callers != 1:
+            continue
+        two = rates.get((workload, engine, batch, 2))
+        lines.append(f"{workload:<9}{engine:<13}{batch:>6}{_k(one):>11}{_k(two):>11}"
+                     f"{(f'×{two / one:.2f}' if two else '—'):>9}")
+    return lines
+
+
 def text(results: dict) -> str:
     """The terminal report."""
     out = []
     env = results["runs"][0]["environment"] if results["runs"] else {}
     out.append(f"CPU: {env.get('cpu')} ({env.get('cores')} cores); Python {env.get('python')}, "
                f"NumPy {env.get('numpy')}, SciPy {env.get('scipy')}")
-    out.append(f"fastmlp's elementwise loops: {env.get('simd_clone', 'unknown')} clone")
+    out.append(f"fastmlp's elementwise loops: {env.get('simd_clone', 'unknown')} clone; "
+               f"its inference GEMM: {env.get('inference_gemm', 'unknown')}")
     for lib in env.get("blas", []):
         if "error" in lib:
             out.append(f"BLAS: {lib['error']}")
@@ -98,6 +113,10 @@ def text(results: dict) -> str:
         out.extend(_training_table(run))
         out.append("Inference: one-sample latency and batch-1024 throughput:")
         out.extend(_inference_table(run))
+        if run.get("concurrent"):
+            out.append("Concurrent requests: samples/s from request threads sharing one model "
+                       "(median of 3; ORT with this run's intra-op threads):")
+            out.extend(_concurrent_table(run))
     if results.get("footprint"):
         out.append("")
         out.append("Import time and installed size (own files / with runtime dependencies):")

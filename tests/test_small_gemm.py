@@ -1,0 +1,298 @@
+"""fastmlp's own float32 GEMM (csrc/small_gemm.h) that inference runs on, and the predict paths
+built on it: against a NumPy float64 reference at every level this CPU runs, at every tile
+shape and edge; each row's result independent of its batch and of threads; the fast path and
+the thread split bitwise equal to the checked single-thread path."""
+import threading
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import config
+from fastmlp._kernels.dense import dense_forward_check
+from fastmlp._kernels.small_gemm import LEVEL_NAMES, small_gemm_check, small_gemm_level
+from fastmlp.parallel import split_rows
+
+TOP = small_gemm_level()
+LEVELS = [level for level in (1, 2) if level <= TOP]
+needs_kernel = pytest.mark.skipif(TOP == 0, reason="this CPU has neither AVX2 with FMA nor AVX-512: "
+                                                   "inference runs on BLAS")
+
+# rows: each tile height (1..6) and a few blocks with a remainder; columns: below, at and past
+# each vector and panel width (8, 16, 32 for AVX2; 16, 64, 128 for AVX-512); k from 1 up
+ROWS = [1, 2, 3, 5, 6, 7, 13, 64]
+COLS = [1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 128, 129, 300]
+DEPTHS = [1, 2, 17, 784]
+
+
+def _reference(x, w):
+    return x.astype(np.float64) @ w.astype(np.float64)
+
+
+def _tolerance(x, w):
+    """float32 rounding of k products and sums: k·eps·Σ|x||w| bounds the error per element."""
+    return x.shape[1] * np.finfo(np.float32).eps * (np.abs(x).astype(np.float64) @ np.abs(w))
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_matches_float64_reference_at_every_tile_edge(level):
+    rng = np.random.default_rng(level)
+    for m in ROWS:
+        for n in COLS:
+            for k in DEPTHS:
+                x = rng.standard_normal((m, k)).astype(np.float32)
+                w = rng.standard_normal((k, n)).astype(np.float32)
+                # y inside a NaN-filled buffer: a store past the matrix shows in the guards, one
+                # past a row's end lands in the next row, written before it (the value check)
+                buffer = np.full(m * n + 64, np.nan, np.float32)
+                y = buffer[32:32 + m * n].reshape(m, n)
+                assert small_gemm_check(x, w, y, level)
+                err = np.abs(y - _reference(x, w))
+                assert np.all(err <= _tolerance(x, w)), (m, n, k, float(np.nanmax(err)))
+                assert np.isnan(buffer[:32]).all() and np.isnan(buffer[32 + m * n:]).all(), (m, n, k)
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_empty_depth_gives_zeros_and_empty_shapes_write_nothing(level):
+    y = np.full((3, 5), np.nan, np.float32)
+    assert small_gemm_check(np.empty((3, 0), np.float32), np.empty((0, 5), np.float32), y, level)
+    assert np.all(y == 0)
+    assert small_gemm_check(np.empty((0, 4), np.float32), np.ones((4, 5), np.float32),
+                            np.empty((0, 5), np.float32), level)
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_rows_result_does_not_depend_on_its_batch(level):
+    """One FMA chain per output in k order, whatever the tile: row i of a batch equals row i
+    computed alone, bitwise (what makes the thread split and the fast path exact)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((37, 784)).astype(np.float32)
+    w = rng.standard_normal((784, 300)).astype(np.float32)
+    whole = np.empty((37, 300), np.float32)
+    small_gemm_check(x, w, whole, level)
+    for i in range(37):
+        alone = np.empty((1, 300), np.float32)
+        small_gemm_check(x[i:i + 1].copy(), w, alone, level)
+        np.testing.assert_array_equal(alone[0], whole[i])
+    for start, stop in split_rows(37, 4):
+        part = np.empty((stop - start, 300), np.float32)
+        small_gemm_check(x[start:stop].copy(), w, part, level)
+        np.testing.assert_array_equal(part, whole[start:stop])
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_dense_forward_on_the_own_gemm_matches_blas(level):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((33, 50)).astype(np.float32)
+    w = rng.standard_normal((50, 70)).astype(np.float32)
+    b = rng.standard_normal(70).astype(np.float32)
+    for act in range(4):  # linear, relu, sigmoid, tanh
+        own = dense_forward_check(x, w, b, act, level=level)
+        blas = dense_forward_check(x, w, b, act, level=0)
+        np.testing.assert_allclose(own, blas, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="level"):
+        dense_forward_check(x, w, b, 0, level=TOP + 1)
+
+
+def test_level_names_and_range():
+    assert TOP in LEVEL_NAMES
+    x = np.ones((2, 3), np.float32)
+    w = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match="above what this CPU runs"):
+        small_gemm_check(x, w, np.empty((2, 4), np.float32), TOP + 1)
+    with pytest.raises(ValueError, match="do not chain"):
+        small_gemm_check(x, w, np.empty((2, 5), np.float32))
+    with pytest.raises(ValueError, match="float32"):
+        small_gemm_check(x.astype(np.float64), w, np.empty((2, 4), np.float32))
+
+
+def _model(hidden=(300, 200, 100), input_shape=(784,)):
+    layers = [fastmlp.layers.Flatten(input_shape=input_shape)] if len(input_shape) > 1 else []
+    layers.append(fastmlp.layers.Dense(hidden[0], activation="relu",
+                                       **({} if layers else {"input_shape": input_shape})))
+    layers += [fastmlp.layers.Dense(units, activation="relu") for units in hidden[1:]]
+    layers.append(fastmlp.layers.Dense(10, activation="softmax"))
+    fastmlp.utils.set_random_seed(5)
+    return fastmlp.Sequential(layers)
+
+
+@pytest.fixture
+def threads():
+    yield config.set_num_threads
+    config.set_num_threads(None)
+
+
+def _inputs(rows, width=784, seed=0):
+    return np.random.default_rng(seed).random((rows, width), dtype=np.float32)
+
+
+@needs_kernel
+def test_inference_runs_on_the_own_gemm_and_matches_blas():
+    model = _model()
+    network = model.engine.network
+    assert network.gemm_levels == (TOP, 0)  # inference on the own GEMM, training on BLAS
+    x = _inputs(70)
+    own = model.predict(x, verbose=0)
+    network.set_gemm_levels(0, 0)
+    try:
+        blas = model.predict(x, verbose=0)
+    finally:
+        network.set_gemm_levels(TOP, 0)
+    np.testing.assert_allclose(own, blas, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="predict"):
+        network.set_gemm_levels(TOP + 1, 0)
+
+
+def test_float64_models_stay_on_blas():
+    fastmlp.config.set_floatx("float64")
+    try:
+        model = _model(hidden=(8,))
+    finally:
+        fastmlp.config.set_floatx("float32")
+    assert model.engine.network.gemm_levels == (0, 0)
+    assert model.engine._parts(10 ** 6) == 1  # BLAS has threads of its own
+    with pytest.raises(ValueError, match="train"):
+        model.engine.network.set_gemm_levels(0, 1)
+
+
+def test_fast_path_equals_the_checked_path_bitwise():
+    model = _model()
+    for rows in (1, 5, 64):
+        x = _inputs(rows, seed=rows)
+        fast = model.predict_on_batch(x)
+        assert model.engine.predict_fast(x) is not None  # this x takes the fast path
+        np.testing.assert_array_equal(fast, model(x))
+        np.testing.assert_array_equal(fast, model.predict(x, batch_size=7, verbose=0))
+        # forms the fast path declines: converted by the checked path, same numbers
+        assert model.engine.predict_fast(x.astype(np.float64)) is None
+        np.testing.assert_array_equal(fast, model.predict_on_batch(x.astype(np.float64)))
+        np.testing.assert_array_equal(fast, model.predict_on_batch(np.asfortranarray(x)))
+        np.testing.assert_array_equal(fast, model.predict_on_batch(x.tolist()))
+
+
+def test_fast_path_declines_what_it_must_not_take():
+    model = _model(hidden=(16,))
+    x = _inputs(3)
+    x[1, 5] = np.nan
+    assert model.engine.predict_fast(x) is None
+    with pytest.raises(ValueError, match="NaN|finite"):
+        model.predict_on_batch(x)
+    with pytest.raises(ValueError, match="shape"):
+        model.predict_on_batch(_inputs(3, width=783))
+    # the compiled boundary declines them itself, whatever its caller checked before
+    network, weights = model.engine.network, model.engine.published
+    for bad in (_inputs(3, width=783), _inputs(3, width=785), _inputs(3)[:, :10],
+                _inputs(3).astype(np.float64), _inputs(3)[None], np.asfortranarray(_inputs(3))):
+        assert network.predict_fast(weights, bad, 100) is None
+    assert network.predict_fast(weights[:-1], _inputs(3), 100) is None
+    assert network.predict_fast(weights, _inputs(3), 2) is None  # over max_rows
+    assert model.engine.predict_fast(np.empty((0, 784), np.float32)) is None
+    with pytest.raises(ValueError, match="empty"):
+        model.predict_on_batch(np.empty((0, 784), np.float32))
+    # a model over 28×28 images: a flat (N, 784) array is the wrong shape, not a fast path
+    images = _model(hidden=(16,), input_shape=(28, 28))
+    with pytest.raises(ValueError, match="shape"):
+        images.predict_on_batch(_inputs(2))
+    pictures = _inputs(2).reshape(2, 28, 28)
+    assert images.engine.predict_fast(pictures.reshape(2, 784)) is not None  # what it is given
+    np.testing.assert_array_equal(images.predict_on_batch(pictures),
+                                  images.predict(pictures, verbose=0))
+
+
+@needs_kernel
+def test_a_large_call_splits_across_threads_with_the_same_result(threads):
+    model = _model()
+    engine = model.engine
+    x = _inputs(1000)
+    threads(1)
+    assert engine._parts(1000) == 1
+    alone = model.predict(x, verbose=0)
+    threads(4)
+    # 1000 rows × 316,200 multiply-adds / 2**24 per part: 18 parts' worth, capped at 4
+    assert engine._parts(1000) == 4
+    assert engine._parts(64) == 1  # a request-sized call stays on its thread
+    assert engine.predict_fast(x) is None  # too large for the one-thread fast path
+    np.testing.assert_array_equal(model.predict(x, verbose=0), alone)
+    np.testing.assert_array_equal(model.predict_on_batch(x), alone)
+    np.testing.assert_array_equal(model.predict(x, batch_size=13, verbose=0), alone)
+
+
+@needs_kernel
+def test_request_threads_get_single_thread_results():
+    model = _model(hidden=(100,))
+    inputs = [_inputs(rows, seed=rows) for rows in (1, 2, 7, 64)]
+    expected = [model.predict_on_batch(x) for x in inputs]
+    failures = []
+
+    def request(index):
+        for _ in range(200):
+            for x, want in zip(inputs, expected):
+                if not np.array_equal(model(x), want):
+                    failures.append(index)
+                    return
+
+    workers = [threading.Thread(target=request, args=(i,)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+
+
+def test_set_num_threads_checks_its_argument(threads):
+    default = config.num_threads()
+    assert default >= 1
+    threads(3)
+    assert config.num_threads() == 3
+    threads(None)
+    assert config.num_threads() == default
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="num_threads"):
+            threads(bad)
+
+
+def test_split_rows_covers_every_row_once():
+    for rows in (1, 2, 7, 100, 65536):
+        for parts in (1, 2, 3, 8):
+            if parts > rows:
+                continue
+            bounds = split_rows(rows, parts)
+            assert bounds[0][0] == 0 and bounds[-1][1] == rows
+            assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+            sizes = [stop - start for start, stop in bounds]
+            assert max(sizes) - min(sizes) <= 1
+
+
+def test_run_parts_raises_a_parts_error_after_all_parts_end():
+    from fastmlp.parallel import run_parts
+    done = []
+
+    def work(start, stop):
+        if start == 0:
+            raise RuntimeError("part 0 failed")
+        done.append((start, stop))
+
+    with pytest.raises(RuntimeError, match="part 0 failed"):
+        run_parts(work, 30, 3)
+    assert sorted(done) == [(10, 20), (20, 30)]
+
+
+@needs_kernel
+def test_training_forward_on_the_own_gemm_matches_blas():
+    """Training stays on BLAS by default; with its forward GEMMs on the own kernel (what the
+    thread pool will run) one epoch ends at the same weights within float32 rounding."""
+    x = _inputs(256)
+    y = np.random.default_rng(1).integers(0, 10, 256)
+    results = []
+    for level in (0, TOP):
+        model = _model(hidden=(32,))
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.engine.network.set_gemm_levels(TOP, level)
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
+        results.append(model.get_weights())
+    for blas, own in zip(*results):
+        np.testing.assert_allclose(own, blas, rtol=1e-4, atol=1e-5)
