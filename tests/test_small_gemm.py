@@ -134,14 +134,14 @@ def _inputs(rows, width=784, seed=0):
 def test_inference_runs_on_the_own_gemm_and_matches_blas():
     model = _model()
     network = model.engine.network
-    assert network.gemm_levels == (TOP, 0)  # inference on the own GEMM, training on BLAS
+    assert network.gemm_levels == (TOP, TOP)  # inference and training's small forward GEMMs
     x = _inputs(70)
     own = model.predict(x, verbose=0)
     network.set_gemm_levels(0, 0)
     try:
         blas = model.predict(x, verbose=0)
     finally:
-        network.set_gemm_levels(TOP, 0)
+        network.set_gemm_levels(TOP, TOP)
     np.testing.assert_allclose(own, blas, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="predict"):
         network.set_gemm_levels(TOP + 1, 0)
@@ -281,18 +281,78 @@ def test_run_parts_raises_a_parts_error_after_all_parts_end():
     assert sorted(done) == [(10, 20), (20, 30)]
 
 
+def _train_one_epoch(hidden, level, batch_size):
+    """Weights after one epoch of SGD with training's forward GEMMs at `level`; hidden=() is
+    one softmax layer of 256 units."""
+    x = _inputs(512)
+    y = np.random.default_rng(1).integers(0, 10, 512)
+    fastmlp.utils.set_random_seed(5)
+    if hidden:
+        layers = [fastmlp.layers.Dense(hidden[0], activation="relu", input_shape=(784,)),
+                  fastmlp.layers.Dense(10, activation="softmax")]
+    else:
+        layers = [fastmlp.layers.Dense(256, activation="softmax", input_shape=(784,))]
+    model = fastmlp.Sequential(layers)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.engine.network.set_gemm_levels(TOP, level)
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    return model.get_weights()
+
+
 @needs_kernel
 def test_training_forward_on_the_own_gemm_matches_blas():
-    """Training stays on BLAS by default; with its forward GEMMs on the own kernel (what the
-    thread pool will run) one epoch ends at the same weights within float32 rounding."""
-    x = _inputs(256)
-    y = np.random.default_rng(1).integers(0, 10, 256)
-    results = []
-    for level in (0, TOP):
-        model = _model(hidden=(32,))
-        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-        model.engine.network.set_gemm_levels(TOP, level)
-        model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
-        results.append(model.get_weights())
-    for blas, own in zip(*results):
-        np.testing.assert_allclose(own, blas, rtol=1e-4, atol=1e-5)
+    """Training's forward GEMMs of up to 2**24 multiply-adds run on the own kernel: one epoch
+    ends at BLAS's weights within float32 rounding (often bitwise: OpenBLAS's sgemm also sums
+    each output in one FMA chain in k order)."""
+    blas, own = _train_one_epoch((32,), 0, 32), _train_one_epoch((32,), TOP, 32)
+    for want, got in zip(blas, own):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    blas, own = _train_one_epoch((), 0, 64), _train_one_epoch((), TOP, 64)
+    for want, got in zip(blas, own):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@needs_kernel
+def test_training_forward_gemms_past_the_limit_run_on_blas():
+    model = _model()  # 784-300-200-100-10: dense steps 0..3
+    network = model.engine.network
+    # 784×300: 32 rows are 7.5 M multiply-adds (own kernel), 128 rows 30.1 M (BLAS)
+    assert network.train_gemm_level(32, 0) == TOP
+    assert network.train_gemm_level(71, 0) == TOP    # 71·784·300 = 16,699,200 <= 2**24
+    assert network.train_gemm_level(72, 0) == 0      # 72·784·300 = 16,934,400 > 2**24
+    assert network.train_gemm_level(128, 1) == TOP   # 300×200: 7.7 M
+    network.set_gemm_levels(TOP, 0)
+    assert network.train_gemm_level(32, 0) == 0
+    network.set_gemm_levels(TOP, TOP)
+    with pytest.raises(ValueError, match="dense step"):
+        network.train_gemm_level(32, 4)
+
+
+PREDICT_LOOP = """
+import numpy as np, fastmlp
+def rss_pages():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1])
+model = fastmlp.Sequential([fastmlp.layers.Dense(300, activation="relu", input_shape=(784,)),
+                            fastmlp.layers.Dense(10, activation="softmax")])
+x = np.random.default_rng(0).random((1, 784), dtype=np.float32)
+batch = np.random.default_rng(1).random((64, 784), dtype=np.float32)
+for _ in range(20000):
+    model(x)
+start = rss_pages()
+for _ in range(300000):
+    model(x)             # the fast path: its scratch malloc'd and freed per call
+for _ in range(3000):
+    model.predict(batch, verbose=0)   # the checked path
+grown = (rss_pages() - start) * 4096 / 2**20
+assert grown < 4, f"RSS grew by {grown:.1f} MiB over 303,000 predict calls"
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="reads RSS from /proc (Linux)")
+def test_a_long_predict_loop_does_not_grow_memory():
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", PREDICT_LOOP], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

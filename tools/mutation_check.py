@@ -74,6 +74,7 @@ M = {
  "split-drops-a-row": ("fastmlp/parallel.py", "        stop = start + base + (1 if index < extra else 0)", "        stop = start + base", "tests/test_small_gemm.py"),
  "fast-path-skips-finite-check": ("fastmlp/_kernels/network.pyx", "        if not finite:\n            return None\n        cdef cnp.npy_intp dims[2]", "        cdef cnp.npy_intp dims[2]", "tests/test_small_gemm.py"),
  "fast-path-any-width": ("fastmlp/_kernels/network.pyx", "or not _well_formed(x, self._typenum, 2, -1, self.plan.n_inputs, False)", "or not _well_formed(x, self._typenum, 2, -1, -1, False)", "tests/test_small_gemm.py tests/test_hardening.py"),
+ "predict-scratch-leak": ("fastmlp/_kernels/network.pyx", "            _run(&c, params, self.is_double)\n        free(c.work)", "            _run(&c, params, self.is_double)", "tests/test_small_gemm.py -k grow"),
 }
 
 def main():

@@ -1,5 +1,8 @@
 from cython cimport floating
 
+cdef void forward_gemm(const floating *x, const floating *w, floating *z, Py_ssize_t rows,
+                       Py_ssize_t n_in, Py_ssize_t n_out, int level) noexcept nogil
+
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
                         int act, double alpha, int level) noexcept nogil

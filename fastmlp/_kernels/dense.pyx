@@ -14,6 +14,18 @@ from fastmlp._kernels.codes import (ACTIVATION_CODES, DEFAULT_ALPHA, check_activ
                                     check_alpha, needs_pre)
 
 
+cdef void forward_gemm(const floating *x, const floating *w, floating *z, Py_ssize_t rows,
+                       Py_ssize_t n_in, Py_ssize_t n_out, int level) noexcept nogil:
+    """z := x·w, by fastmlp's own float32 GEMM at `level` (csrc/small_gemm.h), else by BLAS
+    (level 0, float64, or no path for the level in this build)."""
+    cdef bint done = False
+    if floating is float and level > 0:
+        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, w, n_out, z, n_out)
+    if not done:
+        gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z,
+             n_out)
+
+
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
                         int act, double alpha, int level) noexcept nogil:
@@ -21,12 +33,7 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
     the backward pass of an activation that needs its input (codes.needs_pre). level: x·w by
     fastmlp's own float32 GEMM at that level (csrc/small_gemm.h; 0 or float64: BLAS)."""
     cdef floating *z = pre if pre != NULL else y
-    cdef bint done = False
-    if floating is float and level > 0:
-        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, w, n_out, z, n_out)
-    if not done:
-        gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z,
-             n_out)
+    forward_gemm(x, w, z, rows, n_in, n_out, level)
     if floating is float:
         fm_bias_act_f(z, b, y, rows, n_out, act, <float>alpha)
     else:

@@ -24,7 +24,7 @@ cimport numpy as cnp
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
-from fastmlp._kernels.dense cimport dense_forward, dense_backward
+from fastmlp._kernels.dense cimport dense_forward, dense_backward, forward_gemm
 from fastmlp._kernels.small_gemm cimport fm_small_gemm_level
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
@@ -52,6 +52,18 @@ cnp.import_array()
 # Rows of one inference pass are capped so that its two scratch halves hold at most this many
 # elements whatever N is (16 MiB of float32), while GEMMs stay large enough to run at speed.
 cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
+
+# Training's forward x·W runs on fastmlp's own GEMM up to this many multiply-adds, on BLAS
+# above. Measured (Zen 5, Adam, samples/s own/BLAS): M1 and M2 at batch 32 ×1.12–1.15 on one
+# BLAS thread, ×1.22–1.32 on two (no packing of W, no hand-off to BLAS's threads); M2 at batch
+# 128 ×0.92 on two threads with its 784×300 layer (30 M) on the own kernel: there BLAS's second
+# thread is worth more.
+cdef Py_ssize_t TRAIN_OWN_GEMM_MAX = 1 << 24
+
+
+cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) noexcept nogil:
+    """The GEMM level of a training forward x·W: the plan's, or BLAS (0) past the limit."""
+    return plan.train_level if rows * s.n_in * s.n_out <= TRAIN_OWN_GEMM_MAX else 0
 
 
 # The kinds of step, and their names in the step specs Python hands over.
@@ -365,12 +377,10 @@ cdef class Network:
         self.plan.total_units = total
         self.plan.trainable = trainable
         self.plan.stats_size = max(stats, 1)
-        # inference on fastmlp's own GEMM (float32): it runs on the calling thread alone, so
-        # request threads scale; training stays on BLAS until fastmlp's own thread pool (its
-        # forward GEMMs on the own kernel measured +12% at batch 32 on 1 thread, but erratic
-        # beside OpenBLAS's 2-thread pool)
+        # float32 forward GEMMs on fastmlp's own kernel: inference always (it runs on the
+        # calling thread alone, so request threads scale), training up to TRAIN_OWN_GEMM_MAX
         self.plan.predict_level = 0 if dtype == np.float64 else fm_small_gemm_level()
-        self.plan.train_level = 0
+        self.plan.train_level = self.plan.predict_level
         self.has_dropout = any(s["kind"] == DROPOUT for s in checked)
         self.dtype = dtype
         self.is_double = dtype == np.float64
@@ -418,6 +428,15 @@ cdef class Network:
         """(inference, training): which GEMM computes the forward x·W — fastmlp's own float32
         GEMM at that level (2 AVX-512, 1 AVX2 with FMA) or BLAS (0)."""
         return self.plan.predict_level, self.plan.train_level
+
+    def train_gemm_level(self, Py_ssize_t rows, Py_ssize_t step) -> int:
+        """The level training's forward GEMM of dense step `step` runs at for `rows` rows (the
+        rule the training loop applies: the plan's level up to TRAIN_OWN_GEMM_MAX
+        multiply-adds, BLAS above)."""
+        self._require_ready()
+        if not 0 <= step < self.plan.n_steps or self.plan.steps[step].kind != DENSE:
+            raise ValueError(f"`step` must be the index of a dense step; received {step}")
+        return _train_level(&self.plan, rows, &self.plan.steps[step])
 
     def set_gemm_levels(self, int predict, int train):
         """Chooses the forward GEMMs (see gemm_levels), for tests and the benchmark: each at
@@ -715,8 +734,8 @@ cdef class Network:
 
     def gemm_steps(self, Py_ssize_t rows, Py_ssize_t n_steps):
         """Runs only the matrix products of n_steps training steps on batches of `rows` rows
-        (forward, dW, dX; on zeroed scratch): what a step would cost if everything but the
-        GEMMs were free. The benchmark reports training speed against this ceiling."""
+        (forward, dW, dX, each on the kernel a training step runs it on; on zeroed scratch):
+        what a step would cost if everything but the GEMMs were free. The benchmark reports training speed against this ceiling."""
         self._enter_training()
         cdef Call c
         try:
@@ -871,7 +890,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         if s.kind == DENSE:
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
-                          s.n_out, s.act, s.alpha, plan.train_level)
+                          s.n_out, s.act, s.alpha, _train_level(plan, rows, s))
             penalty += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0) / rows
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
@@ -973,8 +992,8 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
             if s.kind != DENSE:
                 continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
-            gemm(False, False, rows, s.n_out, s.n_in, <floating>1, inp, s.n_in,
-                 params + s.w_off, s.n_out, <floating>0, acts + s.out_off * rows, s.n_out)
+            forward_gemm(inp, params + s.w_off, acts + s.out_off * rows, rows, s.n_in, s.n_out,
+                         _train_level(plan, rows, s))
         for l in range(plan.n_steps - 1, -1, -1):
             s = &plan.steps[l]
             if s.kind != DENSE:
