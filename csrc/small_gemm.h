@@ -35,9 +35,9 @@
  * (full vectors before it). The r/c loops have constant bounds: the compiler unrolls them
  * and keeps acc in registers. */
 #define FM_TILE512(R, V)                                                                        \
-static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, const float *w,       \
-                                           ptrdiff_t ldw, float *y, ptrdiff_t ldy, ptrdiff_t k, \
-                                           __mmask16 last) {                                    \
+static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,      \
+                                           const float *w, ptrdiff_t ldw, float *y,             \
+                                           ptrdiff_t ldy, ptrdiff_t k, __mmask16 last) {        \
     __m512 acc[R][V];                                                                           \
     FM_UNROLL for (int r = 0; r < R; r++)                                                                 \
         FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm512_setzero_ps();                            \
@@ -47,7 +47,7 @@ static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, const 
         FM_UNROLL for (int c = 0; c < V - 1; c++) wv[c] = _mm512_loadu_ps(wp + 16 * c);                  \
         wv[V - 1] = _mm512_maskz_loadu_ps(last, wp + 16 * (V - 1));                             \
         FM_UNROLL for (int r = 0; r < R; r++) {                                                           \
-            __m512 a = _mm512_set1_ps(x[r * ldx + p]);                                          \
+            __m512 a = _mm512_set1_ps(x[r * ldx + p * incx]);                                   \
             FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm512_fmadd_ps(a, wv[c], acc[r][c]);       \
         }                                                                                       \
     }                                                                                           \
@@ -58,9 +58,9 @@ static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, const 
 }
 
 #define FM_TILE256(R, V)                                                                        \
-static FM_AVX2 void fm_tile256_##R##_##V(const float *x, ptrdiff_t ldx, const float *w,         \
-                                         ptrdiff_t ldw, float *y, ptrdiff_t ldy, ptrdiff_t k,   \
-                                         __m256i last) {                                        \
+static FM_AVX2 void fm_tile256_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,        \
+                                         const float *w, ptrdiff_t ldw, float *y,               \
+                                         ptrdiff_t ldy, ptrdiff_t k, __m256i last) {            \
     __m256 acc[R][V];                                                                           \
     FM_UNROLL for (int r = 0; r < R; r++)                                                                 \
         FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm256_setzero_ps();                            \
@@ -70,7 +70,7 @@ static FM_AVX2 void fm_tile256_##R##_##V(const float *x, ptrdiff_t ldx, const fl
         FM_UNROLL for (int c = 0; c < V - 1; c++) wv[c] = _mm256_loadu_ps(wp + 8 * c);                    \
         wv[V - 1] = _mm256_maskload_ps(wp + 8 * (V - 1), last);                                 \
         FM_UNROLL for (int r = 0; r < R; r++) {                                                           \
-            __m256 a = _mm256_broadcast_ss(x + r * ldx + p);                                    \
+            __m256 a = _mm256_broadcast_ss(x + r * ldx + p * incx);                             \
             FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm256_fmadd_ps(a, wv[c], acc[r][c]);       \
         }                                                                                       \
     }                                                                                           \
@@ -91,10 +91,10 @@ FM_TILES_FEW(FM_TILE512, 7) FM_TILES_FEW(FM_TILE512, 8)
 FM_TILES_ALL(FM_TILE256, 1) FM_TILES_ALL(FM_TILE256, 2) FM_TILES_FEW(FM_TILE256, 3)
 FM_TILES_FEW(FM_TILE256, 4)
 
-typedef void (*fm_tile512_fn)(const float *, ptrdiff_t, const float *, ptrdiff_t, float *,
-                              ptrdiff_t, ptrdiff_t, __mmask16);
-typedef void (*fm_tile256_fn)(const float *, ptrdiff_t, const float *, ptrdiff_t, float *,
-                              ptrdiff_t, ptrdiff_t, __m256i);
+typedef void (*fm_tile512_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
+                              float *, ptrdiff_t, ptrdiff_t, __mmask16);
+typedef void (*fm_tile256_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
+                              float *, ptrdiff_t, ptrdiff_t, __m256i);
 
 #define FM_FEW_ROWS 2
 #define FM_ROWS_FEW(W, V) {fm_tile##W##_1_##V, fm_tile##W##_2_##V, 0, 0, 0, 0}
@@ -108,8 +108,8 @@ static const fm_tile256_fn fm_tiles256[4][FM_MR] = {
     FM_ROWS_ALL(256, 1), FM_ROWS_ALL(256, 2), FM_ROWS_FEW(256, 3), FM_ROWS_FEW(256, 4)};
 
 static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
-                                  ptrdiff_t ldx, const float *w, ptrdiff_t ldw, float *y,
-                                  ptrdiff_t ldy) {
+                                  ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
+                                  float *y, ptrdiff_t ldy) {
     for (ptrdiff_t i = 0; i < m; i += FM_MR) {
         ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
         ptrdiff_t panel = rows <= FM_FEW_ROWS ? 128 : 64;
@@ -117,15 +117,15 @@ static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const f
             ptrdiff_t cols = n - j < panel ? n - j : panel;
             ptrdiff_t vectors = (cols + 15) / 16, tail = cols - 16 * (vectors - 1);
             __mmask16 last = (__mmask16)((1u << tail) - 1u);
-            fm_tiles512[vectors - 1][rows - 1](x + i * ldx, ldx, w + j, ldw, y + i * ldy + j, ldy,
-                                               k, last);
+            fm_tiles512[vectors - 1][rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j,
+                                               ldy, k, last);
         }
     }
 }
 
 static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
-                                ptrdiff_t ldx, const float *w, ptrdiff_t ldw, float *y,
-                                ptrdiff_t ldy) {
+                                ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
+                                float *y, ptrdiff_t ldy) {
     for (ptrdiff_t i = 0; i < m; i += FM_MR) {
         ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
         ptrdiff_t panel = rows <= FM_FEW_ROWS ? 32 : 16;
@@ -135,8 +135,8 @@ static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
             /* lane l is loaded/stored when its mask word's sign bit is set */
             __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)tail),
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            fm_tiles256[vectors - 1][rows - 1](x + i * ldx, ldx, w + j, ldw, y + i * ldy + j, ldy,
-                                               k, last);
+            fm_tiles256[vectors - 1][rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j,
+                                               ldy, k, last);
         }
     }
 }
@@ -153,22 +153,24 @@ static inline int fm_small_gemm_level(void) {
 }
 
 /* y := x·w at `level` (fm_small_gemm_level(), or lower); returns 0 (y untouched) when this
- * build has no path for it. m, n, k >= 0; leading dimensions in elements. */
+ * build has no path for it. m, n, k >= 0; strides in elements: x[i, p] is x[i * ldx + p * incx]
+ * (incx = 1: x row-major; ldx = 1, incx = its width: the transpose of a row-major matrix, as in
+ * a weight gradient xᵀ·dz), w[p, j] is w[p * ldw + j], y[i, j] is y[i * ldy + j]. */
 static inline int fm_sgemm_small(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                                 const float *x, ptrdiff_t ldx, const float *w, ptrdiff_t ldw,
-                                 float *y, ptrdiff_t ldy) {
+                                 const float *x, ptrdiff_t ldx, ptrdiff_t incx, const float *w,
+                                 ptrdiff_t ldw, float *y, ptrdiff_t ldy) {
 #ifdef FM_SMALL_GEMM_X86
     if (level >= 2) {
-        fm_sgemm512(m, n, k, x, ldx, w, ldw, y, ldy);
+        fm_sgemm512(m, n, k, x, ldx, incx, w, ldw, y, ldy);
         return 1;
     }
     if (level == 1) {
-        fm_sgemm256(m, n, k, x, ldx, w, ldw, y, ldy);
+        fm_sgemm256(m, n, k, x, ldx, incx, w, ldw, y, ldy);
         return 1;
     }
 #else
-    (void)level; (void)m; (void)n; (void)k; (void)x; (void)ldx; (void)w; (void)ldw; (void)y;
-    (void)ldy;
+    (void)level; (void)m; (void)n; (void)k; (void)x; (void)ldx; (void)incx; (void)w; (void)ldw;
+    (void)y; (void)ldy;
 #endif
     return 0;
 }

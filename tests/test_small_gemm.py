@@ -301,9 +301,8 @@ def _train_one_epoch(hidden, level, batch_size):
 
 @needs_kernel
 def test_training_forward_on_the_own_gemm_matches_blas():
-    """Training's forward GEMMs of up to 2**24 multiply-adds run on the own kernel: one epoch
-    ends at BLAS's weights within float32 rounding (often bitwise: OpenBLAS's sgemm also sums
-    each output in one FMA chain in k order)."""
+    """Training's forward and weight-gradient GEMMs within the limit run on the own kernel: one
+    epoch ends at BLAS's weights within float32 rounding."""
     blas, own = _train_one_epoch((32,), 0, 32), _train_one_epoch((32,), TOP, 32)
     for want, got in zip(blas, own):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
@@ -313,19 +312,74 @@ def test_training_forward_on_the_own_gemm_matches_blas():
 
 
 @needs_kernel
-def test_training_forward_gemms_past_the_limit_run_on_blas():
+def test_training_gemms_past_the_limit_run_on_blas():
     model = _model()  # 784-300-200-100-10: dense steps 0..3
     network = model.engine.network
-    # 784×300: 32 rows are 7.5 M multiply-adds (own kernel), 128 rows 30.1 M (BLAS)
-    assert network.train_gemm_level(32, 0) == TOP
-    assert network.train_gemm_level(71, 0) == TOP    # 71·784·300 = 16,699,200 <= 2**24
-    assert network.train_gemm_level(72, 0) == 0      # 72·784·300 = 16,934,400 > 2**24
-    assert network.train_gemm_level(128, 1) == TOP   # 300×200: 7.7 M
+    limit = network.train_gemm_max
+    assert limit in (2**22, 2**24)
+    # 784×300 at the last row count within the limit, and the first past it
+    within = limit // (784 * 300)
+    assert network.train_gemm_level(within, 0) == TOP
+    assert network.train_gemm_level(within + 1, 0) == 0
+    assert network.train_gemm_level(1, 3) == TOP     # 100×10
     network.set_gemm_levels(TOP, 0)
-    assert network.train_gemm_level(32, 0) == 0
+    assert network.train_gemm_level(1, 0) == 0
     network.set_gemm_levels(TOP, TOP)
     with pytest.raises(ValueError, match="dense step"):
         network.train_gemm_level(32, 4)
+
+
+@pytest.mark.parametrize("env, limit", [({"OPENBLAS_NUM_THREADS": "1"}, 2**24),
+                                        ({"OPENBLAS_NUM_THREADS": "2"}, 2**22),
+                                        ({"OMP_NUM_THREADS": "1"}, 2**24),
+                                        ({"OPENBLAS_NUM_THREADS": "4", "OMP_NUM_THREADS": "1"}, 2**22)])
+def test_the_training_limit_follows_the_blas_threads_the_environment_sets(env, limit):
+    import os
+    import subprocess
+    import sys
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")}
+    code = ("import fastmlp; m = fastmlp.Sequential([fastmlp.layers.Dense(3, input_shape=(4,))]); "
+            "print(m.engine.network.train_gemm_max)")
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout) == limit
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_transposed_x_matches_float64_reference(level):
+    """xᵀ·dz read through strides (the weight gradient): every tile edge, as row-major x."""
+    rng = np.random.default_rng(11)
+    for m in ROWS:            # n_in: the rows of the product
+        for n in (1, 9, 17, 65, 100, 129):
+            for k in (1, 5, 32, 128):   # the batch
+                x = rng.standard_normal((k, m)).astype(np.float32)
+                dz = rng.standard_normal((k, n)).astype(np.float32)
+                buffer = np.full(m * n + 64, np.nan, np.float32)
+                y = buffer[32:32 + m * n].reshape(m, n)
+                assert small_gemm_check(x, dz, y, level, trans_x=True)
+                err = np.abs(y - _reference(x.T, dz))
+                assert np.all(err <= _tolerance(x.T, dz)), (m, n, k)
+                assert np.isnan(buffer[:32]).all() and np.isnan(buffer[32 + m * n:]).all()
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_dense_backward_weight_gradient_on_the_own_gemm_matches_blas(level):
+    from fastmlp._kernels.dense import dense_backward_check
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((33, 50)).astype(np.float32)
+    w = rng.standard_normal((50, 70)).astype(np.float32)
+    y = np.maximum(x @ w, 0)
+    dy = rng.standard_normal((33, 70)).astype(np.float32)
+    own = dense_backward_check(x, w, y, dy, 1, level=level)
+    blas = dense_backward_check(x, w, y, dy, 1, level=0)
+    for got, want in zip(own, blas):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="level"):
+        dense_backward_check(x, w, y, dy, 1, level=TOP + 1)
 
 
 PREDICT_LOOP = """

@@ -75,6 +75,9 @@ M = {
  "fast-path-skips-finite-check": ("fastmlp/_kernels/network.pyx", "        if not finite:\n            return None\n        cdef cnp.npy_intp dims[2]", "        cdef cnp.npy_intp dims[2]", "tests/test_small_gemm.py"),
  "fast-path-any-width": ("fastmlp/_kernels/network.pyx", "or not _well_formed(x, self._typenum, 2, -1, self.plan.n_inputs, False)", "or not _well_formed(x, self._typenum, 2, -1, -1, False)", "tests/test_small_gemm.py tests/test_hardening.py"),
  "predict-scratch-leak": ("fastmlp/_kernels/network.pyx", "            _run(&c, params, self.is_double)\n        free(c.work)", "            _run(&c, params, self.is_double)", "tests/test_small_gemm.py -k grow"),
+ "dw-own-kernel-untransposed": ("fastmlp/_kernels/dense.pyx", "done = fm_sgemm_small(level, n_in, n_out, rows, x, 1, n_in, dz, n_out, dw, n_out)", "done = fm_sgemm_small(level, n_in, n_out, rows, x, n_in, 1, dz, n_out, dw, n_out)", "tests/test_small_gemm.py"),
+ "train-limit-ignored": ("fastmlp/_kernels/network.pyx", "    return plan.train_level if rows * s.n_in * s.n_out <= TRAIN_OWN_GEMM_MAX else 0", "    return plan.train_level", "tests/test_small_gemm.py"),
+ "train-limit-ignores-environment": ("fastmlp/_kernels/network.pyx", "(1 << 24) if _blas_threads_from_environment() == 1 else (1 << 22)", "(1 << 22)", "tests/test_small_gemm.py"),
 }
 
 def main():

@@ -20,9 +20,22 @@ cdef void forward_gemm(const floating *x, const floating *w, floating *z, Py_ssi
     (level 0, float64, or no path for the level in this build)."""
     cdef bint done = False
     if floating is float and level > 0:
-        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, w, n_out, z, n_out)
+        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z, n_out)
     if not done:
         gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z,
+             n_out)
+
+
+cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *dw,
+                               Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                               int level) noexcept nogil:
+    """dw := xᵀ·dz (x rows × n_in, dz rows × n_out), by fastmlp's own float32 GEMM at `level`
+    reading xᵀ in place through its strides, else by BLAS (as forward_gemm)."""
+    cdef bint done = False
+    if floating is float and level > 0:
+        done = fm_sgemm_small(level, n_in, n_out, rows, x, 1, n_in, dz, n_out, dw, n_out)
+    if not done:
+        gemm(True, False, n_in, n_out, rows, <floating>1, x, n_in, dz, n_out, <floating>0, dw,
              n_out)
 
 
@@ -43,8 +56,9 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
 cdef void dense_backward(const floating *x, const floating *w, const floating *y,
                          const floating *pre, floating *dy, floating *dw, floating *db,
                          floating *dx, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                         int act, double alpha) noexcept nogil:
-    """From dy = dL/dy (overwritten by dL/dz): dw := xᵀ·dz, db := Σ rows of dz, dx := dz·wᵀ.
+                         int act, double alpha, int level) noexcept nogil:
+    """From dy = dL/dy (overwritten by dL/dz): dw := xᵀ·dz, db := Σ rows of dz, dx := dz·wᵀ;
+    dw by fastmlp's own float32 GEMM at `level` (0: BLAS), dx by BLAS.
 
     act' comes from the forward output y (or from `pre`, x·w + b, for the activations that
     need it), so most activations keep no pre-activation; pass act = FM_LINEAR when dy already
@@ -56,7 +70,7 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *y
     else:
         fm_act_backward_d(dy, dy, y, pre, rows, n_out, act, alpha, db)
     if dw != NULL:
-        gemm(True, False, n_in, n_out, rows, <floating>1, x, n_in, dy, n_out, <floating>0, dw, n_out)
+        weight_gradient_gemm(x, dy, dw, rows, n_in, n_out, level)
     if dx != NULL:
         gemm(False, True, rows, n_in, n_out, <floating>1, dy, n_out, w, n_out, <floating>0,
              dx, n_in)
@@ -86,6 +100,12 @@ def _check_layer(x, w, b=None, y=None, dy=None):
             check_array(arr, name, dtype, (x.shape[0], w.shape[1]))
 
 
+def _check_level(int level):
+    if not 0 <= level <= fm_small_gemm_level():
+        raise ValueError(f"`level` must be in [0, {fm_small_gemm_level()}] on this CPU; "
+                         f"received {level}")
+
+
 def dense_forward_check(x, w, b, int act, alpha=None, bint keep_pre=False, int level=0):
     """Test hook: returns act(x·w + b) computed by the kernel (b may be None); with keep_pre,
     (y, x·w + b) through the path that keeps the pre-activation. alpha: the activation's
@@ -93,9 +113,7 @@ def dense_forward_check(x, w, b, int act, alpha=None, bint keep_pre=False, int l
     GEMM at that level (small_gemm.small_gemm_level() or lower)."""
     _check_layer(x, w, b)
     check_activation(act)
-    if not 0 <= level <= fm_small_gemm_level():
-        raise ValueError(f"`level` must be in [0, {fm_small_gemm_level()}] on this CPU; "
-                         f"received {level}")
+    _check_level(level)
     alpha = _alpha(act, alpha)
     y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     pre = np.empty_like(y) if keep_pre else None
@@ -123,11 +141,14 @@ cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
                       w.shape[1], act, alpha, level)
 
 
-def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None):
+def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None,
+                         int level=0):
     """Test hook: returns (dw, db, dx) for the layer y = act(x·w + b) given dL/dy (not
-    modified); `pre` (x·w + b) is required by the activations that need it."""
+    modified); `pre` (x·w + b) is required by the activations that need it. level: dw by BLAS
+    (0) or by fastmlp's own float32 GEMM at that level."""
     _check_layer(x, w, y=y, dy=dy)
     check_activation(act)
+    _check_level(level)
     alpha = _alpha(act, alpha)
     if needs_pre(act):
         if pre is None:
@@ -140,16 +161,16 @@ def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pr
     db = np.empty(w.shape[1], dtype=x.dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
     if x.dtype == np.float32:
-        _backward_typed[float](x, w, y, pre, dz, dw, db, dx, act, want_dx, alpha)
+        _backward_typed[float](x, w, y, pre, dz, dw, db, dx, act, want_dx, alpha, level)
     else:
-        _backward_typed[double](x, w, y, pre, dz, dw, db, dx, act, want_dx, alpha)
+        _backward_typed[double](x, w, y, pre, dz, dw, db, dx, act, want_dx, alpha, level)
     return dw, db, (dx if want_dx else None)
 
 
 cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w,
                           const floating[:, ::1] y, pre, floating[:, ::1] dz,
                           floating[:, ::1] dw, floating[::1] db, floating[:, ::1] dx, int act,
-                          bint want_dx, double alpha):
+                          bint want_dx, double alpha, int level):
     cdef floating *dx_ptr = &dx[0, 0] if want_dx else NULL
     cdef const floating[:, ::1] kept
     cdef const floating *pre_ptr = NULL
@@ -158,4 +179,4 @@ cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w,
         pre_ptr = &kept[0, 0]
     with nogil:
         dense_backward(&x[0, 0], &w[0, 0], &y[0, 0], pre_ptr, &dz[0, 0], &dw[0, 0], &db[0],
-                       dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha)
+                       dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha, level)

@@ -21,10 +21,13 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 cimport numpy as cnp
+import os
+
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
-from fastmlp._kernels.dense cimport dense_forward, dense_backward, forward_gemm
+from fastmlp._kernels.dense cimport (dense_forward, dense_backward, forward_gemm,
+                                     weight_gradient_gemm)
 from fastmlp._kernels.small_gemm cimport fm_small_gemm_level
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
@@ -53,12 +56,31 @@ cnp.import_array()
 # elements whatever N is (16 MiB of float32), while GEMMs stay large enough to run at speed.
 cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
 
-# Training's forward x·W runs on fastmlp's own GEMM up to this many multiply-adds, on BLAS
-# above. Measured (Zen 5, Adam, samples/s own/BLAS): M1 and M2 at batch 32 ×1.12–1.15 on one
-# BLAS thread, ×1.22–1.32 on two (no packing of W, no hand-off to BLAS's threads); M2 at batch
-# 128 ×0.92 on two threads with its 784×300 layer (30 M) on the own kernel: there BLAS's second
-# thread is worth more.
-cdef Py_ssize_t TRAIN_OWN_GEMM_MAX = 1 << 24
+# Training's forward x·W and weight gradient xᵀ·dz run on fastmlp's own GEMM up to a number of
+# multiply-adds, on BLAS above (dx = dz·Wᵀ always on BLAS): the own kernel packs nothing and
+# hands nothing to BLAS's threads, BLAS's second thread pays off on large products. Measured on
+# a Zen 5 (real Fashion-MNIST, Adam, samples/s own/BLAS, forward and dW):
+#   limit 2**24, 1 BLAS thread: M1 b32 ×1.28, b128 ×1.16; M2 b32 ×1.19, b128 ×1.02
+#   limit 2**24, 2 BLAS threads: M1 b32 ×1.71, b128 ×0.98; M2 b32 ×0.95, b128 ×0.92
+#   limit 2**22, 2 BLAS threads: M1 b32 ×1.46, b128 ×1.02; M2 b32 ×1.01, b128 ×1.00
+# So the limit follows the BLAS thread count the environment sets (OPENBLAS_NUM_THREADS,
+# GOTO_NUM_THREADS, OMP_NUM_THREADS, as OpenBLAS reads them at load; unset: every core):
+# 2**24 for one thread, 2**22 for more. A count changed later (threadpoolctl) is not seen:
+# then the split is slower than it could be, never wrong.
+
+
+def _blas_threads_from_environment():
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+cdef Py_ssize_t TRAIN_OWN_GEMM_MAX = (1 << 24) if _blas_threads_from_environment() == 1 else (1 << 22)
 
 
 cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) noexcept nogil:
@@ -429,10 +451,16 @@ cdef class Network:
         GEMM at that level (2 AVX-512, 1 AVX2 with FMA) or BLAS (0)."""
         return self.plan.predict_level, self.plan.train_level
 
+    @property
+    def train_gemm_max(self) -> int:
+        """Training's GEMMs of up to this many multiply-adds run on fastmlp's own kernel (2**24
+        when the environment gives BLAS one thread, else 2**22)."""
+        return TRAIN_OWN_GEMM_MAX
+
     def train_gemm_level(self, Py_ssize_t rows, Py_ssize_t step) -> int:
-        """The level training's forward GEMM of dense step `step` runs at for `rows` rows (the
-        rule the training loop applies: the plan's level up to TRAIN_OWN_GEMM_MAX
-        multiply-adds, BLAS above)."""
+        """The level training's forward and weight-gradient GEMMs of dense step `step` run at
+        for `rows` rows (the rule the training loop applies: the plan's level up to
+        train_gemm_max multiply-adds, BLAS above)."""
         self._require_ready()
         if not 0 <= step < self.plan.n_steps or self.plan.steps[step].kind != DENSE:
             raise ValueError(f"`step` must be the index of a dense step; received {step}")
@@ -923,7 +951,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
                            acts + s.pre_off * rows if s.pre_off >= 0 else NULL, delta,
                            NULL if s.frozen else grads + s.w_off,
                            NULL if s.frozen else _at(grads, s.b_off), other if l > 0 else NULL,
-                           rows, s.n_in, n, act, s.alpha)
+                           rows, s.n_in, n, act, s.alpha, _train_level(plan, rows, s))
         elif s.kind == BATCH_NORM and s.frozen:
             if l == 0:
                 break
@@ -999,8 +1027,8 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
             if s.kind != DENSE:
                 continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
-            gemm(True, False, s.n_in, s.n_out, rows, <floating>1, inp, s.n_in, delta, s.n_out,
-                 <floating>0, grads + s.w_off, s.n_out)
+            weight_gradient_gemm(inp, delta, grads + s.w_off, rows, s.n_in, s.n_out,
+                                 _train_level(plan, rows, s))
             if l > 0:
                 gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
                      params + s.w_off, s.n_out, <floating>0, other, s.n_in)

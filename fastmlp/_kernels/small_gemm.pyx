@@ -14,13 +14,17 @@ def small_gemm_level() -> int:
     return fm_small_gemm_level()
 
 
-def small_gemm_check(x, w, y, int level=-1) -> bool:
-    """Test hook: y := x·w for C-contiguous float32 matrices x (m, k), w (k, n), y (m, n), at
-    `level` (default: this CPU's; a level above it is refused). Returns False, y untouched,
-    when this build has no path for the level."""
+def small_gemm_check(x, w, y, int level=-1, bint trans_x=False) -> bool:
+    """Test hook: y := op(x)·w for C-contiguous float32 matrices, op(x) (m, k) — x, or xᵀ with
+    trans_x (x then (k, m), read in place through its strides) — w (k, n), y (m, n), at `level`
+    (default: this CPU's; a level above it is refused). Returns False, y untouched, when this
+    build has no path for the level."""
     for name, arr in (("x", x), ("w", w), ("y", y)):
         check_matrix(arr, name, np.float32, writeable=name == "y")
-    cdef Py_ssize_t m = x.shape[0], k = x.shape[1]
+    cdef Py_ssize_t m = x.shape[1] if trans_x else x.shape[0]
+    cdef Py_ssize_t k = x.shape[0] if trans_x else x.shape[1]
+    cdef Py_ssize_t ldx = 1 if trans_x else x.shape[1]
+    cdef Py_ssize_t incx = x.shape[1] if trans_x else 1
     if w.shape[0] != k or y.shape != (m, w.shape[1]):
         raise ValueError(f"small_gemm_check: shapes do not chain: {x.shape} {w.shape} -> {y.shape}")
     cdef int top = fm_small_gemm_level()
@@ -38,5 +42,5 @@ def small_gemm_check(x, w, y, int level=-1) -> bool:
     cdef const float *wp = &wv[0, 0] if w.size else NULL
     cdef float *yp = &yv[0, 0] if y.size else NULL
     with nogil:
-        done = fm_sgemm_small(level, m, n, k, xp, k, wp, n, yp, n)
+        done = fm_sgemm_small(level, m, n, k, xp, ldx, incx, wp, n, yp, n)
     return done != 0
