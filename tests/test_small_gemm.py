@@ -333,7 +333,7 @@ def test_training_gemms_past_the_limit_run_on_blas():
                                         ({"OPENBLAS_NUM_THREADS": "2"}, 2**22),
                                         ({"OMP_NUM_THREADS": "1"}, 2**24),
                                         ({"OPENBLAS_NUM_THREADS": "4", "OMP_NUM_THREADS": "1"}, 2**22)])
-def test_the_training_limit_follows_the_blas_threads_the_environment_sets(env, limit):
+def test_the_training_limit_follows_the_blas_threads_the_environment_sets(env, limit, tmp_path):
     import os
     import subprocess
     import sys
@@ -341,8 +341,9 @@ def test_the_training_limit_follows_the_blas_threads_the_environment_sets(env, l
              if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")}
     code = ("import fastmlp; m = fastmlp.Sequential([fastmlp.layers.Dense(3, input_shape=(4,))]); "
             "print(m.engine.network.train_gemm_max)")
+    # started outside the source tree, so that it imports the installed fastmlp
     out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout) == limit
 
@@ -406,7 +407,5 @@ print("ok")
 
 @pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="reads RSS from /proc (Linux)")
 def test_a_long_predict_loop_does_not_grow_memory():
-    import subprocess
-    import sys
-    proc = subprocess.run([sys.executable, "-c", PREDICT_LOOP], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+    from conftest import run_isolated
+    assert run_isolated(PREDICT_LOOP, timeout=300).strip() == "ok"
