@@ -517,7 +517,7 @@ class Trainer:
 
         Args:
             x: inputs, shape (N, *input_shape); a C-contiguous finite array of the model's
-                dtype and flat input takes a fast path with no conversion.
+                dtype takes a fast path with no conversion.
         """
         engine = self._engine
         if engine is not None and isinstance(x, np.ndarray) and x.shape[1:] == self._input_shape:

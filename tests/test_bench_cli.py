@@ -44,6 +44,30 @@ def test_quick_run_writes_json_and_table(tmp_path):
         assert "keras: not installed" in proc.stdout
     blas = run["environment"]["blas"]
     assert blas and ("architecture" in blas[0] or "error" in blas[0])
+    # each engine measured in a worker process of its own (one "data" line per worker)
+    assert proc.stderr.count("1 thread(s): data") == len(names)
+    assert {(c["competitor"], c["batch"], c["callers"]) for c in run["concurrent"]} == {
+        ("fastmlp", 1, 1), ("fastmlp", 1, 2), ("fastmlp", 64, 1), ("fastmlp", 64, 2)}
+    assert "Concurrent requests" in proc.stdout
+
+
+def test_workers_merge_into_one_run_per_thread_count():
+    from fastmlp.bench.cli import merge_workers
+
+    def worker(engine, sgemm):
+        return {"threads": 2, "sgemm_gflops_2048": sgemm, "data": {"samples": 10},
+                "training": [{"workload": w, "batch": 32, "competitor": engine} for w in ("M1", "M2")],
+                "ceiling": [{"workload": "M1", "batch": 32}] if engine == "fastmlp" else [],
+                "latency": [{"workload": w, "competitor": engine} for w in ("M1", "M2")],
+                "throughput": [], "concurrent": [], "missing": {}, "versions": {engine: "1.0"}}
+
+    run = merge_workers([worker("fastmlp", 100.0), worker("numpy", 90.0)], {"keras": "not installed"})
+    assert run["sgemm_gflops_2048"] == 100.0 and run["threads"] == 2
+    assert [(r["workload"], r["competitor"]) for r in run["latency"]] == [
+        ("M1", "fastmlp"), ("M1", "numpy"), ("M2", "fastmlp"), ("M2", "numpy")]
+    assert len(run["training"]) == 4 and len(run["ceiling"]) == 1
+    assert run["versions"] == {"fastmlp": "1.0", "numpy": "1.0"}
+    assert run["missing"] == {"keras": "not installed"}
 
 
 def test_bad_arguments_are_rejected(tmp_path):

@@ -77,6 +77,19 @@ def _run_worker(args) -> int:
 _WORKER = "import sys; del sys.path[0]; from fastmlp.bench import main; sys.exit(main(sys.argv[1:]))"
 
 
+def merge_workers(parts: list[dict], missing: dict) -> dict:
+    """One thread count's run from its engines' workers: their measurements together, in the
+    engines' order within each workload; the machine's figures (sgemm, data, environment) from
+    the first worker, fastmlp's when it ran."""
+    run = dict(parts[0])
+    for key in ("training", "ceiling", "latency", "throughput", "concurrent"):
+        merged = [item for part in parts for item in part.get(key, [])]
+        run[key] = sorted(merged, key=lambda item: item["workload"])  # stable: engines keep order
+    run["missing"] = {**missing, **{k: v for part in parts for k, v in part["missing"].items()}}
+    run["versions"] = {k: v for part in parts for k, v in part["versions"].items()}
+    return run
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse(argv)
     if args.worker is not None:
@@ -95,21 +108,33 @@ def main(argv: Optional[list[str]] = None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     passthrough = list(argv if argv is not None else sys.argv[1:])
+    from fastmlp.bench.competitors import ALL
+    wanted = [cls for cls in ALL if not s["only"] or cls.name in s["only"]]
+    missing = {cls.name: cls.missing() for cls in wanted if cls.missing()}
+    # each engine in a worker process of its own: no engine's idle thread pool (OpenMP's,
+    # TensorFlow's, ONNX Runtime's spinning workers, another OpenBLAS) shares the cores with
+    # the next engine's measurement
+    engines = [cls.name for cls in wanted if cls.name not in missing] or [None]
     runs = []
     for threads in s["threads"]:
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / "run.json"
+        parts = []
+        for engine in engines:
             worker_env = dict(env, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                               MKL_NUM_THREADS=str(threads))
-            # not `-m`: it puts the working directory first on sys.path, and from a source tree
-            # that shadows the installed package (whose kernels are compiled) with the sources
-            cmd = [sys.executable, "-c", _WORKER, *passthrough, "--worker", str(threads),
-                   "--worker-out", str(target)]
-            code = subprocess.call(cmd, env=worker_env)
-            if code != 0:
-                print(f"[fastmlp-bench] the worker for {threads} thread(s) failed (exit {code})", file=sys.stderr)
-                return code
-            runs.append(json.loads(target.read_text()))
+            only = [] if engine is None else ["--only", engine]
+            with tempfile.TemporaryDirectory() as tmp:
+                target = Path(tmp) / "run.json"
+                # not `-m`: it puts the working directory first on sys.path, and from a source
+                # tree that shadows the installed package (whose kernels are compiled)
+                cmd = [sys.executable, "-c", _WORKER, *passthrough, *only, "--worker", str(threads),
+                       "--worker-out", str(target)]
+                code = subprocess.call(cmd, env=worker_env)
+                if code != 0:
+                    print(f"[fastmlp-bench] the worker for {engine or 'the engines'} at {threads} "
+                          f"thread(s) failed (exit {code})", file=sys.stderr)
+                    return code
+                parts.append(json.loads(target.read_text()))
+        runs.append(merge_workers(parts, missing))
     results = {"command": "fastmlp-bench " + " ".join(passthrough), "settings": s,
                "cleared_openblas_variables": cleared, "runs": runs, "footprint": {}}
     if not args.no_footprint:
