@@ -114,7 +114,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # each engine in a worker process of its own: no engine's idle thread pool (OpenMP's,
     # TensorFlow's, ONNX Runtime's spinning workers, another OpenBLAS) shares the cores with
     # the next engine's measurement
-    engines = [cls.name for cls in wanted if cls.name not in missing] or [None]
+    engines: list[Optional[str]] = [cls.name for cls in wanted if cls.name not in missing] or [None]
     runs = []
     for threads in s["threads"]:
         parts = []
