@@ -51,6 +51,18 @@ def test_quick_run_writes_json_and_table(tmp_path):
     assert "Concurrent requests" in proc.stdout
 
 
+def test_fastmlp_runs_on_the_threads_of_its_worker():
+    from fastmlp import config
+    from fastmlp.bench.competitors import Fastmlp
+    try:
+        Fastmlp(1)
+        assert config.num_threads() == 1
+        Fastmlp(2)
+        assert config.num_threads() == 2
+    finally:
+        config.set_num_threads(None)
+
+
 def test_workers_merge_into_one_run_per_thread_count():
     from fastmlp.bench.cli import merge_workers
 

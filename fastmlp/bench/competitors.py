@@ -60,6 +60,8 @@ class Fastmlp(_KerasAPI):
         super().__init__(threads)
         import fastmlp
         self.api = fastmlp
+        # a large predict call splits across fastmlp's own threads: as many as this run's
+        fastmlp.config.set_num_threads(threads)
 
     def version(self):
         return self.api.__version__
