@@ -34,6 +34,18 @@ def _tolerance(x, w):
     return x.shape[1] * np.finfo(np.float32).eps * (np.abs(x).astype(np.float64) @ np.abs(w))
 
 
+def _guarded_product(x, w, level, trans_x=False):
+    """op(x)·w by the kernel, written inside a NaN-filled buffer: a store past the matrix shows
+    in the guards (checked here), one past a row's end lands in the next row, written before
+    it (the caller's value check)."""
+    m, n = x.shape[1] if trans_x else x.shape[0], w.shape[1]
+    buffer = np.full(m * n + 64, np.nan, np.float32)
+    y = buffer[32:32 + m * n].reshape(m, n)
+    assert small_gemm_check(x, w, y, level, trans_x=trans_x)
+    assert np.isnan(buffer[:32]).all() and np.isnan(buffer[32 + m * n:]).all(), (x.shape, w.shape)
+    return y
+
+
 @needs_kernel
 @pytest.mark.parametrize("level", LEVELS)
 def test_matches_float64_reference_at_every_tile_edge(level):
@@ -43,14 +55,8 @@ def test_matches_float64_reference_at_every_tile_edge(level):
             for k in DEPTHS:
                 x = rng.standard_normal((m, k)).astype(np.float32)
                 w = rng.standard_normal((k, n)).astype(np.float32)
-                # y inside a NaN-filled buffer: a store past the matrix shows in the guards, one
-                # past a row's end lands in the next row, written before it (the value check)
-                buffer = np.full(m * n + 64, np.nan, np.float32)
-                y = buffer[32:32 + m * n].reshape(m, n)
-                assert small_gemm_check(x, w, y, level)
-                err = np.abs(y - _reference(x, w))
+                err = np.abs(_guarded_product(x, w, level) - _reference(x, w))
                 assert np.all(err <= _tolerance(x, w)), (m, n, k, float(np.nanmax(err)))
-                assert np.isnan(buffer[:32]).all() and np.isnan(buffer[32 + m * n:]).all(), (m, n, k)
 
 
 @needs_kernel
@@ -358,12 +364,8 @@ def test_transposed_x_matches_float64_reference(level):
             for k in (1, 5, 32, 128):   # the batch
                 x = rng.standard_normal((k, m)).astype(np.float32)
                 dz = rng.standard_normal((k, n)).astype(np.float32)
-                buffer = np.full(m * n + 64, np.nan, np.float32)
-                y = buffer[32:32 + m * n].reshape(m, n)
-                assert small_gemm_check(x, dz, y, level, trans_x=True)
-                err = np.abs(y - _reference(x.T, dz))
+                err = np.abs(_guarded_product(x, dz, level, trans_x=True) - _reference(x.T, dz))
                 assert np.all(err <= _tolerance(x.T, dz)), (m, n, k)
-                assert np.isnan(buffer[:32]).all() and np.isnan(buffer[32 + m * n:]).all()
 
 
 @needs_kernel

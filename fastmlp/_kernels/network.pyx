@@ -680,8 +680,7 @@ cdef class Network:
         dims[0], dims[1] = rows, self.plan.n_outputs
         out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
         self._predict_rows(cnp.PyArray_DATA(<cnp.ndarray>params), xp,
-                           cnp.PyArray_DATA(<cnp.ndarray>out), rows,
-                           max(1, min(rows, SCRATCH_ELEMENTS // self.plan.max_hidden, BLAS_MAX)))
+                           cnp.PyArray_DATA(<cnp.ndarray>out), rows, self._chunk(rows, rows))
         return out
 
     cdef void _predict_rows(self, void *params, const void *x, void *out, Py_ssize_t rows,
@@ -763,7 +762,8 @@ cdef class Network:
     def gemm_steps(self, Py_ssize_t rows, Py_ssize_t n_steps):
         """Runs only the matrix products of n_steps training steps on batches of `rows` rows
         (forward, dW, dX, each on the kernel a training step runs it on; on zeroed scratch):
-        what a step would cost if everything but the GEMMs were free. The benchmark reports training speed against this ceiling."""
+        what a step would cost if everything but the GEMMs were free. The benchmark reports
+        training speed against this ceiling."""
         self._enter_training()
         cdef Call c
         try:
