@@ -37,6 +37,12 @@ static inline uint32_t fm_dropout_key(uint64_t layer_seed, uint64_t epoch_seed, 
     return (uint32_t)(z >> 32);
 }
 
+/* The key of a batch's rows from `first_row` on: a mask over a slice of the batch is the
+ * slice of the whole batch's mask (a thread of a training team masks its rows only). */
+static inline uint32_t fm_dropout_rows_key(uint32_t key, int64_t first_row) {
+    return key + (uint32_t)first_row * 0x9e3779b9u;
+}
+
 /* The threshold of a drop rate in [0, 1): hashes below it are dropped. */
 static inline uint32_t fm_dropout_threshold(double rate) {
     double t = rate * 4294967296.0;
@@ -48,7 +54,7 @@ static inline uint32_t fm_dropout_threshold(double rate) {
 FM_CLONES static void fm_dropout_##S(T *y, const T *x, ptrdiff_t rows, ptrdiff_t cols,           \
                                   uint32_t key, uint32_t threshold, T scale) {                 \
     for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
-        uint32_t row_key = fm_mix32(key + (uint32_t)i * 0x9e3779b9u);                          \
+        uint32_t row_key = fm_mix32(fm_dropout_rows_key(key, i));                              \
         T *yr = y + i * cols;                                                                  \
         const T *xr = x + i * cols;                                                            \
         for (ptrdiff_t j = 0; j < cols; j++) {                                                 \

@@ -71,16 +71,21 @@ def num_threads() -> int:
 
 
 def set_num_threads(value: Optional[int]) -> None:
-    """Sets how many threads one predict call may use.
+    """Sets how many threads one predict or fit call may use.
 
     A float32 predict call runs on fastmlp's own GEMM (on CPUs with AVX2 and FMA, or AVX-512):
     up to 2 × 2**24 multiply-adds (106 rows of a 784-300-200-100-10 model) it runs on the
     calling thread alone, so request threads calling `predict` or `model(x)` at once scale with
     the cores; a larger call splits its rows across up to this many threads (the calling
     thread and fastmlp's pool). Results do not depend on it: each row's outputs are bitwise the
-    same whatever the thread count or batch. float64 models, and CPUs without AVX2, run on BLAS
-    and its own threads (set those with OPENBLAS_NUM_THREADS or threadpoolctl), as fit's large
-    products do.
+    same whatever the thread count or batch.
+
+    A float32 `fit` whose batches give each thread 32 rows or more trains on up to this many
+    threads, each taking a share of every batch and of the optimizer update; its results are
+    bitwise the same for the same thread count, and differ from one thread's by rounding.
+    Smaller batches, batch normalization in training mode and weight constraints train on the
+    calling thread. float64 models, and CPUs without AVX2, run on BLAS and its own threads (set
+    those with OPENBLAS_NUM_THREADS or threadpoolctl), as a lone thread's large products do.
 
     Args:
         value: a positive integer, or None for the default (the cores this process may use).

@@ -27,7 +27,7 @@ from fastmlp._kernels.codes import (
 )
 from fastmlp._kernels.finite import all_finite
 from fastmlp._kernels.network import Network
-from fastmlp.parallel import run_parts
+from fastmlp.parallel import run_parts, start_team
 
 # A predict call splits across threads only when each thread gets at least this many
 # multiply-adds (about 0.2 ms of work): batch 64 of a 784-300-200-100-10 model (20 M) runs on
@@ -277,9 +277,10 @@ class Engine:
         """Runs n_steps compiled training steps over the batches of `order` (a permutation of
         the rows, or None for the rows in order) on the live weights; `seed` is the epoch's
         dropout seed, `weights` the per-sample loss weights or None; see Network.train. Does
-        not publish: the caller does once its steps leave the weights whole."""
+        not publish: the caller does once its steps leave the weights whole. Runs on up to
+        config.num_threads() threads (Network.team_size says when a team pays)."""
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size,
-                                  rule, seed, weights)
+                                  rule, seed, weights, config.num_threads(), start_team)
 
     def predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Forward pass over (N, n_inputs) rows with the published weights; a large call on

@@ -1,10 +1,15 @@
-"""fastmlp's own threads for one large inference call: its rows split into one contiguous part
-per thread, the calling thread computing the last part while pool threads compute the others.
+"""fastmlp's own threads, for one large inference call and for training.
 
-Each part runs a compiled loop with the GIL released on its own scratch, so parts never wait
-on each other or on BLAS's thread pool, and no thread pool spins beside another: the pool's
-threads sleep on a queue between calls. The pool grows to config.num_threads() - 1 threads on
-first use and is shared by every model and caller.
+Inference: a call's rows split into one contiguous part per thread, the calling thread
+computing the last part while pool threads compute the others. Each part runs a compiled loop
+with the GIL released on its own scratch, so parts never wait on each other or on BLAS's
+thread pool. The pool grows to config.num_threads() - 1 threads on first use and is shared by
+every model and caller.
+
+Training: a training call's helper threads (start_team) come from a pool of their own, which
+grows so that every training call running at once has its helpers at once: a team's threads
+meet twice a step, and a helper queued behind another call's would leave its team waiting.
+No thread pool spins beside another: both pools' threads sleep on a queue between calls.
 """
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,3 +64,40 @@ def run_parts(work: Callable[[int, int], None], rows: int, parts: int) -> None:
             error = exc
     if error is not None:
         raise error
+
+
+_team_pool: Optional[ThreadPoolExecutor] = None
+_team_pool_size = 0
+_team_threads_busy = 0
+
+
+def start_team(task: Callable[[int], None], count: int) -> list[Future]:
+    """Calls task(t) for t in 1..count, each on a thread of its own that no other training call
+    is using, and returns their futures (fewer than count if the pool could not take them)."""
+    global _team_pool, _team_pool_size, _team_threads_busy
+    with _lock:
+        needed = _team_threads_busy + count
+        if _team_pool is None or _team_pool_size < needed:
+            old, _team_pool = _team_pool, ThreadPoolExecutor(needed, thread_name_prefix="fastmlp-train")
+            _team_pool_size = needed
+            if old is not None:
+                old.shutdown(wait=False)
+        pool = _team_pool
+        _team_threads_busy += count
+    futures: list[Future] = []
+    try:
+        for t in range(1, count + 1):
+            futures.append(pool.submit(task, t))
+    except RuntimeError:  # the interpreter is shutting down: the caller trains alone
+        pass
+    for future in futures:
+        future.add_done_callback(_team_thread_done)
+    with _lock:
+        _team_threads_busy -= count - len(futures)
+    return futures
+
+
+def _team_thread_done(_: Future) -> None:
+    global _team_threads_busy
+    with _lock:
+        _team_threads_busy -= 1

@@ -33,6 +33,8 @@ STUBS = {
     "stdint.h": "typedef int int32_t; typedef unsigned int uint32_t; typedef long long int64_t;"
                 "typedef unsigned long long uint64_t;",
     "string.h": "void *memcpy(void *, const void *, size_t);",
+    "intrin.h": "long _InterlockedOr(long volatile *, long); long _InterlockedIncrement(long volatile *);"
+                "long _InterlockedExchange(long volatile *, long); void _mm_pause(void);",
     "xmmintrin.h": "unsigned int _mm_getcsr(void); void _mm_setcsr(unsigned int);",
 }
 

@@ -11,7 +11,7 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
                         int act, double alpha, int level) noexcept nogil
 
-cdef void dense_backward(const floating *x, const floating *w, const floating *y,
-                         const floating *pre, floating *dy, floating *dw, floating *db,
-                         floating *dx, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                         int act, double alpha, int level) noexcept nogil
+cdef void dense_backward(const floating *x, const floating *w, const floating *wt,
+                         const floating *y, const floating *pre, floating *dy, floating *dw,
+                         floating *db, floating *dx, Py_ssize_t rows, Py_ssize_t n_in,
+                         Py_ssize_t n_out, int act, double alpha, int level) noexcept nogil

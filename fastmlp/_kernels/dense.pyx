@@ -53,12 +53,13 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
         fm_bias_act_d(z, b, y, rows, n_out, act, alpha)
 
 
-cdef void dense_backward(const floating *x, const floating *w, const floating *y,
-                         const floating *pre, floating *dy, floating *dw, floating *db,
-                         floating *dx, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                         int act, double alpha, int level) noexcept nogil:
+cdef void dense_backward(const floating *x, const floating *w, const floating *wt,
+                         const floating *y, const floating *pre, floating *dy, floating *dw,
+                         floating *db, floating *dx, Py_ssize_t rows, Py_ssize_t n_in,
+                         Py_ssize_t n_out, int act, double alpha, int level) noexcept nogil:
     """From dy = dL/dy (overwritten by dL/dz): dw := xᵀ·dz, db := Σ rows of dz, dx := dz·wᵀ;
-    dw by fastmlp's own float32 GEMM at `level` (0: BLAS), dx by BLAS.
+    dw by fastmlp's own float32 GEMM at `level` (0: BLAS), dx too when `wt` (w transposed,
+    n_out × n_in, csrc/transpose.h) is given, else by BLAS reading w.
 
     act' comes from the forward output y (or from `pre`, x·w + b, for the activations that
     need it), so most activations keep no pre-activation; pass act = FM_LINEAR when dy already
@@ -71,7 +72,9 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *y
         fm_act_backward_d(dy, dy, y, pre, rows, n_out, act, alpha, db)
     if dw != NULL:
         weight_gradient_gemm(x, dy, dw, rows, n_in, n_out, level)
-    if dx != NULL:
+    if dx != NULL and wt != NULL:
+        forward_gemm(dy, wt, dx, rows, n_out, n_in, level)
+    elif dx != NULL:
         gemm(False, True, rows, n_in, n_out, <floating>1, dy, n_out, w, n_out, <floating>0,
              dx, n_in)
 
@@ -142,10 +145,11 @@ cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
 
 
 def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None,
-                         int level=0):
+                         int level=0, bint transposed=False):
     """Test hook: returns (dw, db, dx) for the layer y = act(x·w + b) given dL/dy (not
     modified); `pre` (x·w + b) is required by the activations that need it. level: dw by BLAS
-    (0) or by fastmlp's own float32 GEMM at that level."""
+    (0) or by fastmlp's own float32 GEMM at that level; with `transposed`, dx too, from a
+    transposed copy of w as training keeps one."""
     _check_layer(x, w, y=y, dy=dy)
     check_activation(act)
     _check_level(level)
@@ -160,23 +164,29 @@ def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pr
     dw = np.empty(w.shape, dtype=x.dtype)
     db = np.empty(w.shape[1], dtype=x.dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
+    wt = np.ascontiguousarray(w.T) if transposed else None
     if x.dtype == np.float32:
-        _backward_typed[float](x, w, y, pre, dz, dw, db, dx, act, want_dx, alpha, level)
+        _backward_typed[float](x, w, wt, y, pre, dz, dw, db, dx, act, want_dx, alpha, level)
     else:
-        _backward_typed[double](x, w, y, pre, dz, dw, db, dx, act, want_dx, alpha, level)
+        _backward_typed[double](x, w, wt, y, pre, dz, dw, db, dx, act, want_dx, alpha, level)
     return dw, db, (dx if want_dx else None)
 
 
-cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w,
+cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w, wt,
                           const floating[:, ::1] y, pre, floating[:, ::1] dz,
                           floating[:, ::1] dw, floating[::1] db, floating[:, ::1] dx, int act,
                           bint want_dx, double alpha, int level):
     cdef floating *dx_ptr = &dx[0, 0] if want_dx else NULL
     cdef const floating[:, ::1] kept
     cdef const floating *pre_ptr = NULL
+    cdef const floating[:, ::1] w_t
+    cdef const floating *wt_ptr = NULL
     if pre is not None:
         kept = pre
         pre_ptr = &kept[0, 0]
+    if wt is not None:
+        w_t = wt
+        wt_ptr = &w_t[0, 0]
     with nogil:
-        dense_backward(&x[0, 0], &w[0, 0], &y[0, 0], pre_ptr, &dz[0, 0], &dw[0, 0], &db[0],
+        dense_backward(&x[0, 0], &w[0, 0], wt_ptr, &y[0, 0], pre_ptr, &dz[0, 0], &dw[0, 0], &db[0],
                        dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha, level)

@@ -8,3 +8,4 @@ cdef extern from "dropout.h" nogil:
                       uint32_t threshold, float scale)
     void fm_dropout_d(double *y, const double *x, Py_ssize_t rows, Py_ssize_t cols, uint32_t key,
                       uint32_t threshold, double scale)
+    uint32_t fm_dropout_rows_key(uint32_t key, int64_t first_row)

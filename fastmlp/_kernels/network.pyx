@@ -18,6 +18,7 @@ a published snapshot) with scratch of their own: any number of threads may call 
 from cython cimport floating
 from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 cimport numpy as cnp
@@ -35,8 +36,11 @@ from fastmlp._kernels.elementwise cimport (FM_LINEAR, fm_flush_denormals_begin, 
                                            fm_all_finite_d,
                                            fm_flush_denormals_end, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
-from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_threshold, fm_dropout_f,
-                                       fm_dropout_d)
+from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_rows_key,
+                                       fm_dropout_threshold, fm_dropout_f, fm_dropout_d)
+from fastmlp._kernels.team cimport (FM_TEAM_BARRIER, fm_team_barrier, fm_team_barrier_init,
+                                    fm_team_barrier_wait, fm_team_barrier_abandon,
+                                    fm_transpose_rows_f)
 from fastmlp._kernels.regularizers cimport (fm_penalty_f, fm_penalty_d, fm_constrain_f,
                                             fm_constrain_d)
 from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_apply_f,
@@ -84,8 +88,19 @@ cdef Py_ssize_t TRAIN_OWN_GEMM_MAX = (1 << 24) if _blas_threads_from_environment
 
 
 cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) noexcept nogil:
-    """The GEMM level of a training forward x·W: the plan's, or BLAS (0) past the limit."""
-    return plan.train_level if rows * s.n_in * s.n_out <= TRAIN_OWN_GEMM_MAX else 0
+    """The GEMM level of a training product of this step: the plan's, or BLAS (0) past the
+    plan's limit (none when a thread team trains: BLAS's threads would fight the team's)."""
+    return plan.train_level if rows * s.n_in * s.n_out <= plan.own_gemm_max else 0
+
+# The most threads one training call runs on, and the least a thread's share of a step must
+# hold: rows, and multiply-adds of forward and backward. Each step, every thread reads all the
+# weights and writes its part of them, so a part crosses between cores each step whatever the
+# batch; on a Zen 5 VM (2 cores, Fashion-MNIST, Adam) two threads gave, against one:
+#   16 rows a thread (batch 32): M1 ×0.99, M2 ×1.12;  32 rows: ×1.29, ×1.35;  64: ×1.58, ×1.72
+# in the VM's good phases, and ×0.3-0.6 below 64 rows a thread in its slow ones (see the README).
+TEAM_MAX = 64
+TEAM_MIN_ROWS = 32
+TEAM_MIN_MACS = 1 << 20
 
 
 # The kinds of step, and their names in the step specs Python hands over.
@@ -104,6 +119,7 @@ cdef struct Step:
     Py_ssize_t out_off           # per-row offset of this step's output in the training activations
     Py_ssize_t pre_off           # per-row offset of its kept pre-activation (−1: none kept)
     Py_ssize_t stat_off          # offset of batch normalization's batch statistics (3 × n_out)
+    Py_ssize_t wt_off            # offset of a dense kernel's transpose in the Wᵀ buffer (−1: none)
     int act
     double alpha                 # the activation's parameter (leaky ReLU slope, ELU alpha)
     double rate                  # dropout
@@ -129,8 +145,11 @@ cdef struct Plan:
     bint fused
     double epsilon
     # the forward GEMMs (x·W) of inference and of training: fastmlp's own float32 GEMM at this
-    # level (csrc/small_gemm.h), or BLAS (0)
+    # level (csrc/small_gemm.h), or BLAS (0); training's products run on it up to
+    # own_gemm_max multiply-adds
     int predict_level, train_level
+    Py_ssize_t own_gemm_max
+    Py_ssize_t wt_size           # elements of the Wᵀ buffer (every dense kernel but the first's)
 
 
 cdef struct Scratch:
@@ -152,6 +171,26 @@ cdef enum Fault:
     OK, NONFINITE_LOSS, BAD_INDEX
 
 
+cdef struct Member:
+    # one thread of a training team: its scratch and gradient buffer, its share of the
+    # trainable parameters (reduced and updated by it), and its results for the current step
+    Scratch scratch
+    void *grads
+    Py_ssize_t lo, hi
+    Py_ssize_t rows
+    double loss
+    double metric_sums[8]
+    Fault fault
+
+
+cdef struct Team:
+    fm_team_barrier barrier
+    Py_ssize_t size
+    Member *members
+    bint splits                  # the update rule applies a step in parts
+    double lr                    # the learning rate of the step being applied in parts
+
+
 cdef struct Call:
     # what one entry point hands its loop: a copy of the plan (its loss settings cannot change
     # under a running loop), pointers checked by the entry point, and the results
@@ -160,6 +199,8 @@ cdef struct Call:
     Scratch scratch
     void *rule
     void *grads
+    void *wt                     # the Wᵀ buffer (NULL: dx = dz·Wᵀ by BLAS reading W)
+    Team *team                   # the threads of a TRAIN call (NULL: the calling thread alone)
     const void *x
     const int32_t *labels
     const void *targets
@@ -173,6 +214,19 @@ cdef struct Call:
     double metric_sums[8]
     Py_ssize_t samples, bad_step
     Fault fault
+
+
+cdef void _point(Scratch *sc, tuple arrays):
+    """sc := pointers into the arrays of Network._new_scratch."""
+    sc.acts = cnp.PyArray_DATA(<cnp.ndarray>arrays[0])
+    sc.delta_a = cnp.PyArray_DATA(<cnp.ndarray>arrays[1])
+    sc.delta_b = cnp.PyArray_DATA(<cnp.ndarray>arrays[2])
+    sc.x_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[3])
+    sc.labels_batch = <int32_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[4])
+    sc.targets_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[5])
+    sc.stats = cnp.PyArray_DATA(<cnp.ndarray>arrays[6])
+    sc.tmp = cnp.PyArray_DATA(<cnp.ndarray>arrays[7])
+    sc.weights_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[8])
 
 
 cdef inline bint _well_formed(object arr, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1,
@@ -206,17 +260,22 @@ cdef void _run(Call *c, void *params, bint is_double) noexcept nogil:
 
 
 cdef void _dispatch(Call *c, floating *params) noexcept nogil:
-    if c.op == TRAIN:
+    if c.op in (TRAIN, GRADIENT, GEMMS) and c.wt != NULL:
+        # the weights may have changed since the last call (set_weights, a rewind)
+        _transpose_weights(&c.plan, params, <floating *>c.wt, 0, PY_SSIZE_T_MAX)
+    if c.op == TRAIN and c.team != NULL:
+        _team_steps(c, params, 0)
+    elif c.op == TRAIN:
         _train_steps(c, params)
     elif c.op == PREDICT:
         _predict(c, params)
     elif c.op == EVALUATE:
         _evaluate(c, params)
     elif c.op == GRADIENT:
-        c.loss_sum = _forward_backward(&c.plan, &c.scratch, params, <floating *>c.grads,
-                                       <const floating *>c.x, c.labels,
+        c.loss_sum = _forward_backward(&c.plan, &c.scratch, params, <const floating *>c.wt,
+                                       <floating *>c.grads, <const floating *>c.x, c.labels,
                                        <const floating *>c.targets, <const floating *>c.weights,
-                                       c.rows, c.seed, 0)
+                                       c.rows, c.rows, 0, True, c.seed, 0)
     else:
         _gemms_only(c, params)
 
@@ -338,6 +397,9 @@ cdef class Network:
     cdef readonly Py_ssize_t size, trainable, capacity
     cdef object _scratch_arrays
     cdef Scratch _scratch
+    cdef object _wt              # float32: the Wᵀ buffer (plan.wt_size elements)
+    cdef object _team_arrays     # the helper threads' scratch and gradients, for _team_key
+    cdef object _team_key
     cdef bint _busy
     cdef int _typenum
 
@@ -374,14 +436,16 @@ cdef class Network:
         self.plan.steps = <Step *>calloc(n, sizeof(Step))
         if self.plan.steps == NULL:
             raise MemoryError()
-        total = stats = 0
+        total = stats = transposed = 0
         for l, spec in enumerate(checked):
             keep_pre = spec["kind"] == DENSE and needs_pre(spec["act"])
+            # a dense step after the first passes a gradient back: dx = dz·Wᵀ
+            has_wt = spec["kind"] == DENSE and l > 0
             self.plan.steps[l] = Step(
                 kind=spec["kind"], n_in=spec["n_in"], n_out=spec["n_out"], w_off=spec["w_off"],
                 b_off=spec["b_off"], mean_off=spec["mean_off"], var_off=spec["var_off"],
                 out_off=total, pre_off=total + spec["n_out"] if keep_pre else -1,
-                stat_off=stats, act=spec["act"], alpha=spec["alpha"], rate=spec["rate"],
+                stat_off=stats, wt_off=transposed if has_wt else -1, act=spec["act"], alpha=spec["alpha"], rate=spec["rate"],
                 seed=spec["seed"], momentum=spec["momentum"], epsilon=spec["epsilon"],
                 frozen=spec["frozen"], kernel_l1=spec["kernel_l1"], kernel_l2=spec["kernel_l2"],
                 bias_l1=spec["bias_l1"], bias_l2=spec["bias_l2"],
@@ -391,6 +455,7 @@ cdef class Network:
                 bias_max=spec["bias_max"])
             total += spec["n_out"] * (2 if keep_pre else 1)
             stats += 3 * spec["n_out"] if spec["kind"] == BATCH_NORM else 0
+            transposed += spec["n_in"] * spec["n_out"] if has_wt else 0
         self.plan.n_steps = n
         self.plan.n_inputs = checked[0]["n_in"]
         self.plan.n_outputs = checked[n - 1]["n_out"]
@@ -403,6 +468,12 @@ cdef class Network:
         # calling thread alone, so request threads scale), training up to TRAIN_OWN_GEMM_MAX
         self.plan.predict_level = 0 if dtype == np.float64 else fm_small_gemm_level()
         self.plan.train_level = self.plan.predict_level
+        self.plan.own_gemm_max = TRAIN_OWN_GEMM_MAX
+        self.plan.wt_size = transposed
+        # training's dx = dz·Wᵀ on fastmlp's own GEMM reads a transposed copy of each kernel
+        self._wt = np.empty(max(transposed, 1), np.float32) if dtype == np.float32 else None
+        self._team_arrays = None
+        self._team_key = None
         self.has_dropout = any(s["kind"] == DROPOUT for s in checked)
         self.dtype = dtype
         self.is_double = dtype == np.float64
@@ -455,7 +526,7 @@ cdef class Network:
     def train_gemm_max(self) -> int:
         """Training's GEMMs of up to this many multiply-adds run on fastmlp's own kernel (2**24
         when the environment gives BLAS one thread, else 2**22)."""
-        return TRAIN_OWN_GEMM_MAX
+        return self.plan.own_gemm_max
 
     def train_gemm_level(self, Py_ssize_t rows, Py_ssize_t step) -> int:
         """The level training's forward and weight-gradient GEMMs of dense step `step` run at
@@ -553,28 +624,72 @@ cdef class Network:
         check_array(weights, "weights", self.dtype, (rows,))
         return cnp.PyArray_DATA(<cnp.ndarray>weights)
 
+    cdef tuple _new_scratch(self, Py_ssize_t rows):
+        """The arrays of training scratch for batches of up to `rows` rows (see _point)."""
+        units, width = self.plan.total_units, self.plan.max_width
+        return (np.empty(rows * units, self.dtype), np.empty(rows * width, self.dtype),
+                np.empty(rows * width, self.dtype),
+                np.empty(rows * self.plan.n_inputs, self.dtype), np.empty(rows, np.int32),
+                np.empty(rows * self.plan.n_outputs, self.dtype),
+                np.zeros(self.plan.stats_size, self.dtype), np.zeros(2 * width, self.dtype),
+                np.empty(rows, self.dtype))
+
     cdef void _reserve(self, Py_ssize_t rows) except *:
         """Training scratch for batches of up to `rows` rows, allocated once per size."""
         if rows <= self.capacity:
             return
-        units, width = self.plan.total_units, self.plan.max_width
-        arrays = (np.empty(rows * units, self.dtype), np.empty(rows * width, self.dtype),
-                  np.empty(rows * width, self.dtype),
-                  np.empty(rows * self.plan.n_inputs, self.dtype), np.empty(rows, np.int32),
-                  np.empty(rows * self.plan.n_outputs, self.dtype),
-                  np.zeros(self.plan.stats_size, self.dtype), np.zeros(2 * width, self.dtype),
-                  np.empty(rows, self.dtype))
-        self._scratch_arrays = arrays
-        self._scratch.acts = cnp.PyArray_DATA(<cnp.ndarray>arrays[0])
-        self._scratch.delta_a = cnp.PyArray_DATA(<cnp.ndarray>arrays[1])
-        self._scratch.delta_b = cnp.PyArray_DATA(<cnp.ndarray>arrays[2])
-        self._scratch.x_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[3])
-        self._scratch.labels_batch = <int32_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[4])
-        self._scratch.targets_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[5])
-        self._scratch.stats = cnp.PyArray_DATA(<cnp.ndarray>arrays[6])
-        self._scratch.tmp = cnp.PyArray_DATA(<cnp.ndarray>arrays[7])
-        self._scratch.weights_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[8])
+        self._scratch_arrays = self._new_scratch(rows)
+        _point(&self._scratch, self._scratch_arrays)
         self.capacity = rows
+
+    cdef list _team_buffers(self, Py_ssize_t size, Py_ssize_t rows):
+        """(scratch arrays, gradient buffer) of team members 1..size-1 for batches of up to
+        `rows` rows, allocated once per (size, rows); member 0 uses the Network's own."""
+        share = -(-rows // size)
+        if self._team_key != (size, share):
+            self._team_arrays = [(self._new_scratch(share), np.empty(self.trainable, self.dtype))
+                                 for _ in range(size - 1)]
+            self._team_key = (size, share)
+        return self._team_arrays
+
+    def team_parts(self, Py_ssize_t size) -> list:
+        """[lo, hi) of each of `size` team members' shares of the trainable parameters (which
+        each member reduces and updates): near-equal, each bound between two rows of a
+        kernel, so the member that updated a row also refreshes its transpose."""
+        self._require_ready()
+        if not 1 <= size <= TEAM_MAX:
+            raise ValueError(f"`size` must lie in [1, {TEAM_MAX}]; received {size}")
+        cdef const Step *st
+        bounds = [0]
+        for k in range(1, size):
+            previous = bounds[k - 1]
+            bound = max(previous, self.trainable * k // size)
+            for l in range(self.plan.n_steps):
+                st = &self.plan.steps[l]
+                if st.kind == DENSE and st.w_off < bound < st.w_off + st.n_in * st.n_out:
+                    bound = max(previous, st.w_off + (bound - st.w_off) // st.n_out * st.n_out)
+            bounds.append(bound)
+        bounds.append(self.trainable)
+        return [(bounds[k], bounds[k + 1]) for k in range(size)]
+
+    def team_size(self, Py_ssize_t threads, Py_ssize_t batch) -> int:
+        """How many threads a training call with batches of `batch` rows runs on, given up to
+        `threads`: 1 unless every product can run on fastmlp's own GEMM (float32 on AVX2 or
+        AVX-512), no layer needs the whole batch at once (batch normalization in training
+        mode) or projects weights after a step (constraints), and each thread gets
+        TEAM_MIN_ROWS rows and TEAM_MIN_MACS multiply-adds or more a step."""
+        self._require_ready()
+        if threads <= 1 or not FM_TEAM_BARRIER or self.is_double or self.plan.train_level == 0:
+            return 1
+        if _constrained(&self.plan):
+            return 1
+        for l in range(self.plan.n_steps):
+            if self.plan.steps[l].kind == BATCH_NORM and not self.plan.steps[l].frozen:
+                return 1
+        macs = 3 * sum(self.plan.steps[l].n_in * self.plan.steps[l].n_out
+                       for l in range(self.plan.n_steps) if self.plan.steps[l].kind == DENSE)
+        return int(max(1, min(threads, TEAM_MAX, batch // TEAM_MIN_ROWS,
+                              batch * macs // TEAM_MIN_MACS)))
 
     cdef Py_ssize_t _chunk(self, Py_ssize_t rows, batch_size) except -1:
         """Rows per inference pass: the batch size, capped by the rows and the scratch budget."""
@@ -585,7 +700,8 @@ cdef class Network:
 
     # ----- entry points ---------------------------------------------------------------------
     def train(self, x, labels, targets, order, Py_ssize_t first_step, Py_ssize_t n_steps,
-              batch_size, UpdateRule rule not None, uint64_t seed=0, weights=None):
+              batch_size, UpdateRule rule not None, uint64_t seed=0, weights=None,
+              Py_ssize_t threads=1, helpers=None):
         """Runs up to n_steps optimizer steps over the batches first_step.. of `order` (a
         permutation of the rows, or None for the rows in order). A batch larger than the data
         is the whole data, as in Keras. Dropout masks depend on (layer seed, `seed`, step
@@ -596,9 +712,18 @@ cdef class Network:
         x is (N, n_inputs) C-contiguous in this network's dtype; labels int32 (N,) when the
         loss reads class labels, else targets (N, n_outputs). Returns (loss sum, metric sums,
         samples, index of the step whose loss was not finite or −1). That step is not applied.
+
+        threads: run on up to this many threads (team_size says how many): the calling one
+        and threads started by helpers(task, count), which must call task(t) for t in
+        1..count on threads of their own and return objects whose result() waits for each.
+        A team's results are the same bits for the same number of threads.
         """
         self._enter_training()
         cdef Call c
+        cdef _TeamRun run = None
+        cdef Py_ssize_t size
+        cdef void *params
+        started = []
         try:
             rows = self._check_x(x)
             self._check_y(&c, rows, labels, targets, self.plan.loss, self.metric_kinds)
@@ -631,15 +756,74 @@ cdef class Network:
             c.samples = 0
             c.bad_step = -1
             c.fault = OK
+            c.wt = self._wt_data()
+            c.team = NULL
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
-            with nogil:
-                _run(&c, params, self.is_double)
+            size = self.team_size(threads, batch) if helpers is not None and n_steps else 1
+            if size > 1:
+                run = self._new_team(&c, size, batch, rule, params,
+                                     (x, labels, targets, order, weights))
+                started = list(helpers(run.member, size - 1))
+                if len(started) != size - 1:
+                    # the team will not meet: whoever started leaves, this thread trains alone
+                    run.open = False
+                    fm_team_barrier_abandon(&run.team.barrier)
+            if run is not None and run.open:
+                with nogil:
+                    _run(&run.call, params, False)
+                c = run.call
+            else:
+                with nogil:
+                    _run(&c, params, self.is_double)
         finally:
+            if run is not None:
+                # a member that has not started will not (it finds the team closed); one that
+                # has returns once it meets the abandoned barrier or finishes its steps
+                run.open = False
+                fm_team_barrier_abandon(&run.team.barrier)
+                for task in started:
+                    task.result()
             self._busy = False
         if c.fault == BAD_INDEX:
             raise ValueError(f"`order` holds a row index outside [0, {rows}) in step "
                              f"{c.bad_step}; that step was not applied")
         return c.loss_sum, _sums(&c), c.samples, c.bad_step
+
+    cdef void *_wt_data(self):
+        """The Wᵀ buffer's data when training's products can run on fastmlp's own GEMM, else
+        NULL (dx = dz·Wᵀ by BLAS reading W)."""
+        if self._wt is None or self.plan.train_level == 0 or self.plan.wt_size == 0:
+            return NULL
+        return cnp.PyArray_DATA(<cnp.ndarray>self._wt)
+
+    cdef _TeamRun _new_team(self, Call *c, Py_ssize_t size, Py_ssize_t batch, UpdateRule rule,
+                            void *params, tuple keep):
+        """A team of `size` threads for the TRAIN call c (copied into it)."""
+        cdef _TeamRun run = _TeamRun.__new__(_TeamRun)
+        cdef Py_ssize_t k
+        buffers = self._team_buffers(size, batch)
+        parts = self.team_parts(size)
+        run.team.members = <Member *>calloc(size, sizeof(Member))
+        if run.team.members == NULL:
+            raise MemoryError()
+        for k in range(size):
+            run.team.members[k].lo, run.team.members[k].hi = parts[k]
+            if k == 0:
+                run.team.members[k].scratch = self._scratch
+                run.team.members[k].grads = c.grads
+            else:
+                _point(&run.team.members[k].scratch, buffers[k - 1][0])
+                run.team.members[k].grads = cnp.PyArray_DATA(<cnp.ndarray>buffers[k - 1][1])
+        fm_team_barrier_init(&run.team.barrier, size)
+        run.team.size = size
+        run.team.splits = rule.splits()
+        run.call = c[0]
+        run.call.team = &run.team
+        run.call.plan.own_gemm_max = PY_SSIZE_T_MAX  # never BLAS: its threads would fight the team
+        run.params = params
+        run.keep = (self, rule, buffers, self._scratch_arrays, keep)
+        run.open = True
+        return run
 
     def predict(self, params, x, out, batch_size):
         """out := network(x) with the weights `params` (this network's size and dtype), for
@@ -746,6 +930,7 @@ cdef class Network:
             self._check_y(&c, rows, labels, targets, self.plan.loss, self.metric_kinds)
             self._reserve(rows)
             c.op = GRADIENT
+            c.wt = self._wt_data()
             c.scratch = self._scratch
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>self.grads)
             c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
@@ -775,6 +960,7 @@ cdef class Network:
                 buf.fill(0)
             dummy_grads = np.zeros_like(self.grads)
             c.op = GEMMS
+            c.wt = self._wt_data()
             c.plan = self.plan
             c.scratch = self._scratch
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>dummy_grads)
@@ -808,10 +994,11 @@ cdef inline void _activate_backward(floating *dz, const floating *dy, const floa
 
 
 cdef inline void _dropout(const Step *s, floating *y, const floating *x, Py_ssize_t rows,
-                          uint64_t epoch_seed, Py_ssize_t step) noexcept nogil:
-    """y := x with the mask of (this layer, epoch_seed, step), scaled by 1 / (1 − rate); the
-    backward pass calls it on the gradient, which recomputes the same mask."""
-    cdef uint32_t key = fm_dropout_key(s.seed, epoch_seed, step)
+                          uint64_t epoch_seed, Py_ssize_t step, Py_ssize_t first_row) noexcept nogil:
+    """y := x with the mask of (this layer, epoch_seed, step), scaled by 1 / (1 − rate), for the
+    batch's rows from first_row on; the backward pass calls it on the gradient, which
+    recomputes the same mask."""
+    cdef uint32_t key = fm_dropout_rows_key(fm_dropout_key(s.seed, epoch_seed, step), first_row)
     cdef uint32_t threshold = fm_dropout_threshold(s.rate)
     if floating is float:
         fm_dropout_f(y, x, rows, s.n_out, key, threshold, <float>(1.0 / (1.0 - s.rate)))
@@ -893,11 +1080,18 @@ cdef inline bint _constrained(const Plan *plan) noexcept nogil:
 
 
 cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *params,
-                              floating *grads, const floating *x, const int32_t *labels,
-                              const floating *targets, const floating *weights, Py_ssize_t rows,
-                              uint64_t epoch_seed, Py_ssize_t step) noexcept nogil:
+                              const floating *wt, floating *grads, const floating *x,
+                              const int32_t *labels, const floating *targets,
+                              const floating *weights, Py_ssize_t rows, Py_ssize_t batch_rows,
+                              Py_ssize_t first_row, bint weight_terms, uint64_t epoch_seed,
+                              Py_ssize_t step) noexcept nogil:
     """One batch in training mode: forward into the training scratch (batch statistics kept
-    for backward), loss gradient, backward into grads."""
+    for backward), loss gradient, backward into grads; returns the loss sum. wt: the Wᵀ
+    buffer, or NULL.
+
+    A thread of a team passes its share of the batch, `rows` rows from first_row on of
+    batch_rows: the loss is still the batch's mean, and the weight penalties (value and
+    gradient) are added by the one thread given weight_terms."""
     cdef floating *acts = <floating *>sc.acts
     cdef floating *delta = <floating *>sc.delta_a
     cdef floating *other = <floating *>sc.delta_b
@@ -906,10 +1100,12 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
     cdef floating *swap
     cdef floating *out
     cdef const floating *inp
+    cdef const floating *wt_l
     cdef const Step *s
     cdef Py_ssize_t l, i, j, n, last = plan.n_steps - 1
     cdef int act
-    cdef double loss_sum, penalty = 0
+    cdef double loss_sum, activity = 0, weight_penalty = 0
+    cdef floating share
 
     for l in range(plan.n_steps):
         s = &plan.steps[l]
@@ -919,11 +1115,11 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
                           s.n_out, s.act, s.alpha, _train_level(plan, rows, s))
-            penalty += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0) / rows
+            activity += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
         elif s.kind == DROPOUT:
-            _dropout(s, out, inp, rows, epoch_seed, step)
+            _dropout(s, out, inp, rows, epoch_seed, step, first_row)
         elif s.frozen:
             # a frozen batch normalization runs as in inference (Keras: training and trainable)
             _batch_norm_inference(s, params, inp, out, rows, stats + s.stat_off)
@@ -938,7 +1134,13 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
                              rows, plan.n_outputs, plan.fused, plan.epsilon, delta, weights)
     if not isfinite(loss_sum):
         return loss_sum
-    penalty += _weight_penalty(plan, params, NULL)
+    if rows != batch_rows:
+        # the loss kernel took the mean over this share's rows; the batch's mean is wanted
+        share = <floating>rows / <floating>batch_rows
+        for i in range(rows * plan.n_outputs):
+            delta[i] *= share
+    if weight_terms:
+        weight_penalty = _weight_penalty(plan, params, NULL)
     for l in range(last, -1, -1):
         s = &plan.steps[l]
         act = FM_LINEAR if (l == last and plan.fused) else s.act
@@ -946,8 +1148,9 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         out = acts + s.out_off * rows
         n = s.n_out
         if s.kind == DENSE:
-            _penalty(out, rows * n, s.activity_l1, s.activity_l2, delta, 1.0 / rows)
-            dense_backward(inp, params + s.w_off, out,
+            _penalty(out, rows * n, s.activity_l1, s.activity_l2, delta, 1.0 / batch_rows)
+            wt_l = wt + s.wt_off if wt != NULL and s.wt_off >= 0 else NULL
+            dense_backward(inp, params + s.w_off, wt_l, out,
                            acts + s.pre_off * rows if s.pre_off >= 0 else NULL, delta,
                            NULL if s.frozen else grads + s.w_off,
                            NULL if s.frozen else _at(grads, s.b_off), other if l > 0 else NULL,
@@ -976,12 +1179,13 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         elif s.kind == ACTIVATION:
             _activate_backward(other, delta, out, inp, rows, n, act, s.alpha)
         else:
-            _dropout(s, other, delta, rows, epoch_seed, step)
+            _dropout(s, other, delta, rows, epoch_seed, step, first_row)
         swap = delta
         delta = other
         other = swap
-    _weight_penalty(plan, params, grads)
-    return loss_sum + rows * penalty
+    if weight_terms:
+        _weight_penalty(plan, params, grads)
+    return loss_sum + activity + batch_rows * weight_penalty
 
 
 cdef void _update_moving_statistics(const Plan *plan, const Scratch *sc,
@@ -1029,62 +1233,103 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             weight_gradient_gemm(inp, delta, grads + s.w_off, rows, s.n_in, s.n_out,
                                  _train_level(plan, rows, s))
-            if l > 0:
+            if l > 0 and c.wt != NULL and s.wt_off >= 0:
+                forward_gemm(delta, <floating *>c.wt + s.wt_off, other, rows, s.n_out, s.n_in,
+                             _train_level(plan, rows, s))
+            elif l > 0:
                 gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
                      params + s.w_off, s.n_out, <floating>0, other, s.n_in)
 
 
-cdef void _train_steps(Call *c, floating *params) noexcept nogil:
-    cdef const Plan *plan = &c.plan
+cdef bint _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t rows,
+                 const floating **xb, const int32_t **lb, const floating **tb,
+                 const floating **wb) noexcept nogil:
+    """Points xb, lb, tb, wb (labels, targets, weights: NULL when absent) at rows [start,
+    start + rows) of the epoch's order, gathered into sc when it is shuffled; False for an index
+    outside the data (checked as gathered: never a read past x)."""
     cdef const floating *x = <const floating *>c.x
     cdef const floating *targets = <const floating *>c.targets
-    cdef const int32_t *labels = c.labels
-    cdef floating *x_batch = <floating *>c.scratch.x_batch
-    cdef floating *t_batch = <floating *>c.scratch.targets_batch
-    cdef int32_t *l_batch = c.scratch.labels_batch
     cdef const floating *weights = <const floating *>c.weights
-    cdef floating *w_batch = <floating *>c.scratch.weights_batch
+    cdef floating *x_batch = <floating *>sc.x_batch
+    cdef floating *t_batch = <floating *>sc.targets_batch
+    cdef floating *w_batch = <floating *>sc.weights_batch
+    cdef Py_ssize_t i, src, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs
+    if c.order == NULL:
+        # rows in order: the batch is a contiguous slice, no copy needed
+        xb[0] = x + start * n_in
+        lb[0] = c.labels + start if c.labels != NULL else NULL
+        tb[0] = targets + start * n_out if targets != NULL else NULL
+        wb[0] = weights + start if weights != NULL else NULL
+        return True
+    for i in range(rows):
+        src = c.order[start + i]
+        if src < 0 or src >= c.rows:
+            return False
+        memcpy(x_batch + i * n_in, x + src * n_in, n_in * sizeof(floating))
+        if c.labels != NULL:
+            sc.labels_batch[i] = c.labels[src]
+        else:
+            memcpy(t_batch + i * n_out, targets + src * n_out, n_out * sizeof(floating))
+        if weights != NULL:
+            w_batch[i] = weights[src]
+    xb[0] = x_batch
+    lb[0] = sc.labels_batch if c.labels != NULL else NULL
+    tb[0] = t_batch if targets != NULL else NULL
+    wb[0] = w_batch if weights != NULL else NULL
+    return True
+
+
+cdef inline Py_ssize_t _first_row_at(Py_ssize_t offset, Py_ssize_t n_out,
+                                     Py_ssize_t n_in) noexcept nogil:
+    """The first row of an (n_in, n_out) kernel starting at or after `offset` elements into it
+    (0 to n_in)."""
+    if offset <= 0:
+        return 0
+    cdef Py_ssize_t row = offset // n_out
+    if row >= n_in:
+        return n_in
+    return row + (1 if offset % n_out else 0)
+
+
+cdef void _transpose_weights(const Plan *plan, const floating *params, floating *wt,
+                             Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """The Wᵀ buffer := the transpose of the kernel rows that start in params[lo, hi) (the
+    whole buffer for 0, PY_SSIZE_T_MAX; a team thread's share of the parameters, whose
+    bounds fall between kernel rows, for its share)."""
+    cdef const Step *s
+    cdef Py_ssize_t l, i0, i1
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        if s.wt_off < 0:
+            continue
+        i0 = _first_row_at(lo - s.w_off, s.n_out, s.n_in)
+        i1 = _first_row_at(hi - s.w_off, s.n_out, s.n_in)
+        if floating is float:
+            if i0 < i1:
+                fm_transpose_rows_f(params + s.w_off, wt + s.wt_off, s.n_in, s.n_out, i0, i1)
+
+
+cdef void _train_steps(Call *c, floating *params) noexcept nogil:
+    cdef const Plan *plan = &c.plan
     cdef const floating *xb
     cdef const floating *tb
     cdef const floating *wb
     cdef const int32_t *lb
-    cdef Py_ssize_t step, start, i, src, rows
-    cdef Py_ssize_t n_rows = c.rows, batch = c.batch
-    cdef Py_ssize_t n_in = plan.n_inputs, n_out = plan.n_outputs
+    cdef Py_ssize_t step, start, rows
     cdef double loss_sum
     cdef bint constrained = _constrained(plan)
     for step in range(c.first, c.first + c.n_steps):
-        start = step * batch
-        if start >= n_rows:
+        start = step * c.batch
+        if start >= c.rows:
             break
-        rows = min(batch, n_rows - start)
-        if c.order == NULL:
-            # rows in order: the batch is a contiguous slice, no copy needed
-            xb = x + start * n_in
-            lb = labels + start if labels != NULL else NULL
-            tb = targets + start * n_out if targets != NULL else NULL
-            wb = weights + start if weights != NULL else NULL
-        else:
-            for i in range(rows):
-                src = c.order[start + i]
-                # checked as gathered: an index out of range stops the loop, never reads past x
-                if src < 0 or src >= n_rows:
-                    c.fault = BAD_INDEX
-                    c.bad_step = step
-                    return
-                memcpy(x_batch + i * n_in, x + src * n_in, n_in * sizeof(floating))
-                if labels != NULL:
-                    l_batch[i] = labels[src]
-                else:
-                    memcpy(t_batch + i * n_out, targets + src * n_out, n_out * sizeof(floating))
-                if weights != NULL:
-                    w_batch[i] = weights[src]
-            wb = w_batch if weights != NULL else NULL
-            xb = x_batch
-            lb = l_batch if labels != NULL else NULL
-            tb = t_batch if targets != NULL else NULL
-        loss_sum = _forward_backward(plan, &c.scratch, params, <floating *>c.grads, xb, lb, tb,
-                                     wb, rows, c.seed, step)
+        rows = min(c.batch, c.rows - start)
+        if not _batch(c, &c.scratch, start, rows, &xb, &lb, &tb, &wb):
+            c.fault = BAD_INDEX
+            c.bad_step = step
+            return
+        loss_sum = _forward_backward(plan, &c.scratch, params, <const floating *>c.wt,
+                                     <floating *>c.grads, xb, lb, tb, wb, rows, rows, 0, True,
+                                     c.seed, step)
         if not isfinite(loss_sum):
             c.fault = NONFINITE_LOSS
             c.bad_step = step
@@ -1097,6 +1342,128 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
         (<UpdateRule>c.rule).apply(params, c.grads)
         if constrained:
             _apply_constraints(plan, params, <floating *>c.scratch.tmp)
+        if c.wt != NULL:
+            _transpose_weights(plan, params, <floating *>c.wt, 0, PY_SSIZE_T_MAX)
+
+
+cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
+    """Member t's part of the TRAIN call's steps (t = 0 on the calling thread). Each step: the
+    batch's rows split into one contiguous share per member, each member's forward and
+    backward into its own gradient buffer; they meet; each member sums its share of the
+    parameters' gradients (in member order) and applies the update to that share (or the
+    calling thread applies the whole update, for a rule that cannot split) and refreshes its
+    rows of Wᵀ; they meet again. Same team size, same bits. Only what Network.train allows
+    runs here: float32, no BLAS, no batch statistics, no constraints."""
+    cdef Team *team = c.team
+    cdef Member *me = &team.members[t]
+    cdef const Member *other
+    cdef const Plan *plan = &c.plan
+    cdef floating *grads = <floating *>c.grads
+    cdef floating *wt = <floating *>c.wt
+    cdef const floating *src
+    cdef const floating *xb
+    cdef const floating *tb
+    cdef const floating *wb
+    cdef const int32_t *lb
+    cdef Py_ssize_t size = team.size, step, start, rows, first, k, i, lo = me.lo, n = me.hi - me.lo
+    cdef Fault fault
+    cdef int m
+    if fm_team_barrier_wait(&team.barrier):
+        return  # the calling thread gave the team up: it trains alone
+    for step in range(c.first, c.first + c.n_steps):
+        start = step * c.batch
+        if start >= c.rows:
+            break
+        rows = min(c.batch, c.rows - start)
+        # shares differ by at most a row, the first ones larger: member 0 has one or more
+        first = t * (rows // size) + min(t, rows % size)
+        me.rows = rows // size + (1 if t < rows % size else 0)
+        me.fault = OK
+        me.loss = 0
+        for m in range(plan.n_metrics):
+            me.metric_sums[m] = 0
+        if me.rows > 0:
+            if not _batch(c, &me.scratch, start + first, me.rows, &xb, &lb, &tb, &wb):
+                me.fault = BAD_INDEX
+            else:
+                me.loss = _forward_backward(plan, &me.scratch, params, wt, <floating *>me.grads,
+                                            xb, lb, tb, wb, me.rows, rows, first, t == 0,
+                                            c.seed, step)
+                if not isfinite(me.loss):
+                    me.fault = NONFINITE_LOSS
+                for m in range(plan.n_metrics):
+                    me.metric_sums[m] = accuracy_sum(
+                        plan.metrics[m], <floating *>me.scratch.acts
+                        + plan.steps[plan.n_steps - 1].out_off * me.rows, lb, tb, me.rows,
+                        plan.n_outputs, plan.top_k[m])
+        if t == 0 and team.splits:
+            team.lr = (<UpdateRule>c.rule).begin_step()
+        fm_team_barrier_wait(&team.barrier)
+        # every member reads the same results, so every member takes the same way out
+        fault = OK
+        for k in range(size):
+            fault = max(fault, team.members[k].fault)
+        if fault != OK:
+            if t == 0:
+                if team.splits:
+                    (<UpdateRule>c.rule).cancel_step()
+                c.fault = fault
+                c.bad_step = step
+            return
+        if t == 0:
+            for k in range(size):
+                c.loss_sum += team.members[k].loss
+                for m in range(plan.n_metrics):
+                    c.metric_sums[m] += team.members[k].metric_sums[m]
+            c.samples += rows
+        for k in range(1, size):
+            other = &team.members[k]
+            if other.rows == 0:
+                continue
+            src = <const floating *>other.grads + lo
+            for i in range(n):
+                grads[lo + i] += src[i]
+        if team.splits:
+            if n > 0:
+                (<UpdateRule>c.rule).apply_part(params, grads, team.lr, lo, n)
+            _transpose_weights(plan, params, wt, lo, me.hi)
+        else:
+            fm_team_barrier_wait(&team.barrier)
+            if t == 0:
+                (<UpdateRule>c.rule).apply(params, grads)
+                _transpose_weights(plan, params, wt, 0, PY_SSIZE_T_MAX)
+        fm_team_barrier_wait(&team.barrier)
+
+
+cdef class _TeamRun:
+    """One TRAIN call's thread team, as its threads share it: the call, the team and its
+    members live here (not on the calling thread's stack), with references to every buffer
+    they point into, so a helper thread never outlives what it reads. member(t) runs member
+    t's part on the thread that calls it; each t in 1..size-1 once."""
+    cdef Call call
+    cdef Team team
+    cdef void *params
+    cdef object keep
+    cdef set started
+    cdef bint open
+
+    def __cinit__(self):
+        self.team.members = NULL
+        self.started = set()
+
+    def __dealloc__(self):
+        free(self.team.members)
+
+    def member(self, Py_ssize_t t):
+        """Runs member t of this team (a helper thread's task)."""
+        if not self.open or not 1 <= t < self.team.size or t in self.started:
+            raise RuntimeError(f"member {t} of this training team cannot run (now or again)")
+        self.started.add(t)
+        cdef unsigned long long fp_state
+        with nogil:
+            fp_state = fm_flush_denormals_begin()  # per thread, as in _run
+            _team_steps[float](&self.call, <float *>self.params, t)
+            fm_flush_denormals_end(fp_state)
 
 
 cdef void _forward_rows(const Plan *plan, floating *params, const floating *x, floating *out,

@@ -16,10 +16,17 @@ cdef class UpdateRule:
     # gradient transforms and weight decay, over the weight arrays (offset, size) in _seg
     cdef double _clipnorm, _clipvalue, _global_clipnorm, _weight_decay
     cdef bint _decays
+    cdef bint _whole_only        # a step cannot be applied in parts (state beyond the slots)
     cdef object _segments
     cdef int64_t *_seg
     cdef Py_ssize_t _n_segments
     cdef double _learning_rate_now(self) noexcept nogil
-    cdef void _transform(self, void *w, void *g, double lr) noexcept nogil
+    cdef void _clip_norms(self, void *g) noexcept nogil
     cdef void apply(self, void *w, const void *g) noexcept nogil
-    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil
+    cdef bint splits(self) noexcept nogil
+    cdef double begin_step(self) noexcept nogil
+    cdef void cancel_step(self) noexcept nogil
+    cdef void apply_part(self, void *w, void *g, double lr, Py_ssize_t lo,
+                         Py_ssize_t n) noexcept nogil
+    cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
+                      Py_ssize_t n) noexcept nogil

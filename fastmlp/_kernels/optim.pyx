@@ -44,6 +44,7 @@ cdef class UpdateRule:
         self.iterations = 0
         self.learning_rate = learning_rate
         self.slots = []
+        self._whole_only = False
         self._schedule = 0
         self._segments = np.array([[0, size]], dtype=np.int64)
         self._n_segments = 1
@@ -140,7 +141,9 @@ cdef class UpdateRule:
         done = step - self._warmup_steps
         return self._warmup_target * ((1 - self._alpha) * (<float>0.5 * (1 + cosf(<float>3.14159265358979323846 * (done / self._decay_steps)))) + self._alpha)
 
-    cdef void _transform(self, void *w, void *g, double lr) noexcept nogil:
+    cdef void _clip_norms(self, void *g) noexcept nogil:
+        """clipnorm and global_clipnorm, which read the whole gradient (elementwise clipping and
+        weight decay are in apply_part)."""
         cdef Py_ssize_t k, off, n
         cdef double norm, total
         if self._clipnorm > 0:
@@ -161,16 +164,6 @@ cdef class UpdateRule:
                 fm_scale_d(<double *>g, self.size, self._global_clipnorm * min(1.0 / norm, 1.0 / self._global_clipnorm) + (norm - norm), 1.0)
             else:
                 fm_scale_f(<float *>g, self.size, <float>self._global_clipnorm * min(<float>1.0 / <float>norm, <float>1.0 / <float>self._global_clipnorm) + <float>(norm - norm), 1.0)
-        elif self._clipvalue > 0:
-            if self.is_double:
-                fm_clip_values_d(<double *>g, self.size, self._clipvalue)
-            else:
-                fm_clip_values_f(<float *>g, self.size, <float>self._clipvalue)
-        if self._decays:
-            if self.is_double:
-                fm_weight_decay_d(<double *>w, self.size, self._weight_decay, lr)
-            else:
-                fm_weight_decay_f(<float *>w, self.size, <float>self._weight_decay, <float>lr)
 
     def __reduce__(self):
         raise TypeError(f"a compiled {type(self).__name__} holds raw pointers into its slots and "
@@ -200,11 +193,45 @@ cdef class UpdateRule:
         """One step: the learning rate at this step count, clipping and weight decay (g may be
         scaled in place: it is the gradient buffer of this step), then the rule's update."""
         cdef double lr = self._learning_rate_now()
-        self._transform(w, <void *>g, lr)
+        self._clip_norms(<void *>g)
         self.iterations += 1
-        self._update(w, g, lr)
+        self.apply_part(w, <void *>g, lr, 0, self.size)
 
-    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
+    cdef bint splits(self) noexcept nogil:
+        """Whether a step can be applied in parts, one per thread (begin_step, apply_part):
+        nothing it does needs the whole gradient (clipnorm, global_clipnorm) and the rule
+        keeps no state but its slots."""
+        return not self._whole_only and self._clipnorm == 0 and self._global_clipnorm == 0
+
+    cdef double begin_step(self) noexcept nogil:
+        """Advances the step count for a step applied in parts; returns its learning rate."""
+        cdef double lr = self._learning_rate_now()
+        self.iterations += 1
+        return lr
+
+    cdef void cancel_step(self) noexcept nogil:
+        """Undoes begin_step, for a step that will not be applied."""
+        self.iterations -= 1
+
+    cdef void apply_part(self, void *w, void *g, double lr, Py_ssize_t lo,
+                         Py_ssize_t n) noexcept nogil:
+        """Elements [lo, lo + n) of the step begun by begin_step (learning rate lr): what
+        apply does to them, when splits() says the parts are independent."""
+        if self._clipvalue > 0:
+            if self.is_double:
+                fm_clip_values_d(<double *>g + lo, n, self._clipvalue)
+            else:
+                fm_clip_values_f(<float *>g + lo, n, <float>self._clipvalue)
+        if self._decays:
+            if self.is_double:
+                fm_weight_decay_d(<double *>w + lo, n, self._weight_decay, lr)
+            else:
+                fm_weight_decay_f(<float *>w + lo, n, <float>self._weight_decay, <float>lr)
+        self._update(w, g, lr, lo, n)
+
+    cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
+                      Py_ssize_t n) noexcept nogil:
+        """The rule's update of elements [lo, lo + n), the step count already advanced."""
         pass
 
     def step(self, w, g):
@@ -237,18 +264,19 @@ cdef class SGDRule(UpdateRule):
         self._m = self._new_slot()
         self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
 
-    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
+    cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
+                      Py_ssize_t n) noexcept nogil:
         if self.momentum == 0:
             if self.is_double:
-                fm_sgd_d(<double *>w, <const double *>g, self.size, lr)
+                fm_sgd_d(<double *>w + lo, <const double *>g + lo, n, lr)
             else:
-                fm_sgd_f(<float *>w, <const float *>g, self.size, <float>lr)
+                fm_sgd_f(<float *>w + lo, <const float *>g + lo, n, <float>lr)
         elif self.is_double:
-            fm_sgd_momentum_d(<double *>w, <const double *>g, <double *>self._m_ptr, self.size,
-                              lr, self.momentum, self.nesterov)
+            fm_sgd_momentum_d(<double *>w + lo, <const double *>g + lo, <double *>self._m_ptr + lo,
+                              n, lr, self.momentum, self.nesterov)
         else:
-            fm_sgd_momentum_f(<float *>w, <const float *>g, <float *>self._m_ptr, self.size,
-                              <float>lr, <float>self.momentum, self.nesterov)
+            fm_sgd_momentum_f(<float *>w + lo, <const float *>g + lo, <float *>self._m_ptr + lo,
+                              n, <float>lr, <float>self.momentum, self.nesterov)
 
 
 cdef class AdagradRule(UpdateRule):
@@ -263,13 +291,14 @@ cdef class AdagradRule(UpdateRule):
         self._acc = self._new_slot(initial_accumulator_value)
         self._acc_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._acc)
 
-    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
+    cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
+                      Py_ssize_t n) noexcept nogil:
         if self.is_double:
-            fm_adagrad_d(<double *>w, <const double *>g, <double *>self._acc_ptr, self.size,
-                         lr, self.epsilon)
+            fm_adagrad_d(<double *>w + lo, <const double *>g + lo, <double *>self._acc_ptr + lo,
+                         n, lr, self.epsilon)
         else:
-            fm_adagrad_f(<float *>w, <const float *>g, <float *>self._acc_ptr, self.size,
-                         <float>lr, <float>self.epsilon)
+            fm_adagrad_f(<float *>w + lo, <const float *>g + lo, <float *>self._acc_ptr + lo,
+                         n, <float>lr, <float>self.epsilon)
 
 
 cdef class RMSpropRule(UpdateRule):
@@ -291,14 +320,17 @@ cdef class RMSpropRule(UpdateRule):
             self._m = self._new_slot()
             self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
 
-    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
+    cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
+                      Py_ssize_t n) noexcept nogil:
+        # no momentum slot: its pointer stays NULL
+        cdef Py_ssize_t m_lo = lo if self._m_ptr != NULL else 0
         if self.is_double:
-            fm_rmsprop_d(<double *>w, <const double *>g, <double *>self._v_ptr,
-                         <double *>self._m_ptr, self.size, lr, self.rho, 1.0 - self.rho,
+            fm_rmsprop_d(<double *>w + lo, <const double *>g + lo, <double *>self._v_ptr + lo,
+                         <double *>self._m_ptr + m_lo, n, lr, self.rho, 1.0 - self.rho,
                          self.momentum, self.epsilon)
         else:
-            fm_rmsprop_f(<float *>w, <const float *>g, <float *>self._v_ptr,
-                         <float *>self._m_ptr, self.size, <float>lr,
+            fm_rmsprop_f(<float *>w + lo, <const float *>g + lo, <float *>self._v_ptr + lo,
+                         <float *>self._m_ptr + m_lo, n, <float>lr,
                          <float>self.rho, <float>(1.0 - self.rho), <float>self.momentum,
                          <float>self.epsilon)
 
@@ -328,22 +360,24 @@ cdef class AdamRule(UpdateRule):
             self._v_hat = self._new_slot()
             self._v_hat_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v_hat)
 
-    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
+    cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
+                      Py_ssize_t n) noexcept nogil:
         # α in the variables' dtype, as Keras computes it: in float32, 1 − β2ᵗ loses digits to
         # cancellation (6e-6 of α at t = 2), and parity means losing the same ones
         cdef double t = <double>self.iterations
         cdef double alpha
         cdef float tf = <float>t, b1 = <float>self.beta_1, b2 = <float>self.beta_2
         cdef float alpha_f
+        cdef Py_ssize_t v_hat_lo = lo if self._v_hat_ptr != NULL else 0  # NULL without amsgrad
         if self.is_double:
             alpha = lr * sqrt(1.0 - pow(self.beta_2, t)) / (1.0 - pow(self.beta_1, t))
-            fm_adam_d(<double *>w, <const double *>g, <double *>self._m_ptr, <double *>self._v_ptr,
-                      <double *>self._v_hat_ptr, self.size, alpha, 1.0 - self.beta_1,
+            fm_adam_d(<double *>w + lo, <const double *>g + lo, <double *>self._m_ptr + lo,
+                      <double *>self._v_ptr + lo, <double *>self._v_hat_ptr + v_hat_lo, n, alpha, 1.0 - self.beta_1,
                       1.0 - self.beta_2, self.epsilon)
         else:
             alpha_f = <float>lr * sqrtf(<float>1 - powf(b2, tf)) / (<float>1 - powf(b1, tf))
-            fm_adam_f(<float *>w, <const float *>g, <float *>self._m_ptr, <float *>self._v_ptr,
-                      <float *>self._v_hat_ptr, self.size, alpha_f, <float>(1.0 - self.beta_1),
+            fm_adam_f(<float *>w + lo, <const float *>g + lo, <float *>self._m_ptr + lo,
+                      <float *>self._v_ptr + lo, <float *>self._v_hat_ptr + v_hat_lo, n, alpha_f, <float>(1.0 - self.beta_1),
                       <float>(1.0 - self.beta_2), <float>self.epsilon)
 
 
@@ -361,6 +395,7 @@ cdef class NadamRule(UpdateRule):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.u_product = 1.0
+        self._whole_only = True  # u_product advances once a step
         self._m = self._new_slot()
         self._v = self._new_slot()
         self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
@@ -383,7 +418,9 @@ cdef class NadamRule(UpdateRule):
         UpdateRule.set_state(self, iterations, slots[:last])
         self.u_product = float(u[0])
 
-    cdef void _update(self, void *w, const void *g, double lr) noexcept nogil:
+    cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
+                      Py_ssize_t n) noexcept nogil:
+        # (never in parts: u_product is state of its own; lo is 0 and n the size)
         # iterations is already this step's number t; Keras updates u_product first, then
         # steps with t (local_step) and t + 1 (next_step), every factor in the variables' dtype
         cdef double t = <double>self.iterations
