@@ -324,7 +324,8 @@ class Engine:
         return self.network.gradient(x, labels, targets, seed, weights)
 
     def gemm_steps(self, rows: int, n_steps: int) -> None:
-        """Runs only the GEMMs of n_steps training steps of `rows` rows: the benchmark's
-        ceiling for a training step (see Network.gemm_steps)."""
-        self.network.gemm_steps(rows, n_steps)
+        """Runs only the GEMMs of n_steps training steps of `rows` rows, as train runs them on
+        config.num_threads() threads: the benchmark's ceiling for a training step (see
+        Network.gemm_steps)."""
+        self.network.gemm_steps(rows, n_steps, config.num_threads())
 

@@ -268,3 +268,12 @@ def test_fit_follows_set_num_threads(rng):
     for a, b in zip(two, one):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(two_logs["loss"], one_logs["loss"], rtol=1e-5)
+
+
+def test_the_gemm_ceiling_of_a_team_is_one_threads_share(rng):
+    """The benchmark's ceiling runs the products as train would: a team's thread computes its
+    share of the rows (the scratch it reserves says how many)."""
+    for threads, rows in ((1, BATCH), (2, BATCH // 2), (2, 32)):
+        net = make_engine(rng).network
+        net.gemm_steps(BATCH if threads == 2 and rows == BATCH // 2 else rows, 1, threads)
+        assert net.capacity == rows

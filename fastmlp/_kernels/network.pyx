@@ -944,17 +944,21 @@ cdef class Network:
             self._busy = False
         return c.loss_sum
 
-    def gemm_steps(self, Py_ssize_t rows, Py_ssize_t n_steps):
+    def gemm_steps(self, Py_ssize_t rows, Py_ssize_t n_steps, Py_ssize_t threads=1):
         """Runs only the matrix products of n_steps training steps on batches of `rows` rows
         (forward, dW, dX, each on the kernel a training step runs it on; on zeroed scratch):
         what a step would cost if everything but the GEMMs were free. The benchmark reports
-        training speed against this ceiling."""
+        training speed against this ceiling. With `threads`, as train would run them: when
+        they make a team, one thread's share of the rows on fastmlp's kernel — the time of a
+        step whose threads run their products side by side with nothing lost."""
         self._enter_training()
         cdef Call c
         try:
             if not 1 <= rows <= BLAS_MAX or n_steps < 0:
                 raise ValueError(f"rows must lie in [1, {BLAS_MAX}] and n_steps be >= 0; "
                                  f"received {rows}, {n_steps}")
+            size = self.team_size(threads, rows)
+            rows = -(-rows // size)
             self._reserve(rows)
             for buf in self._scratch_arrays:
                 buf.fill(0)
@@ -962,6 +966,8 @@ cdef class Network:
             c.op = GEMMS
             c.wt = self._wt_data()
             c.plan = self.plan
+            if size > 1:
+                c.plan.own_gemm_max = PY_SSIZE_T_MAX
             c.scratch = self._scratch
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>dummy_grads)
             c.rows, c.n_steps = rows, n_steps
