@@ -61,7 +61,7 @@ cnp.import_array()
 cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
 
 # Training's forward x·W and weight gradient xᵀ·dz run on fastmlp's own GEMM up to a number of
-# multiply-adds, on BLAS above (dx = dz·Wᵀ always on BLAS): the own kernel packs nothing and
+# multiply-adds, on BLAS above (dx = dz·Wᵀ on BLAS outside a team): the own kernel packs nothing and
 # hands nothing to BLAS's threads, BLAS's second thread pays off on large products. Measured on
 # a Zen 5 (real Fashion-MNIST, Adam, samples/s own/BLAS, forward and dW):
 #   limit 2**24, 1 BLAS thread: M1 b32 ×1.28, b128 ×1.16; M2 b32 ×1.19, b128 ×1.02
@@ -756,7 +756,7 @@ cdef class Network:
             c.samples = 0
             c.bad_step = -1
             c.fault = OK
-            c.wt = self._wt_data()
+            c.wt = NULL  # one thread: dx = dz·Wᵀ by BLAS reading W (see _new_team)
             c.team = NULL
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
             size = self.team_size(threads, batch) if helpers is not None and n_steps else 1
@@ -790,8 +790,8 @@ cdef class Network:
         return c.loss_sum, _sums(&c), c.samples, c.bad_step
 
     cdef void *_wt_data(self):
-        """The Wᵀ buffer's data when training's products can run on fastmlp's own GEMM, else
-        NULL (dx = dz·Wᵀ by BLAS reading W)."""
+        """The Wᵀ buffer's data when training's products can run on fastmlp's own GEMM (for a
+        team), else NULL (dx = dz·Wᵀ by BLAS reading W)."""
         if self._wt is None or self.plan.train_level == 0 or self.plan.wt_size == 0:
             return NULL
         return cnp.PyArray_DATA(<cnp.ndarray>self._wt)
@@ -819,6 +819,10 @@ cdef class Network:
         run.team.splits = rule.splits()
         run.call = c[0]
         run.call.team = &run.team
+        # a team's dx = dz·Wᵀ runs on fastmlp's kernel too, reading Wᵀ: each thread refreshes
+        # the rows it updated (one thread alone keeps BLAS, cheaper than the refresh: M2 at
+        # batch 32 trained 6% slower with it)
+        run.call.wt = self._wt_data()
         run.call.plan.own_gemm_max = PY_SSIZE_T_MAX  # never BLAS: its threads would fight the team
         run.params = params
         run.keep = (self, rule, buffers, self._scratch_arrays, keep)
@@ -930,7 +934,7 @@ cdef class Network:
             self._check_y(&c, rows, labels, targets, self.plan.loss, self.metric_kinds)
             self._reserve(rows)
             c.op = GRADIENT
-            c.wt = self._wt_data()
+            c.wt = NULL
             c.scratch = self._scratch
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>self.grads)
             c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
@@ -964,9 +968,10 @@ cdef class Network:
                 buf.fill(0)
             dummy_grads = np.zeros_like(self.grads)
             c.op = GEMMS
-            c.wt = self._wt_data()
+            c.wt = NULL
             c.plan = self.plan
             if size > 1:
+                c.wt = self._wt_data()
                 c.plan.own_gemm_max = PY_SSIZE_T_MAX
             c.scratch = self._scratch
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>dummy_grads)
@@ -1348,8 +1353,6 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
         (<UpdateRule>c.rule).apply(params, c.grads)
         if constrained:
             _apply_constraints(plan, params, <floating *>c.scratch.tmp)
-        if c.wt != NULL:
-            _transpose_weights(plan, params, <floating *>c.wt, 0, PY_SSIZE_T_MAX)
 
 
 cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
