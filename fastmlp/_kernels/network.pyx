@@ -100,6 +100,8 @@ cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) n
 # in the VM's good phases, and ×0.3-0.6 below 64 rows a thread in its slow ones (see the README).
 TEAM_MAX = 64
 TEAM_MIN_ROWS = 32
+cdef enum:
+    TEAM_BLOCK = 512  # elements of the gradient a team member sums at a time (in L1)
 TEAM_MIN_MACS = 1 << 20
 
 
@@ -1366,7 +1368,8 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
     runs here: float32, no BLAS, no batch statistics, no constraints."""
     cdef Team *team = c.team
     cdef Member *me = &team.members[t]
-    cdef const Member *other
+    cdef floating acc[TEAM_BLOCK]
+    cdef floating *target
     cdef const Plan *plan = &c.plan
     cdef floating *grads = <floating *>c.grads
     cdef floating *wt = <floating *>c.wt
@@ -1375,7 +1378,8 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
     cdef const floating *tb
     cdef const floating *wb
     cdef const int32_t *lb
-    cdef Py_ssize_t size = team.size, step, start, rows, first, k, i, lo = me.lo, n = me.hi - me.lo
+    cdef Py_ssize_t size = team.size, step, start, rows, first, k, i, block, count
+    cdef Py_ssize_t lo = me.lo, n = me.hi - me.lo
     cdef Fault fault
     cdef int m
     if fm_team_barrier_wait(&team.barrier):
@@ -1426,16 +1430,25 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
                 for m in range(plan.n_metrics):
                     c.metric_sums[m] += team.members[k].metric_sums[m]
             c.samples += rows
-        for k in range(1, size):
-            other = &team.members[k]
-            if other.rows == 0:
-                continue
-            src = <const floating *>other.grads + lo
-            for i in range(n):
-                grads[lo + i] += src[i]
+        # this share's gradient, summed in member order, into this member's own buffer when it
+        # updates its share itself: a buffer another core wrote would cost the next step's
+        # backward a transfer of every line back
+        target = <floating *>me.grads if team.splits else grads
+        block = lo
+        while block < me.hi:
+            count = min(<Py_ssize_t>TEAM_BLOCK, me.hi - block)
+            memcpy(acc, <const floating *>team.members[0].grads + block, count * sizeof(floating))
+            for k in range(1, size):
+                if team.members[k].rows == 0:
+                    continue
+                src = <const floating *>team.members[k].grads + block
+                for i in range(count):
+                    acc[i] += src[i]
+            memcpy(target + block, acc, count * sizeof(floating))
+            block += count
         if team.splits:
             if n > 0:
-                (<UpdateRule>c.rule).apply_part(params, grads, team.lr, lo, n)
+                (<UpdateRule>c.rule).apply_part(params, target, team.lr, lo, n)
             _transpose_weights(plan, params, wt, lo, me.hi)
         else:
             fm_team_barrier_wait(&team.barrier)
