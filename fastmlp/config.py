@@ -61,6 +61,17 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def blas_threads() -> int:
+    """The thread count BLAS took from the environment when it loaded (OPENBLAS_NUM_THREADS,
+    GOTO_NUM_THREADS, OMP_NUM_THREADS, as OpenBLAS reads them; unset: the usable cores). A count
+    changed later (threadpoolctl) is not seen."""
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return _usable_cores()
+
+
 _NUM_THREADS: Optional[int] = None
 
 

@@ -411,3 +411,13 @@ print("ok")
 def test_a_long_predict_loop_does_not_grow_memory():
     from conftest import run_isolated
     assert run_isolated(PREDICT_LOOP, timeout=300).strip() == "ok"
+
+
+def test_set_train_gemm_max_moves_the_limit():
+    network = _model().engine.network
+    network.set_train_gemm_max(784 * 300 * 10)
+    assert network.train_gemm_max == 784 * 300 * 10
+    assert network.train_gemm_level(10, 0) == network.gemm_levels[1]
+    assert network.train_gemm_level(11, 0) == 0
+    with pytest.raises(ValueError, match="macs"):
+        network.set_train_gemm_max(-1)

@@ -22,7 +22,6 @@ from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 cimport numpy as cnp
-import os
 
 import numpy as np
 
@@ -60,31 +59,10 @@ cnp.import_array()
 # elements whatever N is (16 MiB of float32), while GEMMs stay large enough to run at speed.
 cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
 
-# Training's forward x·W and weight gradient xᵀ·dz run on fastmlp's own GEMM up to a number of
-# multiply-adds, on BLAS above (dx = dz·Wᵀ on BLAS outside a team): the own kernel packs nothing and
-# hands nothing to BLAS's threads, BLAS's second thread pays off on large products. Measured on
-# a Zen 5 (real Fashion-MNIST, Adam, samples/s own/BLAS, forward and dW):
-#   limit 2**24, 1 BLAS thread: M1 b32 ×1.28, b128 ×1.16; M2 b32 ×1.19, b128 ×1.02
-#   limit 2**24, 2 BLAS threads: M1 b32 ×1.71, b128 ×0.98; M2 b32 ×0.95, b128 ×0.92
-#   limit 2**22, 2 BLAS threads: M1 b32 ×1.46, b128 ×1.02; M2 b32 ×1.01, b128 ×1.00
-# So the limit follows the BLAS thread count the environment sets (OPENBLAS_NUM_THREADS,
-# GOTO_NUM_THREADS, OMP_NUM_THREADS, as OpenBLAS reads them at load; unset: every core):
-# 2**24 for one thread, 2**22 for more. A count changed later (threadpoolctl) is not seen:
-# then the split is slower than it could be, never wrong.
-
-
-def _blas_threads_from_environment():
-    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-cdef Py_ssize_t TRAIN_OWN_GEMM_MAX = (1 << 24) if _blas_threads_from_environment() == 1 else (1 << 22)
+# Training's forward x·W and weight gradient xᵀ·dz run on fastmlp's own GEMM up to
+# plan.own_gemm_max multiply-adds, on BLAS above (dx = dz·Wᵀ on BLAS outside a team); the engine
+# sets the limit (set_train_gemm_max) from the BLAS thread count, this is the default.
+cdef Py_ssize_t TRAIN_OWN_GEMM_MAX = 1 << 22
 
 
 cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) noexcept nogil:
@@ -527,9 +505,17 @@ cdef class Network:
 
     @property
     def train_gemm_max(self) -> int:
-        """Training's GEMMs of up to this many multiply-adds run on fastmlp's own kernel (2**24
-        when the environment gives BLAS one thread, else 2**22)."""
+        """Training's GEMMs of up to this many multiply-adds run on fastmlp's own kernel when
+        the calling thread trains alone, the larger ones on BLAS (set_train_gemm_max)."""
         return self.plan.own_gemm_max
+
+    def set_train_gemm_max(self, Py_ssize_t macs):
+        """Sets train_gemm_max (the engine's rule: engine.TRAIN_GEMM_MAX)."""
+        if macs < 0:
+            raise ValueError(f"`macs` must be >= 0; received {macs}")
+        if self._busy:
+            raise RuntimeError("set_train_gemm_max while a training call runs")
+        self.plan.own_gemm_max = macs
 
     def train_gemm_level(self, Py_ssize_t rows, Py_ssize_t step) -> int:
         """The level training's forward and weight-gradient GEMMs of dense step `step` run at
