@@ -765,14 +765,16 @@ cdef class Network:
                 with nogil:
                     _run(&c, params, self.is_double)
         finally:
-            if run is not None:
-                # a member that has not started will not (it finds the team closed); one that
-                # has returns once it meets the abandoned barrier or finishes its steps
-                run.open = False
-                fm_team_barrier_abandon(&run.team.barrier)
-                for task in started:
-                    task.result()
-            self._busy = False
+            try:
+                if run is not None:
+                    # a member that has not started will not (it finds the team closed); one
+                    # that has returns once it meets the abandoned barrier or ends its steps
+                    run.open = False
+                    fm_team_barrier_abandon(&run.team.barrier)
+                    for task in started:
+                        task.result()
+            finally:
+                self._busy = False  # even if Ctrl-C lands in the wait
         if c.fault == BAD_INDEX:
             raise ValueError(f"`order` holds a row index outside [0, {rows}) in step "
                              f"{c.bad_step}; that step was not applied")
