@@ -15,21 +15,36 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Optional
 
-_pool: Optional[ThreadPoolExecutor] = None
-_pool_size = 0
 _lock = threading.Lock()
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_size
-    with _lock:
-        if _pool is None or _pool_size < workers:
-            # the old pool finishes what it was given; its threads exit once idle
-            old, _pool = _pool, ThreadPoolExecutor(workers, thread_name_prefix="fastmlp")
-            _pool_size = workers
+class _GrowingPool:
+    """A ThreadPoolExecutor that a larger one replaces when more workers are needed: the old
+    one finishes what it was given, and its threads exit once idle."""
+
+    def __init__(self, prefix: str):
+        self._prefix = prefix
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._size = 0
+
+    def at_least(self, workers: int) -> ThreadPoolExecutor:
+        """The pool, grown to `workers` threads if smaller (the caller holds _lock)."""
+        if self._pool is None or self._size < workers:
+            old, self._pool = self._pool, ThreadPoolExecutor(workers, thread_name_prefix=self._prefix)
+            self._size = workers
             if old is not None:
                 old.shutdown(wait=False)
-        return _pool
+        return self._pool
+
+
+_parts_pool = _GrowingPool("fastmlp")
+_team_pool = _GrowingPool("fastmlp-train")
+_team_threads_busy = 0
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    with _lock:
+        return _parts_pool.at_least(workers)
 
 
 def split_rows(rows: int, parts: int) -> list[tuple[int, int]]:
@@ -66,23 +81,12 @@ def run_parts(work: Callable[[int, int], None], rows: int, parts: int) -> None:
         raise error
 
 
-_team_pool: Optional[ThreadPoolExecutor] = None
-_team_pool_size = 0
-_team_threads_busy = 0
-
-
 def start_team(task: Callable[[int], None], count: int) -> list[Future]:
     """Calls task(t) for t in 1..count, each on a thread of its own that no other training call
     is using, and returns their futures (fewer than count if the pool could not take them)."""
-    global _team_pool, _team_pool_size, _team_threads_busy
+    global _team_threads_busy
     with _lock:
-        needed = _team_threads_busy + count
-        if _team_pool is None or _team_pool_size < needed:
-            old, _team_pool = _team_pool, ThreadPoolExecutor(needed, thread_name_prefix="fastmlp-train")
-            _team_pool_size = needed
-            if old is not None:
-                old.shutdown(wait=False)
-        pool = _team_pool
+        pool = _team_pool.at_least(_team_threads_busy + count)
         _team_threads_busy += count
     futures: list[Future] = []
     try:

@@ -68,9 +68,9 @@ def test_team_parts_tile_the_weights_between_kernel_rows(rng, size):
     assert parts[0][0] == 0 and parts[-1][1] == engine.network.trainable
     assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
     assert all(hi - lo > 0.5 * engine.network.trainable / size for lo, hi in parts)
-    kernels = [(int(np.shares_memory(v, engine.params)) and
-                (v.__array_interface__["data"][0] - engine.params.__array_interface__["data"][0]) // 4,
-                v.shape) for i in range(len(engine.steps)) for v in engine.views(i)[:1]]
+    base = engine.params.__array_interface__["data"][0]
+    kernels = [((kernel.__array_interface__["data"][0] - base) // kernel.itemsize, kernel.shape)
+               for kernel in (engine.views(i)[0] for i in range(len(engine.steps)))]
     for bound, _ in parts[1:]:
         for offset, (n_in, n_out) in kernels:
             if offset < bound < offset + n_in * n_out:

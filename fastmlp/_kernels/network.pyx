@@ -78,9 +78,9 @@ cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) n
 # in the VM's good phases, and ×0.3-0.6 below 64 rows a thread in its slow ones (see the README).
 TEAM_MAX = 64
 TEAM_MIN_ROWS = 32
+TEAM_MIN_MACS = 1 << 20
 cdef enum:
     TEAM_BLOCK = 512  # elements of the gradient a team member sums at a time (in L1)
-TEAM_MIN_MACS = 1 << 20
 
 
 # The kinds of step, and their names in the step specs Python hands over.
@@ -240,7 +240,7 @@ cdef void _run(Call *c, void *params, bint is_double) noexcept nogil:
 
 
 cdef void _dispatch(Call *c, floating *params) noexcept nogil:
-    if c.op in (TRAIN, GRADIENT, GEMMS) and c.wt != NULL:
+    if c.op in (TRAIN, GEMMS) and c.wt != NULL:
         # the weights may have changed since the last call (set_weights, a rewind)
         _transpose_weights(&c.plan, params, <floating *>c.wt, 0, PY_SSIZE_T_MAX)
     if c.op == TRAIN and c.team != NULL:
@@ -377,7 +377,7 @@ cdef class Network:
     cdef readonly Py_ssize_t size, trainable, capacity
     cdef object _scratch_arrays
     cdef Scratch _scratch
-    cdef object _wt              # float32: the Wᵀ buffer (plan.wt_size elements)
+    cdef object _wt              # the Wᵀ buffer (plan.wt_size float32), made by the first team
     cdef object _team_arrays     # the helper threads' scratch and gradients, for _team_key
     cdef object _team_key
     cdef bint _busy
@@ -451,8 +451,7 @@ cdef class Network:
         self.plan.train_level = self.plan.predict_level
         self.plan.own_gemm_max = TRAIN_OWN_GEMM_MAX
         self.plan.wt_size = transposed
-        # training's dx = dz·Wᵀ on fastmlp's own GEMM reads a transposed copy of each kernel
-        self._wt = np.empty(max(transposed, 1), np.float32) if dtype == np.float32 else None
+        self._wt = None
         self._team_arrays = None
         self._team_key = None
         self.has_dropout = any(s["kind"] == DROPOUT for s in checked)
@@ -780,11 +779,14 @@ cdef class Network:
                              f"{c.bad_step}; that step was not applied")
         return c.loss_sum, _sums(&c), c.samples, c.bad_step
 
-    cdef void *_wt_data(self):
-        """The Wᵀ buffer's data when training's products can run on fastmlp's own GEMM (for a
-        team), else NULL (dx = dz·Wᵀ by BLAS reading W)."""
-        if self._wt is None or self.plan.train_level == 0 or self.plan.wt_size == 0:
+    cdef void *_wt_data(self) except? NULL:
+        """The data of the Wᵀ buffer a team's dx = dz·Wᵀ reads on fastmlp's own GEMM (made on
+        first use: a model that only predicts never needs it), or NULL where there is none
+        (float64, BLAS's level, no dense step after the first)."""
+        if self.is_double or self.plan.train_level == 0 or self.plan.wt_size == 0:
             return NULL
+        if self._wt is None:
+            self._wt = np.empty(self.plan.wt_size, np.float32)
         return cnp.PyArray_DATA(<cnp.ndarray>self._wt)
 
     cdef _TeamRun _new_team(self, Call *c, Py_ssize_t size, Py_ssize_t batch, UpdateRule rule,

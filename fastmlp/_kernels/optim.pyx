@@ -192,10 +192,8 @@ cdef class UpdateRule:
     cdef void apply(self, void *w, const void *g) noexcept nogil:
         """One step: the learning rate at this step count, clipping and weight decay (g may be
         scaled in place: it is the gradient buffer of this step), then the rule's update."""
-        cdef double lr = self._learning_rate_now()
         self._clip_norms(<void *>g)
-        self.iterations += 1
-        self.apply_part(w, <void *>g, lr, 0, self.size)
+        self.apply_part(w, <void *>g, self.begin_step(), 0, self.size)
 
     cdef bint splits(self) noexcept nogil:
         """Whether a step can be applied in parts, one per thread (begin_step, apply_part):
