@@ -4,6 +4,7 @@ kernels the backward pass reads. Oracles: the float64 NumPy reference step, the 
 thread training alone, and the team itself (the same bits for the same team size)."""
 import numpy as np
 import pytest
+from conftest import run_isolated
 
 from fastmlp import _reference as ref
 from fastmlp._kernels.dense import dense_backward_check
@@ -182,18 +183,39 @@ def test_a_nonfinite_loss_in_a_helpers_share_is_reported_and_not_applied(rng):
     assert rule.iterations == 1
 
 
-def test_a_team_whose_helpers_do_not_start_trains_alone(rng):
+def test_a_team_whose_helpers_do_not_start_trains_alone():
     """Fewer helpers than asked for (a pool shutting down): the calling thread trains alone,
-    with the one-thread bits, and the helper that did start leaves."""
-    x, labels = data(rng)
-    results = []
-    for threads, helpers in ((1, start_team), (2, lambda task, count: start_team(task, count)[:0]),
-                             (2, None)):
-        engine = make_engine(np.random.default_rng(9))
-        train(engine, x, labels, Adam(1e-3), threads, helpers=helpers)
-        results.append(engine.params.copy())
-    np.testing.assert_array_equal(results[1], results[0])
-    np.testing.assert_array_equal(results[2], results[0])
+    with the one-thread bits, and the helper that did start leaves. In a subprocess with a
+    timeout: a broken fallback would leave the calling thread waiting for its team forever."""
+    out = run_isolated(f"""
+        import numpy as np
+        from fastmlp.engine import DenseStep, Engine
+        from fastmlp.optimizers import Adam
+        from fastmlp.parallel import start_team
+
+        widths = {WIDTHS!r}
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((4 * {BATCH} + 17, widths[0])).astype(np.float32)
+        labels = rng.integers(0, widths[-1], len(x)).astype(np.int32)
+
+        def trained(threads, helpers):
+            steps = [DenseStep(a, b, "relu" if b != widths[-1] else "softmax", True)
+                     for a, b in zip(widths, widths[1:])]
+            engine = Engine(steps, np.float32)
+            engine.params[:] = np.random.default_rng(9).standard_normal(engine.size) * 0.2
+            engine.set_loss("sparse_categorical_crossentropy", None)
+            assert engine.network.team_size(threads, {BATCH}) == threads
+            rule = engine.new_rule(Adam(1e-3))
+            engine.network.train(x, labels, None, None, 0, 100, {BATCH}, rule, 7, None, threads,
+                                 helpers)
+            return engine.params.copy()
+
+        alone = trained(1, start_team)
+        none_started = trained(2, lambda task, count: start_team(task, count)[:0])
+        no_helpers = trained(2, None)
+        print(np.array_equal(none_started, alone), np.array_equal(no_helpers, alone))
+    """, timeout=120)
+    assert out.split() == ["True", "True"]
 
 
 def test_a_member_runs_once_and_only_during_its_call(rng):

@@ -86,6 +86,7 @@ M = {
  "team-step-not-cancelled": ("fastmlp/_kernels/network.pyx", "                    (<UpdateRule>c.rule).cancel_step()", "                    pass", "tests/test_team.py"),
  "team-parts-unsnapped": ("fastmlp/_kernels/network.pyx", "                    bound = max(previous, st.w_off + (bound - st.w_off) // st.n_out * st.n_out)", "                    pass", "tests/test_team.py"),
  "wt-stale-between-calls": ("fastmlp/_kernels/network.pyx", "    if c.op in (TRAIN, GEMMS) and c.wt != NULL:", "    if False:", "tests/test_team.py"),
+ "team-fallback-keeps-team": ("fastmlp/_kernels/network.pyx", "this thread trains alone\n                    run.open = False\n", "this thread trains alone\n                    pass\n", "tests/test_team.py -k helpers"),
  "dx-from-w-not-wt": ("fastmlp/_kernels/dense.pyx", "        forward_gemm(dy, wt, dx, rows, n_out, n_in, level)", "        forward_gemm(dy, w, dx, rows, n_out, n_in, level)", "tests/test_team.py"),
 }
 
