@@ -1,20 +1,24 @@
 """Plain NumPy float64 versions of every kernel: the oracle the tests check the compiled
 engine against. Written for clarity, not speed."""
+from typing import Any, Callable, Optional
+
 import numpy as np
 
 from fastmlp.config import epsilon
 
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+# float64 arrays in; results typed Any, as NumPy's operators type them
+Arr = np.ndarray
 
 
-def _phi(z):
+def _phi(z: Arr) -> Any:
     """The standard normal CDF."""
     from scipy.special import erf
     return 0.5 * (1 + erf(z / np.sqrt(2)))
 
 
-def activation(z, name, alpha=None):
+def activation(z: Arr, name: str, alpha: Optional[float] = None) -> Any:
     """act(z) for a Keras activation name (alpha: the leaky ReLU slope or ELU alpha)."""
     alpha = DEFAULT_ALPHA.get(name) if alpha is None else alpha
     if name == "linear":
@@ -49,11 +53,11 @@ def activation(z, name, alpha=None):
     raise ValueError(name)
 
 
-def activation_derivative(z, name, alpha=None):
+def activation_derivative(z: Arr, name: str, alpha: Optional[float] = None) -> Any:
     """d act(z) / dz elementwise (not for softmax), from the pre-activation z."""
-    alpha = DEFAULT_ALPHA.get(name) if alpha is None else alpha
+    alpha = DEFAULT_ALPHA.get(name, 0.0) if alpha is None else alpha
     one = np.ones_like(z)
-    derivatives = {
+    derivatives: dict[str, Callable[[], Any]] = {
         "linear": lambda: one,
         "relu": lambda: (z > 0) * one,
         "sigmoid": lambda: activation(z, "sigmoid") * (1 - activation(z, "sigmoid")),
@@ -71,7 +75,8 @@ def activation_derivative(z, name, alpha=None):
     return derivatives[name]()
 
 
-def activation_backward(dy, y, name, z=None, alpha=None):
+def activation_backward(dy: Arr, y: Arr, name: str, z: Optional[Arr] = None,
+                        alpha: Optional[float] = None) -> Any:
     """dL/dz from dL/dy and the activation's output y (softmax, and the activations of
     fastmlp's first release), or from its input z (any other)."""
     if name == "linear":
@@ -89,7 +94,7 @@ def activation_backward(dy, y, name, z=None, alpha=None):
     return dy * activation_derivative(z, name, alpha)
 
 
-def batch_norm_train(x, gamma, beta, eps):
+def batch_norm_train(x: Arr, gamma: Optional[Arr], beta: Optional[Arr], eps: float) -> Any:
     """Batch normalization with the batch's statistics: (y, mean, biased variance)."""
     mean = x.mean(axis=0)
     var = ((x - mean) ** 2).mean(axis=0)
@@ -97,13 +102,14 @@ def batch_norm_train(x, gamma, beta, eps):
     return xhat * (1 if gamma is None else gamma) + (0 if beta is None else beta), mean, var
 
 
-def batch_norm_inference(x, gamma, beta, moving_mean, moving_var, eps):
+def batch_norm_inference(x: Arr, gamma: Optional[Arr], beta: Optional[Arr], moving_mean: Arr,
+                         moving_var: Arr, eps: float) -> Any:
     """Batch normalization with the moving statistics."""
     xhat = (x - moving_mean) / np.sqrt(moving_var + eps)
     return xhat * (1 if gamma is None else gamma) + (0 if beta is None else beta)
 
 
-def dense_forward(x, w, b, name, alpha=None):
+def dense_forward(x: Arr, w: Arr, b: Optional[Arr], name: str, alpha: Optional[float] = None) -> Any:
     """act(x·w + b)."""
     z = x @ w
     if b is not None:
@@ -111,7 +117,8 @@ def dense_forward(x, w, b, name, alpha=None):
     return activation(z, name, alpha)
 
 
-def dense_backward(x, w, y, dy, name, b=None, alpha=None):
+def dense_backward(x: Arr, w: Arr, y: Arr, dy: Arr, name: str, b: Optional[Arr] = None,
+                   alpha: Optional[float] = None) -> Any:
     """(dw, db, dx) of y = act(x·w + b) given dL/dy (b is needed by the activations
     differentiated from their input)."""
     z = x @ w + (0 if b is None else b)
@@ -119,12 +126,12 @@ def dense_backward(x, w, y, dy, name, b=None, alpha=None):
     return x.T @ dz, dz.sum(axis=0), dz @ w.T
 
 
-def _probabilities(p):
+def _probabilities(p: Arr) -> Any:
     q = p / p.sum(axis=1, keepdims=True)
     return q, np.clip(q, epsilon(), 1 - epsilon())
 
 
-def loss_sum(loss, p, y):
+def loss_sum(loss: str, p: Arr, y: Arr) -> float:
     """Σ over rows of Keras's per-sample loss (y: labels for sparse, else targets)."""
     if loss == "sparse_categorical_crossentropy":
         _, c = _probabilities(p)
@@ -142,7 +149,7 @@ def loss_sum(loss, p, y):
     raise ValueError(loss)
 
 
-def fused_gradient(loss, p, y):
+def fused_gradient(loss: str, p: Arr, y: Arr) -> Any:
     """d(mean loss)/dz for softmax + (sparse) cross-entropy and sigmoid + binary cross-entropy."""
     rows, cols = p.shape
     if loss == "sparse_categorical_crossentropy":
@@ -156,7 +163,7 @@ def fused_gradient(loss, p, y):
     raise ValueError(loss)
 
 
-def loss_gradient(loss, p, y):
+def loss_gradient(loss: str, p: Arr, y: Arr) -> Any:
     """d(mean loss)/dp (no activation folded in), clipped entries passing no gradient."""
     rows, cols = p.shape
     if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
@@ -178,7 +185,7 @@ def loss_gradient(loss, p, y):
     raise ValueError(loss)
 
 
-def sgd(w, g, m, lr, momentum, nesterov):
+def sgd(w: Arr, g: Arr, m: Arr, lr: float, momentum: float, nesterov: bool) -> Any:
     """Keras SGD update; returns (w, m)."""
     if momentum == 0:
         return w - lr * g, m
@@ -186,13 +193,14 @@ def sgd(w, g, m, lr, momentum, nesterov):
     return (w + momentum * m - lr * g if nesterov else w + m), m
 
 
-def adagrad(w, g, acc, lr, eps):
+def adagrad(w: Arr, g: Arr, acc: Arr, lr: float, eps: float) -> Any:
     """Keras Adagrad update; returns (w, acc)."""
     acc = acc + g * g
     return w - lr * g / np.sqrt(acc + eps), acc
 
 
-def rmsprop(w, g, v, m, lr, rho, momentum, eps):
+def rmsprop(w: Arr, g: Arr, v: Arr, m: Arr, lr: float, rho: float, momentum: float,
+            eps: float) -> Any:
     """Keras RMSprop update (uncentered); returns (w, v, m)."""
     v = rho * v + (1 - rho) * g * g
     step = lr * g / np.sqrt(v + eps)
@@ -202,7 +210,8 @@ def rmsprop(w, g, v, m, lr, rho, momentum, eps):
     return w - step, v, m
 
 
-def adam(w, g, m, v, t, lr, beta_1, beta_2, eps):
+def adam(w: Arr, g: Arr, m: Arr, v: Arr, t: int, lr: float, beta_1: float, beta_2: float,
+         eps: float) -> Any:
     """Keras Adam update at step t (1-based); returns (w, m, v)."""
     alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
     m = m + (g - m) * (1 - beta_1)

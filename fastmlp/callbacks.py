@@ -10,46 +10,57 @@ import csv
 import math
 import sys
 import warnings
-from typing import Any, Callable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
+
+from fastmlp._typing import Logs, PathLike
+from fastmlp.progbar import Progbar
+
+if TYPE_CHECKING:
+    from fastmlp.models import Model
+
+# LambdaCallback's functions: (epoch or batch, logs) and (logs)
+EpochHook = Callable[[int, Optional[Logs]], object]
+TrainHook = Callable[[Optional[Logs]], object]
 
 
 class Callback:
     """Base class: override the hooks you need. `self.model` is set before training starts."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.model: Any = None  # the model being trained, set by fit (set_model)
-        self.params: dict = {}
+        self.params: dict[str, Any] = {}
 
-    def set_model(self, model) -> None:
+    def set_model(self, model: "Model") -> None:
         """Called by fit() with the model being trained."""
         self.model = model
 
-    def set_params(self, params: dict) -> None:
+    def set_params(self, params: dict[str, Any]) -> None:
         """Called by fit() with {'epochs', 'steps', 'verbose'}."""
         self.params = params
 
-    def on_train_begin(self, logs: Optional[dict] = None) -> None:
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         """Called once before the first epoch."""
 
-    def on_train_end(self, logs: Optional[dict] = None) -> None:
+    def on_train_end(self, logs: Optional[Logs] = None) -> None:
         """Called once after the last epoch."""
 
-    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
         """Called at the start of each epoch (0-based index)."""
 
-    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         """Called at the end of each epoch with its logs: loss, metrics, val_ versions."""
 
-    def on_progress(self, steps_done: int, logs: Optional[dict] = None) -> None:
+    def on_progress(self, steps_done: int, logs: Optional[Logs] = None) -> None:
         """Called by fit after each compiled call (many steps) with the epoch's running logs."""
 
-    def on_train_batch_begin(self, batch: int, logs: Optional[dict] = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: Optional[Logs] = None) -> None:
         """Called before each training step (batch: its index in the epoch). Overriding it
         makes fit run one step per compiled call."""
 
-    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
         """Called after each training step with the epoch's running loss and metrics.
         Overriding it makes fit run one step per compiled call."""
 
@@ -68,15 +79,15 @@ class History(Callback):
         epoch: list of the epoch indices recorded.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         self.epoch = []
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
@@ -85,7 +96,7 @@ class History(Callback):
 class CallbackList:
     """Calls each hook on every callback of the list, in order."""
 
-    def __init__(self, callbacks, model, params):
+    def __init__(self, callbacks: Iterable[Callback], model: "Model", params: dict[str, Any]) -> None:
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
@@ -93,14 +104,14 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
 
-    def __getattr__(self, hook):
-        def call(*args, **kwargs):
+    def __getattr__(self, hook: str) -> Callable[..., None]:
+        def call(*args: Any, **kwargs: Any) -> None:
             for cb in self.callbacks:
                 getattr(cb, hook)(*args, **kwargs)
         return call
 
 
-def _monitor_op(monitor: str, mode: str, cls: str):
+def _monitor_op(monitor: str, mode: str, cls: str) -> Callable[[Any, Any], Any]:
     """np.less or np.greater for `mode` ('auto': greater for accuracies, else less), as Keras."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{cls}: mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
@@ -126,7 +137,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  verbose: int = 0, mode: str = "auto", baseline: Optional[float] = None,
-                 restore_best_weights: bool = False, start_from_epoch: int = 0):
+                 restore_best_weights: bool = False, start_from_epoch: int = 0) -> None:
         super().__init__()
         self.monitor, self.patience, self.verbose = monitor, patience, verbose
         self.baseline, self.restore_best_weights = baseline, restore_best_weights
@@ -134,13 +145,15 @@ class EarlyStopping(Callback):
         self.monitor_op = _monitor_op(monitor, mode, "EarlyStopping")
         self.min_delta = abs(min_delta) * (1 if self.monitor_op is np.greater else -1)
 
-    def _improves(self, value, reference) -> bool:
+    def _improves(self, value: float, reference: Optional[float]) -> bool:
         return reference is None or bool(self.monitor_op(value - self.min_delta, reference))
 
-    def on_train_begin(self, logs=None):
-        self.wait, self.stopped_epoch, self.best, self.best_weights, self.best_epoch = 0, 0, None, None, 0
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
+        self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
+        self.best: Optional[float] = None
+        self.best_weights: Optional[list[np.ndarray]] = None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         current = (logs or {}).get(self.monitor)
         if current is None:
             warnings.warn(f"EarlyStopping: the monitored {self.monitor!r} is not in the logs "
@@ -162,7 +175,7 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Optional[Logs] = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
@@ -187,9 +200,9 @@ class ModelCheckpoint(Callback):
         initial_value_threshold: the value to beat for the first save (with save_best_only).
     """
 
-    def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
+    def __init__(self, filepath: PathLike, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
-                 save_freq="epoch", initial_value_threshold: Optional[float] = None):
+                 save_freq: str = "epoch", initial_value_threshold: Optional[float] = None) -> None:
         super().__init__()
         if save_freq != "epoch":
             raise ValueError("ModelCheckpoint(save_freq=...) supports 'epoch' only (fastmlp's steps "
@@ -205,7 +218,7 @@ class ModelCheckpoint(Callback):
         self.monitor_op = _monitor_op(monitor, mode, "ModelCheckpoint")
         self.best = initial_value_threshold
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         logs = logs or {}
         if self.save_best_only:
             current = logs.get(self.monitor)
@@ -232,11 +245,11 @@ class LearningRateScheduler(Callback):
         verbose: 1 prints each change.
     """
 
-    def __init__(self, schedule: Callable, verbose: int = 0):
+    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0) -> None:
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
         lr = float(self.schedule(epoch, float(self.model.optimizer.learning_rate)))
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"LearningRateScheduler: the schedule gave {lr!r} for epoch {epoch}; "
@@ -245,7 +258,7 @@ class LearningRateScheduler(Callback):
         if self.verbose > 0:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
 
@@ -266,7 +279,7 @@ class ReduceLROnPlateau(Callback):
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
-                 min_lr: float = 0.0):
+                 min_lr: float = 0.0) -> None:
         super().__init__()
         if not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1). Received: factor={factor}")
@@ -274,16 +287,16 @@ class ReduceLROnPlateau(Callback):
         self.min_delta, self.cooldown, self.min_lr = min_delta, cooldown, min_lr
         self.mode = "max" if _monitor_op(monitor, mode, "ReduceLROnPlateau") is np.greater else "min"
 
-    def _better(self, value) -> bool:
+    def _better(self, value: float) -> bool:
         if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+            return bool(value < self.best - self.min_delta)
+        return bool(value > self.best + self.min_delta)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         self.best = np.inf if self.mode == "min" else -np.inf
         self.wait = self.cooldown_counter = 0
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         logs = logs if logs is not None else {}
         logs["learning_rate"] = float(self.model.optimizer.learning_rate)
         current = logs.get(self.monitor)
@@ -316,19 +329,19 @@ class CSVLogger(Callback):
         append: add to an existing file instead of replacing it.
     """
 
-    def __init__(self, filename, separator: str = ",", append: bool = False):
+    def __init__(self, filename: PathLike, separator: str = ",", append: bool = False) -> None:
         super().__init__()
         self.filename, self.separator, self.append = str(filename), separator, append
         self.keys: Optional[list[str]] = None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         import os
         self._had_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         # open across the epochs of a run (closed in on_train_end), not in a with block
         self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
         self.keys = None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
@@ -338,7 +351,7 @@ class CSVLogger(Callback):
         self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
         self._file.flush()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Optional[Logs] = None) -> None:
         self._file.close()
 
 
@@ -347,8 +360,11 @@ class LambdaCallback(Callback):
     on_train_begin(logs), on_train_end(logs), on_train_batch_begin(batch, logs),
     on_train_batch_end(batch, logs)."""
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+    def __init__(self, on_epoch_begin: Optional[EpochHook] = None,
+                 on_epoch_end: Optional[EpochHook] = None,
+                 on_train_begin: Optional[TrainHook] = None, on_train_end: Optional[TrainHook] = None,
+                 on_train_batch_begin: Optional[EpochHook] = None,
+                 on_train_batch_end: Optional[EpochHook] = None, **kwargs: Any) -> None:
         super().__init__()
         # Keras 2's names of the train-batch hooks, which Keras 3 still calls
         on_train_batch_begin = on_train_batch_begin or kwargs.pop("on_batch_begin", None)
@@ -375,22 +391,21 @@ class ProgbarLogger(Callback):
     is 1 or 2 and the callbacks hold none). It follows fit's compiled calls, not single
     batches, so it does not slow training down."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self._bar = None
+        self._bar: Optional[Progbar] = None
 
-    def on_epoch_begin(self, epoch, logs=None):
-        from fastmlp.progbar import Progbar
+    def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
         verbose = self.params.get("verbose", 1) or 1
         print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", file=sys.stdout)
         self._bar = Progbar(self.params.get("steps") or 1, verbose)
 
-    def on_progress(self, steps_done: int, logs: Optional[dict] = None) -> None:
+    def on_progress(self, steps_done: int, logs: Optional[Logs] = None) -> None:
         """Called by fit after each compiled call with the epoch's running logs."""
         if self._bar is not None:
             self._bar.update(steps_done, logs)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         if self._bar is not None:
             self._bar.finish(logs)
             self._bar = None

@@ -1,9 +1,11 @@
 """Global settings, as `keras.config`: the default float type of new models, the fuzz factor,
 and how many threads one predict call may use."""
 import os
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
+
+from fastmlp._typing import DTypeLike
 
 _FLOATX = "float32"
 
@@ -25,7 +27,7 @@ def set_floatx(value: str) -> None:
     _FLOATX = value
 
 
-def resolve_dtype(dtype) -> np.dtype:
+def resolve_dtype(dtype: DTypeLike) -> "np.dtype[Any]":
     """The numpy dtype for a layer's `dtype` argument (None: floatx())."""
     name = floatx() if dtype is None else np.dtype(dtype).name
     if name not in ("float32", "float64"):

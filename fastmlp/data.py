@@ -1,13 +1,14 @@
 """Conversion of user arrays to what the engine reads, once per call (never per batch), with
 the checks that turn bad input into a clear error."""
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from fastmlp._kernels.finite import all_finite
+from fastmlp._typing import ArrayLike, DTypeLike
 
 
-def _as_numeric_array(value, name: str) -> np.ndarray:
+def _as_numeric_array(value: Any, name: str) -> np.ndarray:
     if value is None:
         raise ValueError(f"Argument `{name}` is required. Received: {name}=None")
     try:
@@ -29,7 +30,7 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"Argument `{name}` contains NaN or infinity (first at index {tuple(int(i) for i in bad)}).")
 
 
-def as_features(x, input_shape: tuple[int, ...], dtype, name: str = "x") -> np.ndarray:
+def as_features(x: Optional[ArrayLike], input_shape: tuple[int, ...], dtype: DTypeLike, name: str = "x") -> np.ndarray:
     """x of shape (N, *input_shape), any numeric dtype -> C-contiguous (N, features) in dtype."""
     arr = _as_numeric_array(x, name)
     if tuple(arr.shape[1:]) != tuple(input_shape):
@@ -40,7 +41,7 @@ def as_features(x, input_shape: tuple[int, ...], dtype, name: str = "x") -> np.n
     return flat
 
 
-def as_targets(y, n_samples: int, sparse: bool, n_outputs: int, dtype,
+def as_targets(y: Optional[ArrayLike], n_samples: int, sparse: bool, n_outputs: int, dtype: DTypeLike,
                name: str = "y") -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
     """y -> (int32 labels, None) when `sparse` (class indices for sparse cross-entropy), else
     (None, targets of shape (N, n_outputs))."""
@@ -74,7 +75,8 @@ def as_targets(y, n_samples: int, sparse: bool, n_outputs: int, dtype,
     return None, targets
 
 
-def as_sample_weights(sample_weight, class_weight, y, n_samples: int, dtype,
+def as_sample_weights(sample_weight: Optional[ArrayLike], class_weight: Optional[dict[int, float]],
+                      y: Optional[ArrayLike], n_samples: int, dtype: DTypeLike,
                       name: str = "sample_weight") -> Optional[np.ndarray]:
     """Per-sample loss weights (n_samples,) in dtype from fit's sample_weight or class_weight
     (a {class index: weight} dict, read against y as Keras reads it), or None for neither."""

@@ -8,19 +8,23 @@ and asked for (`create(prog="dot")`).
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from fastmlp.models import Model
 
 _FONT, _LINE, _PAD, _GAP, _CHAR = 13, 18, 10, 34, 7.4  # px: font, line height, padding, arrow, glyph
 
 
-def _shape(shape) -> str:
+def _shape(shape: tuple[Optional[int], ...]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _boxes(model, show_shapes: bool, show_layer_names: bool, show_dtype: bool = False) -> list[list[str]]:
+def _boxes(model: "Model", show_shapes: bool, show_layer_names: bool, show_dtype: bool = False) -> list[list[str]]:
     """The text lines of each layer's box, input to output."""
-    model._require_built()
-    boxes, shape = [], model._input_shape
+    boxes: list[list[str]] = []
+    shape = model._built_input_shape
     layers = model._all_layers()
     if not layers or type(layers[0]).__name__ != "InputLayer":
         boxes.append(["input_layer (InputLayer)" if show_layer_names else "InputLayer"]
@@ -29,7 +33,7 @@ def _boxes(model, show_shapes: bool, show_layer_names: bool, show_dtype: bool = 
         kind = type(layer).__name__
         lines = [f"{layer.name} ({kind})" if show_layer_names else kind]
         if show_shapes:
-            out = layer.output_shape
+            out = layer._built_output_shape
             if kind != "InputLayer":
                 lines.append(f"Input shape: {_shape((None, *shape))}")
             lines.append(f"Output shape: {_shape((None, *out))}")
@@ -43,8 +47,8 @@ def _boxes(model, show_shapes: bool, show_layer_names: bool, show_dtype: bool = 
 class Dot:
     """A model diagram, as Keras's model_to_dot returns it (a pydot-like object)."""
 
-    def __init__(self, model, show_shapes: bool, show_layer_names: bool, rankdir: str,
-                 show_dtype: bool):
+    def __init__(self, model: "Model", show_shapes: bool, show_layer_names: bool, rankdir: str,
+                 show_dtype: bool) -> None:
         if rankdir not in ("TB", "LR"):
             raise ValueError(f"rankdir must be 'TB' (top to bottom) or 'LR' (left to right); received {rankdir!r}")
         self.boxes = _boxes(model, show_shapes, show_layer_names, show_dtype)
@@ -149,7 +153,7 @@ class Dot:
         return buffer.getvalue()
 
 
-def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,
+def model_to_dot(model: "Model", show_shapes: bool = False, show_dtype: bool = False,
                  show_layer_names: bool = True, rankdir: str = "TB", expand_nested: bool = False,
                  dpi: int = 200, subgraph: bool = False, show_layer_activations: bool = False,
                  show_trainable: bool = False) -> Dot:
@@ -166,8 +170,9 @@ def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,
     return Dot(model, show_shapes, show_layer_names, rankdir, show_dtype)
 
 
-def plot_model(model, to_file: str = "model.png", show_shapes: bool = False, show_dtype: bool = False,
-               show_layer_names: bool = True, rankdir: str = "TB", dpi: int = 96, **kwargs) -> Path:
+def plot_model(model: "Model", to_file: str = "model.png", show_shapes: bool = False,
+               show_dtype: bool = False, show_layer_names: bool = True, rankdir: str = "TB",
+               dpi: int = 96, **kwargs: Any) -> Path:
     """Writes a diagram of the model to `to_file` (Keras's plot_model): `.svg` needs nothing,
     `.png` matplotlib or Graphviz, `.dot` the DOT text. Returns the path.
 

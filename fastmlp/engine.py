@@ -13,7 +13,7 @@ Readers and writers of the weights never meet: training and set_weights write th
 sees one consistent set of weights without taking a lock, however many threads read at once.
 """
 from collections.abc import Sequence
-from typing import NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Protocol, Union
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from fastmlp._kernels.codes import (
 )
 from fastmlp._kernels.finite import all_finite
 from fastmlp._kernels.network import Network
+from fastmlp._kernels.optim import UpdateRule
+from fastmlp._typing import DTypeLike
 from fastmlp.parallel import run_parts, start_team
 
 # A predict call splits across threads only when each thread gets at least this many
@@ -69,7 +71,7 @@ class DenseStep(NamedTuple):
         return [((self.n_in, self.n_out), self.trainable)] + (
             [((self.n_out,), self.trainable)] if self.use_bias else [])
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         spec = {"kind": "dense", "activation": ACTIVATION_CODES[self.activation],
                 "alpha": _alpha(self.activation, self.alpha), "frozen": not self.trainable}
         for part, (l1, l2) in (("kernel", self.kernel_penalty), ("bias", self.bias_penalty),
@@ -90,7 +92,7 @@ class ActivationStep(NamedTuple):
     def weights(self) -> list[WeightSpec]:
         return []
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         return {"kind": "activation", "activation": ACTIVATION_CODES[self.activation],
                 "alpha": _alpha(self.activation, self.alpha)}
 
@@ -105,7 +107,7 @@ class DropoutStep(NamedTuple):
     def weights(self) -> list[WeightSpec]:
         return []
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         return {"kind": "dropout", "rate": float(self.rate), "seed": int(self.seed)}
 
 
@@ -124,7 +126,7 @@ class BatchNormStep(NamedTuple):
         n: tuple[int, ...] = (self.n,)
         return ([(n, self.trainable)] if self.scale else []) + ([(n, self.trainable)] if self.center else []) + [(n, False), (n, False)]
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         return {"kind": "batch_norm", "momentum": float(self.momentum), "epsilon": float(self.epsilon),
                 "frozen": not self.trainable}
 
@@ -132,7 +134,11 @@ class BatchNormStep(NamedTuple):
 Step = Union[DenseStep, ActivationStep, DropoutStep, BatchNormStep]
 
 
-def _metric_codes(metrics) -> list[tuple[int, int]]:
+# metrics by Keras name: one name, None, or a sequence of names or (name, k) pairs
+MetricNames = Union[None, str, Sequence[Union[str, tuple[str, int]]]]
+
+
+def _metric_codes(metrics: MetricNames) -> list[tuple[int, int]]:
     """(code, k) pairs of metric names or (name, k) pairs; None or one name allowed."""
     if metrics is None:
         return []
@@ -158,6 +164,12 @@ def step_width(step: Step) -> tuple[int, int]:
     return step.n, step.n
 
 
+class RuleMaker(Protocol):
+    """What the engine needs of an optimizer: the compiled update rule over its buffers."""
+
+    def build(self, size: int, dtype: DTypeLike, segments: list[tuple[int, int]]) -> UpdateRule: ...
+
+
 class Engine:
     """Owns the flat parameter and gradient buffers, the published weights and the compiled
     Network over them.
@@ -172,11 +184,11 @@ class Engine:
         dtype: float32 or float64.
     """
 
-    def __init__(self, steps: Sequence[Step], dtype):
+    def __init__(self, steps: Sequence[Step], dtype: DTypeLike) -> None:
         if not any(isinstance(step, DenseStep) for step in steps):
             raise ValueError("A model needs at least one Dense layer to be trained or run.")
         self.steps: list[Step] = list(steps)
-        self.dtype = np.dtype(dtype)
+        self.dtype: np.dtype[Any] = np.dtype(dtype)
         specs = [step.weights() for step in self.steps]
         sizes = [[int(np.prod(shape)) for shape, _ in weights] for weights in specs]
         self.trainable_size = sum(size for weights, step_sizes in zip(specs, sizes)
@@ -208,7 +220,7 @@ class Engine:
         # the most rows a call may have and still run on one thread whatever num_threads is
         self._one_thread_rows = max(1, (2 * MACS_PER_PART - 1) // self._macs_per_row)
 
-    def _network_step(self, index: int) -> dict:
+    def _network_step(self, index: int) -> dict[str, Any]:
         step = self.steps[index]
         n_in, n_out = step_width(step)
         spec = {"n_in": n_in, "n_out": n_out, **step.spec()}
@@ -251,7 +263,7 @@ class Engine:
                       for specs, offsets in zip(self._specs, self._offsets)
                       for (shape, trainable), offset in zip(specs, offsets) if trainable)
 
-    def new_rule(self, optimizer):
+    def new_rule(self, optimizer: "RuleMaker") -> UpdateRule:
         """The optimizer's compiled rule over this engine's trainable weights."""
         return optimizer.build(self.trainable_size, self.dtype, self.trainable_segments())
 
@@ -272,20 +284,22 @@ class Engine:
         self.params[...] = weights
         self.publish()
 
-    def finite(self, rule=None) -> bool:
+    def finite(self, rule: Optional[UpdateRule] = None) -> bool:
         """Whether no live weight (nor a slot of the update rule, if given) is NaN or infinite."""
         return all_finite(self.params) and (rule is None or all(all_finite(s) for s in rule.slots))
 
     # ----- compiled calls ----------------------------------------------------------------------
-    def set_loss(self, loss: str, metrics=None) -> None:
+    def set_loss(self, loss: str, metrics: MetricNames = None) -> None:
         """Selects the loss and metric kernels by Keras name ('mean_squared_error',
         'sparse_categorical_accuracy', ...; metrics: one name, None, or a sequence of names or
         (name, k) pairs); a softmax or sigmoid output is fused with its cross-entropy, so the
         output gradient is (p − y)/N."""
         self.network.set_loss(LOSS_CODES[loss], _metric_codes(metrics), config.epsilon())
 
-    def train(self, x, labels, targets, order, first_step, n_steps, batch_size, rule, seed=0,
-              weights=None):
+    def train(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
+              order: Optional[np.ndarray], first_step: int, n_steps: int, batch_size: int,
+              rule: UpdateRule, seed: int = 0, weights: Optional[np.ndarray] = None
+              ) -> tuple[float, tuple[float, ...], int, int]:
         """Runs n_steps compiled training steps over the batches of `order` (a permutation of
         the rows, or None for the rows in order) on the live weights; `seed` is the epoch's
         dropout seed, `weights` the per-sample loss weights or None; see Network.train. Does
@@ -309,7 +323,7 @@ class Engine:
                       rows, parts)
         return out
 
-    def predict_fast(self, x) -> Optional[np.ndarray]:
+    def predict_fast(self, x: Any) -> Optional[np.ndarray]:
         """predict(x) as one batch for an aligned C-contiguous finite (N, n_inputs) array of the
         engine's dtype, small enough for one thread; None for anything else (then predict
         converts or refuses it)."""
@@ -322,15 +336,17 @@ class Engine:
             return 1
         return max(1, min(config.num_threads(), rows * self._macs_per_row // MACS_PER_PART))
 
-    def evaluate(self, x, labels, targets, batch_size, loss: str, metrics=None,
-                 weights=None) -> tuple[float, tuple]:
+    def evaluate(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
+                 batch_size: int, loss: str, metrics: MetricNames = None,
+                 weights: Optional[np.ndarray] = None) -> tuple[float, tuple[float, ...]]:
         """(loss sum, metric sums) over all rows with the published weights, for a loss and
         metrics by Keras name, as set_loss takes them (the training plan is left as it is)."""
         return self.network.evaluate(self.published, x, labels, targets, batch_size,
                                      LOSS_CODES[loss], _metric_codes(metrics), config.epsilon(),
                                      weights)
 
-    def gradient(self, x, labels, targets, seed: int = 0, weights=None) -> float:
+    def gradient(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
+                 seed: int = 0, weights: Optional[np.ndarray] = None) -> float:
         """Loss sum over x as one batch in training mode with the live weights; leaves
         d(mean loss)/d(trainable params) in self.grads."""
         return self.network.gradient(x, labels, targets, seed, weights)

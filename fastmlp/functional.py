@@ -6,7 +6,7 @@ it lists its InputLayer among its layers, as Keras does. A graph that is not a s
 layer called twice, several inputs or outputs) is a NotImplementedError naming the layer: never
 a different model than the one written.
 """
-from typing import Optional
+from typing import Any, Optional
 
 from fastmlp.layers import InputLayer, Layer
 
@@ -20,13 +20,13 @@ class KerasTensor:
     """
 
     def __init__(self, shape: tuple[int, ...], dtype: str, layer: Layer,
-                 parent: Optional["KerasTensor"]):
+                 parent: Optional["KerasTensor"]) -> None:
         self.shape = (None, *tuple(shape))
         self.dtype = dtype
         self._layer = layer    # the layer whose output this is (an InputLayer for an Input)
         self._parent = parent  # the tensor that layer was called on (None for an Input)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self._layer.name}>"
 
 
@@ -36,7 +36,7 @@ def input_tensor(layer: InputLayer) -> KerasTensor:
     return KerasTensor(layer.shape, layer.dtype, layer, None)
 
 
-def call(layer: Layer, inputs) -> KerasTensor:
+def call(layer: Layer, inputs: Any) -> KerasTensor:
     """layer(inputs) on a symbolic tensor: the next link of a chain."""
     if isinstance(inputs, (list, tuple, dict)):
         raise NotImplementedError(f"Layer {layer.name!r} is called on {len(inputs)} tensors: fastmlp "
@@ -49,7 +49,7 @@ def call(layer: Layer, inputs) -> KerasTensor:
     return KerasTensor(shape, inputs.dtype, layer, inputs)
 
 
-def _one(value, what: str) -> KerasTensor:
+def _one(value: Any, what: str) -> KerasTensor:
     if isinstance(value, (list, tuple)):
         if len(value) != 1:
             raise NotImplementedError(f"Model(...) got {len(value)} {what}: fastmlp builds models with "
@@ -64,7 +64,7 @@ def _one(value, what: str) -> KerasTensor:
     return value
 
 
-def chain(inputs, outputs) -> list[Layer]:
+def chain(inputs: Any, outputs: Any) -> list[Layer]:
     """The layers from the InputLayer of `inputs` to the layer that made `outputs`, in order."""
     start, end = _one(inputs, "inputs"), _one(outputs, "outputs")
     if start._parent is not None:

@@ -14,7 +14,7 @@ through set_weights or by assigning `layer.kernel = array`, which copies into th
 """
 import weakref
 from collections.abc import Sequence
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
@@ -24,15 +24,21 @@ from fastmlp import constraints as _constraints
 from fastmlp import engine as _engine
 from fastmlp import initializers as _initializers
 from fastmlp import regularizers as _regularizers
+from fastmlp._typing import ArrayLike, Config, DTypeLike
+
+if TYPE_CHECKING:
+    from fastmlp.functional import KerasTensor
+    from fastmlp.models import Model
 
 Shape = tuple[int, ...]
+ShapeLike = Union[int, Sequence[int]]  # one sample's shape as a user writes it: 784 or (28, 28)
 
 
-def _as_shape(value, arg: str) -> Shape:
+def _as_shape(value: ShapeLike, arg: str) -> Shape:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value,)
     try:
-        shape = tuple(value)
+        shape = tuple(value)  # type: ignore[arg-type]  # anything a user passed; checked below
     except TypeError:
         raise TypeError(f"Argument `{arg}` must be a tuple or list of positive integers. Received: {arg}={value!r}") from None
     if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
@@ -53,8 +59,8 @@ class Layer:
             with its moving statistics in training too, as Keras's does.
     """
 
-    def __init__(self, name: Optional[str] = None, input_shape=None, dtype=None,
-                 trainable: bool = True, **kwargs):
+    def __init__(self, name: Optional[str] = None, input_shape: Optional[ShapeLike] = None,
+                 dtype: DTypeLike = None, trainable: bool = True, **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}")
         if name is not None and (not isinstance(name, str) or not name):
@@ -67,10 +73,10 @@ class Layer:
         self.output_shape: Optional[Shape] = None
         self.built = False
         self._weights: list[np.ndarray] = []  # Keras's order; views into the model's buffer once bound
-        self._owner: Optional[weakref.ReferenceType] = None  # the model whose buffer holds the weights
-        self._inbound = None  # the symbolic tensor it was called on (functional API)
+        self._owner: Optional[weakref.ReferenceType[Model]] = None  # the model whose buffer holds the weights
+        self._inbound: Optional[KerasTensor] = None  # the symbolic tensor it was called on (functional API)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_owner"] = None  # the model that copies this layer re-attaches it
         state["_inbound"] = None
@@ -97,11 +103,11 @@ class Layer:
             self._trainable = value
 
     @property
-    def owner(self):
+    def owner(self) -> Optional["Model"]:
         """The model this layer belongs to, or None."""
         return self._owner() if self._owner is not None else None
 
-    def _attach(self, model) -> None:
+    def _attach(self, model: "Model") -> None:
         owner = self.owner
         if owner is not None and owner is not model:
             raise ValueError(f"Layer {self.name!r} already belongs to model {owner.name!r}: fastmlp "
@@ -110,7 +116,7 @@ class Layer:
                              "copy.deepcopy the model.")
         self._owner = weakref.ref(model)
 
-    def __call__(self, inputs):
+    def __call__(self, inputs: Any) -> "KerasTensor":
         """layer(tensor) on a symbolic tensor (from keras.Input): the next link of a functional
         chain. Layers compute inside a model: build one and call it, model(x)."""
         from fastmlp import functional
@@ -203,7 +209,7 @@ class Layer:
             return owner._layer_weights(self)
         return [np.array(w) for w in self.weights]
 
-    def set_weights(self, weights: Sequence) -> None:
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Copies `weights` (same count and shapes as get_weights()) into the layer."""
         owner = self.owner
         if owner is not None and owner.built:
@@ -216,7 +222,7 @@ class Layer:
         """The writable weight arrays (views into the model's buffer once built)."""
         return list(self._weights) if self.built else []
 
-    def checked_weights(self, weights: Sequence) -> list[np.ndarray]:
+    def checked_weights(self, weights: Sequence[ArrayLike]) -> list[np.ndarray]:
         """`weights` as arrays, once their count, shapes and values fit this layer; nothing is
         written, so a model can check every layer before it changes any."""
         current = self.weights
@@ -233,11 +239,11 @@ class Layer:
                 raise ValueError(f"Layer {self.name!r} weight {i} must be finite numbers.")
         return arrays
 
-    def get_config(self) -> dict:
+    def get_config(self) -> Config:
         """The constructor arguments."""
         return {"name": self.name, "dtype": self.dtype, "trainable": self.trainable}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
 
 
@@ -251,8 +257,9 @@ class InputLayer(Layer):
         name: layer name.
     """
 
-    def __init__(self, shape=None, batch_size: Optional[int] = None, dtype=None,
-                 name: Optional[str] = None, input_shape=None, **kwargs):
+    def __init__(self, shape: Optional[ShapeLike] = None, batch_size: Optional[int] = None,
+                 dtype: DTypeLike = None, name: Optional[str] = None,
+                 input_shape: Optional[ShapeLike] = None, **kwargs: Any) -> None:
         shape = shape if shape is not None else input_shape
         if shape is None:
             raise ValueError("Input needs a `shape` (one sample, no batch dimension), e.g. Input(shape=(784,)).")
@@ -262,8 +269,8 @@ class InputLayer(Layer):
         self.shape: Shape = self._built_input_shape()
 
 
-def Input(shape=None, batch_size: Optional[int] = None, dtype=None,
-          name: Optional[str] = None, **kwargs):
+def Input(shape: Optional[ShapeLike] = None, batch_size: Optional[int] = None,
+          dtype: DTypeLike = None, name: Optional[str] = None, **kwargs: Any) -> "KerasTensor":
     """A model's input, as a symbolic tensor: call layers on it and give both ends to
     `Model(inputs=..., outputs=...)`, or put it first in a Sequential.
 
@@ -288,12 +295,12 @@ class Flatten(Layer):
         name: layer name.
     """
 
-    def __init__(self, data_format: Optional[str] = None, input_shape=None, **kwargs):
+    def __init__(self, data_format: Optional[str] = None, input_shape: Optional[ShapeLike] = None, **kwargs: Any) -> None:
         if data_format not in (None, "channels_last"):
             raise ValueError(f"Flatten supports data_format='channels_last' only. Received: data_format={data_format!r}")
         super().__init__(input_shape=input_shape, **kwargs)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (int(np.prod(input_shape)),)
 
 
@@ -323,11 +330,16 @@ class Dense(Layer):
         trainable: whether fit updates the weights.
     """
 
-    def __init__(self, units: Optional[int] = None, activation: Union[str, Callable, None] = None,
-                 use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 input_shape=None, input_dim: Optional[int] = None, **kwargs):
+    def __init__(self, units: Optional[int] = None, activation: _activations.ActivationLike = None,
+                 use_bias: bool = True,
+                 kernel_initializer: _initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: _initializers.InitializerLike = "zeros",
+                 kernel_regularizer: _regularizers.RegularizerLike = None,
+                 bias_regularizer: _regularizers.RegularizerLike = None,
+                 activity_regularizer: _regularizers.RegularizerLike = None,
+                 kernel_constraint: _constraints.ConstraintLike = None,
+                 bias_constraint: _constraints.ConstraintLike = None,
+                 input_shape: Optional[ShapeLike] = None, input_dim: Optional[int] = None, **kwargs: Any) -> None:
         kwargs = legacy.translate("Dense", kwargs, given={name for name, value in (
             ("units", units), ("kernel_initializer", kernel_initializer)) if value not in (None, "glorot_uniform")})
         units = kwargs.pop("units", units)  # output_dim= (Keras 1)
@@ -353,25 +365,25 @@ class Dense(Layer):
         self.kernel_constraint = _constraints.get(kernel_constraint)
         self.bias_constraint = _constraints.get(bias_constraint)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 1:
             raise ValueError(f"Dense layer {self.name!r} takes samples of one dimension; received "
                              f"samples of shape {tuple(input_shape)}. Add a Flatten layer before it.")
         return (self.units,)
 
-    def weight_specs(self, input_shape):
+    def weight_specs(self, input_shape: Shape) -> list[tuple[str, Shape, bool]]:
         return [("kernel", (input_shape[0], self.units), self.trainable)] + (
             [("bias", (self.units,), self.trainable)] if self.use_bias else [])
 
-    def _initial(self, name, shape):
+    def _initial(self, name: str, shape: Shape) -> np.ndarray:
         init = self.kernel_initializer if name == "kernel" else self.bias_initializer
         return init(shape, dtype=self.dtype)
 
-    def engine_step(self):
-        def penalty(regularizer):
+    def engine_step(self) -> "_engine.Step":
+        def penalty(regularizer: Optional[_regularizers.Regularizer]) -> tuple[float, float]:
             return (0.0, 0.0) if regularizer is None else (regularizer.l1, regularizer.l2)
 
-        def constraint(c):
+        def constraint(c: Optional[_constraints.Constraint]) -> Optional[tuple[str, float]]:
             return None if c is None else (c.kind, float(c.max_value))
         return _engine.DenseStep(self._built_shape[0], self.units, self.activation_name, self.use_bias,
                                  kernel_penalty=penalty(self.kernel_regularizer),
@@ -395,9 +407,9 @@ class Dense(Layer):
         return None if self._kernel is None else _read_only(self._kernel)
 
     @kernel.setter
-    def kernel(self, value) -> None:
+    def kernel(self, value: ArrayLike) -> None:
         self._require_weights("kernel")
-        self.set_weights([value] + ([self._bias] if self.use_bias else []))
+        self.set_weights([value] + ([self._arrays()[1]] if self.use_bias else []))
 
     @property
     def bias(self) -> Optional[np.ndarray]:
@@ -405,18 +417,18 @@ class Dense(Layer):
         return None if self._bias is None else _read_only(self._bias)
 
     @bias.setter
-    def bias(self, value) -> None:
+    def bias(self, value: ArrayLike) -> None:
         self._require_weights("bias")
         if not self.use_bias:
             raise ValueError(f"Dense layer {self.name!r} has no bias (use_bias=False).")
-        self.set_weights([self._kernel, value])
+        self.set_weights([self._arrays()[0], value])
 
-    def _require_weights(self, name):
+    def _require_weights(self, name: str) -> None:
         if not self.built:
             raise ValueError(f"Dense layer {self.name!r} has no {name} yet: it is created when the "
                              "layer is built (input shape known).")
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
                 "use_bias": self.use_bias,
                 "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
@@ -426,7 +438,7 @@ class Dense(Layer):
                 "bias_constraint": _constraints.serialize(self.bias_constraint)}
 
 
-def _number(value, arg: str, layer: str, low: float = float("-inf"), high: float = float("inf"),
+def _number(value: Any, arg: str, layer: str, low: float = float("-inf"), high: float = float("inf"),
             low_open: bool = False, high_open: bool = False) -> float:
     """value as a float in the range given; else a ValueError naming the argument."""
     ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
@@ -439,7 +451,7 @@ def _number(value, arg: str, layer: str, low: float = float("-inf"), high: float
     return float(value)
 
 
-def _last_axis_only(axis, layer: str, input_shape=None) -> None:
+def _last_axis_only(axis: Any, layer: str, input_shape: Optional[Shape] = None) -> None:
     if axis in (-1, None) or (input_shape is not None and axis == len(input_shape)):
         return
     raise ValueError(f"{layer} supports axis=-1 (the features of each sample) only. Received: axis={axis!r}")
@@ -455,23 +467,23 @@ class Activation(Layer):
         name: layer name.
     """
 
-    def __init__(self, activation: Union[str, Callable, None], **kwargs):
+    def __init__(self, activation: _activations.ActivationLike, **kwargs: Any) -> None:
         self._alpha: Optional[float] = kwargs.pop("_alpha", None)
         super().__init__(**kwargs)
         self.activation = _activations.get(activation)
         self.activation_name = _activations.name_of(activation)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         if self.activation_name == "softmax" and len(input_shape) != 1:
             raise ValueError(f"{type(self).__name__} layer {self.name!r}: softmax runs over the features "
                              f"of samples of one dimension; received samples of shape "
                              f"{tuple(input_shape)}. Add a Flatten layer before it.")
         return tuple(input_shape)
 
-    def engine_step(self):
+    def engine_step(self) -> "_engine.Step":
         return _engine.ActivationStep(int(np.prod(self._built_shape)), self.activation_name, self._alpha)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "activation": self.activation_name}
 
 
@@ -485,7 +497,7 @@ class ReLU(Activation):
     """
 
     def __init__(self, max_value: Optional[float] = None, negative_slope: float = 0.0,
-                 threshold: float = 0.0, **kwargs):
+                 threshold: float = 0.0, **kwargs: Any) -> None:
         if max_value is not None or threshold != 0:
             raise ValueError("ReLU(max_value=..., threshold=...) is not supported by fastmlp: use "
                              f"max_value=None and threshold=0. Received: max_value={max_value!r}, "
@@ -494,7 +506,7 @@ class ReLU(Activation):
         self.max_value, self.negative_slope, self.threshold = None, slope, 0.0
         super().__init__("leaky_relu" if slope else "relu", _alpha=slope if slope else None, **kwargs)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**Layer.get_config(self), "max_value": None, "negative_slope": self.negative_slope, "threshold": 0.0}
 
 
@@ -506,13 +518,13 @@ class LeakyReLU(Activation):
             accepted with a DeprecationWarning.
     """
 
-    def __init__(self, negative_slope: float = 0.3, **kwargs):
+    def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
         kwargs = legacy.translate("LeakyReLU", kwargs, given={"negative_slope"} if negative_slope != 0.3 else ())
         negative_slope = kwargs.pop("negative_slope", negative_slope)
         self.negative_slope = _number(negative_slope, "negative_slope", "LeakyReLU", low=0)
         super().__init__("leaky_relu", _alpha=self.negative_slope, **kwargs)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**Layer.get_config(self), "negative_slope": self.negative_slope}
 
 
@@ -523,11 +535,11 @@ class ELU(Activation):
         alpha: scale of the negative part, > 0 (default 1.0).
     """
 
-    def __init__(self, alpha: float = 1.0, **kwargs):
+    def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
         self.alpha = _number(alpha, "alpha", "ELU", low=0, low_open=True)
         super().__init__("elu", _alpha=self.alpha, **kwargs)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**Layer.get_config(self), "alpha": self.alpha}
 
 
@@ -538,12 +550,12 @@ class Softmax(Activation):
         axis: only -1 (the features) is supported.
     """
 
-    def __init__(self, axis: int = -1, **kwargs):
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         _last_axis_only(axis, "Softmax")
         self.axis = -1
         super().__init__("softmax", **kwargs)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**Layer.get_config(self), "axis": -1}
 
 
@@ -559,7 +571,7 @@ class Dropout(Layer):
         seed: integer seed of the layer's masks; None draws one from the session generator.
     """
 
-    def __init__(self, rate: float, noise_shape=None, seed: Optional[int] = None, **kwargs):
+    def __init__(self, rate: float, noise_shape: None = None, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(rate, (int, float, np.integer, np.floating)) and rate == 1 and not isinstance(rate, bool):
             raise ValueError("Dropout(rate=1) would drop every input: fastmlp supports rates in [0, 1).")
@@ -575,10 +587,10 @@ class Dropout(Layer):
         self._mask_seed: int = (int(seed) if seed is not None
                                 else int(seeding.generator().integers(2 ** 63)))
 
-    def engine_step(self):
+    def engine_step(self) -> "_engine.Step":
         return _engine.DropoutStep(int(np.prod(self._built_shape)), self.rate, self._mask_seed % 2 ** 64)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed, "noise_shape": None}
 
 
@@ -599,12 +611,15 @@ class BatchNormalization(Layer):
     """
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
-                 center: bool = True, scale: bool = True, beta_initializer="zeros",
-                 gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, renorm: bool = False,
-                 renorm_clipping=None, renorm_momentum: float = 0.99, synchronized: bool = False,
-                 **kwargs):
+                 center: bool = True, scale: bool = True,
+                 beta_initializer: _initializers.InitializerLike = "zeros",
+                 gamma_initializer: _initializers.InitializerLike = "ones",
+                 moving_mean_initializer: _initializers.InitializerLike = "zeros",
+                 moving_variance_initializer: _initializers.InitializerLike = "ones",
+                 beta_regularizer: None = None, gamma_regularizer: None = None,
+                 beta_constraint: None = None, gamma_constraint: None = None, renorm: bool = False,
+                 renorm_clipping: None = None, renorm_momentum: float = 0.99, synchronized: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         for arg, value in (("beta_regularizer", beta_regularizer), ("gamma_regularizer", gamma_regularizer),
                            ("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint),
@@ -625,32 +640,33 @@ class BatchNormalization(Layer):
         self.moving_mean_initializer = _initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = _initializers.get(moving_variance_initializer)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 1:
             raise ValueError(f"BatchNormalization layer {self.name!r} normalizes samples of one "
                              f"dimension; received samples of shape {tuple(input_shape)}. Add a "
                              "Flatten layer before it.")
         return tuple(input_shape)
 
-    def weight_specs(self, input_shape):
-        n = (input_shape[0],)
+    def weight_specs(self, input_shape: Shape) -> list[tuple[str, Shape, bool]]:
+        n: Shape = (input_shape[0],)
         return (([("gamma", n, self.trainable)] if self.scale else [])
                 + ([("beta", n, self.trainable)] if self.center else [])
                 + [("moving_mean", n, False), ("moving_variance", n, False)])
 
-    def _initial(self, name, shape):
-        return getattr(self, f"{name}_initializer")(shape, dtype=self.dtype)
+    def _initial(self, name: str, shape: Shape) -> np.ndarray:
+        initializer: _initializers.Initializer = getattr(self, f"{name}_initializer")
+        return initializer(shape, dtype=self.dtype)
 
-    def engine_step(self):
+    def engine_step(self) -> "_engine.Step":
         return _engine.BatchNormStep(self._built_shape[0], self.momentum, self.epsilon, self.center,
                                      self.scale, self.trainable)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "axis": -1, "momentum": self.momentum, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
-    view = array.view()
+    view: np.ndarray = array.view()
     view.flags.writeable = False
     return view

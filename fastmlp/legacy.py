@@ -2,7 +2,7 @@
 DeprecationWarning naming today's spelling, or refused with a message that says which to use."""
 import warnings
 from collections.abc import Iterable
-from typing import Optional
+from typing import Any, Optional
 
 # old keyword -> today's keyword, per callable (Keras 2 renamed these from Keras 1, or Keras 3
 # from Keras 2)
@@ -23,7 +23,8 @@ REFUSED: dict[str, dict[str, str]] = {
 }
 
 
-def translate(where: str, kwargs: dict, given: Iterable[str] = (), label: Optional[str] = None) -> dict:
+def translate(where: str, kwargs: dict[str, Any], given: Iterable[str] = (),
+              label: Optional[str] = None) -> dict[str, Any]:
     """kwargs with the old spellings of `where` renamed (each with a DeprecationWarning); an
     old spelling that fastmlp does not support, or one whose new spelling the caller also gave
     (`given`: the new names passed explicitly), raises TypeError saying what to write instead.

@@ -7,6 +7,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from fastmlp._typing import ArrayLike
 from fastmlp.config import epsilon
 
 
@@ -16,7 +17,7 @@ class Loss:
     sparse_targets = False  # True: y holds class indices, not rows like the output
 
     def __init__(self, from_logits: bool = False, reduction: str = "sum_over_batch_size",
-                 name: Optional[str] = None):
+                 name: Optional[str] = None) -> None:
         if from_logits:
             raise ValueError(f"{type(self).__name__}(from_logits=True) is not supported: give the "
                              "last Dense layer a softmax or sigmoid activation instead, and fastmlp "
@@ -25,19 +26,19 @@ class Loss:
             raise ValueError(f"Only reduction='sum_over_batch_size' is supported. Received: reduction={reduction!r}")
         self.name = name or self.default_name
 
-    def per_sample(self, y_true, y_pred) -> np.ndarray:
+    def per_sample(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         """Per-sample loss values, shape (batch,)."""
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred) -> float:
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
         """Mean of the per-sample losses."""
         return float(np.mean(self.per_sample(y_true, y_pred)))
 
 
-def _normalised_clipped(y_pred):
+def _normalised_clipped(y_pred: ArrayLike) -> np.ndarray:
     p = np.asarray(y_pred, dtype=np.float64)
     p = p / np.sum(p, axis=-1, keepdims=True)
-    return np.clip(p, epsilon(), 1 - epsilon())
+    return np.asarray(np.clip(p, epsilon(), 1 - epsilon()))
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -45,69 +46,69 @@ class SparseCategoricalCrossentropy(Loss):
     sparse_targets = True
     default_name = "sparse_categorical_crossentropy"
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         p = _normalised_clipped(y_pred)
         labels = np.asarray(y_true).reshape(-1).astype(np.int64)
-        return -np.log(p[np.arange(len(labels)), labels])
+        return np.asarray(-np.log(p[np.arange(len(labels)), labels]))
 
 
 class CategoricalCrossentropy(Loss):
     """−Σ y·log p, one-hot (or soft) targets (N, classes)."""
     default_name = "categorical_crossentropy"
 
-    def per_sample(self, y_true, y_pred):
-        return -np.sum(np.asarray(y_true, dtype=np.float64) * np.log(_normalised_clipped(y_pred)), axis=-1)
+    def per_sample(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+        return np.asarray(-np.sum(np.asarray(y_true, dtype=np.float64) * np.log(_normalised_clipped(y_pred)), axis=-1))
 
 
 class BinaryCrossentropy(Loss):
     """−mean(y·log p + (1 − y)·log(1 − p)) over the last axis."""
     default_name = "binary_crossentropy"
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         p = np.clip(np.asarray(y_pred, dtype=np.float64), epsilon(), 1 - epsilon())
         y = np.asarray(y_true, dtype=np.float64).reshape(p.shape)
-        return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), axis=-1)
+        return np.asarray(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), axis=-1))
 
 
 class MeanSquaredError(Loss):
     """mean((y − p)²) over the last axis."""
     default_name = "mean_squared_error"
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         p = np.asarray(y_pred, dtype=np.float64)
-        return np.mean((np.asarray(y_true, dtype=np.float64).reshape(p.shape) - p) ** 2, axis=-1)
+        return np.asarray(np.mean((np.asarray(y_true, dtype=np.float64).reshape(p.shape) - p) ** 2, axis=-1))
 
 
 class MeanAbsoluteError(Loss):
     """mean(|y − p|) over the last axis."""
     default_name = "mean_absolute_error"
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         p = np.asarray(y_pred, dtype=np.float64)
-        return np.mean(np.abs(np.asarray(y_true, dtype=np.float64).reshape(p.shape) - p), axis=-1)
+        return np.asarray(np.mean(np.abs(np.asarray(y_true, dtype=np.float64).reshape(p.shape) - p), axis=-1))
 
 
-def sparse_categorical_crossentropy(y_true, y_pred):
+def sparse_categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     """Per-sample sparse categorical cross-entropy (see SparseCategoricalCrossentropy)."""
     return SparseCategoricalCrossentropy().per_sample(y_true, y_pred)
 
 
-def categorical_crossentropy(y_true, y_pred):
+def categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     """Per-sample categorical cross-entropy (see CategoricalCrossentropy)."""
     return CategoricalCrossentropy().per_sample(y_true, y_pred)
 
 
-def binary_crossentropy(y_true, y_pred):
+def binary_crossentropy(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     """Per-sample binary cross-entropy (see BinaryCrossentropy)."""
     return BinaryCrossentropy().per_sample(y_true, y_pred)
 
 
-def mean_squared_error(y_true, y_pred):
+def mean_squared_error(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     """Per-sample mean squared error (see MeanSquaredError)."""
     return MeanSquaredError().per_sample(y_true, y_pred)
 
 
-def mean_absolute_error(y_true, y_pred):
+def mean_absolute_error(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     """Per-sample mean absolute error (see MeanAbsoluteError)."""
     return MeanAbsoluteError().per_sample(y_true, y_pred)
 

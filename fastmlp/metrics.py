@@ -7,9 +7,11 @@ their kernels directly. Each metric is logged under the name it was given ('acc'
 a repeated name with _1, _2, ... as Keras does.
 """
 from collections.abc import Sequence
-from typing import NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
+
+from fastmlp._typing import ArrayLike, Config, DTypeLike
 
 SPARSE, CATEGORICAL, BINARY = ("sparse_categorical_accuracy", "categorical_accuracy",
                                "binary_accuracy")
@@ -26,13 +28,13 @@ class Metric:
     kind: Optional[str] = None
     default_name = "metric"
 
-    def __init__(self, name: Optional[str] = None, dtype=None):
+    def __init__(self, name: Optional[str] = None, dtype: DTypeLike = None) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"A metric's name must be a non-empty string. Received: name={name!r}")
         self.name = name or self.default_name
         self.k = 5
 
-    def get_config(self) -> dict:
+    def get_config(self) -> Config:
         return {"name": self.name}
 
 
@@ -64,7 +66,7 @@ class BinaryAccuracy(Metric):
     """
     kind, default_name = BINARY, BINARY
 
-    def __init__(self, name: Optional[str] = None, dtype=None, threshold: float = 0.5):
+    def __init__(self, name: Optional[str] = None, dtype: DTypeLike = None, threshold: float = 0.5) -> None:
         super().__init__(name, dtype)
         if threshold != 0.5:
             raise ValueError(f"BinaryAccuracy supports threshold=0.5 only. Received: threshold={threshold!r}")
@@ -78,13 +80,13 @@ class TopKCategoricalAccuracy(Metric):
     """
     kind, default_name = TOP_K, TOP_K
 
-    def __init__(self, k: int = 5, name: Optional[str] = None, dtype=None):
+    def __init__(self, k: int = 5, name: Optional[str] = None, dtype: DTypeLike = None) -> None:
         super().__init__(name, dtype)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"Argument `k` must be a positive integer. Received: k={k!r}")
         self.k = int(k)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"name": self.name, "k": self.k}
 
 
@@ -111,7 +113,11 @@ class MetricSpec(NamedTuple):
     given: object
 
 
-def parse(metrics: Union[str, Metric, Sequence, None]) -> list[MetricSpec]:
+# what compile()'s `metrics` takes: a name, a Metric, a saved {class_name, config}, a list of them, None
+MetricsLike = Union[str, Metric, dict[str, Any], Sequence[Union[str, Metric, dict[str, Any]]], None]
+
+
+def parse(metrics: MetricsLike) -> list[MetricSpec]:
     """Validates compile()'s `metrics` and returns one spec per metric, in order."""
     if metrics is None:
         return []
@@ -139,7 +145,7 @@ def parse(metrics: Union[str, Metric, Sequence, None]) -> list[MetricSpec]:
     return specs
 
 
-def serialize(spec: MetricSpec):
+def serialize(spec: MetricSpec) -> object:
     """What compile() was given, as a file stores it: the name, or {class_name, config}."""
     if isinstance(spec.given, Metric):
         return {"module": "keras.metrics", "class_name": type(spec.given).__name__,
@@ -162,20 +168,20 @@ def resolve(kind: Optional[str], n_outputs: int, sparse_targets: bool) -> str:
     return kind
 
 
-def accuracy(kind: str, y_true, y_pred, k: int = 5) -> np.ndarray:
+def accuracy(kind: str, y_true: ArrayLike, y_pred: ArrayLike, k: int = 5) -> np.ndarray:
     """Per-sample metric values in NumPy (reference of the compiled metrics)."""
     p = np.asarray(y_pred, dtype=np.float64)
     if kind == SPARSE:
-        return (np.argmax(p, axis=-1) == np.asarray(y_true).reshape(-1)).astype(np.float64)
+        return np.asarray((np.argmax(p, axis=-1) == np.asarray(y_true).reshape(-1)).astype(np.float64))
     if kind == CATEGORICAL:
-        return (np.argmax(p, axis=-1) == np.argmax(y_true, axis=-1)).astype(np.float64)
+        return np.asarray((np.argmax(p, axis=-1) == np.argmax(y_true, axis=-1)).astype(np.float64))
     if kind in (TOP_K, SPARSE_TOP_K):
         target = np.asarray(y_true).reshape(-1) if kind == SPARSE_TOP_K else np.argmax(y_true, axis=-1)
         above = (p > p[np.arange(len(p)), target][:, None]).sum(axis=-1)
-        return (above < k).astype(np.float64)
+        return np.asarray((above < k).astype(np.float64))
     y = np.asarray(y_true, dtype=np.float64).reshape(p.shape)
     if kind == MSE:
-        return np.mean((p - y) ** 2, axis=-1)
+        return np.asarray(np.mean((p - y) ** 2, axis=-1))
     if kind == MAE:
-        return np.mean(np.abs(p - y), axis=-1)
-    return np.mean(y == (p > 0.5), axis=-1)
+        return np.asarray(np.mean(np.abs(p - y), axis=-1))
+    return np.asarray(np.mean(y == (p > 0.5), axis=-1))

@@ -9,17 +9,20 @@ thread raises RuntimeError), any number of readers (predict, evaluate, get_weigh
 the last published weights without waiting.
 """
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar, cast
 
 import numpy as np
 
 from fastmlp import naming
 from fastmlp import summary as _summary
+from fastmlp._typing import ArrayLike, Config, PathLike
 from fastmlp.engine import Engine
 from fastmlp.layers import Dense, InputLayer, Layer
 from fastmlp.trainer import Trainer
+
+_M = TypeVar("_M", bound="Model")
 
 
 class Model(Trainer):
@@ -32,9 +35,9 @@ class Model(Trainer):
         name: model name.
     """
 
-    def __new__(cls, *args, **kwargs):
+    def __new__(cls: type[_M], *args: Any, **kwargs: Any) -> _M:
         if cls is Model:  # Model(inputs, outputs): a functional model
-            return super().__new__(Functional)
+            return cast(_M, super().__new__(Functional))
         return super().__new__(cls)
 
     # what a concrete model (Sequential, Functional) provides
@@ -52,10 +55,16 @@ class Model(Trainer):
     def _dense_layers(self) -> list[Dense]:
         raise NotImplementedError
 
+    def _all_layers(self) -> list[Layer]:
+        raise NotImplementedError
+
+    def _computing_layers(self) -> list[Layer]:
+        raise NotImplementedError
+
     def _build(self, initialize: bool = True) -> None:
         raise NotImplementedError
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._engine: Optional[Engine] = None
         self._lock = threading.RLock()
         self._training_thread: Optional[int] = None
@@ -64,12 +73,12 @@ class Model(Trainer):
         self.compiled = False
         self.stop_training = False
         self.history: Any = None
-        self._metrics: list = []  # metrics.MetricSpec, in compile order
+        self._metrics: list[Any] = []  # metrics.MetricSpec, in compile order
         self._rule = None
 
     # ----- concurrency ---------------------------------------------------------------------------
     @contextmanager
-    def _writing(self, what: str, training: bool = False):
+    def _writing(self, what: str, training: bool = False) -> Iterator[None]:
         """Holds the model's writer lock for `what`. A fit in another thread makes it fail at
         once with RuntimeError, rather than wait for a whole training run; the thread running
         fit may write (callbacks do), but not start a second fit."""
@@ -94,7 +103,7 @@ class Model(Trainer):
             self._lock.release()
 
     # ----- files and copies -----------------------------------------------------------------------
-    def save(self, filepath, include_optimizer: bool = True) -> None:
+    def save(self, filepath: PathLike, include_optimizer: bool = True) -> None:
         """Saves the model: architecture, weights, compile settings and (unless
         include_optimizer=False) the optimizer's state, atomically.
 
@@ -107,18 +116,18 @@ class Model(Trainer):
         from fastmlp import saving
         saving.save_model(self, filepath, include_optimizer=include_optimizer)
 
-    def save_weights(self, filepath) -> None:
+    def save_weights(self, filepath: PathLike) -> None:
         """Saves the weights alone (`*.weights.fastmlp`, or Keras's `*.weights.h5`)."""
         from fastmlp import saving
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath) -> None:
+    def load_weights(self, filepath: PathLike) -> None:
         """Loads weights saved by save_weights (or by Keras, `*.weights.h5`) into this model,
         checking every shape before writing any."""
         from fastmlp import saving
         saving.load_weights(self, filepath)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[[bytes], "Model"], tuple[bytes]]:
         # copies and pickles go through the model file format, never through internals
         from fastmlp.saving import native
         return native.model_from_bytes, (native.model_to_bytes(self),)
@@ -140,7 +149,7 @@ class Model(Trainer):
     @property
     def dtype(self) -> str:
         """'float32' or 'float64'."""
-        return self.engine.dtype.name
+        return str(self.engine.dtype.name)
 
     def count_params(self) -> int:
         """Number of scalar weights."""
@@ -156,7 +165,7 @@ class Model(Trainer):
         self._require_built()
         return [w for layer in self.layers for w in self._layer_weights(layer)]
 
-    def set_weights(self, weights: Sequence) -> None:
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Loads weights in get_weights()'s layout (e.g. from a Keras model's get_weights()).
         Every array is checked before any is written; readers see the old or the new weights,
         never a mix."""
@@ -182,10 +191,10 @@ class Model(Trainer):
         engine = self.engine
         return [w.copy() for w in engine.views(index, engine.published)]
 
-    def _set_layer_weights(self, layer: Layer, weights: Sequence) -> None:
+    def _set_layer_weights(self, layer: Layer, weights: Sequence[ArrayLike]) -> None:
         self._write_weights([(layer, weights)])
 
-    def _write_weights(self, pairs) -> None:
+    def _write_weights(self, pairs: Iterable[tuple[Layer, Sequence[ArrayLike]]]) -> None:
         checked = [(layer, layer.checked_weights(arrays)) for layer, arrays in pairs]
         with self._writing("set_weights()"):
             for layer, arrays in checked:
@@ -199,6 +208,14 @@ class Model(Trainer):
             raise ValueError(f"model {self.name!r} has no input shape to build from")
         with self._writing("build()"):
             self._build(initialize=False)
+
+    @property
+    def _built_input_shape(self) -> tuple[int, ...]:
+        """The sample shape of a built model (ValueError when unbuilt)."""
+        self._require_built()
+        if self._input_shape is None:  # a built model knows it; this keeps the type checker sure
+            raise ValueError(f"Model {self.name!r} has no input shape")
+        return self._input_shape
 
     def _require_built(self) -> None:
         if self._engine is None:
@@ -241,10 +258,11 @@ class Model(Trainer):
                 return layer
         raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in layers]}.")
 
-    def get_config(self) -> dict:
+    def get_config(self) -> Config:
         """The model's config, as Keras's get_config: its name and its layers' configs."""
         from fastmlp.saving.config import model_config
-        return model_config(self)["config"]
+        config: Config = model_config(self)["config"]
+        return config
 
     def to_json(self, **kwargs: Any) -> str:
         """The model's architecture as Keras's JSON ({"class_name", "config"}, no weights), which
@@ -258,7 +276,8 @@ class Model(Trainer):
         from fastmlp.saving.config import model_config
         return json.dumps(model_config(self), **kwargs)
 
-    def summary(self, line_length: Optional[int] = None, print_fn=None) -> None:
+    def summary(self, line_length: Optional[int] = None,
+                print_fn: Optional[Callable[[str], object]] = None) -> None:
         """Prints the Keras table of layers, output shapes and parameter counts.
 
         Args:
@@ -276,7 +295,7 @@ class Sequential(Model):
         name: model name; 'sequential', 'sequential_1', ... when None.
     """
 
-    def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None):
+    def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None) -> None:
         super().__init__()
         self.name = name or naming.unique_name("sequential")
         self._layers: list[Layer] = []
@@ -360,14 +379,17 @@ class Sequential(Model):
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(f"All layers of a model need unique names; {layer.name!r} is already used.")
 
-    def build(self, input_shape=None) -> None:
+    def build(self, input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
         """Creates the weights for samples of `input_shape` (with or without a leading None)."""
         with self._writing("build()"):
             if input_shape is not None:
                 shape = tuple(input_shape)
                 if shape and shape[0] is None:
                     shape = shape[1:]
-                self._input_shape = tuple(int(d) for d in shape)
+                if any(d is None for d in shape):
+                    raise ValueError("build() needs every dimension of a sample; only the batch "
+                                     f"dimension may be None. Received: input_shape={input_shape!r}")
+                self._input_shape = tuple(int(d) for d in shape if d is not None)
             if self._input_shape is None:
                 raise ValueError("The model's input shape is unknown: give the first layer input_shape=..., "
                                  "add an Input(shape=...) first, or call fit/predict with data.")
@@ -388,12 +410,12 @@ class Sequential(Model):
             self._bind_engine()
 
     @property
-    def input_shape(self):
+    def input_shape(self) -> Optional[tuple[Optional[int], ...]]:
         """(None, *sample shape)."""
         return None if self._input_shape is None else (None, *tuple(self._input_shape))
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> tuple[Optional[int], ...]:
         """(None, units of the last layer)."""
         self._require_built()
         return (None, *self._layers[-1]._built_output_shape)
@@ -403,7 +425,8 @@ class Functional(Sequential):
     """A model built with the functional API, `Model(inputs=..., outputs=...)`, over a chain of
     layers: a Sequential underneath, listing its InputLayer as Keras does."""
 
-    def __init__(self, inputs=None, outputs=None, name: Optional[str] = None, **kwargs):
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: Optional[str] = None,
+                 **kwargs: Any) -> None:
         from fastmlp import functional
         if kwargs:
             raise TypeError(f"Model() got unexpected keyword argument(s) {sorted(kwargs)}")
@@ -437,7 +460,7 @@ def model_from_json(json_string: str) -> Model:
     return model
 
 
-def load_model(filepath, compile: bool = True) -> Model:
+def load_model(filepath: PathLike, compile: bool = True) -> Model:
     """Loads a model saved by fastmlp (`*.fastmlp`, `*.keras`) or by Keras (`*.keras`, legacy
     `*.h5`), as keras.models.load_model does; reading runs no code from the file.
 

@@ -1,7 +1,7 @@
 """Default object names as Keras gives them: dense, dense_1, dense_2, ..."""
 import re
 
-_counts: dict = {}
+_counts: dict[str, int] = {}
 
 
 def snake_case(class_name: str) -> str:

@@ -4,28 +4,30 @@ Each optimizer builds a compiled update rule over the model's one flat parameter
 (fastmlp/_kernels/optim.pyx): a training step updates every weight in one kernel call.
 """
 import inspect
-from typing import Optional, Union
+from collections.abc import Sequence
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
 from fastmlp import legacy, schedules
 from fastmlp._kernels import optim as _rules
+from fastmlp._typing import Config, DTypeLike
 
 
-def _positive(name, value):
+def _positive(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
         raise ValueError(f"Argument `{name}` must be a positive number. Received: {name}={value!r}")
     return float(value)
 
 
-def _fraction(name, value, allow_zero=True):
+def _fraction(name: str, value: Any, allow_zero: bool = True) -> float:
     ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
     if not ok or not (0 <= value < 1) or (value == 0 and not allow_zero):
         raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}")
     return float(value)
 
 
-def _limit(name, value):
+def _limit(name: str, value: Any) -> Optional[float]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not (value >= 0 and np.isfinite(value)):
@@ -49,8 +51,10 @@ class Optimizer:
     """
     default_name = "optimizer"
 
-    def __init__(self, learning_rate, name: Optional[str] = None, weight_decay=None, clipnorm=None,
-                 clipvalue=None, global_clipnorm=None, use_ema: bool = False, **kwargs):
+    def __init__(self, learning_rate: Union[float, schedules.LearningRateSchedule],
+                 name: Optional[str] = None, weight_decay: Optional[float] = None,
+                 clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
+                 global_clipnorm: Optional[float] = None, use_ema: bool = False, **kwargs: Any) -> None:
         default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
         kwargs = legacy.translate("optimizer", kwargs, label=type(self).__name__,
                                   given={"learning_rate"} if learning_rate is not default else ())
@@ -75,7 +79,7 @@ class Optimizer:
         else:
             self._learning_rate = _positive("learning_rate", learning_rate)
         self.name = name or self.default_name
-        self._rule = None
+        self._rule: Optional[_rules.UpdateRule] = None
         self._segments: Optional[list[tuple[int, ...]]] = None
 
     @property
@@ -87,7 +91,7 @@ class Optimizer:
         return self._learning_rate
 
     @learning_rate.setter
-    def learning_rate(self, value):
+    def learning_rate(self, value: float) -> None:
         if self._schedule is not None:
             raise TypeError(f"{type(self).__name__} was created with a learning-rate schedule "
                             f"({type(self._schedule).__name__}) as its learning_rate, hence its "
@@ -101,14 +105,14 @@ class Optimizer:
         """Number of update steps applied so far."""
         return 0 if self._rule is None else int(self._rule.iterations)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # the compiled rule is not copied; its state is, and __setstate__ rebuilds it
         state = dict(self.__dict__)
         rule = state.pop("_rule")
         state["_rule_state"] = None if rule is None else (rule.size, "float64" if rule.is_double else "float32", self._segments, *rule.get_state())
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         saved = state.pop("_rule_state", None)
         self.__dict__.update(state)
         self._rule = None
@@ -116,7 +120,8 @@ class Optimizer:
             size, dtype, segments, iterations, slots = saved
             self.build(size, dtype, segments).set_state(iterations, slots)
 
-    def build(self, size: int, dtype, segments=None) -> "_rules.UpdateRule":
+    def build(self, size: int, dtype: DTypeLike,
+              segments: Optional[Sequence[tuple[int, int]]] = None) -> _rules.UpdateRule:
         """Creates the compiled rule (and fresh slots) for a flat buffer of `size` weights,
         made of the weight arrays `segments` ((offset, size) pairs; one array by default)."""
         rule = self._make_rule(size, np.dtype(dtype))
@@ -128,10 +133,10 @@ class Optimizer:
         self._rule = rule
         return rule
 
-    def _make_rule(self, size, dtype):
+    def _make_rule(self, size: int, dtype: "np.dtype[Any]") -> _rules.UpdateRule:
         raise NotImplementedError
 
-    def get_config(self) -> dict:
+    def get_config(self) -> Config:
         """The constructor arguments."""
         learning_rate = (schedules.serialize(self._schedule) if self._schedule is not None
                          else self._learning_rate)
@@ -151,15 +156,15 @@ class SGD(Optimizer):
     default_name = "SGD"
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 name: Optional[str] = None, **kwargs):
+                 name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(learning_rate, name, **kwargs)
         self.momentum = _fraction("momentum", momentum)
         self.nesterov = bool(nesterov)
 
-    def _make_rule(self, size, dtype):
+    def _make_rule(self, size: int, dtype: "np.dtype[Any]") -> _rules.UpdateRule:
         return _rules.SGDRule(size, dtype, self._learning_rate, self.momentum, self.nesterov)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
@@ -174,7 +179,7 @@ class Adagrad(Optimizer):
     default_name = "adagrad"
 
     def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1,
-                 epsilon: float = 1e-7, name: Optional[str] = None, **kwargs):
+                 epsilon: float = 1e-7, name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(learning_rate, name, **kwargs)
         if initial_accumulator_value < 0:
             raise ValueError("Argument `initial_accumulator_value` must be >= 0. "
@@ -182,11 +187,11 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.epsilon = _positive("epsilon", epsilon)
 
-    def _make_rule(self, size, dtype):
+    def _make_rule(self, size: int, dtype: "np.dtype[Any]") -> _rules.UpdateRule:
         return _rules.AdagradRule(size, dtype, self._learning_rate, self.initial_accumulator_value,
                                   self.epsilon)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
                 "epsilon": self.epsilon}
 
@@ -204,7 +209,7 @@ class RMSprop(Optimizer):
     default_name = "rmsprop"
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7, centered: bool = False, name: Optional[str] = None, **kwargs):
+                 epsilon: float = 1e-7, centered: bool = False, name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(learning_rate, name, **kwargs)
         if centered:
             raise ValueError("RMSprop(centered=True) is not supported by fastmlp yet.")
@@ -213,11 +218,11 @@ class RMSprop(Optimizer):
         self.epsilon = _positive("epsilon", epsilon)
         self.centered = False
 
-    def _make_rule(self, size, dtype):
+    def _make_rule(self, size: int, dtype: "np.dtype[Any]") -> _rules.UpdateRule:
         return _rules.RMSpropRule(size, dtype, self._learning_rate, self.rho, self.momentum,
                                   self.epsilon)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
                 "epsilon": self.epsilon, "centered": self.centered}
 
@@ -235,18 +240,18 @@ class Adam(Optimizer):
     default_name = "adam"
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, amsgrad: bool = False, name: Optional[str] = None, **kwargs):
+                 epsilon: float = 1e-7, amsgrad: bool = False, name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(learning_rate, name, **kwargs)
         self.beta_1 = _fraction("beta_1", beta_1)
         self.beta_2 = _fraction("beta_2", beta_2)
         self.epsilon = _positive("epsilon", epsilon)
         self.amsgrad = bool(amsgrad)
 
-    def _make_rule(self, size, dtype):
+    def _make_rule(self, size: int, dtype: "np.dtype[Any]") -> _rules.UpdateRule:
         return _rules.AdamRule(size, dtype, self._learning_rate, self.beta_1, self.beta_2,
                                self.epsilon, self.amsgrad)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}
 
@@ -266,7 +271,7 @@ class AdamW(Adam):
 
     def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, name: Optional[str] = None,
-                 **kwargs):
+                 **kwargs: Any) -> None:
         if weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, name,
@@ -285,21 +290,21 @@ class Nadam(Optimizer):
     default_name = "nadam"
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, name: Optional[str] = None, **kwargs):
+                 epsilon: float = 1e-7, name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(learning_rate, name, **kwargs)
         self.beta_1 = _fraction("beta_1", beta_1)
         self.beta_2 = _fraction("beta_2", beta_2)
         self.epsilon = _positive("epsilon", epsilon)
 
-    def _make_rule(self, size, dtype):
+    def _make_rule(self, size: int, dtype: "np.dtype[Any]") -> _rules.UpdateRule:
         return _rules.NadamRule(size, dtype, self._learning_rate, self.beta_1, self.beta_2, self.epsilon)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
 
 
-_BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
+_BY_NAME: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
             "nadam": Nadam}
 
 
@@ -316,7 +321,7 @@ def get(identifier: Union[str, Optimizer]) -> Optimizer:
 _CLASSES = {cls.__name__: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam)}
 
 
-def deserialize(class_name: str, config: dict) -> Optimizer:
+def deserialize(class_name: str, config: Config) -> Optimizer:
     """The optimizer of a config {class_name, config} (get_config's, or Keras's: options Keras
     has and fastmlp does not must be at Keras's defaults)."""
     if class_name not in _CLASSES:

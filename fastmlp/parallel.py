@@ -22,7 +22,7 @@ class _GrowingPool:
     """A ThreadPoolExecutor that a larger one replaces when more workers are needed: the old
     one finishes what it was given, and its threads exit once idle."""
 
-    def __init__(self, prefix: str):
+    def __init__(self, prefix: str) -> None:
         self._prefix = prefix
         self._pool: Optional[ThreadPoolExecutor] = None
         self._size = 0
@@ -67,7 +67,7 @@ def run_parts(work: Callable[[int, int], None], rows: int, parts: int) -> None:
         work(*bounds[0])
         return
     pool = _executor(parts - 1)
-    futures: list[Future] = [pool.submit(work, start, stop) for start, stop in bounds[:-1]]
+    futures: list[Future[None]] = [pool.submit(work, start, stop) for start, stop in bounds[:-1]]
     error: Optional[BaseException] = None
     try:
         work(*bounds[-1])
@@ -81,14 +81,14 @@ def run_parts(work: Callable[[int, int], None], rows: int, parts: int) -> None:
         raise error
 
 
-def start_team(task: Callable[[int], None], count: int) -> list[Future]:
+def start_team(task: Callable[[int], None], count: int) -> list[Future[None]]:
     """Calls task(t) for t in 1..count, each on a thread of its own that no other training call
     is using, and returns their futures (fewer than count if the pool could not take them)."""
     global _team_threads_busy
     with _lock:
         pool = _team_pool.at_least(_team_threads_busy + count)
         _team_threads_busy += count
-    futures: list[Future] = []
+    futures: list[Future[None]] = []
     try:
         for t in range(1, count + 1):
             futures.append(pool.submit(task, t))
@@ -101,7 +101,7 @@ def start_team(task: Callable[[int], None], count: int) -> list[Future]:
     return futures
 
 
-def _team_thread_done(_: Future) -> None:
+def _team_thread_done(_: "Future[None]") -> None:
     global _team_threads_busy
     with _lock:
         _team_threads_busy -= 1

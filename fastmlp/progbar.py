@@ -2,7 +2,9 @@
 `1875/1875 ━━━━━━━━━━━━━━━━━━━━ 3s 1ms/step - accuracy: 0.8213 - loss: 0.5062`."""
 import sys
 import time
-from typing import Optional
+from typing import Optional, TextIO
+
+from fastmlp._typing import Logs
 
 _BAR_WIDTH = 20
 
@@ -19,14 +21,14 @@ class Progbar:
     """Progress of `total` steps. verbose=1: a bar rewritten in place (on a terminal; elsewhere
     the final line only); verbose=2: the final line without the bar; 0: nothing."""
 
-    def __init__(self, total: int, verbose: int = 1, stream=None):
+    def __init__(self, total: int, verbose: int = 1, stream: Optional[TextIO] = None) -> None:
         self.total = total
         self.verbose = verbose
         self.stream = stream or sys.stdout
         self.start = time.perf_counter()
         self._interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def _line(self, done: int, logs: Optional[dict], with_bar: bool) -> str:
+    def _line(self, done: int, logs: Optional[Logs], with_bar: bool) -> str:
         elapsed = time.perf_counter() - self.start
         parts = [f"{done}/{self.total}"]
         if with_bar:
@@ -38,13 +40,13 @@ class Progbar:
             line += f" - {key}: {value:.4f}"
         return line
 
-    def update(self, done: int, logs: Optional[dict] = None) -> None:
+    def update(self, done: int, logs: Optional[Logs] = None) -> None:
         """Shows `done` steps with the running logs (in place, on a terminal)."""
         if self.verbose == 1 and self._interactive and done < self.total:
             self.stream.write("\r" + self._line(done, logs, True) + "\033[K")
             self.stream.flush()
 
-    def finish(self, logs: Optional[dict] = None) -> None:
+    def finish(self, logs: Optional[Logs] = None) -> None:
         """Writes the final line of this progress."""
         if self.verbose == 0:
             return

@@ -4,12 +4,14 @@ rule evaluates it at every step, in float32 as Keras does; calling a schedule, s
 gives the same value in NumPy."""
 import math
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
+from fastmlp._typing import Config
 
-def _positive(name, value):
+
+def _positive(name: str, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value!r}")
     return value
@@ -18,14 +20,14 @@ def _positive(name, value):
 class LearningRateSchedule:
     """Base class: `schedule(step)` is the learning rate at that step count."""
 
-    def __call__(self, step) -> float:
+    def __call__(self, step: float) -> float:
         raise NotImplementedError
 
-    def rule_arguments(self) -> dict:
+    def rule_arguments(self) -> dict[str, Any]:
         """The arguments of UpdateRule.set_schedule that compute this schedule."""
         raise NotImplementedError
 
-    def get_config(self) -> dict:
+    def get_config(self) -> Config:
         """The constructor arguments, as Keras returns them."""
         raise NotImplementedError
 
@@ -43,24 +45,24 @@ class ExponentialDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate: float, decay_steps: float, decay_rate: float,
-                 staircase: bool = False, name: str = "ExponentialDecay"):
+                 staircase: bool = False, name: str = "ExponentialDecay") -> None:
         self.initial_learning_rate = _positive("initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive("decay_steps", decay_steps)
         self.decay_rate = _positive("decay_rate", decay_rate)
         self.staircase = bool(staircase)
         self.name = name
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         p = np.float32(step) / np.float32(self.decay_steps)
         if self.staircase:
             p = np.floor(p)
         return float(np.float32(self.initial_learning_rate) * np.power(np.float32(self.decay_rate), p))
 
-    def rule_arguments(self):
+    def rule_arguments(self) -> dict[str, Any]:
         return {"kind": "exponential", "initial": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase}
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
@@ -75,7 +77,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         name: "PiecewiseConstant".
     """
 
-    def __init__(self, boundaries: Sequence[int], values: Sequence[float], name: str = "PiecewiseConstant"):
+    def __init__(self, boundaries: Sequence[int], values: Sequence[float], name: str = "PiecewiseConstant") -> None:
         boundaries, values = list(boundaries), list(values)
         if len(boundaries) != len(values) - 1 or not boundaries:
             raise ValueError("The length of boundaries should be 1 less than the length of values. "
@@ -87,16 +89,16 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             _positive("values", value)
         self.boundaries, self.values, self.name = boundaries, values, name
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         for boundary, value in zip(self.boundaries, self.values):
             if step <= boundary:
                 return float(np.float32(value))
         return float(np.float32(self.values[-1]))
 
-    def rule_arguments(self):
+    def rule_arguments(self) -> dict[str, Any]:
         return {"kind": "piecewise", "boundaries": self.boundaries, "values": self.values}
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
@@ -114,7 +116,7 @@ class CosineDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate: float, decay_steps: float, alpha: float = 0.0,
-                 name: str = "CosineDecay", warmup_target: Optional[float] = None, warmup_steps: float = 0):
+                 name: str = "CosineDecay", warmup_target: Optional[float] = None, warmup_steps: float = 0) -> None:
         if isinstance(initial_learning_rate, bool) or not isinstance(initial_learning_rate, (int, float, np.integer, np.floating)) or initial_learning_rate < 0:
             raise ValueError(f"Argument `initial_learning_rate` must be >= 0. Received: {initial_learning_rate!r}")
         self.initial_learning_rate = initial_learning_rate
@@ -128,11 +130,11 @@ class CosineDecay(LearningRateSchedule):
             _positive("warmup_steps", warmup_steps)
         self.warmup_target, self.warmup_steps = warmup_target, warmup_steps
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         f = np.float32
         alpha, decay_steps = f(self.alpha), f(self.decay_steps)
 
-        def decay(s, start):
+        def decay(s: Any, start: float) -> Any:
             return f(start) * ((f(1) - alpha) * (f(0.5) * (f(1) + np.cos(f(math.pi) * (s / decay_steps)))) + alpha)
         step = f(step)
         if self.warmup_target is None:
@@ -144,11 +146,11 @@ class CosineDecay(LearningRateSchedule):
                          + f(self.initial_learning_rate))
         return float(decay(step - warmup_steps, self.warmup_target))
 
-    def rule_arguments(self):
+    def rule_arguments(self) -> dict[str, Any]:
         return {"kind": "cosine", "initial": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "alpha": self.alpha, "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
                 "warmup_steps": self.warmup_steps}
@@ -157,13 +159,13 @@ class CosineDecay(LearningRateSchedule):
 _CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, CosineDecay)}
 
 
-def serialize(schedule: LearningRateSchedule) -> dict:
+def serialize(schedule: LearningRateSchedule) -> Config:
     """{"class_name", "config"} as Keras writes a schedule."""
     return {"module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,
             "config": schedule.get_config(), "registered_name": None}
 
 
-def deserialize(spec: dict) -> LearningRateSchedule:
+def deserialize(spec: Config) -> LearningRateSchedule:
     """The schedule of a {"class_name", "config"} (parsed against the classes above)."""
     name = spec.get("class_name") if isinstance(spec, dict) else None
     if name not in _CLASSES:

@@ -16,12 +16,18 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
+
+from fastmlp._typing import PathLike
+
+if TYPE_CHECKING:
+    from fastmlp.models import Model
 
 DEFAULT_MAX_BODY_BYTES = 16 << 20
 _PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<verb>:predict)?$")
@@ -30,12 +36,12 @@ _PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+
 class RequestError(Exception):
     """A client's mistake: answered with `status` and {"error": message}."""
 
-    def __init__(self, status: HTTPStatus, message: str):
+    def __init__(self, status: HTTPStatus, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
-def _single(value, what: str):
+def _single(value: Any, what: str) -> Any:
     """TF Serving's named-input form {"<input name>": value}: fastmlp models have one input."""
     if isinstance(value, dict):
         if len(value) != 1:
@@ -45,7 +51,7 @@ def _single(value, what: str):
     return value
 
 
-def parse_request(body: bytes) -> tuple[str, list]:
+def parse_request(body: bytes) -> tuple[str, Any]:
     """("instances" or "inputs", the rows) of a predict request body."""
     try:
         request = json.loads(body)
@@ -80,12 +86,12 @@ class ModelServer(ThreadingHTTPServer):
     """
     daemon_threads = True
 
-    def __init__(self, address, model, name: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
+    def __init__(self, address: tuple[str, int], model: "Model", name: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         model._require_built()
         self.model, self.model_name, self.max_body_bytes = model, name, max_body_bytes
         super().__init__(address, _Handler)
 
-    def predict(self, form: str, rows) -> dict:
+    def predict(self, form: str, rows: Any) -> dict[str, Any]:
         """The answer to a parsed predict request."""
         if isinstance(rows, list) and not rows:
             raise RequestError(HTTPStatus.BAD_REQUEST, "the request holds no rows")
@@ -99,7 +105,7 @@ class ModelServer(ThreadingHTTPServer):
         values = outputs.tolist()
         return {"predictions": values} if form == "instances" else {"outputs": values}
 
-    def status(self, version: Optional[str]) -> dict:
+    def status(self, version: Optional[str]) -> dict[str, Any]:
         return {"model_version_status": [{"version": version or "1", "state": "AVAILABLE",
                                           "status": {"error_code": "OK", "error_message": ""}}]}
 
@@ -109,10 +115,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fastmlp-serve"
 
-    def log_message(self, format, *args):  # quiet by default: a busy server logs nothing per request
+    def log_message(self, format: str, *args: Any) -> None:  # quiet by default: a busy server logs nothing per request
         pass
 
-    def _answer(self, status: HTTPStatus, payload: dict) -> None:
+    def _answer(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, allow_nan=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -120,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _route(self, want_predict: bool):
+    def _route(self, want_predict: bool) -> Optional[str]:
         match = _PATH.match(self.path.split("?", 1)[0])
         if not match or match.group("name") != self.server.model_name:
             raise RequestError(HTTPStatus.NOT_FOUND, f"no such path: {self.path}; this server has "
@@ -130,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
                                "predict is POST .../models/<name>:predict; status is GET .../models/<name>")
         return match.group("version")
 
-    def _handle(self, method) -> None:
+    def _handle(self, method: Callable[[], None]) -> None:
         try:
             method()
         except RequestError as exc:
@@ -140,11 +146,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._answer(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self._handle(lambda: self._answer(HTTPStatus.OK, self.server.status(self._route(False))))
 
-    def do_POST(self):
-        def predict():
+    def do_POST(self) -> None:
+        def predict() -> None:
             self._route(True)
             length = self.headers.get("Content-Length")
             if length is None or not length.isdigit():
@@ -158,17 +164,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(HTTPStatus.OK, self.server.predict(form, rows))
         self._handle(predict)
 
-    def _refuse(self):
+    def _refuse(self) -> None:
         raise RequestError(HTTPStatus.METHOD_NOT_ALLOWED, "use GET or POST")
 
-    def do_PUT(self):
+    def do_PUT(self) -> None:
         self._handle(self._refuse)
 
     do_DELETE = do_PATCH = do_PUT
 
 
-def serve(model_path, host: str = "127.0.0.1", port: int = 8000, name: Optional[str] = None,
-          max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, ready=None) -> None:
+def serve(model_path: PathLike, host: str = "127.0.0.1", port: int = 8000, name: Optional[str] = None,
+          max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+          ready: Optional[Callable[[ModelServer], object]] = None) -> None:
     """Loads the model file and serves it until interrupted.
 
     Args:
@@ -194,7 +201,7 @@ def serve(model_path, host: str = "127.0.0.1", port: int = 8000, name: Optional[
         server.server_close()
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="fastmlp serve", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="model file (.fastmlp, .keras or .h5)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

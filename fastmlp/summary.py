@@ -1,16 +1,21 @@
 """model.summary(): the Keras 3 table of layers, output shapes and parameter counts."""
 import textwrap
-from typing import Optional
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from fastmlp.models import Model
 
 
-def render(model, line_length: Optional[int] = None) -> str:
+def render(model: "Model", line_length: Optional[int] = None) -> str:
     """The summary table of `model` as Keras 3 prints it (77 characters wide by default)."""
     widths = [33, 24, 15]
     if line_length:
         scale = line_length / (sum(widths) + 4)
         widths = [max(10, int(w * scale)) for w in widths]
 
-    def row(cells, left, sep, right, align=("<", "<", ">")):
+    def row(cells: Sequence[str], left: str, sep: str, right: str,
+            align: Sequence[str] = ("<", "<", ">")) -> str:
         # a cell too long for its column wraps at spaces onto more lines, as Keras's table does
         wrapped = [textwrap.wrap(c, w - 2) or [""] for c, w in zip(cells, widths)]
         height = max(len(lines) for lines in wrapped)
@@ -19,7 +24,7 @@ def render(model, line_length: Optional[int] = None) -> str:
                             for col, w, a in zip(wrapped, widths, align)) + right
             for k in range(height))
 
-    def rule(left, mid, right, fill):
+    def rule(left: str, mid: str, right: str, fill: str) -> str:
         return left + mid.join(fill * w for w in widths) + right
 
     lines: list[str] = [f'Model: "{model.name}"',
@@ -29,7 +34,7 @@ def render(model, line_length: Optional[int] = None) -> str:
     layers = model.layers
     for i, layer in enumerate(layers):
         if layer.built:
-            shape = "(None, " + ", ".join(map(str, layer.output_shape)) + ")"
+            shape = "(None, " + ", ".join(map(str, layer._built_output_shape)) + ")"
             params = f"{layer.count_params():,}"
         else:
             shape, params = "?", "0 (unbuilt)"

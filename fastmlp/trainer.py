@@ -9,8 +9,9 @@ that turn NaN or infinite stop training with the last finite weights and optimiz
 import math
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, NoReturn, Optional, Union, cast
 
 import numpy as np
 
@@ -19,6 +20,8 @@ from fastmlp import legacy, seeding
 from fastmlp import losses as _losses
 from fastmlp import metrics as _metrics
 from fastmlp import optimizers as _optimizers
+from fastmlp._kernels.optim import UpdateRule
+from fastmlp._typing import ArrayLike, Logs
 from fastmlp.callbacks import (
     Callback,
     CallbackList,
@@ -27,7 +30,19 @@ from fastmlp.callbacks import (
     TerminateOnNaN,
     wants_batch_hooks,
 )
+from fastmlp.metrics import MetricsLike
 from fastmlp.progbar import Progbar
+
+if TYPE_CHECKING:
+    from fastmlp.engine import Engine
+    from fastmlp.models import Model
+
+# what evaluate-like methods return: the loss alone, [loss, *metrics], or the logs (return_dict)
+Results = Union[float, list[float], Logs]
+# an optimizer's saved state: (iterations, slots), as UpdateRule.get_state returns it
+RuleState = tuple[int, list[np.ndarray]]
+# one epoch's data for the engine: features, labels, targets, dropout seed, sample weights
+_EpochData = tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray], int, Optional[np.ndarray]]
 
 # Work per compiled call in fit: short enough that Ctrl-C is seen in well under a second and
 # another thread's predict sees weights this fresh; long enough that the Python between
@@ -35,7 +50,7 @@ from fastmlp.progbar import Progbar
 SLICE_SECONDS = 0.1
 
 
-def positive_int(name: str, value, allow_zero: bool = False) -> int:
+def positive_int(name: str, value: Any, allow_zero: bool = False) -> int:
     """value as an int, when it is a (non-negative, with allow_zero) integer; else ValueError."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
         kind = "a non-negative" if allow_zero else "a positive"
@@ -43,7 +58,7 @@ def positive_int(name: str, value, allow_zero: bool = False) -> int:
     return int(value)
 
 
-def verbosity(verbose) -> int:
+def verbosity(verbose: Union[str, int]) -> int:
     """Keras's verbose argument as 0, 1 or 2 ('auto' is 1)."""
     if verbose == "auto":
         return 1
@@ -58,7 +73,7 @@ REFUSED_ARGUMENTS = {"compile": ("loss_weights", "weighted_metrics"),
                      "fit": ("steps_per_epoch", "validation_steps")}
 
 
-def refuse_unsupported(method: str, given: dict) -> None:
+def refuse_unsupported(method: str, given: dict[str, Any]) -> None:
     """ValueError naming the first argument of REFUSED_ARGUMENTS[method] given a value."""
     for arg in REFUSED_ARGUMENTS[method]:
         if given.get(arg) is not None:
@@ -68,7 +83,7 @@ def refuse_unsupported(method: str, given: dict) -> None:
 class _Pace:
     """Steps per compiled call, adapted so that a call takes about SLICE_SECONDS."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.steps = 1
 
     def update(self, steps: int, seconds: float) -> None:
@@ -80,8 +95,6 @@ class Trainer:
     """compile / fit / evaluate / predict for a model that has an engine (models.Model)."""
 
     if TYPE_CHECKING:  # what models.Model, the class this mixes into, provides
-        from fastmlp.engine import Engine
-
         name: str
         compiled: bool
         stop_training: bool
@@ -91,7 +104,7 @@ class Trainer:
         _input_shape: Optional[tuple[int, ...]]
         _engine: Optional[Engine]
         _metrics: list[_metrics.MetricSpec]
-        _rule: Any
+        _rule: Optional[UpdateRule]
 
         @property
         def engine(self) -> Engine: ...
@@ -101,9 +114,10 @@ class Trainer:
         def build(self, input_shape: Any = None) -> None: ...
         def _require_built(self) -> None: ...
 
-    def compile(self, optimizer: Union[str, _optimizers.Optimizer] = "rmsprop", loss=None,
-                metrics=None, loss_weights=None, weighted_metrics=None, run_eagerly=False,
-                steps_per_execution=1, jit_compile="auto") -> None:
+    def compile(self, optimizer: Union[str, _optimizers.Optimizer] = "rmsprop",
+                loss: Union[str, _losses.Loss, None] = None, metrics: MetricsLike = None,
+                loss_weights: None = None, weighted_metrics: None = None, run_eagerly: bool = False,
+                steps_per_execution: int = 1, jit_compile: Union[str, bool] = "auto") -> None:
         """Configures training.
 
         Args:
@@ -129,7 +143,8 @@ class Trainer:
             self.compiled = True
 
     # ----- data ----------------------------------------------------------------------------------
-    def _prepare(self, x, y, name_x="x", name_y="y"):
+    def _prepare(self, x: Optional[ArrayLike], y: Optional[ArrayLike], name_x: str = "x",
+                 name_y: str = "y") -> tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
         """Builds if needed and converts (x, y) once for the engine."""
         features = self._features(x, name_x)
         engine = self.engine
@@ -137,7 +152,7 @@ class Trainer:
                                            engine.n_outputs, engine.dtype, name_y)
         return features, labels, targets
 
-    def _features(self, x, name="x") -> np.ndarray:
+    def _features(self, x: Optional[ArrayLike], name: str = "x") -> np.ndarray:
         """x converted once for the engine, building the model from its shape if needed."""
         if not self.built:
             shape = np.shape(x) if x is not None else ()
@@ -149,25 +164,28 @@ class Trainer:
         assert self._input_shape is not None  # built: the input shape is known
         return _data.as_features(x, self._input_shape, self.engine.dtype, name)
 
-    def _loss_plan(self, labels):
+    def _loss_plan(self, labels: Optional[np.ndarray]) -> tuple[str, list[tuple[str, int]]]:
         """(loss name, [(metric kernel name, k)]) for the engine, given the form of the targets."""
         metrics = [(_metrics.resolve(spec.kind, self.engine.n_outputs, labels is not None), spec.k)
                    for spec in self._metrics]
         return self.loss.default_name, metrics
 
-    def _logs(self, loss_sum, metric_sums, count, prefix=""):
+    def _logs(self, loss_sum: float, metric_sums: Iterable[float], count: int, prefix: str = "") -> Logs:
         """The mean loss and metrics, keys in Keras's (sorted) order."""
         logs = {prefix + spec.key: total / count for spec, total in zip(self._metrics, metric_sums)}
         logs[prefix + "loss"] = loss_sum / count
         return dict(sorted(logs.items()))
 
     # ----- fit -----------------------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size: Optional[int] = None, epochs: int = 1,
-            verbose: Union[str, int] = "auto", callbacks: Optional[list[Callback]] = None,
-            validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
-            class_weight=None, sample_weight=None, initial_epoch: int = 0,
-            steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
-            validation_freq: int = 1, **kwargs) -> History:
+    def fit(self, x: Optional[ArrayLike] = None, y: Optional[ArrayLike] = None,
+            batch_size: Optional[int] = None, epochs: int = 1, verbose: Union[str, int] = "auto",
+            callbacks: Optional[list[Callback]] = None, validation_split: float = 0.0,
+            validation_data: Optional[Sequence[Any]] = None, shuffle: bool = True,
+            class_weight: Optional[dict[int, float]] = None,
+            sample_weight: Optional[ArrayLike] = None, initial_epoch: int = 0,
+            steps_per_epoch: None = None, validation_steps: None = None,
+            validation_batch_size: Optional[int] = None, validation_freq: int = 1,
+            **kwargs: Any) -> History:
         """Trains for `epochs` epochs; every step runs in compiled code with the GIL released.
 
         One fit at a time per model: a second one from another thread raises RuntimeError,
@@ -223,9 +241,11 @@ class Trainer:
                              validation_data, shuffle, initial_epoch, val_batch, validation_freq,
                              sample_weight, class_weight)
 
-    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-             validation_data, shuffle, initial_epoch, val_batch, validation_freq,
-             sample_weight=None, class_weight=None):
+    def _fit(self, x: Optional[ArrayLike], y: Optional[ArrayLike], batch_size: int, epochs: int,
+             verbose: int, callbacks: Optional[list[Callback]], validation_split: float,
+             validation_data: Optional[Sequence[Any]], shuffle: bool, initial_epoch: int,
+             val_batch: int, validation_freq: int, sample_weight: Optional[ArrayLike] = None,
+             class_weight: Optional[dict[int, float]] = None) -> History:
         features, labels, targets = self._prepare(x, y)
         weights = _data.as_sample_weights(sample_weight, class_weight, y, features.shape[0],
                                           self.engine.dtype)
@@ -265,7 +285,7 @@ class Trainer:
         # then the progress bar (unless the user gave one), which prints them
         user = list(callbacks or [])
         progbar = [] if not verbose or any(isinstance(cb, ProgbarLogger) for cb in user) else [ProgbarLogger()]
-        callback_list = CallbackList([*user, self.history, *progbar], self,
+        callback_list = CallbackList([*user, self.history, *progbar], cast("Model", self),
                                      {"epochs": epochs, "steps": steps, "verbose": verbose})
         batch_hooks = any(wants_batch_hooks(cb) for cb in callback_list.callbacks)
         self.stop_training = False
@@ -298,8 +318,10 @@ class Trainer:
         callback_list.on_train_end()
         return self.history
 
-    def _train_epoch(self, engine, rule, data, order, batch_size, steps, epoch, callback_list,
-                     pace, batch_hooks):
+    def _train_epoch(self, engine: "Engine", rule: UpdateRule, data: _EpochData,
+                     order: Optional[np.ndarray], batch_size: int, steps: int, epoch: int,
+                     callback_list: CallbackList, pace: _Pace,
+                     batch_hooks: bool) -> tuple[float, np.ndarray, int]:
         """The steps of one epoch in slices (of one step each when a callback has batch
         hooks); returns (loss sum, accuracy sum, samples)."""
         features, labels, targets, seed, weights = data
@@ -341,8 +363,9 @@ class Trainer:
             raise
         return loss_sum, acc_sum, count
 
-    def _fall_back(self, engine, rule, rule_checkpoint, data, order, batch_size, first, n,
-                   bad_step, epoch, steps):
+    def _fall_back(self, engine: "Engine", rule: UpdateRule, rule_checkpoint: RuleState,
+                   data: _EpochData, order: Optional[np.ndarray], batch_size: int, first: int,
+                   n: int, bad_step: int, epoch: int, steps: int) -> NoReturn:
         """After a loss or weights that are not finite: keep the last finite weights and
         optimizer state, then raise FloatingPointError saying which they are."""
         features, labels, targets, seed, weights = data
@@ -373,9 +396,10 @@ class Trainer:
             "the data.")
 
     # ----- evaluate / predict -------------------------------------------------------------------
-    def evaluate(self, x=None, y=None, batch_size: Optional[int] = None,
-                 verbose: Union[str, int] = "auto", sample_weight=None, return_dict: bool = False,
-                 **kwargs):
+    def evaluate(self, x: Optional[ArrayLike] = None, y: Optional[ArrayLike] = None,
+                 batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
+                 sample_weight: Optional[ArrayLike] = None, return_dict: bool = False,
+                 **kwargs: Any) -> Results:
         """Loss (and metric) of the model on (x, y).
 
         Args:
@@ -411,8 +435,8 @@ class Trainer:
         bar.finish(logs)
         return self._results(logs, return_dict)
 
-    def predict(self, x, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
-                **kwargs) -> np.ndarray:
+    def predict(self, x: ArrayLike, batch_size: Optional[int] = None,
+                verbose: Union[str, int] = "auto", **kwargs: Any) -> np.ndarray:
         """Outputs of the model for x, shape (N, units), in the model's dtype (float32).
 
         Safe to call from many threads at once, also while fit runs in another thread.
@@ -432,7 +456,7 @@ class Trainer:
         bar.finish()
         return out
 
-    def _training_rule(self, what: str):
+    def _training_rule(self, what: str) -> UpdateRule:
         """The optimizer's compiled rule over the engine's trainable weights (made on first use
         and after the weights' layout changes)."""
         engine = self.engine
@@ -443,7 +467,7 @@ class Trainer:
             self._rule = engine.new_rule(self.optimizer)
         return self._rule
 
-    def _results(self, logs: dict, return_dict: bool):
+    def _results(self, logs: Logs, return_dict: bool) -> Results:
         """What evaluate-like methods return: the logs, or the loss, or [loss, *metrics]."""
         if return_dict:
             return logs
@@ -451,8 +475,10 @@ class Trainer:
             return logs["loss"]
         return [logs["loss"]] + [logs[spec.key] for spec in self._metrics]
 
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
-                       return_dict: bool = False):
+    def train_on_batch(self, x: ArrayLike, y: Optional[ArrayLike] = None,
+                       sample_weight: Optional[ArrayLike] = None,
+                       class_weight: Optional[dict[int, float]] = None,
+                       return_dict: bool = False) -> Results:
         """One optimizer step on (x, y) as a single batch.
 
         Args:
@@ -493,7 +519,8 @@ class Trainer:
             engine.publish()
         return self._results(self._logs(loss_sum, sums, count), return_dict)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+    def test_on_batch(self, x: ArrayLike, y: Optional[ArrayLike] = None,
+                      sample_weight: Optional[ArrayLike] = None, return_dict: bool = False) -> Results:
         """The loss (and metrics) of the model on (x, y) as a single batch.
 
         Args:
@@ -511,7 +538,7 @@ class Trainer:
                                               loss_name, metric, weights)
         return self._results(self._logs(loss_sum, sums, features.shape[0]), return_dict)
 
-    def predict_on_batch(self, x) -> np.ndarray:
+    def predict_on_batch(self, x: ArrayLike) -> np.ndarray:
         """Outputs for x as one batch, without progress output (large inputs run in passes of
         bounded scratch).
 
@@ -528,12 +555,12 @@ class Trainer:
         features = self._features(x)
         return self.engine.predict(features, max(1, features.shape[0]))
 
-    def __call__(self, x) -> np.ndarray:
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         """model(x): the outputs for x as one batch (NumPy in, NumPy out)."""
         return self.predict_on_batch(x)
 
 
-def _rewind(engine, rule, rule_state) -> None:
+def _rewind(engine: "Engine", rule: UpdateRule, rule_state: RuleState) -> None:
     """Back to the last published weights and the optimizer state saved with them."""
     engine.restore(engine.published)
     rule.set_state(*rule_state)

@@ -1,7 +1,15 @@
 """Helpers under Keras's `keras.utils` names."""
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
 import numpy as np
 
 from fastmlp import seeding
+from fastmlp._typing import ArrayLike
+
+if TYPE_CHECKING:
+    from fastmlp.diagrams import Dot
+    from fastmlp.models import Model
 
 
 def set_random_seed(seed: int) -> None:
@@ -13,7 +21,7 @@ def set_random_seed(seed: int) -> None:
     seeding.set_seed(seed)
 
 
-def to_categorical(x, num_classes=None) -> np.ndarray:
+def to_categorical(x: ArrayLike, num_classes: Optional[int] = None) -> np.ndarray:
     """Converts integer class labels to one-hot rows (float32).
 
     Args:
@@ -34,8 +42,8 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     return out.reshape((*np.shape(x), num_classes)) if np.ndim(x) > 1 else out
 
 
-def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,
-                 show_layer_names: bool = True, rankdir: str = "TB", **kwargs):
+def model_to_dot(model: "Model", show_shapes: bool = False, show_dtype: bool = False,
+                 show_layer_names: bool = True, rankdir: str = "TB", **kwargs: Any) -> "Dot":
     """A diagram of the model (see fastmlp.diagrams.model_to_dot): `.to_string()` gives DOT,
     `.create(prog='dot', format='svg')` SVG bytes, with or without Graphviz installed.
 
@@ -50,7 +58,8 @@ def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,
     return diagrams.model_to_dot(model, show_shapes, show_dtype, show_layer_names, rankdir, **kwargs)
 
 
-def plot_model(model, to_file: str = "model.png", show_shapes: bool = False, **kwargs):
+def plot_model(model: "Model", to_file: str = "model.png", show_shapes: bool = False,
+               **kwargs: Any) -> Path:
     """Writes a diagram of the model to `to_file` (.svg, .png or .dot); see
     fastmlp.diagrams.plot_model.
 

@@ -236,6 +236,15 @@ def test_deferred_build_from_data(rng):
     assert model.built and model.input_shape == (None, 3) and model.count_params() == 26
 
 
+def test_build_needs_every_sample_dimension():
+    model = keras.Sequential([keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"only the batch dimension may be None.*\(None, None\)"):
+        model.build((None, None))
+    assert not model.built
+    model.build((None, 3))
+    assert model.input_shape == (None, 3) and model.count_params() == 8
+
+
 def test_layers_and_input_first():
     model = keras.Sequential([keras.Input(shape=(5,)), keras.layers.Dense(2)])
     assert [l.name for l in model.layers] == ["dense"]

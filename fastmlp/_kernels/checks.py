@@ -3,13 +3,16 @@
 A compiled loop trusts its pointers and sizes; these checks are where a wrong array becomes a
 clear error instead of a read or write out of bounds.
 """
+from typing import Any, Optional
+
 import numpy as np
+import numpy.typing as npt
 
 # Largest dimension BLAS (32-bit int interface) accepts; sizes beyond it are refused or chunked.
 BLAS_MAX = 2**31 - 1
 
 
-def _describe(arr) -> str:
+def _describe(arr: Any) -> str:
     if not isinstance(arr, np.ndarray):
         return type(arr).__name__
     flags = [] if arr.flags.c_contiguous else ["not C-contiguous"]
@@ -20,7 +23,8 @@ def _describe(arr) -> str:
     return f"{arr.dtype} {arr.shape}" + (f" ({', '.join(flags)})" if flags else "")
 
 
-def check_array(arr, name: str, dtype, shape, writeable: bool = False) -> None:
+def check_array(arr: Any, name: str, dtype: npt.DTypeLike, shape: tuple[Optional[int], ...],
+                writeable: bool = False) -> None:
     """Raises ValueError unless arr is an aligned C-contiguous ndarray of dtype and shape
     (None in shape: any length), writeable when asked."""
     ok = (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.ndim == len(shape)
@@ -32,7 +36,7 @@ def check_array(arr, name: str, dtype, shape, writeable: bool = False) -> None:
                          f"shape {want}{', writeable' if writeable else ''}; received {_describe(arr)}")
 
 
-def check_matrix(arr, name: str, dtype, writeable: bool = False, nonempty: bool = False,
+def check_matrix(arr: Any, name: str, dtype: npt.DTypeLike, writeable: bool = False, nonempty: bool = False,
                  max_dim: int = BLAS_MAX) -> None:
     """check_array for a 2-D array whose dimensions are positive (when nonempty) and at most max_dim."""
     check_array(arr, name, dtype, (None, None), writeable)

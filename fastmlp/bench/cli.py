@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from fastmlp.bench.environment import OPENBLAS_VARIABLES
 
@@ -22,7 +22,7 @@ def _ints(text: str) -> list[int]:
     return values
 
 
-def parse(argv: Optional[list[str]]):
+def parse(argv: Optional[list[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="fastmlp-bench", description=(
         "Benchmark fastmlp against NumPy and Keras (and PyTorch / ONNX Runtime when installed): "
         "training throughput on the seed models, one-sample latency, batch throughput, the "
@@ -51,7 +51,7 @@ def parse(argv: Optional[list[str]]):
     return args
 
 
-def _settings(args):
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     return {
         "threads": args.threads or ([1] if quick else sorted({1, os.cpu_count() or 1})),
@@ -65,7 +65,7 @@ def _settings(args):
     }
 
 
-def _run_worker(args) -> int:
+def _run_worker(args: argparse.Namespace) -> int:
     from fastmlp.bench import measure
     s = _settings(args)
     result = measure.run(args.worker, s["workloads"], s["batches"], s["epochs"], s["samples"], s["only"],
@@ -77,7 +77,7 @@ def _run_worker(args) -> int:
 _WORKER = "import sys; del sys.path[0]; from fastmlp.bench import main; sys.exit(main(sys.argv[1:]))"
 
 
-def merge_workers(parts: list[dict], missing: dict) -> dict:
+def merge_workers(parts: list[dict[str, Any]], missing: dict[str, Any]) -> dict[str, Any]:
     """One thread count's run from its engines' workers: their measurements together, in the
     engines' order within each workload; the machine's figures (sgemm, data, environment) from
     the first worker, fastmlp's when it ran."""
@@ -135,7 +135,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     return code
                 parts.append(json.loads(target.read_text()))
         runs.append(merge_workers(parts, missing))
-    results = {"command": "fastmlp-bench " + " ".join(passthrough), "settings": s,
+    results: dict[str, Any] = {"command": "fastmlp-bench " + " ".join(passthrough), "settings": s,
                "cleared_openblas_variables": cleared, "runs": runs, "footprint": {}}
     if not args.no_footprint:
         from fastmlp.bench import environment

@@ -15,7 +15,7 @@ class Competitor:
     name = "?"
     trains = True
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int) -> None:
         self.threads = threads
 
     @staticmethod
@@ -28,7 +28,7 @@ class Competitor:
     def build(self, workload: Workload, seed: int = 0) -> None:
         raise NotImplementedError
 
-    def train_epoch(self, x, y, batch_size: int) -> None:
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
         raise NotImplementedError
 
     def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
@@ -40,7 +40,7 @@ class _KerasAPI(Competitor):
     compiles and trains both."""
     api: Any = None
 
-    def build(self, workload, seed=0):
+    def build(self, workload: Workload, seed: int = 0) -> None:
         keras = self.api
         keras.utils.set_random_seed(seed)
         layers = [keras.Input(shape=(784,))]
@@ -49,24 +49,24 @@ class _KerasAPI(Competitor):
         self.model = keras.Sequential(layers)
         self.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 
-    def train_epoch(self, x, y, batch_size):
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
         self.model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
 
 
 class Fastmlp(_KerasAPI):
     name = "fastmlp"
 
-    def __init__(self, threads):
+    def __init__(self, threads: int) -> None:
         super().__init__(threads)
         import fastmlp
         self.api = fastmlp
         # a large predict call splits across fastmlp's own threads: as many as this run's
         fastmlp.config.set_num_threads(threads)
 
-    def version(self):
-        return self.api.__version__
+    def version(self) -> str:
+        return str(self.api.__version__)
 
-    def inference_modes(self):
+    def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
         m = self.model
         return {"predict_on_batch": m.predict_on_batch, "model(x)": m,
                 "predict": lambda x: m.predict(x, batch_size=len(x), verbose=0)}
@@ -79,17 +79,17 @@ class Fastmlp(_KerasAPI):
 class Numpy(Competitor):
     name = "numpy"
 
-    def version(self):
-        return np.__version__
+    def version(self) -> str:
+        return str(np.__version__)
 
-    def build(self, workload, seed=0):
+    def build(self, workload: Workload, seed: int = 0) -> None:
         self.mlp = NumpyMLP(workload.sizes, seed)
         self.rng = np.random.default_rng(seed)
 
-    def train_epoch(self, x, y, batch_size):
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
         self.mlp.train_epoch(x, y, batch_size, self.rng)
 
-    def inference_modes(self):
+    def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
         return {"forward": self.mlp.forward}
 
 
@@ -97,12 +97,12 @@ class Keras(_KerasAPI):
     name = "keras"
 
     @staticmethod
-    def missing():
+    def missing() -> Optional[str]:
         if importlib.util.find_spec("keras") is None or importlib.util.find_spec("tensorflow") is None:
             return "not installed (pip install keras tensorflow-cpu)"
         return None
 
-    def __init__(self, threads):
+    def __init__(self, threads: int) -> None:
         super().__init__(threads)
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -115,11 +115,11 @@ class Keras(_KerasAPI):
         import keras
         self.api = keras
 
-    def version(self):
+    def version(self) -> str:
         import tensorflow as tf
         return f"{self.api.__version__} (TensorFlow {tf.__version__})"
 
-    def inference_modes(self):
+    def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
         m = self.model
         return {"predict_on_batch": m.predict_on_batch,
                 "model(x)": lambda x: m(x, training=False).numpy(),
@@ -130,19 +130,19 @@ class Torch(Competitor):
     name = "pytorch"
 
     @staticmethod
-    def missing():
+    def missing() -> Optional[str]:
         return None if importlib.util.find_spec("torch") else "not installed (optional)"
 
-    def __init__(self, threads):
+    def __init__(self, threads: int) -> None:
         super().__init__(threads)
         import torch
         torch.set_num_threads(threads)
         self.torch = torch
 
-    def version(self):
-        return self.torch.__version__
+    def version(self) -> str:
+        return str(self.torch.__version__)
 
-    def build(self, workload, seed=0):
+    def build(self, workload: Workload, seed: int = 0) -> None:
         torch = self.torch
         torch.manual_seed(seed)
         mods = []
@@ -152,7 +152,7 @@ class Torch(Competitor):
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-7)
         self.loss = torch.nn.CrossEntropyLoss()
 
-    def train_epoch(self, x, y, batch_size):
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
         torch = self.torch
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         order = torch.randperm(len(x))
@@ -162,9 +162,9 @@ class Torch(Competitor):
             self.loss(self.model(xt[idx]), yt[idx]).backward()
             self.opt.step()
 
-    def inference_modes(self):
+    def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
         torch = self.torch
-        def call(x):
+        def call(x: np.ndarray) -> object:
             with torch.inference_mode():
                 return torch.softmax(self.model(torch.from_numpy(x)), dim=1).numpy()
         return {"model(x)": call}
@@ -175,29 +175,29 @@ class ScikitLearn(Competitor):
     name = "scikit-learn"
 
     @staticmethod
-    def missing():
+    def missing() -> Optional[str]:
         return None if importlib.util.find_spec("sklearn") else "not installed (optional)"
 
-    def version(self):
+    def version(self) -> str:
         import sklearn
-        return sklearn.__version__
+        return str(sklearn.__version__)
 
-    def build(self, workload, seed=0):
+    def build(self, workload: Workload, seed: int = 0) -> None:
         from sklearn.neural_network import MLPClassifier
         self.workload = workload
         self.seed = seed
-        self.model = None
+        self.model: Any = None  # an MLPClassifier once a batch size is known
         self.classes = np.arange(10)
-        self._make = lambda batch: MLPClassifier(hidden_layer_sizes=tuple(workload.hidden), solver="adam",
+        self._make: Callable[[int], Any] = lambda batch: MLPClassifier(hidden_layer_sizes=tuple(workload.hidden), solver="adam",
                                                  batch_size=batch, learning_rate_init=1e-3, shuffle=True,
                                                  random_state=seed)
 
-    def train_epoch(self, x, y, batch_size):
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
         if self.model is None or self.model.batch_size != batch_size:
             self.model = self._make(batch_size)
         self.model.partial_fit(x, y, classes=self.classes)  # one shuffled pass over (x, y)
 
-    def inference_modes(self):
+    def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
         if self.model is None:  # inference only: fit one small batch to get weights
             self.model = self._make(32)
             rng = np.random.default_rng(self.seed)
@@ -211,16 +211,16 @@ class OnnxRuntime(Competitor):
     trains = False
 
     @staticmethod
-    def missing():
+    def missing() -> Optional[str]:
         if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
             return "not installed (optional: pip install onnx onnxruntime)"
         return None
 
-    def version(self):
+    def version(self) -> str:
         import onnxruntime
-        return onnxruntime.__version__
+        return str(onnxruntime.__version__)
 
-    def build(self, workload, seed=0):
+    def build(self, workload: Workload, seed: int = 0) -> None:
         import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
         rng = np.random.default_rng(seed)
@@ -246,7 +246,7 @@ class OnnxRuntime(Competitor):
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self.output = prev
 
-    def inference_modes(self):
+    def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
         return {"run": lambda x: self.session.run([self.output], {"x": x})[0]}
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from importlib import metadata
+from typing import Any
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -23,7 +24,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def blas_libraries() -> list[dict]:
+def blas_libraries() -> list[dict[str, Any]]:
     """threadpoolctl's view of the loaded BLAS libraries (kernel = 'architecture')."""
     try:
         from threadpoolctl import threadpool_info
@@ -34,7 +35,7 @@ def blas_libraries() -> list[dict]:
             for info in threadpool_info()]
 
 
-def describe() -> dict:
+def describe() -> dict[str, Any]:
     import numpy
     import scipy
     return {
@@ -102,7 +103,7 @@ def model_load_ms(repeats: int = 20) -> dict[str, float]:
     return result
 
 
-def _requirement_names(dist) -> list[str]:
+def _requirement_names(dist: Any) -> list[str]:
     names = []
     for req in dist.requires or []:
         if "extra ==" in req:

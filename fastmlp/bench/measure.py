@@ -4,6 +4,8 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +33,7 @@ def sgemm_gflops(size: int = 2048, repeats: int = 3) -> float:
     return 2 * size ** 3 / min(times) / 1e9
 
 
-def _per_call(fn, x, budget_s: float, max_calls: int, warmup: int = 20) -> list[float]:
+def _per_call(fn: Callable[[np.ndarray], object], x: np.ndarray, budget_s: float, max_calls: int, warmup: int = 20) -> list[float]:
     for _ in range(warmup):
         fn(x)
     times: list[float] = []
@@ -48,13 +50,13 @@ def _per_call(fn, x, budget_s: float, max_calls: int, warmup: int = 20) -> list[
 CONCURRENT = ("fastmlp", "onnxruntime")
 
 
-def requests_per_s(fn, x, callers: int, seconds: float) -> float:
+def requests_per_s(fn: Callable[[np.ndarray], object], x: np.ndarray, callers: int, seconds: float) -> float:
     """Rows per second that `callers` threads calling fn(x) in a loop get together."""
     import threading
     counts = [0] * callers
     start = threading.Barrier(callers + 1)
 
-    def caller(index):
+    def caller(index: int) -> None:
         start.wait()
         calls = 0
         while time.perf_counter() < deadline:
@@ -75,10 +77,10 @@ def requests_per_s(fn, x, callers: int, seconds: float) -> float:
 
 
 def run(threads: int, workloads: list[str], batches: list[int], epochs: int, samples: int,
-        only: list[str], latency_calls: int, budget_s: float) -> dict:
+        only: list[str], latency_calls: int, budget_s: float) -> dict[str, Any]:
     """All measurements at `threads` threads, as a JSON-ready dict."""
     from fastmlp.bench.environment import describe
-    result: dict = {"threads": threads, "training": [], "ceiling": [], "latency": [],
+    result: dict[str, Any] = {"threads": threads, "training": [], "ceiling": [], "latency": [],
                     "throughput": [], "concurrent": [], "missing": {}, "versions": {}}
     x, y, source = load_data(samples)
     result["data"] = {"source": source, "samples": len(x)}

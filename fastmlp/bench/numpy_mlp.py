@@ -12,7 +12,7 @@ class NumpyMLP:
         seed: seed of the Glorot-uniform initial weights.
     """
 
-    def __init__(self, sizes: list[int], seed: int = 0, learning_rate: float = 1e-3):
+    def __init__(self, sizes: list[int], seed: int = 0, learning_rate: float = 1e-3) -> None:
         rng = np.random.default_rng(seed)
         self.sizes = sizes
         self.W = [rng.uniform(-1, 1, (a, b)).astype(np.float32) * np.float32(np.sqrt(6 / (a + b)))
@@ -27,7 +27,7 @@ class NumpyMLP:
         self.t = 0
         self.capacity = 0
 
-    def _reserve(self, batch):
+    def _reserve(self, batch: int) -> None:
         if batch <= self.capacity:
             return
         self.x_batch = np.empty((batch, self.sizes[0]), np.float32)
@@ -81,7 +81,7 @@ class NumpyMLP:
                 delta = prev
         self._adam()
 
-    def _adam(self):
+    def _adam(self) -> None:
         self.t += 1
         alpha = np.float32(self.lr * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t))
         b1, b2 = np.float32(1 - self.beta_1), np.float32(1 - self.beta_2)
@@ -99,7 +99,7 @@ class NumpyMLP:
             tmp *= alpha
             p -= tmp
 
-    def train_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int, rng) -> None:
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator) -> None:
         """One shuffled pass over (x, y); batches are gathered into preallocated buffers."""
         self._reserve(batch_size)
         order = rng.permutation(len(x))

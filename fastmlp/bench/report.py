@@ -2,7 +2,7 @@
 PNG bar chart."""
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from fastmlp.bench.load import BUSY
 
@@ -19,14 +19,14 @@ def _k(value: Optional[float]) -> str:
     return f"{value:.0f}"
 
 
-def _ratio(a, b) -> str:
+def _ratio(a: Optional[float], b: Optional[float]) -> str:
     return f"{a / b:.2f}x" if a and b else "—"
 
 
-def _training_table(run: dict) -> list[str]:
-    rows: dict = {}
-    busy: set = set()
-    peak: dict = {}
+def _training_table(run: dict[str, Any]) -> list[str]:
+    rows: dict[Any, Any] = {}
+    busy: set[Any] = set()
+    peak: dict[Any, Any] = {}
     for r in run["training"]:
         rows.setdefault((r["workload"], r["batch"]), {})[r["competitor"]] = r["samples_per_s"]
         if (r.get("background_load") or 0) > BUSY:
@@ -56,7 +56,7 @@ def _training_table(run: dict) -> list[str]:
     return lines
 
 
-def _inference_table(run: dict) -> list[str]:
+def _inference_table(run: dict[str, Any]) -> list[str]:
     through = {(t["workload"], t["competitor"], t["mode"]): t["samples_per_s"] for t in run["throughput"]}
     lines = [f"{'workload':<9}{'engine':<13}{'call':<18}{'median µs':>10}{'p99 µs':>9}{'b1024 samples/s':>17}"]
     for r in run["latency"]:
@@ -66,7 +66,7 @@ def _inference_table(run: dict) -> list[str]:
     return lines
 
 
-def _concurrent_table(run: dict) -> list[str]:
+def _concurrent_table(run: dict[str, Any]) -> list[str]:
     """Rows/s from 1 and 2 request threads sharing one model, and the scaling between them."""
     rates = {(c["workload"], c["competitor"], c["batch"], c["callers"]): c["samples_per_s_min_median_max"][1]
              for c in run.get("concurrent", [])}
@@ -80,7 +80,7 @@ def _concurrent_table(run: dict) -> list[str]:
     return lines
 
 
-def text(results: dict) -> str:
+def text(results: dict[str, Any]) -> str:
     """The terminal report."""
     out = []
     env = results["runs"][0]["environment"] if results["runs"] else {}
@@ -133,11 +133,11 @@ def text(results: dict) -> str:
     return "\n".join(out)
 
 
-def write_json(results: dict, path: Path) -> None:
+def write_json(results: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(results, indent=2, sort_keys=False))
 
 
-def write_chart(results: dict, path: Path) -> Optional[str]:
+def write_chart(results: dict[str, Any], path: Path) -> Optional[str]:
     """A PNG of training throughput and one-sample latency; returns why not, if it cannot."""
     try:
         import matplotlib
@@ -166,7 +166,7 @@ def write_chart(results: dict, path: Path) -> Optional[str]:
         ax.set_title(f"Training, {run['threads']} thread(s)")
         ax.legend(fontsize=8)
         ax = axes[1][col]
-        best: dict = {}
+        best: dict[Any, Any] = {}
         for r in run["latency"]:
             key = (r["workload"], r["competitor"])
             best[key] = min(best.get(key, float("inf")), r["median_us"])

@@ -26,7 +26,7 @@ WORKLOADS: dict[str, Workload] = {
 }
 
 
-def load_data(samples: int):
+def load_data(samples: int) -> tuple[np.ndarray, np.ndarray, str]:
     """(x float32 (N, 784) in [0, 1], y int (N,), source): the real Fashion-MNIST training set
     when it is in the cache (no download is attempted), else synthetic data of the same shape
     that stays learnable (synthetic_data)."""
@@ -39,7 +39,7 @@ def load_data(samples: int):
     return x, y, "synthetic: a fixed random teacher's labels (Fashion-MNIST not in the cache)"
 
 
-def synthetic_data(samples: int, seed: int = 0):
+def synthetic_data(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Image-like inputs with labels from a fixed random teacher network, so that training
     works as it does on real data. Uniform noise with random labels does not: nothing can be
     learned, and after an epoch nearly every ReLU is dead and nearly every gradient 0, which

@@ -1,6 +1,9 @@
 """Fashion-MNIST: 70,000 28×28 grayscale images of clothing in 10 classes (Zalando, MIT)."""
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from fastmlp.datasets import idx
 
 NAME = "fashion-mnist"
 # Keras downloads the original files from here.
@@ -13,7 +16,7 @@ SHA256 = {
 }
 
 
-def load_data(base_url: Optional[str] = None):
+def load_data(base_url: Optional[str] = None) -> "idx.TrainTest":
     """Loads Fashion-MNIST from the cache, downloading the files the first time.
 
     Args:

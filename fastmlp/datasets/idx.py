@@ -142,10 +142,12 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) - header != expected:
         raise ValueError(f"{path} is truncated or padded: its header promises {expected} bytes of "
                          f"data for shape {shape}, the file holds {len(raw) - header}.")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
+    data: np.ndarray = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
+    return data
 
 
-def _pair(images: np.ndarray, labels: np.ndarray, images_path: Path, labels_path: Path):
+def _pair(images: np.ndarray, labels: np.ndarray, images_path: Path,
+          labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
     if images.ndim != 3 or labels.ndim != 1:
         raise ValueError(f"{images_path} must hold images (N, rows, cols) and {labels_path} labels "
                          f"(N,); they hold shapes {images.shape} and {labels.shape}.")
@@ -155,8 +157,11 @@ def _pair(images: np.ndarray, labels: np.ndarray, images_path: Path, labels_path
     return images, labels
 
 
-def load(name: str, base_url: str, checksums: dict[str, str]) -> tuple[tuple[np.ndarray, np.ndarray],
-                                                                        tuple[np.ndarray, np.ndarray]]:
+# ((x_train, y_train), (x_test, y_test)), what every load_data returns
+TrainTest = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def load(name: str, base_url: str, checksums: dict[str, str]) -> TrainTest:
     """((x_train, y_train), (x_test, y_test)) from the four standard MNIST-style files."""
     paths = {filename: fetch(name, filename, base_url, sha256) for filename, sha256 in checksums.items()}
     arrays = {filename: read_idx(path) for filename, path in paths.items()}

@@ -1,7 +1,10 @@
 """MNIST: 70,000 28×28 grayscale images of handwritten digits (LeCun, Cortes, Burges;
 CC BY-SA 3.0)."""
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from fastmlp.datasets import idx
 
 NAME = "mnist"
 # A mirror of the original IDX files, the one TensorFlow's tutorials download.
@@ -14,7 +17,7 @@ SHA256 = {
 }
 
 
-def load_data(base_url: Optional[str] = None):
+def load_data(base_url: Optional[str] = None) -> "idx.TrainTest":
     """Loads MNIST from the cache, downloading the files the first time.
 
     Args:

@@ -2,9 +2,15 @@
 the file's name. The Keras formats need h5py (`pip install "fastmlp[keras]"`), imported only
 when such a file is read or written."""
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastmlp._typing import PathLike
+
+if TYPE_CHECKING:
+    from fastmlp.models import Model
 
 
-def _kind(filepath) -> str:
+def _kind(filepath: PathLike) -> str:
     name = str(filepath).lower()
     if name.endswith(".weights.h5"):
         return "keras-weights"
@@ -21,7 +27,7 @@ def _kind(filepath) -> str:
                      "read only)")
 
 
-def save_model(model, filepath, include_optimizer: bool = True) -> None:
+def save_model(model: "Model", filepath: PathLike, include_optimizer: bool = True) -> None:
     """Saves a model to `*.fastmlp` or `*.keras` (see Model.save)."""
     kind = _kind(filepath)
     if kind == "fastmlp":
@@ -35,7 +41,7 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
                          "(legacy '.h5' is read only; weights alone: save_weights)")
 
 
-def load_model(filepath, compile: bool = True):
+def load_model(filepath: PathLike, compile: bool = True) -> "Model":
     """Loads a model saved by fastmlp (`*.fastmlp`, `*.keras`) or by Keras (`*.keras`, `*.h5`).
 
     Args:
@@ -60,7 +66,7 @@ def load_model(filepath, compile: bool = True):
     raise ValueError(f"{filepath} holds weights only: build the model, then model.load_weights(path)")
 
 
-def save_weights(model, filepath) -> None:
+def save_weights(model: "Model", filepath: PathLike) -> None:
     """Saves the weights alone: `*.weights.fastmlp`, or Keras's `*.weights.h5`."""
     kind = _kind(filepath)
     if kind == "weights":
@@ -74,7 +80,7 @@ def save_weights(model, filepath) -> None:
                          f"{str(filepath)!r}")
 
 
-def load_weights(model, filepath) -> None:
+def load_weights(model: "Model", filepath: PathLike) -> None:
     """Loads weights saved by save_weights (or by Keras) into a built model."""
     kind = _kind(filepath)
     if kind in ("weights", "fastmlp"):

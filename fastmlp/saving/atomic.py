@@ -6,9 +6,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from fastmlp._typing import PathLike
+
 
 @contextmanager
-def atomic_write(path) -> Iterator[BinaryIO]:
+def atomic_write(path: PathLike) -> Iterator[BinaryIO]:
     """Yields a binary file beside `path`; on success it is flushed, fsynced and renamed over
     `path` (then the folder is fsynced), on failure removed. A crash or kill mid-save leaves
     the previous file as it was."""

@@ -6,12 +6,13 @@ LeakyReLU, ELU, Softmax, Dropout, BatchNormalization and their options), never b
 instantiating a class a file names. Anything else is a ValueError listing what was found, or
 NotImplementedError for a functional graph that is not a single chain.
 """
-from collections.abc import Sequence
-from typing import Any, Optional
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import numpy as np
 
 from fastmlp import activations, initializers
+from fastmlp._typing import Config
 from fastmlp.layers import (
     ELU,
     Activation,
@@ -26,7 +27,9 @@ from fastmlp.layers import (
     Softmax,
 )
 
-Config = dict[str, Any]
+if TYPE_CHECKING:
+    from fastmlp.models import Model, Sequential
+
 
 # Layer options that change nothing fastmlp computes when they have these values.
 _NEUTRAL = {"quantization_config": (None,), "lora_rank": (None,), "lora_alpha": (None,),
@@ -45,7 +48,7 @@ _DENSE_EXTRAS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer
                  "kernel_constraint", "bias_constraint")
 
 
-def initializer_config(init) -> Config:
+def initializer_config(init: initializers.Initializer) -> Config:
     return {"class_name": type(init).__name__, "config": init.get_config()}
 
 
@@ -77,14 +80,14 @@ def layer_config(layer: Layer) -> Config:
     return {"class_name": type(layer).__name__, "config": config}
 
 
-def model_config(model) -> Config:
+def model_config(model: "Model") -> Config:
     """The config of a Sequential model: its name, input shape (if known) and layers."""
     layers = [layer_config(layer) for layer in model._all_layers()]
     if model._input_shape is not None and not (layers and layers[0]["class_name"] == "InputLayer"):
         layers.insert(0, {"class_name": "InputLayer", "config": {
             "name": "input_layer", "dtype": model._all_layers()[0].dtype if model._all_layers() else "float32",
             "batch_shape": [None, *model._input_shape]}})
-    config = {"name": model.name, "layers": layers}
+    config: Config = {"name": model.name, "layers": layers}
     if type(model).__name__ == "Functional":  # a chain built with Model(inputs, outputs)
         config["fastmlp_functional"] = True
     return {"class_name": "Sequential", "config": config}
@@ -92,11 +95,11 @@ def model_config(model) -> Config:
 
 # ----- reading -------------------------------------------------------------------------------------
 
-def _dtype(value, where: str) -> Optional[str]:
+def _dtype(value: Any, where: str) -> Optional[str]:
     if isinstance(value, dict):  # Keras 3's DTypePolicy
         value = value.get("config", {}).get("name")
-    if value in (None, "float32", "float64"):
-        return value
+    if value is None or value in ("float32", "float64"):
+        return None if value is None else str(value)
     raise ValueError(f"{where}: dtype {value!r} is not supported (float32 or float64)")
 
 
@@ -108,7 +111,7 @@ def _check_options(config: Config, handled: Sequence[str], where: str) -> None:
         raise ValueError(f"{where}: options fastmlp does not support: {odd}")
 
 
-def _initializer(spec, where: str):
+def _initializer(spec: Any, where: str) -> initializers.Initializer:
     if isinstance(spec, str) or spec is None:
         return initializers.get(spec or "zeros")
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
@@ -178,7 +181,7 @@ def _trainable(config: Config) -> bool:
     return value
 
 
-def _activation_name(value, where: str) -> str:
+def _activation_name(value: Any, where: str) -> str:
     try:
         return activations.name_of(value)
     except ValueError:
@@ -195,12 +198,13 @@ def _axis(config: Config) -> int:
     return -1 if axis in (-1, 1) else axis
 
 
-def _number_option(config: Config, key: str, default):
+def _number_option(config: Config, key: str, default: Optional[float]) -> Any:
     value = config.get(key, default)
     return default if value is None and key == "alpha" else value
 
 
-_READERS = {
+# class name -> (the options its reader handles, reader(config, where, **common) -> layer)
+_READERS: dict[str, tuple[tuple[str, ...], Callable[..., Layer]]] = {
     "Activation": (("activation",), lambda c, w, **kw: Activation(_activation_name(c.get("activation"), w), **kw)),
     "ReLU": (("negative_slope",), lambda c, w, **kw: ReLU(negative_slope=c.get("negative_slope", 0.0), **kw)),
     # Keras 2 wrote a LeakyReLU's slope as alpha
@@ -214,7 +218,7 @@ _READERS = {
         lambda c, w, **kw: BatchNormalization(
             axis=_axis(c), momentum=c.get("momentum", 0.99), epsilon=c.get("epsilon", 1e-3),
             center=bool(c.get("center", True)), scale=bool(c.get("scale", True)),
-            **{key: _initializer(c.get(key, default), w) for key, default in
+            **{key: cast(Any, _initializer(c.get(key, default), w)) for key, default in
                zip(_BN_INITIALIZERS, ("zeros", "ones", "zeros", "ones"))}, **kw)),
 }
 
@@ -248,7 +252,7 @@ def _chain(config: Config, where: str) -> list[Config]:
         by_name[name] = entry
     inputs, outputs = config.get("input_layers"), config.get("output_layers")
 
-    def names(spec):  # [[name, 0, 0]] / [name, 0, 0] / {"...": [name, 0, 0]}
+    def names(spec: Any) -> list[str]:  # [[name, 0, 0]] / [name, 0, 0] / {"...": [name, 0, 0]}
         if isinstance(spec, list) and spec and isinstance(spec[0], str):
             return [spec[0]]
         if isinstance(spec, list):
@@ -284,7 +288,7 @@ def _chain(config: Config, where: str) -> list[Config]:
     return order
 
 
-def model_from_config(spec: Any, where: str):
+def model_from_config(spec: Any, where: str) -> tuple["Sequential", Optional[tuple[int, ...]]]:
     """A Sequential model (unbuilt: no weights drawn) from a Sequential or functional-chain config.
     Returns (model, input shape or None)."""
     from fastmlp.models import Functional, Sequential
@@ -309,7 +313,7 @@ def model_from_config(spec: Any, where: str):
     name = config.get("name")
     name = name if isinstance(name, str) and name else None
     if config.get("fastmlp_functional") is True or kind in ("Functional", "Model"):
-        model = Functional.__new__(Functional)  # the same chain, listed with its InputLayer
+        model: Sequential = Functional.__new__(Functional)  # the same chain, listed with its InputLayer
         Sequential.__init__(model, name=name)
     else:
         model = Sequential(name=name)
@@ -320,7 +324,7 @@ def model_from_config(spec: Any, where: str):
     return model, input_shape
 
 
-def planned_weights(model) -> list[tuple[Layer, list[tuple[int, ...]]]]:
+def planned_weights(model: "Model") -> list[tuple[Layer, list[tuple[int, ...]]]]:
     """(layer, shapes of its weights in Keras's order) for each layer with weights of an unbuilt
     model with an input shape, from its config alone: what its weights must be, known before
     anything is allocated."""
@@ -339,11 +343,11 @@ def planned_weights(model) -> list[tuple[Layer, list[tuple[int, ...]]]]:
     return out
 
 
-def planned_shapes(model) -> list[list[tuple[int, ...]]]:
+def planned_shapes(model: "Model") -> list[list[tuple[int, ...]]]:
     """The weight shapes of planned_weights, without the layers (to compare architectures)."""
     return [shapes for _, shapes in planned_weights(model)]
 
 
-def planned_size(model) -> int:
+def planned_size(model: "Model") -> int:
     """The number of weights the model's config implies (Python integers: no overflow)."""
     return sum(int(np.prod(s, dtype=object)) for shapes in planned_shapes(model) for s in shapes)

@@ -13,20 +13,28 @@ import json
 import time
 import warnings
 import zipfile
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from fastmlp import metrics as metrics_module
 from fastmlp import naming
-from fastmlp.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer
+from fastmlp._kernels.optim import NadamRule, UpdateRule
+from fastmlp._typing import Config, PathLike
+from fastmlp.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer, Layer
+from fastmlp.optimizers import Optimizer
 from fastmlp.saving.atomic import atomic_write
 from fastmlp.saving.config import layer_config, model_from_config, planned_weights
+
+if TYPE_CHECKING:
+    from fastmlp.models import Model
 
 KERAS_VERSION = "3.15.1"  # the version whose layout this writes (and whose files the tests read)
 MAX_CONFIG_BYTES = 16 << 20
 
 
-def h5py():
+def h5py() -> Any:
     """h5py, or an ImportError that says which extra brings it."""
     try:
         import h5py as module
@@ -37,7 +45,7 @@ def h5py():
 
 # ----- object paths -----------------------------------------------------------------------------
 
-def layer_paths(layers):
+def layer_paths(layers: Iterable[Layer]) -> list[str]:
     """Keras's object path of each layer: its class name in snake case, then _1, _2, ..."""
     counts: dict[str, int] = {}
     paths: list[str] = []
@@ -49,7 +57,7 @@ def layer_paths(layers):
     return paths
 
 
-def _slot_order(optimizer, n_slots: int, n_vars: int):
+def _slot_order(optimizer: Optimizer, n_slots: int, n_vars: int) -> list[tuple[int, int]]:
     """(slot, variable) pairs in the order Keras stores an optimizer's variables: Adam's
     (AdamW's, Nadam's) momentum and velocity per variable in turn, then AMSGrad's velocity
     maxima; the others slot by slot."""
@@ -59,18 +67,18 @@ def _slot_order(optimizer, n_slots: int, n_vars: int):
     return [(s, k) for s in range(n_slots) for k in range(n_vars)]
 
 
-def _first_slot(optimizer) -> int:
+def _first_slot(optimizer: Optimizer) -> int:
     """Where the slots start among Keras's optimizer variables: after iterations and the
     learning rate, which is no variable when it is a schedule."""
     return 1 if optimizer._schedule is not None else 2
 
 
-def _extra_variables(optimizer) -> int:
+def _extra_variables(rule: UpdateRule) -> int:
     """Scalars Keras keeps after the slots: Nadam's product of momentum factors."""
-    return 1 if type(optimizer).__name__ == "Nadam" else 0
+    return 1 if isinstance(rule, NadamRule) else 0
 
 
-def optimizer_variables(model):
+def optimizer_variables(model: "Model") -> list[np.ndarray]:
     """Views of the rule's slots in the order Keras stores its optimizer's variables (after
     iterations and learning rate): one per (slot, weight) pair. SGD without momentum has none."""
     optimizer, rule, engine = model.optimizer, model._rule, model.engine
@@ -84,23 +92,23 @@ def optimizer_variables(model):
 
 # ----- writing ----------------------------------------------------------------------------------
 
-def _dtype_policy(dtype):
+def _dtype_policy(dtype: str) -> Config:
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": dtype},
             "registered_name": None}
 
 
-def _keras_layer(layer, input_shape):
+def _keras_layer(layer: Layer, input_shape: tuple[int, ...]) -> Config:
     ours = layer_config(layer)["config"]
     kind = type(layer).__name__
     if isinstance(layer, InputLayer):
         return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
                 "config": {"batch_shape": ours["batch_shape"], "dtype": layer.dtype, "sparse": False,
                            "ragged": False, "name": layer.name, "optional": False}}
-    def init(spec):
+    def init(spec: Config) -> Config:
         return {"module": "keras.initializers", "class_name": spec["class_name"],
                 "config": spec["config"], "registered_name": None}
 
-    config = {"name": layer.name, "trainable": layer.trainable, "dtype": _dtype_policy(layer.dtype)}
+    config: Config = {"name": layer.name, "trainable": layer.trainable, "dtype": _dtype_policy(layer.dtype)}
     if isinstance(layer, Flatten):
         config["data_format"] = "channels_last"
     elif isinstance(layer, Dense):
@@ -128,18 +136,17 @@ def _keras_layer(layer, input_shape):
             "build_config": {"input_shape": [None, *input_shape]}}
 
 
-def keras_config(model, include_optimizer: bool = True):
+def keras_config(model: "Model", include_optimizer: bool = True) -> Config:
     """The config.json Keras 3 writes for this Sequential model."""
-    model._require_built()
-    shape = model._input_shape
+    shape = input_shape = model._built_input_shape
     layers = [_keras_layer(InputLayer(shape=shape, name="input_layer", dtype=model.dtype), shape)]
     for layer in model._computing_layers():
         layers.append(_keras_layer(layer, shape))
-        shape = layer.output_shape
-    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+        shape = layer._built_output_shape
+    config: Config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
               "config": {"name": model.name, "trainable": True, "dtype": _dtype_policy(model.dtype),
-                         "layers": layers, "build_input_shape": [None, *model._input_shape]},
-              "build_config": {"input_shape": [None, *model._input_shape]}}
+                         "layers": layers, "build_input_shape": [None, *input_shape]},
+              "build_config": {"input_shape": [None, *input_shape]}}
     if model.compiled:
         optimizer = model.optimizer
         config["compile_config"] = {
@@ -152,7 +159,7 @@ def keras_config(model, include_optimizer: bool = True):
     return config
 
 
-def _write_weights_h5(model, out, include_optimizer: bool) -> None:
+def _write_weights_h5(model: "Model", out: BinaryIO, include_optimizer: bool) -> None:
     h5 = h5py()
     with h5.File(out, "w") as f:
         layers_group = f.create_group("layers")
@@ -174,11 +181,11 @@ def _write_weights_h5(model, out, include_optimizer: bool) -> None:
             variables = optimizer_variables(model)
             for index, variable in enumerate(variables, start=first):
                 group.create_dataset(str(index), data=variable)
-            if _extra_variables(model.optimizer):
+            if isinstance(rule, NadamRule):
                 group.create_dataset(str(first + len(variables)), data=np.float32(rule.u_product))
 
 
-def save(model, filepath, include_optimizer: bool = True) -> None:
+def save(model: "Model", filepath: PathLike, include_optimizer: bool = True) -> None:
     """Writes a Keras 3 `.keras` file that keras.models.load_model opens (atomically)."""
     config = keras_config(model, include_optimizer)
     weights = io.BytesIO()
@@ -190,7 +197,7 @@ def save(model, filepath, include_optimizer: bool = True) -> None:
         archive.writestr("model.weights.h5", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
 
 
-def save_weights(model, filepath) -> None:
+def save_weights(model: "Model", filepath: PathLike) -> None:
     """Keras's `*.weights.h5` (the model.weights.h5 of a .keras file, on its own)."""
     model._require_built()
     buffer = io.BytesIO()
@@ -201,7 +208,7 @@ def save_weights(model, filepath) -> None:
 
 # ----- reading ----------------------------------------------------------------------------------
 
-def _read_layer_weights(model, f, label: str, functional: bool) -> None:
+def _read_layer_weights(model: "Model", f: Any, label: str, functional: bool) -> None:
     """Sets the weights of `model` (built here, unless it is already) from the `layers/...`
     group of a Keras 3 weights file; every shape is checked against the architecture first."""
     keras_layers = model._all_layers() if functional else model._computing_layers()
@@ -228,7 +235,7 @@ def _read_layer_weights(model, f, label: str, functional: bool) -> None:
     model.set_weights([np.asarray(d[()]) for d in datasets])
 
 
-def _read_optimizer(model, f, label: str) -> None:
+def _read_optimizer(model: "Model", f: Any, label: str) -> None:
     if "optimizer/vars" not in f or not model.compiled:
         return
     group = f["optimizer/vars"]
@@ -236,7 +243,7 @@ def _read_optimizer(model, f, label: str) -> None:
     rule = engine.new_rule(model.optimizer)
     model._rule = rule
     variables = optimizer_variables(model)
-    extra = _extra_variables(model.optimizer)
+    extra = _extra_variables(rule)
     first = _first_slot(model.optimizer)
     if sorted(group.keys(), key=int) != [str(i) for i in range(first + len(variables) + extra)]:
         warnings.warn(f"{label}: its optimizer variables do not match a {type(model.optimizer).__name__} "
@@ -250,7 +257,7 @@ def _read_optimizer(model, f, label: str) -> None:
             model._rule = engine.new_rule(model.optimizer)
             return
         view[...] = dataset[()]
-    if extra:
+    if isinstance(rule, NadamRule):
         u_product = float(np.asarray(group[str(first + len(variables))][()]))
         if not 0 < u_product <= 1:
             warnings.warn(f"{label}: Nadam's momentum product {u_product} is not in (0, 1]; the "
@@ -261,7 +268,7 @@ def _read_optimizer(model, f, label: str) -> None:
     rule.iterations = int(group["0"][()])
 
 
-def compile_from(model, compile_config, label: str) -> bool:
+def compile_from(model: "Model", compile_config: Any, label: str) -> bool:
     """Restores Keras's compile settings where fastmlp has them; warns and leaves the model
     uncompiled (it still predicts) where it does not."""
     from fastmlp import optimizers
@@ -277,7 +284,7 @@ def compile_from(model, compile_config, label: str) -> bool:
         return False
 
 
-def load(filepath, compile: bool = True):
+def load(filepath: PathLike, compile: bool = True) -> "Model":
     """A Keras 3 `.keras` file as a fastmlp model (Sequential or functional chain)."""
     label = str(filepath)
     try:
@@ -311,7 +318,7 @@ def load(filepath, compile: bool = True):
     return model
 
 
-def load_weights(model, filepath) -> None:
+def load_weights(model: "Model", filepath: PathLike) -> None:
     """Keras's `*.weights.h5` (or fastmlp's, written by save_weights) into a built model."""
     model._require_built()
     label = str(filepath)

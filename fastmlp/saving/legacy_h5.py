@@ -5,18 +5,23 @@ Root attributes `model_config` and `training_config` (JSON); weights at
 (kernel, then bias). The optimizer's slots are not read: the optimizer starts afresh.
 """
 import json
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastmlp._typing import PathLike
 from fastmlp.saving.config import model_from_config, planned_weights
 from fastmlp.saving.keras_v3 import compile_from, h5py
 
+if TYPE_CHECKING:
+    from fastmlp.models import Model
 
-def _text(value):
+
+def _text(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def load(filepath, compile: bool = True):
+def load(filepath: PathLike, compile: bool = True) -> "Model":
     """A legacy `.h5` Keras model as a fastmlp model (Sequential or functional chain)."""
     label = str(filepath)
     h5 = h5py()

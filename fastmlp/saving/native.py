@@ -16,17 +16,22 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Optional, Union
 
 import numpy as np
 
+from fastmlp._typing import Config, PathLike
 from fastmlp.saving.atomic import atomic_write
 from fastmlp.saving.config import model_config, model_from_config, planned_shapes, planned_size
 
 FORMAT, VERSION = "fastmlp", 1
 HEADER = "fastmlp.json"
 MAX_HEADER_BYTES = 16 << 20
+if TYPE_CHECKING:
+    from fastmlp.models import Model
+
 DTYPES: dict[str, np.dtype[Any]] = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
 
 
@@ -34,7 +39,7 @@ def _array_entry(name: str) -> str:
     return f"arrays/{name}.bin"
 
 
-def _write(model, out, include_optimizer: bool, weights_only: bool = False) -> None:
+def _write(model: "Model", out: BinaryIO, include_optimizer: bool, weights_only: bool = False) -> None:
     arrays: dict[str, np.ndarray] = {}
     if model.built:
         arrays["weights"] = model.engine.published
@@ -67,13 +72,13 @@ def _write(model, out, include_optimizer: bool, weights_only: bool = False) -> N
         archive.writestr(HEADER, json.dumps(header, indent=1))
 
 
-def save(model, filepath, include_optimizer: bool = True, weights_only: bool = False) -> None:
+def save(model: "Model", filepath: PathLike, include_optimizer: bool = True, weights_only: bool = False) -> None:
     """Writes `model` to filepath atomically (a temporary file beside it, fsync, rename)."""
     with atomic_write(filepath) as out:
         _write(model, out, include_optimizer, weights_only)
 
 
-def model_to_bytes(model) -> bytes:
+def model_to_bytes(model: "Model") -> bytes:
     """The model file as bytes (what pickling a model stores)."""
     buffer = io.BytesIO()
     _write(model, buffer, include_optimizer=True)
@@ -83,7 +88,7 @@ def model_to_bytes(model) -> bytes:
 class _Reader:
     """One open model file: its checked header, and its arrays on request."""
 
-    def __init__(self, source, label: str):
+    def __init__(self, source: Union[Path, BinaryIO], label: str) -> None:
         self.label = label
         try:
             self.archive = zipfile.ZipFile(source)
@@ -122,7 +127,7 @@ class _Reader:
                              f"says {size}; the file is corrupted")
         return data
 
-    def array(self, name: str, shape) -> np.ndarray:
+    def array(self, name: str, shape: Sequence[int]) -> np.ndarray:
         """Array `name`, which must have `shape` (what the architecture needs), checked against
         its declared dtype, shape, entry size and SHA-256 before it is used."""
         entry, nbytes, dtype, meta = self.check(name, shape)
@@ -130,9 +135,10 @@ class _Reader:
         if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
             raise ValueError(f"{self.label}: array {name!r} does not match its SHA-256; the file "
                              "is corrupted")
-        return np.frombuffer(data, dtype=dtype).reshape(shape)
+        array: np.ndarray = np.frombuffer(data, dtype=dtype).reshape(shape)
+        return array
 
-    def check(self, name: str, shape):
+    def check(self, name: str, shape: Sequence[int]) -> tuple[str, int, "np.dtype[Any]", Config]:
         """(entry, bytes, dtype, meta) of array `name` once its declared dtype and shape are
         `shape`'s and its zip entry has the size they imply: nothing read or allocated yet."""
         meta = self.header["arrays"].get(name)
@@ -157,14 +163,14 @@ class _Reader:
         return entry, nbytes, dtype, meta
 
 
-def _open(filepath) -> _Reader:
+def _open(filepath: PathLike) -> _Reader:
     path = Path(filepath)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {path}")
     return _Reader(path, str(path))
 
 
-def _restore(reader: _Reader, compile_model: bool = True):
+def _restore(reader: _Reader, compile_model: bool = True) -> "Model":
     header = reader.header
     model, _ = model_from_config(header.get("model"), reader.label)
     if "weights" in header["arrays"]:
@@ -178,7 +184,7 @@ def _restore(reader: _Reader, compile_model: bool = True):
     return model
 
 
-def _load_flat_weights(model, reader: _Reader) -> None:
+def _load_flat_weights(model: "Model", reader: _Reader) -> None:
     # the stored array must be what the architecture implies before anything is built: a
     # config claiming terabytes of weights fails here, against the zip's own entry size
     reader.check("weights", [planned_size(model)])
@@ -190,7 +196,7 @@ def _load_flat_weights(model, reader: _Reader) -> None:
     engine.restore(flat)
 
 
-def _compile(model, config, state: Optional[dict], reader: _Reader) -> None:
+def _compile(model: "Model", config: Any, state: Optional[Config], reader: _Reader) -> None:
     from fastmlp import optimizers
     if not isinstance(config, dict) or not isinstance(config.get("optimizer"), dict):
         raise ValueError(f"{reader.label}: the compile settings are malformed")
@@ -218,23 +224,23 @@ def _compile(model, config, state: Optional[dict], reader: _Reader) -> None:
     model._rule = rule
 
 
-def load(filepath, compile: bool = True):
+def load(filepath: PathLike, compile: bool = True) -> "Model":
     """The model saved at filepath (see the module docstring for what is checked)."""
     return _restore(_open(filepath), compile)
 
 
-def model_from_bytes(data: bytes):
+def model_from_bytes(data: bytes) -> "Model":
     """The model of model_to_bytes (unpickling a model)."""
     return _restore(_Reader(io.BytesIO(data), "the pickled model"))
 
 
-def save_weights(model, filepath) -> None:
+def save_weights(model: "Model", filepath: PathLike) -> None:
     """The weights alone, in this format (`*.weights.fastmlp`)."""
     model._require_built()
     save(model, filepath, include_optimizer=False, weights_only=True)
 
 
-def load_weights(model, filepath) -> None:
+def load_weights(model: "Model", filepath: PathLike) -> None:
     """Weights from save_weights (or a whole model file) into `model`, whose architecture must
     give the same flat size and layer shapes."""
     reader = _open(filepath)
