@@ -88,6 +88,7 @@ M = {
  "wt-stale-between-calls": ("fastmlp/_kernels/network.pyx", "    if c.op in (TRAIN, GEMMS) and c.wt != NULL:", "    if False:", "tests/test_team.py"),
  "team-fallback-keeps-team": ("fastmlp/_kernels/network.pyx", "this thread trains alone\n                    run.open = False\n", "this thread trains alone\n                    pass\n", "tests/test_team.py -k helpers"),
  "dx-from-w-not-wt": ("fastmlp/_kernels/dense.pyx", "        forward_gemm(dy, wt, dx, rows, n_out, n_in, level)", "        forward_gemm(dy, w, dx, rows, n_out, n_in, level)", "tests/test_team.py"),
+ "msvc-interlocked-arity": ("csrc/team.h", "{ _InterlockedExchange(p, v); }", "{ _InterlockedExchange(p); }", "tests/test_package.py -k portable"),
 }
 
 def main():
