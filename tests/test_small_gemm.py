@@ -19,9 +19,11 @@ needs_kernel = pytest.mark.skipif(TOP == 0, reason="this CPU has neither AVX2 wi
                                                    "inference runs on BLAS")
 
 # rows: each tile height (1..6) and a few blocks with a remainder; columns: below, at and past
-# each vector and panel width (8, 16, 32 for AVX2; 16, 64, 128 for AVX-512); k from 1 up
+# each vector and panel width (8, 16, 32 for AVX2; 16, 64, 128 for AVX-512), tails of 1..8
+# lanes (AVX-512 computes them in a ymm) and of 9..16, vector counts that split into uneven
+# panels (AVX-512: 13 vectors as 4 + 3 + 3 + 3); k from 1 up
 ROWS = [1, 2, 3, 5, 6, 7, 13, 64]
-COLS = [1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 128, 129, 300]
+COLS = [1, 7, 8, 9, 15, 16, 17, 24, 31, 33, 63, 64, 65, 100, 127, 128, 129, 136, 200, 300]
 DEPTHS = [1, 2, 17, 784]
 
 

@@ -89,6 +89,8 @@ M = {
  "team-fallback-keeps-team": ("fastmlp/_kernels/network.pyx", "this thread trains alone\n                    run.open = False\n", "this thread trains alone\n                    pass\n", "tests/test_team.py -k helpers"),
  "dx-from-w-not-wt": ("fastmlp/_kernels/dense.pyx", "        forward_gemm(dy, wt, dx, rows, n_out, n_in, level)", "        forward_gemm(dy, w, dx, rows, n_out, n_in, level)", "tests/test_team.py"),
  "msvc-interlocked-arity": ("csrc/team.h", "{ _InterlockedExchange(p, v); }", "{ _InterlockedExchange(p); }", "tests/test_package.py -k portable"),
+ "gemm-ymm-tail-short": ("csrc/small_gemm.h", "_mm256_set1_epi32(__builtin_popcount((unsigned)last))", "_mm256_set1_epi32(__builtin_popcount((unsigned)last) - 1)", "tests/test_small_gemm.py"),
+ "gemm-panels-drop-remainder": ("csrc/small_gemm.h", "ptrdiff_t vectors = vectors_all / panels + (q < vectors_all % panels);", "ptrdiff_t vectors = vectors_all / panels;", "tests/test_small_gemm.py"),
 }
 
 def main():
