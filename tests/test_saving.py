@@ -200,20 +200,21 @@ def test_a_save_killed_midway_leaves_the_previous_file_intact(rng, tmp_path):
     path = tmp_path / "model.fastmlp"
     model.save(path)
     before = path.read_bytes()
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SAVE_FOREVER), str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-        # kill it while a temporary file is being written beside the model
-        for _ in range(2000):
-            if any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):
-                break
-            proc.poll()
-            assert proc.returncode is None, proc.stderr.read()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        proc.kill()
+    # the with block closes the pipes and reaps the child however the test ends
+    with subprocess.Popen([sys.executable, "-c", textwrap.dedent(SAVE_FOREVER), str(path)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as proc:
+        try:
+            assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+            # kill it while a temporary file is being written beside the model
+            for _ in range(2000):
+                if any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):
+                    break
+                proc.poll()
+                assert proc.returncode is None, proc.stderr.read()
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
     # the file is either the old model or a complete new one, never a torn mix
     data = path.read_bytes()
     loaded = keras.models.load_model(path)

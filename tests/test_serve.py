@@ -128,21 +128,22 @@ def test_concurrent_clients_get_their_own_answers(server, model, rng):
 def test_the_command_serves_a_model_file(model, tmp_path, rng):
     path = tmp_path / "toy.fastmlp"
     model.save(path)
-    proc = subprocess.Popen([sys.executable, "-m", "fastmlp.serve", str(path), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        line = proc.stderr.readline()
-        assert "serving" in line, line + proc.stderr.read()
-        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
-        x = rng.standard_normal((2, 2, 3)).astype(np.float32)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", "/v1/models/toy:predict", body=json.dumps({"instances": x.tolist()}))
-        answer = json.loads(conn.getresponse().read())
-        conn.close()
-        np.testing.assert_allclose(answer["predictions"], model.predict(x, verbose=0), rtol=1e-6)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    # the with block closes the pipes and reaps the server however the test ends
+    with subprocess.Popen([sys.executable, "-m", "fastmlp.serve", str(path), "--port", "0"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as proc:
+        try:
+            line = proc.stderr.readline()
+            assert "serving" in line, line + proc.stderr.read()
+            port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+            x = rng.standard_normal((2, 2, 3)).astype(np.float32)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", "/v1/models/toy:predict", body=json.dumps({"instances": x.tolist()}))
+            answer = json.loads(conn.getresponse().read())
+            conn.close()
+            np.testing.assert_allclose(answer["predictions"], model.predict(x, verbose=0), rtol=1e-6)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def test_the_command_reports_a_missing_file(tmp_path):
