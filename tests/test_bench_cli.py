@@ -164,3 +164,18 @@ def test_the_background_load_counts_other_processes_not_this_one(monkeypatch):
     with load.Meter() as missing:
         counters.update(wall=60.0)
     assert missing.load is None
+
+
+def test_a_figure_whose_epochs_spread_is_marked_unsteady():
+    from fastmlp.bench import report
+    steady = {"workload": "M1", "batch": 32, "competitor": "fastmlp", "samples_per_s": 200e3,
+              "samples_per_s_min_median_max": [198e3, 200e3, 203e3], "background_load": 0.0}
+    shaky = dict(steady, competitor="numpy", samples_per_s=100e3,
+                 samples_per_s_min_median_max=[80e3, 100e3, 101e3])
+    assert not report.unsteady(steady) and report.unsteady(shaky)
+    lines = report._training_table({"training": [steady, shaky], "ceiling": []})
+    row = next(line for line in lines if line.startswith("M1"))
+    assert "100.0k~" in row and "200.0k~" not in row and "200.0k" in row
+    assert any(line.startswith("~ unsteady") for line in lines)
+    lines = report._training_table({"training": [steady], "ceiling": []})
+    assert not any("~" in line for line in lines)
