@@ -109,8 +109,8 @@ _FUNCTIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, 
 _ALIASES = {"swish": "silu"}
 # The names a layer's `activation` may take (what model files may hold).
 NAMES = frozenset(_FUNCTIONS)
-# what a layer's `activation` argument takes: a name, a function of this module, or None (linear)
 ActivationLike = Union[str, Callable[..., Any], None]
+"""What a layer's `activation` argument takes: a name, a function of this module, or None (linear)."""
 
 
 def get(identifier: "ActivationLike") -> Callable[..., np.ndarray]:

@@ -84,8 +84,8 @@ class UnitNorm(Constraint):
 
 
 max_norm, non_neg, unit_norm = MaxNorm, NonNeg, UnitNorm
-# what a layer's *_constraint argument takes: a name, a {class_name, config} dict, a Constraint, None
 ConstraintLike = Union[str, Constraint, dict[str, Any], None]
+"""What a layer's *_constraint argument takes: a name, a {class_name, config} dict, a Constraint, None."""
 _CLASSES: dict[str, Callable[..., Constraint]] = {"MaxNorm": MaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm}
 _NAMES: dict[str, Callable[[], Constraint]] = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm}
 

@@ -134,8 +134,8 @@ class BatchNormStep(NamedTuple):
 Step = Union[DenseStep, ActivationStep, DropoutStep, BatchNormStep]
 
 
-# metrics by Keras name: one name, None, or a sequence of names or (name, k) pairs
 MetricNames = Union[None, str, Sequence[Union[str, tuple[str, int]]]]
+"""Metrics by Keras name: one name, None, or a sequence of names or (name, k) pairs."""
 
 
 def _metric_codes(metrics: MetricNames) -> list[tuple[int, int]]:

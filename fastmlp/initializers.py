@@ -201,8 +201,8 @@ _BY_NAME: dict[str, Callable[[], Initializer]] = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
 }
 
-# what a layer's *_initializer argument takes: a Keras name, an Initializer or its class
 InitializerLike = Union[str, Initializer, type[Initializer]]
+"""What a layer's *_initializer argument takes: a Keras name, an Initializer or its class."""
 
 
 def get(identifier: "InitializerLike") -> Initializer:

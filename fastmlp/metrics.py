@@ -113,8 +113,8 @@ class MetricSpec(NamedTuple):
     given: object
 
 
-# what compile()'s `metrics` takes: a name, a Metric, a saved {class_name, config}, a list of them, None
 MetricsLike = Union[str, Metric, dict[str, Any], Sequence[Union[str, Metric, dict[str, Any]]], None]
+"""What compile()'s `metrics` takes: a name, a Metric, a saved {class_name, config}, a list of them, None."""
 
 
 def parse(metrics: MetricsLike) -> list[MetricSpec]:

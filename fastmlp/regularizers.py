@@ -74,8 +74,8 @@ class L2(Regularizer):
 
 
 l1, l2, l1_l2 = L1, L2, L1L2
-# what a layer's *_regularizer argument takes: a name, a {class_name, config} dict, a Regularizer, None
 RegularizerLike = Union[str, Regularizer, dict[str, Any], None]
+"""What a layer's *_regularizer argument takes: a name, a {class_name, config} dict, a Regularizer, None."""
 _CLASSES: dict[str, Callable[..., Regularizer]] = {"L1": L1, "L2": L2, "L1L2": L1L2}
 _NAMES: dict[str, Callable[[], Regularizer]] = {"l1": L1, "l2": L2}
 

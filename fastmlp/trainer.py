@@ -37,10 +37,10 @@ if TYPE_CHECKING:
     from fastmlp.engine import Engine
     from fastmlp.models import Model
 
-# what evaluate-like methods return: the loss alone, [loss, *metrics], or the logs (return_dict)
 Results = Union[float, list[float], Logs]
-# an optimizer's saved state: (iterations, slots), as UpdateRule.get_state returns it
+"""What evaluate-like methods return: the loss alone, [loss, *metrics], or the logs (return_dict)."""
 RuleState = tuple[int, list[np.ndarray]]
+"""An optimizer's saved state: (iterations, slots), as UpdateRule.get_state returns it."""
 # one epoch's data for the engine: features, labels, targets, dropout seed, sample weights
 _EpochData = tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray], int, Optional[np.ndarray]]
 

@@ -157,8 +157,8 @@ def _pair(images: np.ndarray, labels: np.ndarray, images_path: Path,
     return images, labels
 
 
-# ((x_train, y_train), (x_test, y_test)), what every load_data returns
 TrainTest = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""((x_train, y_train), (x_test, y_test)), what every load_data returns."""
 
 
 def load(name: str, base_url: str, checksums: dict[str, str]) -> TrainTest:
