@@ -37,7 +37,10 @@ def test_quick_run_writes_json_and_table(tmp_path):
     assert "%peak" in proc.stdout
     assert run["ceiling"][0]["samples_per_s"] > 0 and run["sgemm_gflops_2048"] > 0
     assert {(r["competitor"], r["mode"]) for r in run["latency"]} >= {("fastmlp", "predict_on_batch"), ("numpy", "forward")}
-    assert all(r["p99_us"] >= r["median_us"] > 0 for r in run["latency"])
+    assert all(r["max_us"] >= r["p99_us"] >= r["median_us"] >= r["min_us"] > 0 for r in run["latency"])
+    for r in run["throughput"] + run["ceiling"]:
+        low, median, high = r["samples_per_s_min_median_max"]
+        assert 0 < low <= median <= high and median == pytest.approx(r["samples_per_s"])
     # a peer that is not installed is reported as such, never as a figure
     if "keras" not in names:
         assert "not installed" in run["missing"]["keras"]

@@ -46,6 +46,11 @@ def _per_call(fn: Callable[[np.ndarray], object], x: np.ndarray, budget_s: float
     return times
 
 
+def _rates(samples: int, seconds: list[float]) -> list[float]:
+    """[min, median, max] samples/s of `samples` samples done once per entry of `seconds`."""
+    return [samples / max(seconds), samples / statistics.median(seconds), samples / min(seconds)]
+
+
 # The engines whose inference calls release the GIL, measured from concurrent request threads.
 CONCURRENT = ("fastmlp", "onnxruntime")
 
@@ -117,6 +122,7 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                 secs = statistics.median(times)
                 result["ceiling"].append({"workload": wname, "batch": batch, "epoch_seconds": times,
                                           "samples_per_s": len(x) / secs,
+                                          "samples_per_s_min_median_max": _rates(len(x), times),
                                           "gflops": workload.flops_per_sample() * len(x) / secs / 1e9,
                                           "background_load": meter.load})
             for name, engine in engines.items():
@@ -136,7 +142,7 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                 result["training"].append({
                     "workload": wname, "batch": batch, "competitor": name, "epoch_seconds": times,
                     "samples_per_s": len(x) / secs,
-                    "samples_per_s_min_median_max": [len(x) / max(times), len(x) / secs, len(x) / min(times)],
+                    "samples_per_s_min_median_max": _rates(len(x), times),
                     # the step's FLOPs against the machine's measured sgemm peak
                     "percent_of_sgemm_peak": 100 * workload.flops_per_sample() * len(x) / secs / 1e9
                                              / result["sgemm_gflops_2048"],
@@ -149,14 +155,20 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
             big = np.ascontiguousarray(x[:1024])
             for mode, fn in engine.inference_modes().items():
                 slow = mode == "predict" and name == "keras"
-                calls = _per_call(fn, one, budget_s / (4 if slow else 1), 200 if slow else latency_calls)
+                with Meter() as meter:
+                    calls = _per_call(fn, one, budget_s / (4 if slow else 1), 200 if slow else latency_calls)
                 result["latency"].append({"workload": wname, "competitor": name, "mode": mode,
-                                          "calls": len(calls), "median_us": statistics.median(calls),
-                                          "p99_us": float(np.percentile(calls, 99))})
-                batch_times = _per_call(fn, big, budget_s / 2, 200, warmup=3)
+                                          "calls": len(calls), "min_us": min(calls),
+                                          "median_us": statistics.median(calls),
+                                          "p99_us": float(np.percentile(calls, 99)), "max_us": max(calls),
+                                          "background_load": meter.load})
+                with Meter() as meter:
+                    batch_times = _per_call(fn, big, budget_s / 2, 200, warmup=3)
                 result["throughput"].append({"workload": wname, "competitor": name, "mode": mode,
                                              "batch": 1024, "calls": len(batch_times),
-                                             "samples_per_s": 1024 / (statistics.median(batch_times) / 1e6)})
+                                             "samples_per_s": 1024 / (statistics.median(batch_times) / 1e6),
+                                             "samples_per_s_min_median_max": _rates(1024, [t / 1e6 for t in batch_times]),
+                                             "background_load": meter.load})
             if name in CONCURRENT:
                 # the first inference mode (fastmlp's predict_on_batch, ORT's run) from 1 and 2
                 # request threads sharing one model; three repeats each, with the load beside them
