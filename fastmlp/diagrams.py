@@ -24,7 +24,7 @@ def _shape(shape: tuple[Optional[int], ...]) -> str:
 def _boxes(model: "Model", show_shapes: bool, show_layer_names: bool, show_dtype: bool = False) -> list[list[str]]:
     """The text lines of each layer's box, input to output."""
     boxes: list[list[str]] = []
-    shape = model._built_input_shape
+    shape = model._built_shape
     layers = model._all_layers()
     if not layers or type(layers[0]).__name__ != "InputLayer":
         boxes.append(["input_layer (InputLayer)" if show_layer_names else "InputLayer"]

@@ -210,8 +210,9 @@ class Model(Trainer):
             self._build(initialize=False)
 
     @property
-    def _built_input_shape(self) -> tuple[int, ...]:
-        """The sample shape of a built model (ValueError when unbuilt)."""
+    def _built_shape(self) -> tuple[int, ...]:
+        """The input shape of a built model, one sample's (ValueError when unbuilt), as a
+        layer's _built_shape."""
         self._require_built()
         if self._input_shape is None:  # a built model knows it; this keeps the type checker sure
             raise ValueError(f"Model {self.name!r} has no input shape")
@@ -386,10 +387,11 @@ class Sequential(Model):
                 shape = tuple(input_shape)
                 if shape and shape[0] is None:
                     shape = shape[1:]
-                if any(d is None for d in shape):
+                dims = [d for d in shape if d is not None]
+                if len(dims) != len(shape):
                     raise ValueError("build() needs every dimension of a sample; only the batch "
                                      f"dimension may be None. Received: input_shape={input_shape!r}")
-                self._input_shape = tuple(int(d) for d in shape if d is not None)
+                self._input_shape = tuple(int(d) for d in dims)
             if self._input_shape is None:
                 raise ValueError("The model's input shape is unknown: give the first layer input_shape=..., "
                                  "add an Input(shape=...) first, or call fit/predict with data.")

@@ -48,22 +48,33 @@ def headers():
     return sorted(p.name for p in CSRC.glob("*.h"))
 
 
-def compile_all(compiler: str, work: Path) -> str:
-    """'' if `compiler` compiles every header strictly, else its messages."""
+def _write_stubs(work: Path, stubs: dict[str, str]) -> Path:
+    """A folder of stub system headers, for -I."""
+    folder = work / "stubs"
+    folder.mkdir()
+    for name, text in stubs.items():
+        (folder / name).write_text(text + "\n")
+    return folder
+
+
+def _write_all_headers(work: Path) -> Path:
+    """A C file that includes every header and uses what main() must link."""
     source = work / "all.c"
     source.write_text("".join(f'#include "{h}"\n' for h in headers())
                       + "int main(void) { return fm_simd_level() + (int)fm_flush_denormals_begin(); }\n")
-    proc = subprocess.run([compiler, *STRICT, f"-I{CSRC}", "-c", str(source), "-o", str(work / "all.o")],
-                          capture_output=True, text=True)
+    return source
+
+
+def compile_all(compiler: str, work: Path) -> str:
+    """'' if `compiler` compiles every header strictly, else its messages."""
+    proc = subprocess.run([compiler, *STRICT, f"-I{CSRC}", "-c", str(_write_all_headers(work)),
+                           "-o", str(work / "all.o")], capture_output=True, text=True)
     return "" if proc.returncode == 0 else proc.stderr
 
 
 def msvc_view(work: Path) -> str:
     """'' if the headers, preprocessed as MSVC sees them, hold no GNU-only syntax."""
-    stubs = work / "stubs"
-    stubs.mkdir()
-    for name, text in STUBS.items():
-        (stubs / name).write_text(text + "\n")
+    stubs = _write_stubs(work, STUBS)
     problems = []
     for header in headers():
         proc = subprocess.run(["gcc", "-E", "-P", "-nostdinc", "-undef", "-D_MSC_VER=1930",
@@ -95,47 +106,36 @@ MSVC_FLAGS = ["--target=x86_64-pc-windows-msvc", "-fms-compatibility", "-fms-ext
 
 def msvc_compile(clang: str, work: Path) -> str:
     """'' if every header compiles in MSVC mode (see step 3 above), else clang's messages."""
-    stubs = work / "stubs"
-    stubs.mkdir()
-    for name, text in MSVC_STUBS.items():
-        (stubs / name).write_text(text + "\n")
-    source = work / "all.c"
-    source.write_text("".join(f'#include "{h}"\n' for h in headers())
-                      + "int main(void) { return fm_simd_level() + (int)fm_flush_denormals_begin(); }\n")
-    proc = subprocess.run([clang, *MSVC_FLAGS, f"-I{stubs}", f"-I{CSRC}", "-c", str(source),
-                           "-o", str(work / "all.obj")], capture_output=True, text=True)
+    stubs = _write_stubs(work, MSVC_STUBS)
+    proc = subprocess.run([clang, *MSVC_FLAGS, f"-I{stubs}", f"-I{CSRC}", "-c",
+                           str(_write_all_headers(work)), "-o", str(work / "all.obj")],
+                          capture_output=True, text=True)
     return "" if proc.returncode == 0 else proc.stderr
 
 
+def _report(label: str, messages: str) -> bool:
+    """Prints a check's line (and its messages); True when it failed."""
+    print(f"{label}: {'ok' if not messages else 'FAILED'}")
+    if messages:
+        print(messages)
+    return bool(messages)
+
+
 def main() -> int:
-    compilers = [c for c in ("gcc", "cc", find_clang(), "aarch64-linux-gnu-gcc") if c and shutil.which(c)]
+    clang = find_clang()
+    compilers = [c for c in ("gcc", "cc", clang, "aarch64-linux-gnu-gcc") if c and shutil.which(c)]
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
+        def work(name: str) -> Path:
+            folder = Path(tmp) / name
+            folder.mkdir()
+            return folder
         for compiler in compilers:
-            work = Path(tmp) / compiler
-            work.mkdir()
-            messages = compile_all(compiler, work)
-            print(f"{compiler}: {'ok' if not messages else 'FAILED'}")
-            if messages:
-                print(messages)
-                failed = True
-        work = Path(tmp) / "msvc"
-        work.mkdir()
-        messages = msvc_view(work)
-        print(f"MSVC view (no GNU-only syntax): {'ok' if not messages else 'FAILED'}")
-        if messages:
-            print(messages)
-            failed = True
-        clang = find_clang()
+            failed |= _report(compiler, compile_all(compiler, work(compiler)))
+        failed |= _report("MSVC view (no GNU-only syntax)", msvc_view(work("msvc")))
         if clang:
-            work = Path(tmp) / "msvc-compile"
-            work.mkdir()
-            messages = msvc_compile(clang, work)
-            print(f"MSVC-mode compile ({clang} --target=x86_64-pc-windows-msvc): "
-                  f"{'ok' if not messages else 'FAILED'}")
-            if messages:
-                print(messages)
-                failed = True
+            failed |= _report(f"MSVC-mode compile ({clang} --target=x86_64-pc-windows-msvc)",
+                              msvc_compile(clang, work("msvc-compile")))
         else:
             print("MSVC-mode compile: skipped (no clang on PATH)")
     return 1 if failed else 0

@@ -36,15 +36,12 @@ def _ratio(a: Optional[float], b: Optional[float]) -> str:
 
 def _training_table(run: dict[str, Any]) -> list[str]:
     rows: dict[Any, Any] = {}
-    busy: set[Any] = set()
-    shaky: set[Any] = set()
+    marks: dict[Any, str] = {}  # "!" busy, "~" unsteady, after a figure
     peak: dict[Any, Any] = {}
     for r in run["training"]:
         rows.setdefault((r["workload"], r["batch"]), {})[r["competitor"]] = r["samples_per_s"]
-        if (r.get("background_load") or 0) > BUSY:
-            busy.add((r["workload"], r["batch"], r["competitor"]))
-        if unsteady(r):
-            shaky.add((r["workload"], r["batch"], r["competitor"]))
+        marks[(r["workload"], r["batch"], r["competitor"])] = (
+            ("!" if (r.get("background_load") or 0) > BUSY else "") + ("~" if unsteady(r) else ""))
         if r["competitor"] == "fastmlp":
             peak[(r["workload"], r["batch"])] = r.get("percent_of_sgemm_peak")
     ceiling = {(c["workload"], c["batch"]): c["samples_per_s"] for c in run["ceiling"]}
@@ -57,18 +54,17 @@ def _training_table(run: dict[str, Any]) -> list[str]:
         peers = [v for n, v in values.items() if n != "fastmlp"]
         ceil = ceiling.get((workload, batch))
         line = f"{workload:<9}{batch:>6}" + "".join(
-            f"{_k(values.get(n)) + ('!' if (workload, batch, n) in busy else '') + ('~' if (workload, batch, n) in shaky else ''):>13}"
-            for n in names)
+            f"{_k(values.get(n)) + marks.get((workload, batch, n), ''):>13}" for n in names)
         line += f"{_k(ceil):>10}{_ratio(fm, values.get('numpy')):>10}{_ratio(fm, values.get('keras')):>10}"
         line += f"{_ratio(fm, max(peers) if peers else None):>9}"
         line += f"{(f'{100 * fm / ceil:.0f}%' if fm and ceil else '—'):>7}"
         pk = peak.get((workload, batch))
         line += f"{(f'{pk:.0f}%' if pk else '—'):>7}"
         lines.append(line)
-    if busy:
+    if any("!" in mark for mark in marks.values()):
         lines.append(f"! measured while other processes used over {100 * BUSY:.0f}% of the CPUs "
                      "(background_load in results.json): repeat on a quiet machine")
-    if shaky:
+    if any("~" in mark for mark in marks.values()):
         lines.append(f"~ unsteady: its timed epochs spread over more than {100 * UNSTEADY:.0f}% of their "
                      "median (samples_per_s_min_median_max): the machine changed speed meanwhile")
     return lines

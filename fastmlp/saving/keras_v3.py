@@ -138,7 +138,7 @@ def _keras_layer(layer: Layer, input_shape: tuple[int, ...]) -> Config:
 
 def keras_config(model: "Model", include_optimizer: bool = True) -> Config:
     """The config.json Keras 3 writes for this Sequential model."""
-    shape = input_shape = model._built_input_shape
+    shape = input_shape = model._built_shape
     layers = [_keras_layer(InputLayer(shape=shape, name="input_layer", dtype=model.dtype), shape)]
     for layer in model._computing_layers():
         layers.append(_keras_layer(layer, shape))
