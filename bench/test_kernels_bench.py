@@ -78,3 +78,26 @@ def test_adam_numpy(benchmark, size):
     mlp = NumpyMLP([size, 1])  # one flat "layer" of `size` weights
     mlp.grads[0][...] = 0.01
     benchmark(mlp._adam)
+
+
+# x·W on fastmlp's own GEMM alone (its best level on this CPU) against NumPy's sgemm, at the
+# models' layer shapes, training batch sizes and inference's batch 1024: (rows, inputs, units)
+GEMM_SHAPES = [(1024, 784, 300), (1024, 300, 200), (1024, 200, 100), (1024, 784, 100),
+               (128, 784, 100), (32, 784, 100), (128, 784, 300)]
+
+
+@pytest.mark.parametrize("shape", GEMM_SHAPES, ids=str)
+def test_gemm_fastmlp(benchmark, shape):
+    from fastmlp._kernels.small_gemm import small_gemm_check
+    x, w, _b = _arrays(shape)
+    y = np.empty((x.shape[0], w.shape[1]), np.float32)
+    benchmark(small_gemm_check, x, w, y)
+    benchmark.extra_info["gflops"] = 2 * np.prod(shape) / benchmark.stats.stats.min / 1e9
+
+
+@pytest.mark.parametrize("shape", GEMM_SHAPES, ids=str)
+def test_gemm_numpy(benchmark, shape):
+    x, w, _b = _arrays(shape)
+    y = np.empty((x.shape[0], w.shape[1]), np.float32)
+    benchmark(np.matmul, x, w, out=y)
+    benchmark.extra_info["gflops"] = 2 * np.prod(shape) / benchmark.stats.stats.min / 1e9
