@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include "prefetch.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FM_SMALL_GEMM_X86 1
 #include <immintrin.h>
@@ -40,12 +42,14 @@
 #define FM_TILE512(R, V)                                                                        \
 static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,      \
                                            const float *w, ptrdiff_t ldw, float *y,             \
-                                           ptrdiff_t ldy, ptrdiff_t k, __mmask16 last) {        \
+                                           ptrdiff_t ldy, ptrdiff_t k, __mmask16 last,          \
+                                           fm_prefetch *pf) {                                   \
     __m512 acc[R][V];                                                                           \
     FM_UNROLL for (int r = 0; r < R; r++)                                                                 \
         FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm512_setzero_ps();                            \
     for (ptrdiff_t p = 0; p < k; p++) {                                                         \
         const float *wp = w + p * ldw;                                                          \
+        if ((p & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
         __m512 wv[V];                                                                           \
         FM_UNROLL for (int c = 0; c < V - 1; c++) wv[c] = _mm512_loadu_ps(wp + 16 * c);                  \
         wv[V - 1] = _mm512_maskz_loadu_ps(last, wp + 16 * (V - 1));                             \
@@ -68,7 +72,8 @@ static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, ptrdif
 #define FM_TILE512H(R, V)                                                                       \
 static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,     \
                                             const float *w, ptrdiff_t ldw, float *y,            \
-                                            ptrdiff_t ldy, ptrdiff_t k, __mmask16 last) {       \
+                                            ptrdiff_t ldy, ptrdiff_t k, __mmask16 last,         \
+                                            fm_prefetch *pf) {                                  \
     __m512 acc[R][V];                                                                           \
     __m256 acch[R];                                                                             \
     /* lane l of the tail when bit l of `last` is set: a sign-bit mask for maskload/maskstore */\
@@ -80,6 +85,7 @@ static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdi
     }                                                                                           \
     for (ptrdiff_t p = 0; p < k; p++) {                                                         \
         const float *wp = w + p * ldw;                                                          \
+        if ((p & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
         __m512 wv[V];                                                                           \
         FM_UNROLL for (int c = 0; c < V - 1; c++) wv[c] = _mm512_loadu_ps(wp + 16 * c);         \
         __m256 wh = _mm256_maskload_ps(wp + 16 * (V - 1), lasth);                                 \
@@ -98,12 +104,14 @@ static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdi
 #define FM_TILE256(R, V)                                                                        \
 static FM_AVX2 void fm_tile256_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,        \
                                          const float *w, ptrdiff_t ldw, float *y,               \
-                                         ptrdiff_t ldy, ptrdiff_t k, __m256i last) {            \
+                                         ptrdiff_t ldy, ptrdiff_t k, __m256i last,              \
+                                         fm_prefetch *pf) {                                     \
     __m256 acc[R][V];                                                                           \
     FM_UNROLL for (int r = 0; r < R; r++)                                                                 \
         FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm256_setzero_ps();                            \
     for (ptrdiff_t p = 0; p < k; p++) {                                                         \
         const float *wp = w + p * ldw;                                                          \
+        if ((p & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
         __m256 wv[V];                                                                           \
         FM_UNROLL for (int c = 0; c < V - 1; c++) wv[c] = _mm256_loadu_ps(wp + 8 * c);                    \
         wv[V - 1] = _mm256_maskload_ps(wp + 8 * (V - 1), last);                                 \
@@ -133,9 +141,9 @@ FM_TILES_ALL(FM_TILE256, 1) FM_TILES_ALL(FM_TILE256, 2) FM_TILES_FEW(FM_TILE256,
 FM_TILES_FEW(FM_TILE256, 4)
 
 typedef void (*fm_tile512_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
-                              float *, ptrdiff_t, ptrdiff_t, __mmask16);
+                              float *, ptrdiff_t, ptrdiff_t, __mmask16, fm_prefetch *);
 typedef void (*fm_tile256_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
-                              float *, ptrdiff_t, ptrdiff_t, __m256i);
+                              float *, ptrdiff_t, ptrdiff_t, __m256i, fm_prefetch *);
 
 #define FM_FEW_ROWS 2
 #define FM_ROWS_FEW(W, V) {fm_tile##W##_1_##V, fm_tile##W##_2_##V, 0, 0, 0, 0}
@@ -153,7 +161,7 @@ static const fm_tile256_fn fm_tiles256[4][FM_MR] = {
 
 static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                   ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
-                                  float *y, ptrdiff_t ldy) {
+                                  float *y, ptrdiff_t ldy, fm_prefetch *pf) {
     /* the columns' vectors in panels of at most 4 (8 when every tile has one or two rows), as
      * even as possible: 13 vectors are 4 + 3 + 3 + 3, never 4 + 4 + 4 + 1 (a panel of one
      * vector broadcasts as many x values as it runs FMAs). Panel by panel, every row block:
@@ -170,7 +178,8 @@ static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const f
         const fm_tile512_fn *tiles = (tail <= 8 ? fm_tiles512h : fm_tiles512)[vectors - 1];
         for (ptrdiff_t i = 0; i < m; i += FM_MR) {
             ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
-            tiles[rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j, ldy, k, last);
+            tiles[rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j, ldy, k, last,
+                            pf);
         }
         j += cols;
     }
@@ -178,7 +187,7 @@ static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const f
 
 static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                 ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
-                                float *y, ptrdiff_t ldy) {
+                                float *y, ptrdiff_t ldy, fm_prefetch *pf) {
     for (ptrdiff_t i = 0; i < m; i += FM_MR) {
         ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
         ptrdiff_t panel = rows <= FM_FEW_ROWS ? 32 : 16;
@@ -189,7 +198,7 @@ static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
             __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)tail),
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             fm_tiles256[vectors - 1][rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j,
-                                               ldy, k, last);
+                                               ldy, k, last, pf);
         }
     }
 }
@@ -208,22 +217,24 @@ static inline int fm_small_gemm_level(void) {
 /* y := x·w at `level` (fm_small_gemm_level(), or lower); returns 0 (y untouched) when this
  * build has no path for it. m, n, k >= 0; strides in elements: x[i, p] is x[i * ldx + p * incx]
  * (incx = 1: x row-major; ldx = 1, incx = its width: the transpose of a row-major matrix, as in
- * a weight gradient xᵀ·dz), w[p, j] is w[p * ldw + j], y[i, j] is y[i * ldy + j]. */
+ * a weight gradient xᵀ·dz), w[p, j] is w[p * ldw + j], y[i, j] is y[i * ldy + j]. pf (or NULL):
+ * lines to bring into cache meanwhile, one every 4 iterations of a tile's loop over k
+ * (csrc/prefetch.h). */
 static inline int fm_sgemm_small(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                  const float *x, ptrdiff_t ldx, ptrdiff_t incx, const float *w,
-                                 ptrdiff_t ldw, float *y, ptrdiff_t ldy) {
+                                 ptrdiff_t ldw, float *y, ptrdiff_t ldy, fm_prefetch *pf) {
 #ifdef FM_SMALL_GEMM_X86
     if (level >= 2) {
-        fm_sgemm512(m, n, k, x, ldx, incx, w, ldw, y, ldy);
+        fm_sgemm512(m, n, k, x, ldx, incx, w, ldw, y, ldy, pf);
         return 1;
     }
     if (level == 1) {
-        fm_sgemm256(m, n, k, x, ldx, incx, w, ldw, y, ldy);
+        fm_sgemm256(m, n, k, x, ldx, incx, w, ldw, y, ldy, pf);
         return 1;
     }
 #else
     (void)level; (void)m; (void)n; (void)k; (void)x; (void)ldx; (void)incx; (void)w; (void)ldw;
-    (void)y; (void)ldy;
+    (void)y; (void)ldy; (void)pf;
 #endif
     return 0;
 }

@@ -6,7 +6,7 @@ b (n_out,), y (rows, n_out).
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
-from fastmlp._kernels.small_gemm cimport fm_small_gemm_level, fm_sgemm_small
+from fastmlp._kernels.small_gemm cimport fm_prefetch, fm_small_gemm_level, fm_sgemm_small
 from fastmlp._kernels.elementwise cimport (fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
@@ -15,12 +15,13 @@ from fastmlp._kernels.codes import (ACTIVATION_CODES, DEFAULT_ALPHA, check_activ
 
 
 cdef void forward_gemm(const floating *x, const floating *w, floating *z, Py_ssize_t rows,
-                       Py_ssize_t n_in, Py_ssize_t n_out, int level) noexcept nogil:
+                       Py_ssize_t n_in, Py_ssize_t n_out, int level, fm_prefetch *pf) noexcept nogil:
     """z := x·w, by fastmlp's own float32 GEMM at `level` (csrc/small_gemm.h), else by BLAS
-    (level 0, float64, or no path for the level in this build)."""
+    (level 0, float64, or no path for the level in this build). pf (or NULL): lines the own
+    GEMM brings into cache meanwhile (csrc/prefetch.h; BLAS does not)."""
     cdef bint done = False
     if floating is float and level > 0:
-        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z, n_out)
+        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z, n_out, pf)
     if not done:
         gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z,
              n_out)
@@ -28,12 +29,12 @@ cdef void forward_gemm(const floating *x, const floating *w, floating *z, Py_ssi
 
 cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *dw,
                                Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                               int level) noexcept nogil:
+                               int level, fm_prefetch *pf) noexcept nogil:
     """dw := xᵀ·dz (x rows × n_in, dz rows × n_out), by fastmlp's own float32 GEMM at `level`
-    reading xᵀ in place through its strides, else by BLAS (as forward_gemm)."""
+    reading xᵀ in place through its strides, else by BLAS (as forward_gemm, pf too)."""
     cdef bint done = False
     if floating is float and level > 0:
-        done = fm_sgemm_small(level, n_in, n_out, rows, x, 1, n_in, dz, n_out, dw, n_out)
+        done = fm_sgemm_small(level, n_in, n_out, rows, x, 1, n_in, dz, n_out, dw, n_out, pf)
     if not done:
         gemm(True, False, n_in, n_out, rows, <floating>1, x, n_in, dz, n_out, <floating>0, dw,
              n_out)
@@ -41,12 +42,13 @@ cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *
 
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                        int act, double alpha, int level) noexcept nogil:
+                        int act, double alpha, int level, fm_prefetch *pf) noexcept nogil:
     """y := act(x·w + b); b may be NULL. With `pre` (rows × n_out), x·w + b is kept there for
     the backward pass of an activation that needs its input (codes.needs_pre). level: x·w by
-    fastmlp's own float32 GEMM at that level (csrc/small_gemm.h; 0 or float64: BLAS)."""
+    fastmlp's own float32 GEMM at that level (csrc/small_gemm.h; 0 or float64: BLAS); pf as
+    forward_gemm's."""
     cdef floating *z = pre if pre != NULL else y
-    forward_gemm(x, w, z, rows, n_in, n_out, level)
+    forward_gemm(x, w, z, rows, n_in, n_out, level, pf)
     if floating is float:
         fm_bias_act_f(z, b, y, rows, n_out, act, <float>alpha)
     else:
@@ -56,7 +58,8 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
 cdef void dense_backward(const floating *x, const floating *w, const floating *wt,
                          const floating *y, const floating *pre, floating *dy, floating *dw,
                          floating *db, floating *dx, Py_ssize_t rows, Py_ssize_t n_in,
-                         Py_ssize_t n_out, int act, double alpha, int level) noexcept nogil:
+                         Py_ssize_t n_out, int act, double alpha, int level,
+                         fm_prefetch *pf) noexcept nogil:
     """From dy = dL/dy (overwritten by dL/dz): dw := xᵀ·dz, db := Σ rows of dz, dx := dz·wᵀ;
     dw by fastmlp's own float32 GEMM at `level` (0: BLAS), dx too when `wt` (w transposed,
     n_out × n_in, csrc/transpose.h) is given, else by BLAS reading w.
@@ -64,16 +67,16 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *w
     act' comes from the forward output y (or from `pre`, x·w + b, for the activations that
     need it), so most activations keep no pre-activation; pass act = FM_LINEAR when dy already
     is dL/dz (a loss fused with softmax or sigmoid). dw, db and dx may be NULL (frozen weights;
-    no bias; first layer).
+    no bias; first layer). pf: as forward_gemm's, for the products on the own GEMM.
     """
     if floating is float:
         fm_act_backward_f(dy, dy, y, pre, rows, n_out, act, <float>alpha, db)
     else:
         fm_act_backward_d(dy, dy, y, pre, rows, n_out, act, alpha, db)
     if dw != NULL:
-        weight_gradient_gemm(x, dy, dw, rows, n_in, n_out, level)
+        weight_gradient_gemm(x, dy, dw, rows, n_in, n_out, level, pf)
     if dx != NULL and wt != NULL:
-        forward_gemm(dy, wt, dx, rows, n_out, n_in, level)
+        forward_gemm(dy, wt, dx, rows, n_out, n_in, level, pf)
     elif dx != NULL:
         gemm(False, True, rows, n_in, n_out, <floating>1, dy, n_out, w, n_out, <floating>0,
              dx, n_in)
@@ -141,7 +144,7 @@ cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
         pre_ptr = &kept[0, 0]
     with nogil:
         dense_forward(&x[0, 0], &w[0, 0], b_ptr, &y[0, 0], pre_ptr, x.shape[0], x.shape[1],
-                      w.shape[1], act, alpha, level)
+                      w.shape[1], act, alpha, level, NULL)
 
 
 def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None,
@@ -189,4 +192,4 @@ cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w, wt
         wt_ptr = &w_t[0, 0]
     with nogil:
         dense_backward(&x[0, 0], &w[0, 0], wt_ptr, &y[0, 0], pre_ptr, &dz[0, 0], &dw[0, 0], &db[0],
-                       dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha, level)
+                       dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha, level, NULL)

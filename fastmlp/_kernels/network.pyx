@@ -28,7 +28,7 @@ import numpy as np
 from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.dense cimport (dense_forward, dense_backward, forward_gemm,
                                      weight_gradient_gemm)
-from fastmlp._kernels.small_gemm cimport fm_small_gemm_level
+from fastmlp._kernels.small_gemm cimport fm_prefetch, fm_prefetch_init, fm_small_gemm_level
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, fm_flush_denormals_begin, fm_all_finite_f,
@@ -255,7 +255,7 @@ cdef void _dispatch(Call *c, floating *params) noexcept nogil:
         c.loss_sum = _forward_backward(&c.plan, &c.scratch, params, <const floating *>c.wt,
                                        <floating *>c.grads, <const floating *>c.x, c.labels,
                                        <const floating *>c.targets, <const floating *>c.weights,
-                                       c.rows, c.rows, 0, True, c.seed, 0)
+                                       c.rows, c.rows, 0, True, c.seed, 0, NULL)
     else:
         _gemms_only(c, params)
 
@@ -1088,14 +1088,15 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
                               const int32_t *labels, const floating *targets,
                               const floating *weights, Py_ssize_t rows, Py_ssize_t batch_rows,
                               Py_ssize_t first_row, bint weight_terms, uint64_t epoch_seed,
-                              Py_ssize_t step) noexcept nogil:
+                              Py_ssize_t step, fm_prefetch *ahead) noexcept nogil:
     """One batch in training mode: forward into the training scratch (batch statistics kept
     for backward), loss gradient, backward into grads; returns the loss sum. wt: the Wᵀ
     buffer, or NULL.
 
     A thread of a team passes its share of the batch, `rows` rows from first_row on of
     batch_rows: the loss is still the batch's mean, and the weight penalties (value and
-    gradient) are added by the one thread given weight_terms."""
+    gradient) are added by the one thread given weight_terms. ahead (or NULL): the next batch's
+    rows, brought into cache while the own GEMM's products run (csrc/prefetch.h)."""
     cdef floating *acts = <floating *>sc.acts
     cdef floating *delta = <floating *>sc.delta_a
     cdef floating *other = <floating *>sc.delta_b
@@ -1118,7 +1119,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         if s.kind == DENSE:
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
-                          s.n_out, s.act, s.alpha, _train_level(plan, rows, s))
+                          s.n_out, s.act, s.alpha, _train_level(plan, rows, s), ahead)
             activity += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
@@ -1158,7 +1159,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
                            acts + s.pre_off * rows if s.pre_off >= 0 else NULL, delta,
                            NULL if s.frozen else grads + s.w_off,
                            NULL if s.frozen else _at(grads, s.b_off), other if l > 0 else NULL,
-                           rows, s.n_in, n, act, s.alpha, _train_level(plan, rows, s))
+                           rows, s.n_in, n, act, s.alpha, _train_level(plan, rows, s), ahead)
         elif s.kind == BATCH_NORM and s.frozen:
             if l == 0:
                 break
@@ -1229,17 +1230,17 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
                 continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             forward_gemm(inp, params + s.w_off, acts + s.out_off * rows, rows, s.n_in, s.n_out,
-                         _train_level(plan, rows, s))
+                         _train_level(plan, rows, s), NULL)
         for l in range(plan.n_steps - 1, -1, -1):
             s = &plan.steps[l]
             if s.kind != DENSE:
                 continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             weight_gradient_gemm(inp, delta, grads + s.w_off, rows, s.n_in, s.n_out,
-                                 _train_level(plan, rows, s))
+                                 _train_level(plan, rows, s), NULL)
             if l > 0 and c.wt != NULL and s.wt_off >= 0:
                 forward_gemm(delta, <floating *>c.wt + s.wt_off, other, rows, s.n_out, s.n_in,
-                             _train_level(plan, rows, s))
+                             _train_level(plan, rows, s), NULL)
             elif l > 0:
                 gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
                      params + s.w_off, s.n_out, <floating>0, other, s.n_in)
@@ -1313,6 +1314,26 @@ cdef void _transpose_weights(const Plan *plan, const floating *params, floating 
                 fm_transpose_rows_f(params + s.w_off, wt + s.wt_off, s.n_in, s.n_out, i0, i1)
 
 
+cdef inline Py_ssize_t _share_first(Py_ssize_t rows, Py_ssize_t size, Py_ssize_t t) noexcept nogil:
+    """The first of a team member's rows of a batch: shares differ by at most a row, the first
+    ones larger."""
+    return t * (rows // size) + min(t, rows % size)
+
+
+cdef fm_prefetch *_ahead(const Call *c, Py_ssize_t step, Py_ssize_t size, Py_ssize_t t,
+                         size_t item, fm_prefetch *pf) noexcept nogil:
+    """pf := member t's share (of `size`) of step's batch, to bring into cache during the step
+    before, or NULL: rows in order (no gather; the hardware prefetcher follows them), or no
+    such step in this call. item: the size of an element of x."""
+    if c.order == NULL or step >= c.first + c.n_steps or step * c.batch >= c.rows:
+        return NULL
+    cdef Py_ssize_t start = step * c.batch, rows = min(c.batch, c.rows - start)
+    cdef Py_ssize_t first = _share_first(rows, size, t)
+    fm_prefetch_init(pf, c.x, c.rows, c.plan.n_inputs * item, c.order + start + first,
+                     _share_first(rows, size, t + 1) - first)
+    return pf
+
+
 cdef void _train_steps(Call *c, floating *params) noexcept nogil:
     cdef const Plan *plan = &c.plan
     cdef const floating *xb
@@ -1322,6 +1343,7 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
     cdef Py_ssize_t step, start, rows
     cdef double loss_sum
     cdef bint constrained = _constrained(plan)
+    cdef fm_prefetch pf
     for step in range(c.first, c.first + c.n_steps):
         start = step * c.batch
         if start >= c.rows:
@@ -1333,7 +1355,7 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
             return
         loss_sum = _forward_backward(plan, &c.scratch, params, <const floating *>c.wt,
                                      <floating *>c.grads, xb, lb, tb, wb, rows, rows, 0, True,
-                                     c.seed, step)
+                                     c.seed, step, _ahead(c, step + 1, 1, 0, sizeof(floating), &pf))
         if not isfinite(loss_sum):
             c.fault = NONFINITE_LOSS
             c.bad_step = step
@@ -1372,6 +1394,7 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
     cdef Py_ssize_t lo = me.lo, n = me.hi - me.lo
     cdef Fault fault
     cdef int m
+    cdef fm_prefetch pf
     if fm_team_barrier_wait(&team.barrier):
         return  # the calling thread gave the team up: it trains alone
     for step in range(c.first, c.first + c.n_steps):
@@ -1379,9 +1402,9 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
         if start >= c.rows:
             break
         rows = min(c.batch, c.rows - start)
-        # shares differ by at most a row, the first ones larger: member 0 has one or more
-        first = t * (rows // size) + min(t, rows % size)
-        me.rows = rows // size + (1 if t < rows % size else 0)
+        # member 0 has one or more rows
+        first = _share_first(rows, size, t)
+        me.rows = _share_first(rows, size, t + 1) - first
         me.fault = OK
         me.loss = 0
         for m in range(plan.n_metrics):
@@ -1392,7 +1415,8 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
             else:
                 me.loss = _forward_backward(plan, &me.scratch, params, wt, <floating *>me.grads,
                                             xb, lb, tb, wb, me.rows, rows, first, t == 0,
-                                            c.seed, step)
+                                            c.seed, step,
+                                            _ahead(c, step + 1, size, t, sizeof(floating), &pf))
                 if not isfinite(me.loss):
                     me.fault = NONFINITE_LOSS
                 for m in range(plan.n_metrics):
@@ -1503,7 +1527,7 @@ cdef void _forward_rows(const Plan *plan, floating *params, const floating *x, f
         half ^= 1
         if s.kind == DENSE:
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), dst, NULL, rows, s.n_in,
-                          s.n_out, s.act, s.alpha, plan.predict_level)
+                          s.n_out, s.act, s.alpha, plan.predict_level, NULL)
             if activity != NULL:
                 activity[0] += _penalty(dst, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:

@@ -1,6 +1,18 @@
-# Declarations of csrc/small_gemm.h, fastmlp's own float32 GEMM for inference.
+# Declarations of csrc/small_gemm.h, fastmlp's own float32 GEMM for inference, and of
+# csrc/prefetch.h, the lines it brings into cache meanwhile.
+from libc.stdint cimport int64_t
+
+
+cdef extern from "prefetch.h" nogil:
+    ctypedef struct fm_prefetch:
+        pass
+    void fm_prefetch_init(fm_prefetch *pf, const void *base, Py_ssize_t n_total,
+                          Py_ssize_t row_bytes, const int64_t *rows, Py_ssize_t n_rows)
+    const char *fm_prefetch_step(fm_prefetch *pf)
+
+
 cdef extern from "small_gemm.h" nogil:
     int fm_small_gemm_level()
     int fm_sgemm_small(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *x,
                        Py_ssize_t ldx, Py_ssize_t incx, const float *w, Py_ssize_t ldw, float *y,
-                       Py_ssize_t ldy)
+                       Py_ssize_t ldy, fm_prefetch *pf)

@@ -1,9 +1,13 @@
 """fastmlp's own float32 GEMM for inference (csrc/small_gemm.h): the level this CPU runs, and
-a test hook. The network's predict path calls the C function directly."""
+test hooks, of the GEMM and of the lines it brings into cache meanwhile (csrc/prefetch.h). The
+network calls the C functions directly."""
 import numpy as np
 
-from fastmlp._kernels.checks import check_matrix
-from fastmlp._kernels.small_gemm cimport fm_small_gemm_level, fm_sgemm_small
+from libc.stdint cimport int64_t
+
+from fastmlp._kernels.checks import check_array, check_matrix
+from fastmlp._kernels.small_gemm cimport (fm_prefetch, fm_prefetch_init, fm_prefetch_step,
+                                          fm_small_gemm_level, fm_sgemm_small)
 
 # Names of fm_small_gemm_level()'s values, for fastmlp.config and the benchmark.
 LEVEL_NAMES = {2: "AVX-512", 1: "AVX2 with FMA", 0: "none (BLAS)"}
@@ -14,11 +18,13 @@ def small_gemm_level() -> int:
     return fm_small_gemm_level()
 
 
-def small_gemm_check(x, w, y, int level=-1, bint trans_x=False) -> bool:
+def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None):
     """Test hook: y := op(x)·w for C-contiguous float32 matrices, op(x) (m, k) — x, or xᵀ with
     trans_x (x then (k, m), read in place through its strides) — w (k, n), y (m, n), at `level`
     (default: this CPU's; a level above it is refused). Returns False, y untouched, when this
-    build has no path for the level."""
+    build has no path for the level. With prefetch=(matrix, rows) (a C-contiguous 2-D array and
+    int64 row indices), the GEMM brings those rows' lines into cache meanwhile and the hook
+    returns (done, lines the GEMM touched)."""
     for name, arr in (("x", x), ("w", w), ("y", y)):
         check_matrix(arr, name, np.float32, writeable=name == "y")
     cdef Py_ssize_t m = x.shape[1] if trans_x else x.shape[0]
@@ -37,10 +43,54 @@ def small_gemm_check(x, w, y, int level=-1, bint trans_x=False) -> bool:
     cdef float[:, ::1] yv = y
     cdef Py_ssize_t n = w.shape[1]
     cdef int done
+    cdef fm_prefetch pf
+    cdef fm_prefetch *pfp = _prefetch_of(&pf, prefetch)
     # empty matrices have no element to point at; the kernel reads none of them
     cdef const float *xp = &xv[0, 0] if x.size else NULL
     cdef const float *wp = &wv[0, 0] if w.size else NULL
     cdef float *yp = &yv[0, 0] if y.size else NULL
     with nogil:
-        done = fm_sgemm_small(level, m, n, k, xp, ldx, incx, wp, n, yp, n)
-    return done != 0
+        done = fm_sgemm_small(level, m, n, k, xp, ldx, incx, wp, n, yp, n, pfp)
+    if pfp == NULL:
+        return done != 0
+    cdef Py_ssize_t untouched = _count_lines(&pf)
+    _prefetch_of(&pf, prefetch)
+    return done != 0, _count_lines(&pf) - untouched
+
+
+cdef Py_ssize_t _count_lines(fm_prefetch *pf) noexcept nogil:
+    """The lines the cursor has yet to hand out (it hands them out)."""
+    cdef Py_ssize_t n = 0
+    while fm_prefetch_step(pf) != NULL:
+        n += 1
+    return n
+
+
+cdef fm_prefetch *_prefetch_of(fm_prefetch *pf, prefetch) except? NULL:
+    """pf := a cursor over prefetch = (matrix, rows), checked; NULL for None."""
+    if prefetch is None:
+        return NULL
+    matrix, rows = prefetch
+    check_matrix(matrix, "matrix", matrix.dtype)
+    check_array(rows, "rows", np.int64, (len(rows),))
+    cdef const unsigned char[:, ::1] bytes_ = matrix.view(np.uint8)
+    cdef const int64_t[::1] listed = rows
+    fm_prefetch_init(pf, &bytes_[0, 0] if matrix.size else NULL, matrix.shape[0],
+                     matrix.shape[1] * matrix.itemsize,
+                     &listed[0] if len(rows) else NULL, len(rows))
+    return pf
+
+
+def prefetch_lines(matrix, rows) -> list:
+    """Test hook: the byte offsets (from matrix's first byte) of the lines a cursor over these
+    rows of matrix hands out, in order (csrc/prefetch.h)."""
+    cdef fm_prefetch pf
+    _prefetch_of(&pf, (matrix, rows))
+    base = matrix.__array_interface__["data"][0]
+    cdef const char *at
+    lines = []
+    while True:
+        at = fm_prefetch_step(&pf)
+        if at == NULL:
+            return lines
+        lines.append(<Py_ssize_t>at - base)

@@ -1,0 +1,87 @@
+"""The lines the own GEMM brings into cache while it runs (csrc/prefetch.h): the next shuffled
+batch's rows, every line of each listed row and nothing else, handed out a line every 4
+iterations of a tile's loop over k, with no effect on the product."""
+import numpy as np
+import pytest
+
+from fastmlp._kernels.small_gemm import prefetch_lines, small_gemm_check, small_gemm_level
+
+TOP = small_gemm_level()
+LEVELS = [level for level in (1, 2) if level <= TOP]
+needs_kernel = pytest.mark.skipif(TOP == 0, reason="this CPU has neither AVX2 with FMA nor AVX-512: "
+                                                   "no own GEMM to prefetch from")
+
+
+def _expected_lines(matrix, rows):
+    """Offsets from matrix's first byte of the 64-byte lines holding each listed row that lies
+    inside the matrix, from the line of its first byte to that of its last."""
+    base = matrix.__array_interface__["data"][0]
+    row_bytes = matrix.shape[1] * matrix.itemsize
+    lines = []
+    for r in rows:
+        if not 0 <= r < matrix.shape[0] or row_bytes == 0:
+            continue
+        start = base + int(r) * row_bytes
+        lines += [line - base for line in range(start & ~63, start + row_bytes, 64)]
+    return lines
+
+
+@pytest.mark.parametrize("width", [1, 10, 16, 17, 25, 784])
+@pytest.mark.parametrize("shift", [0, 1, 5])
+def test_every_line_of_each_listed_row_in_order(width, shift):
+    # shift moves the matrix's first byte off a line boundary by 4-byte steps
+    buffer = np.zeros(shift + 40 * width, np.float32)
+    matrix = buffer[shift:].reshape(40, width)
+    rows = np.array([3, 0, 39, 3, 17], np.int64)
+    lines = prefetch_lines(matrix, rows)
+    assert lines == _expected_lines(matrix, rows)
+    assert len(lines) >= len(rows)
+    first = matrix.__array_interface__["data"][0]
+    assert all((first + line) % 64 == 0 for line in lines)
+
+
+def test_rows_outside_the_matrix_and_empty_lists_give_no_lines():
+    matrix = np.zeros((5, 16), np.float32)  # one line a row when aligned
+    rows = np.array([-1, 5, 2, 1 << 40, -(1 << 40)], np.int64)
+    assert prefetch_lines(matrix, rows) == _expected_lines(matrix, [2])
+    assert prefetch_lines(matrix, np.zeros(0, np.int64)) == []
+    assert prefetch_lines(np.zeros((5, 0), np.float32), np.arange(5, dtype=np.int64)) == []
+
+
+def test_the_row_list_is_checked():
+    matrix = np.zeros((5, 16), np.float32)
+    with pytest.raises(ValueError, match="rows"):
+        prefetch_lines(matrix, np.arange(3, dtype=np.int32))
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("trans_x", [False, True])
+def test_the_gemm_hands_out_a_line_every_4_iterations_with_the_same_product(level, trans_x):
+    rng = np.random.default_rng(level)
+    big = np.zeros((4000, 784), np.float32)
+    rows = rng.permutation(4000)[:64].astype(np.int64)  # 49 lines a row
+    # 6 rows and 16 columns: one tile at either level, k iterations: k // 4 lines
+    for k, expected in ((784, 196), (3, 0), (4, 1), (17, 4)):
+        x = rng.standard_normal((k, 6) if trans_x else (6, k)).astype(np.float32)
+        w = rng.standard_normal((k, 16)).astype(np.float32)
+        y_plain = np.empty((6, 16), np.float32)
+        y_ahead = np.empty((6, 16), np.float32)
+        assert small_gemm_check(x, w, y_plain, level, trans_x=trans_x)
+        done, touched = small_gemm_check(x, w, y_ahead, level, trans_x=trans_x,
+                                         prefetch=(big, rows))
+        assert done and touched == expected, (k, touched)
+        np.testing.assert_array_equal(y_ahead, y_plain)
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_gemm_stops_at_the_end_of_the_list(level):
+    rng = np.random.default_rng(0)
+    big = np.zeros((100, 32), np.float32)  # 2 or 3 lines a row, as the rows fall
+    rows = np.arange(10, dtype=np.int64)
+    x = rng.standard_normal((64, 784)).astype(np.float32)
+    w = rng.standard_normal((784, 100)).astype(np.float32)
+    y = np.empty((64, 100), np.float32)
+    done, touched = small_gemm_check(x, w, y, level, prefetch=(big, rows))
+    assert done and touched == len(prefetch_lines(big, rows)) >= 20
