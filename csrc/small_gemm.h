@@ -43,7 +43,7 @@
 static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,      \
                                            const float *w, ptrdiff_t ldw, float *y,             \
                                            ptrdiff_t ldy, ptrdiff_t k, __mmask16 last,          \
-                                           fm_prefetch *pf) {                                   \
+                                           const float *bias, int relu, fm_prefetch *pf) {      \
     __m512 acc[R][V];                                                                           \
     FM_UNROLL for (int r = 0; r < R; r++)                                                                 \
         FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm512_setzero_ps();                            \
@@ -58,6 +58,17 @@ static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, ptrdif
             FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm512_fmadd_ps(a, wv[c], acc[r][c]);       \
         }                                                                                       \
     }                                                                                           \
+    if (bias) {                                                                                 \
+        __m512 bv[V];                                                                           \
+        FM_UNROLL for (int c = 0; c < V - 1; c++) bv[c] = _mm512_loadu_ps(bias + 16 * c);       \
+        bv[V - 1] = _mm512_maskz_loadu_ps(last, bias + 16 * (V - 1));                           \
+        FM_UNROLL for (int r = 0; r < R; r++)                                                   \
+            FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm512_add_ps(acc[r][c], bv[c]);  \
+    }                                                                                           \
+    if (relu)                                                                                   \
+        FM_UNROLL for (int r = 0; r < R; r++)                                                   \
+            FM_UNROLL for (int c = 0; c < V; c++)                                               \
+                acc[r][c] = _mm512_max_ps(acc[r][c], _mm512_setzero_ps());                      \
     FM_UNROLL for (int r = 0; r < R; r++) {                                                               \
         FM_UNROLL for (int c = 0; c < V - 1; c++) _mm512_storeu_ps(y + r * ldy + 16 * c, acc[r][c]);      \
         _mm512_mask_storeu_ps(y + r * ldy + 16 * (V - 1), last, acc[r][V - 1]);                 \
@@ -73,7 +84,7 @@ static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, ptrdif
 static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,     \
                                             const float *w, ptrdiff_t ldw, float *y,            \
                                             ptrdiff_t ldy, ptrdiff_t k, __mmask16 last,         \
-                                            fm_prefetch *pf) {                                  \
+                                            const float *bias, int relu, fm_prefetch *pf) {     \
     __m512 acc[R][V];                                                                           \
     __m256 acch[R];                                                                             \
     /* lane l of the tail when bit l of `last` is set: a sign-bit mask for maskload/maskstore */\
@@ -95,6 +106,21 @@ static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdi
             acch[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(a), wh, acch[r]);                  \
         }                                                                                       \
     }                                                                                           \
+    if (bias) {                                                                                 \
+        __m512 bv[V];                                                                           \
+        FM_UNROLL for (int c = 0; c < V - 1; c++) bv[c] = _mm512_loadu_ps(bias + 16 * c);       \
+        __m256 bh = _mm256_maskload_ps(bias + 16 * (V - 1), lasth);                             \
+        FM_UNROLL for (int r = 0; r < R; r++) {                                                 \
+            FM_UNROLL for (int c = 0; c < V - 1; c++) acc[r][c] = _mm512_add_ps(acc[r][c], bv[c]); \
+            acch[r] = _mm256_add_ps(acch[r], bh);                                               \
+        }                                                                                       \
+    }                                                                                           \
+    if (relu)                                                                                   \
+        FM_UNROLL for (int r = 0; r < R; r++) {                                                 \
+            FM_UNROLL for (int c = 0; c < V - 1; c++)                                           \
+                acc[r][c] = _mm512_max_ps(acc[r][c], _mm512_setzero_ps());                      \
+            acch[r] = _mm256_max_ps(acch[r], _mm256_setzero_ps());                              \
+        }                                                                                       \
     FM_UNROLL for (int r = 0; r < R; r++) {                                                     \
         FM_UNROLL for (int c = 0; c < V - 1; c++) _mm512_storeu_ps(y + r * ldy + 16 * c, acc[r][c]); \
         _mm256_maskstore_ps(y + r * ldy + 16 * (V - 1), lasth, acch[r]);                      \
@@ -105,7 +131,7 @@ static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdi
 static FM_AVX2 void fm_tile256_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,        \
                                          const float *w, ptrdiff_t ldw, float *y,               \
                                          ptrdiff_t ldy, ptrdiff_t k, __m256i last,              \
-                                         fm_prefetch *pf) {                                     \
+                                         const float *bias, int relu, fm_prefetch *pf) {        \
     __m256 acc[R][V];                                                                           \
     FM_UNROLL for (int r = 0; r < R; r++)                                                                 \
         FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm256_setzero_ps();                            \
@@ -120,6 +146,17 @@ static FM_AVX2 void fm_tile256_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_
             FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm256_fmadd_ps(a, wv[c], acc[r][c]);       \
         }                                                                                       \
     }                                                                                           \
+    if (bias) {                                                                                 \
+        __m256 bv[V];                                                                           \
+        FM_UNROLL for (int c = 0; c < V - 1; c++) bv[c] = _mm256_loadu_ps(bias + 8 * c);        \
+        bv[V - 1] = _mm256_maskload_ps(bias + 8 * (V - 1), last);                               \
+        FM_UNROLL for (int r = 0; r < R; r++)                                                   \
+            FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm256_add_ps(acc[r][c], bv[c]);  \
+    }                                                                                           \
+    if (relu)                                                                                   \
+        FM_UNROLL for (int r = 0; r < R; r++)                                                   \
+            FM_UNROLL for (int c = 0; c < V; c++)                                               \
+                acc[r][c] = _mm256_max_ps(acc[r][c], _mm256_setzero_ps());                      \
     FM_UNROLL for (int r = 0; r < R; r++) {                                                               \
         FM_UNROLL for (int c = 0; c < V - 1; c++) _mm256_storeu_ps(y + r * ldy + 8 * c, acc[r][c]);       \
         _mm256_maskstore_ps(y + r * ldy + 8 * (V - 1), last, acc[r][V - 1]);                    \
@@ -141,9 +178,11 @@ FM_TILES_ALL(FM_TILE256, 1) FM_TILES_ALL(FM_TILE256, 2) FM_TILES_FEW(FM_TILE256,
 FM_TILES_FEW(FM_TILE256, 4)
 
 typedef void (*fm_tile512_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
-                              float *, ptrdiff_t, ptrdiff_t, __mmask16, fm_prefetch *);
+                              float *, ptrdiff_t, ptrdiff_t, __mmask16, const float *, int,
+                              fm_prefetch *);
 typedef void (*fm_tile256_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
-                              float *, ptrdiff_t, ptrdiff_t, __m256i, fm_prefetch *);
+                              float *, ptrdiff_t, ptrdiff_t, __m256i, const float *, int,
+                              fm_prefetch *);
 
 #define FM_FEW_ROWS 2
 #define FM_ROWS_FEW(W, V) {fm_tile##W##_1_##V, fm_tile##W##_2_##V, 0, 0, 0, 0}
@@ -161,7 +200,8 @@ static const fm_tile256_fn fm_tiles256[4][FM_MR] = {
 
 static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                   ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
-                                  float *y, ptrdiff_t ldy, fm_prefetch *pf) {
+                                  float *y, ptrdiff_t ldy, const float *bias, int relu,
+                                  fm_prefetch *pf) {
     /* the columns' vectors in panels of at most 4 (8 when every tile has one or two rows), as
      * even as possible: 13 vectors are 4 + 3 + 3 + 3, never 4 + 4 + 4 + 1 (a panel of one
      * vector broadcasts as many x values as it runs FMAs). Panel by panel, every row block:
@@ -179,7 +219,7 @@ static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const f
         for (ptrdiff_t i = 0; i < m; i += FM_MR) {
             ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
             tiles[rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j, ldy, k, last,
-                            pf);
+                            bias ? bias + j : NULL, relu, pf);
         }
         j += cols;
     }
@@ -187,7 +227,8 @@ static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const f
 
 static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                 ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
-                                float *y, ptrdiff_t ldy, fm_prefetch *pf) {
+                                float *y, ptrdiff_t ldy, const float *bias, int relu,
+                                fm_prefetch *pf) {
     for (ptrdiff_t i = 0; i < m; i += FM_MR) {
         ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
         ptrdiff_t panel = rows <= FM_FEW_ROWS ? 32 : 16;
@@ -198,7 +239,7 @@ static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
             __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)tail),
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             fm_tiles256[vectors - 1][rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j,
-                                               ldy, k, last, pf);
+                                               ldy, k, last, bias ? bias + j : NULL, relu, pf);
         }
     }
 }
@@ -217,24 +258,27 @@ static inline int fm_small_gemm_level(void) {
 /* y := x·w at `level` (fm_small_gemm_level(), or lower); returns 0 (y untouched) when this
  * build has no path for it. m, n, k >= 0; strides in elements: x[i, p] is x[i * ldx + p * incx]
  * (incx = 1: x row-major; ldx = 1, incx = its width: the transpose of a row-major matrix, as in
- * a weight gradient xᵀ·dz), w[p, j] is w[p * ldw + j], y[i, j] is y[i * ldy + j]. pf (or NULL):
- * lines to bring into cache meanwhile, one every 4 iterations of a tile's loop over k
+ * a weight gradient xᵀ·dz), w[p, j] is w[p * ldw + j], y[i, j] is y[i * ldy + j]. Then, as each
+ * tile is stored: + bias[j] (bias: n floats, or NULL), and max(., 0) when relu (the same bits
+ * as that pass over y afterwards: a ReLU maps NaN and -0 to +0 both ways). pf (or NULL): lines
+ * to bring into cache meanwhile, one every 4 iterations of a tile's loop over k
  * (csrc/prefetch.h). */
 static inline int fm_sgemm_small(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                  const float *x, ptrdiff_t ldx, ptrdiff_t incx, const float *w,
-                                 ptrdiff_t ldw, float *y, ptrdiff_t ldy, fm_prefetch *pf) {
+                                 ptrdiff_t ldw, float *y, ptrdiff_t ldy, const float *bias,
+                                 int relu, fm_prefetch *pf) {
 #ifdef FM_SMALL_GEMM_X86
     if (level >= 2) {
-        fm_sgemm512(m, n, k, x, ldx, incx, w, ldw, y, ldy, pf);
+        fm_sgemm512(m, n, k, x, ldx, incx, w, ldw, y, ldy, bias, relu, pf);
         return 1;
     }
     if (level == 1) {
-        fm_sgemm256(m, n, k, x, ldx, incx, w, ldw, y, ldy, pf);
+        fm_sgemm256(m, n, k, x, ldx, incx, w, ldw, y, ldy, bias, relu, pf);
         return 1;
     }
 #else
     (void)level; (void)m; (void)n; (void)k; (void)x; (void)ldx; (void)incx; (void)w; (void)ldw;
-    (void)y; (void)ldy; (void)pf;
+    (void)y; (void)ldy; (void)bias; (void)relu; (void)pf;
 #endif
     return 0;
 }

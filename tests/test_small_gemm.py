@@ -423,3 +423,34 @@ def test_set_train_gemm_max_moves_the_limit():
     assert network.train_gemm_level(11, 0) == 0
     with pytest.raises(ValueError, match="macs"):
         network.set_train_gemm_max(-1)
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_bias_and_relu_as_tiles_are_stored_equal_the_pass_after_bitwise(level):
+    # the pass after the product: z + b, then z > 0 ? z : 0 (csrc/elementwise.h); NaN and -0
+    # among the products (and a NaN bias) show any difference in how a ReLU treats them
+    rng = np.random.default_rng(level)
+    for m in ROWS:
+        for n in COLS:
+            for k in (1, 17):
+                x = rng.standard_normal((m, k)).astype(np.float32)
+                w = rng.standard_normal((k, n)).astype(np.float32)
+                x[0, 0] = np.nan if m > 2 else x[0, 0]
+                w[:, 0] = 0.0
+                x[-1, :] = -0.0
+                b = rng.standard_normal(n).astype(np.float32)
+                b[n // 2] = np.nan
+                plain = np.empty((m, n), np.float32)
+                assert small_gemm_check(x, w, plain, level)
+                with np.errstate(invalid="ignore"):
+                    z = plain + b
+                    want = {False: z, True: np.where(z > 0, z, np.float32(0))}
+                for relu in (False, True):
+                    for bias in (b, None):
+                        got = np.full((m, n), 7.0, np.float32)
+                        assert small_gemm_check(x, w, got, level, bias=bias, relu=relu)
+                        expect = want[relu] if bias is not None else (
+                            np.where(plain > 0, plain, np.float32(0)) if relu else plain)
+                        np.testing.assert_array_equal(got.view(np.uint32),
+                                                      expect.view(np.uint32), err_msg=f"{m}x{n}")

@@ -92,6 +92,8 @@ M = {
  "gemm-ymm-tail-short": ("csrc/small_gemm.h", "_mm256_set1_epi32(__builtin_popcount((unsigned)last))", "_mm256_set1_epi32(__builtin_popcount((unsigned)last) - 1)", "tests/test_small_gemm.py"),
  "prefetch-drops-row-tail": ("csrc/prefetch.h", "pf->end = start + pf->row_bytes;", "pf->end = start + pf->row_bytes - 64;", "tests/test_prefetch.py"),
  "gemm512-prefetch-unwired": ("csrc/small_gemm.h", "y + i * ldy + j, ldy, k, last,\n                            pf);", "y + i * ldy + j, ldy, k, last,\n                            NULL);", "tests/test_prefetch.py"),
+ "gemm-relu-keeps-nan": ("csrc/small_gemm.h", "acch[r] = _mm256_max_ps(acch[r], _mm256_setzero_ps());", "acch[r] = _mm256_max_ps(_mm256_setzero_ps(), acch[r]);", "tests/test_small_gemm.py -k relu"),
+ "gemm-ymm-tail-bias-dropped": ("csrc/small_gemm.h", "            acch[r] = _mm256_add_ps(acch[r], bh);", "            acch[r] = acch[r];", "tests/test_small_gemm.py -k relu"),
  "gemm-panels-drop-remainder": ("csrc/small_gemm.h", "ptrdiff_t vectors = vectors_all / panels + (q < vectors_all % panels);", "ptrdiff_t vectors = vectors_all / panels;", "tests/test_small_gemm.py"),
 }
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.small_gemm cimport fm_prefetch, fm_small_gemm_level, fm_sgemm_small
-from fastmlp._kernels.elementwise cimport (fm_bias_act_f, fm_bias_act_d,
+from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
 from fastmlp._kernels.codes import (ACTIVATION_CODES, DEFAULT_ALPHA, check_activation,
@@ -21,7 +21,7 @@ cdef void forward_gemm(const floating *x, const floating *w, floating *z, Py_ssi
     GEMM brings into cache meanwhile (csrc/prefetch.h; BLAS does not)."""
     cdef bint done = False
     if floating is float and level > 0:
-        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z, n_out, pf)
+        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z, n_out, NULL, 0, pf)
     if not done:
         gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z,
              n_out)
@@ -34,7 +34,8 @@ cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *
     reading xᵀ in place through its strides, else by BLAS (as forward_gemm, pf too)."""
     cdef bint done = False
     if floating is float and level > 0:
-        done = fm_sgemm_small(level, n_in, n_out, rows, x, 1, n_in, dz, n_out, dw, n_out, pf)
+        done = fm_sgemm_small(level, n_in, n_out, rows, x, 1, n_in, dz, n_out, dw, n_out, NULL, 0,
+                              pf)
     if not done:
         gemm(True, False, n_in, n_out, rows, <floating>1, x, n_in, dz, n_out, <floating>0, dw,
              n_out)
@@ -46,9 +47,17 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
     """y := act(x·w + b); b may be NULL. With `pre` (rows × n_out), x·w + b is kept there for
     the backward pass of an activation that needs its input (codes.needs_pre). level: x·w by
     fastmlp's own float32 GEMM at that level (csrc/small_gemm.h; 0 or float64: BLAS); pf as
-    forward_gemm's."""
+    forward_gemm's. On the own GEMM, + b and a ReLU are applied as each tile is stored (the
+    same bits as the pass after BLAS), which leaves no pass over y for ReLU and linear layers."""
     cdef floating *z = pre if pre != NULL else y
-    forward_gemm(x, w, z, rows, n_in, n_out, level, pf)
+    cdef bint relu = act == FM_RELU and pre == NULL
+    if floating is float:
+        if level > 0 and fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z, n_out,
+                                        b, relu, pf):
+            if not relu and (act != FM_LINEAR or y != z):
+                fm_bias_act_f(z, NULL, y, rows, n_out, act, <float>alpha)
+            return
+    forward_gemm(x, w, z, rows, n_in, n_out, 0, NULL)
     if floating is float:
         fm_bias_act_f(z, b, y, rows, n_out, act, <float>alpha)
     else:

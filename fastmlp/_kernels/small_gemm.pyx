@@ -18,13 +18,15 @@ def small_gemm_level() -> int:
     return fm_small_gemm_level()
 
 
-def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None):
+def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, bias=None,
+                     bint relu=False):
     """Test hook: y := op(x)·w for C-contiguous float32 matrices, op(x) (m, k) — x, or xᵀ with
     trans_x (x then (k, m), read in place through its strides) — w (k, n), y (m, n), at `level`
     (default: this CPU's; a level above it is refused). Returns False, y untouched, when this
     build has no path for the level. With prefetch=(matrix, rows) (a C-contiguous 2-D array and
     int64 row indices), the GEMM brings those rows' lines into cache meanwhile and the hook
-    returns (done, lines the GEMM touched)."""
+    returns (done, lines the GEMM touched). bias (n,) float32 and relu: y := max(op(x)·w + bias,
+    0) as the tiles are stored."""
     for name, arr in (("x", x), ("w", w), ("y", y)):
         check_matrix(arr, name, np.float32, writeable=name == "y")
     cdef Py_ssize_t m = x.shape[1] if trans_x else x.shape[0]
@@ -45,12 +47,18 @@ def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None):
     cdef int done
     cdef fm_prefetch pf
     cdef fm_prefetch *pfp = _prefetch_of(&pf, prefetch)
+    cdef const float[::1] bv
+    cdef const float *bp = NULL
+    if bias is not None:
+        check_array(bias, "bias", np.float32, (w.shape[1],))
+        bv = bias
+        bp = &bv[0] if len(bias) else NULL
     # empty matrices have no element to point at; the kernel reads none of them
     cdef const float *xp = &xv[0, 0] if x.size else NULL
     cdef const float *wp = &wv[0, 0] if w.size else NULL
     cdef float *yp = &yv[0, 0] if y.size else NULL
     with nogil:
-        done = fm_sgemm_small(level, m, n, k, xp, ldx, incx, wp, n, yp, n, pfp)
+        done = fm_sgemm_small(level, m, n, k, xp, ldx, incx, wp, n, yp, n, bp, relu, pfp)
     if pfp == NULL:
         return done != 0
     cdef Py_ssize_t untouched = _count_lines(&pf)
