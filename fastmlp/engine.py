@@ -12,6 +12,7 @@ Readers and writers of the weights never meet: training and set_weights write th
 (never modify) once their writes are whole. A reader holds the copy it started with, so it
 sees one consistent set of weights without taking a lock, however many threads read at once.
 """
+import sys
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional, Protocol, Union
 
@@ -37,15 +38,16 @@ from fastmlp.parallel import run_parts, start_team
 MACS_PER_PART = 1 << 24
 
 # A lone training thread runs its forward x·W and weight gradient xᵀ·dz on fastmlp's own GEMM
-# up to this many multiply-adds, on BLAS above: the own kernel packs nothing and hands nothing to
-# BLAS's threads, BLAS's second thread pays off on large products. Measured on a Zen 5 (real
-# Fashion-MNIST, Adam, samples/s own/BLAS, forward and dW):
-#   limit 2**24, 1 BLAS thread: M1 b32 ×1.28, b128 ×1.16; M2 b32 ×1.19, b128 ×1.02
+# up to this many multiply-adds, on BLAS above: the own kernel packs nothing, hands nothing to
+# BLAS's threads and prefetches the next batch's rows; BLAS's second thread pays off on large
+# products. Measured on a Zen 5 (real Fashion-MNIST, Adam, samples/s own/BLAS, forward and dW):
 #   limit 2**24, 2 BLAS threads: M1 b32 ×1.71, b128 ×0.98; M2 b32 ×0.95, b128 ×0.92
 #   limit 2**22, 2 BLAS threads: M1 b32 ×1.46, b128 ×1.02; M2 b32 ×1.01, b128 ×1.00
-# So the limit follows the BLAS thread count the environment set (config.blas_threads): 2**24
+#   no limit against 2**24, 1 BLAS thread: M2 b128 ×1.08, b256 ×1.06, b1024 ×1.04;
+#   M1 b256 ×1.15, b1024 ×1.13 (each product on one core either way: the own kernel is faster)
+# So the limit follows the BLAS thread count the environment set (config.blas_threads): none
 # for one thread, 2**22 for more. A wrong count makes the split slower, never wrong.
-TRAIN_GEMM_MAX = {True: 1 << 24, False: 1 << 22}
+TRAIN_GEMM_MAX = {True: sys.maxsize, False: 1 << 22}
 
 # (shape, trainable) of one weight array
 WeightSpec = tuple[tuple[int, ...], bool]
