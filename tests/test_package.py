@@ -45,6 +45,45 @@ def test_import_loads_no_optional_machinery(tmp_path):
     assert [m for m in loaded if m not in ("urllib", "urllib.parse")] == [], loaded
 
 
+SCIPY_AFTER_FASTMLP = """
+import sys, numpy as np, fastmlp
+assert "scipy.linalg" not in sys.modules, "import fastmlp imported all of scipy.linalg"
+assert "scipy.linalg.cython_blas" in sys.modules
+# float64 runs on BLAS through the table: train and predict with it
+x = np.linspace(-1, 1, 64).reshape(16, 4)
+model = fastmlp.Sequential([fastmlp.layers.Dense(3, input_shape=(4,), dtype="float64")])
+model.compile(optimizer="sgd", loss="mse")
+model.fit(x, x[:, :3] * 2, epochs=3, batch_size=8, verbose=0)
+want = x @ model.get_weights()[0] + model.get_weights()[1]
+assert np.allclose(model.predict(x, verbose=0), want, rtol=1e-12, atol=1e-12)
+import scipy.linalg, scipy.linalg.cython_blas
+import scipy.linalg.cython_blas as table
+from scipy.linalg import cython_blas
+assert scipy.linalg.cython_blas is table is cython_blas is sys.modules["scipy.linalg.cython_blas"]
+assert "sgemm" in table.__pyx_capi__
+eye = np.eye(2, dtype=np.float32)
+assert (scipy.linalg.blas.sgemm(1.0, eye, eye) == eye).all()
+assert not any("AttachToPackage" in type(f).__name__ for f in sys.meta_path)
+print("ok")
+"""
+
+
+def test_import_loads_scipys_blas_table_without_the_rest_of_scipy_linalg(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", SCIPY_AFTER_FASTMLP], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+def test_scipy_linalg_imported_first_is_left_as_it_is(tmp_path):
+    code = ("import sys, scipy.linalg, fastmlp; "
+            "assert not any('AttachToPackage' in type(f).__name__ for f in sys.meta_path); "
+            "assert sys.modules['scipy.linalg.cython_blas'] is scipy.linalg.cython_blas; "
+            "print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
 def test_every_source_module_is_installed():
     # CI installs the package and tests it: a module left out of the install fails here
     source = Path(__file__).resolve().parents[1] / "fastmlp"

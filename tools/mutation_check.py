@@ -94,6 +94,8 @@ M = {
  "gemm512-prefetch-unwired": ("csrc/small_gemm.h", "y + i * ldy + j, ldy, k, last,\n                            pf);", "y + i * ldy + j, ldy, k, last,\n                            NULL);", "tests/test_prefetch.py"),
  "gemm-relu-keeps-nan": ("csrc/small_gemm.h", "acch[r] = _mm256_max_ps(acch[r], _mm256_setzero_ps());", "acch[r] = _mm256_max_ps(_mm256_setzero_ps(), acch[r]);", "tests/test_small_gemm.py -k relu"),
  "gemm-ymm-tail-bias-dropped": ("csrc/small_gemm.h", "            acch[r] = _mm256_add_ps(acch[r], bh);", "            acch[r] = acch[r];", "tests/test_small_gemm.py -k relu"),
+ "scipy-blas-table-via-package": ("fastmlp/_kernels/scipy_blas.py", "    if NAME in sys.modules or PACKAGE in sys.modules:\n        return", "    if True:\n        return", "tests/test_package.py -k scipy"),
+ "scipy-blas-attribute-not-set": ("fastmlp/_kernels/scipy_blas.py", "            package.cython_blas = sys.modules[NAME]", "            pass", "tests/test_package.py -k scipy"),
  "gemm-panels-drop-remainder": ("csrc/small_gemm.h", "ptrdiff_t vectors = vectors_all / panels + (q < vectors_all % panels);", "ptrdiff_t vectors = vectors_all / panels;", "tests/test_small_gemm.py"),
 }
 
