@@ -36,6 +36,8 @@ for case in cases:
     for _ in range(epochs):
         engine.train_epoch(x, y, int(batch))
     out[f"fit {case}"] = epochs * len(x) / (time.perf_counter() - start)
+    if f"predict b1024 {name}" in out:
+        continue  # once a workload
     rows = x[:1024]
     engine.model.predict_on_batch(rows)
     times = []
@@ -43,8 +45,7 @@ for case in cases:
         start = time.perf_counter()
         engine.model.predict_on_batch(rows)
         times.append(time.perf_counter() - start)
-    out[f"predict b1024 {name}"] = max(out.get(f"predict b1024 {name}", 0.0),
-                                       len(rows) / sorted(times)[len(times) // 2])
+    out[f"predict b1024 {name}"] = len(rows) / sorted(times)[len(times) // 2]
 print(json.dumps(out))
 """
 

@@ -2,8 +2,9 @@ from cython cimport floating
 
 from fastmlp._kernels.small_gemm cimport fm_prefetch
 
-cdef void forward_gemm(const floating *x, const floating *w, floating *z, Py_ssize_t rows,
-                       Py_ssize_t n_in, Py_ssize_t n_out, int level, fm_prefetch *pf) noexcept nogil
+cdef bint forward_gemm(const floating *x, const floating *w, floating *z, Py_ssize_t rows,
+                       Py_ssize_t n_in, Py_ssize_t n_out, int level, const floating *bias,
+                       bint relu, fm_prefetch *pf) noexcept nogil
 
 cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *dw,
                                Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,

@@ -14,17 +14,20 @@ from fastmlp._kernels.codes import (ACTIVATION_CODES, DEFAULT_ALPHA, check_activ
                                     check_alpha, needs_pre)
 
 
-cdef void forward_gemm(const floating *x, const floating *w, floating *z, Py_ssize_t rows,
-                       Py_ssize_t n_in, Py_ssize_t n_out, int level, fm_prefetch *pf) noexcept nogil:
+cdef bint forward_gemm(const floating *x, const floating *w, floating *z, Py_ssize_t rows,
+                       Py_ssize_t n_in, Py_ssize_t n_out, int level, const floating *bias,
+                       bint relu, fm_prefetch *pf) noexcept nogil:
     """z := x·w, by fastmlp's own float32 GEMM at `level` (csrc/small_gemm.h), else by BLAS
-    (level 0, float64, or no path for the level in this build). pf (or NULL): lines the own
+    (level 0, float64, or no path for the level in this build). On the own GEMM, + bias (or
+    NULL) and max(·, 0) when relu are applied as each tile is stored, and True is returned;
+    False: z holds x·w alone (BLAS), and the caller applies them. pf (or NULL): lines the own
     GEMM brings into cache meanwhile (csrc/prefetch.h; BLAS does not)."""
-    cdef bint done = False
-    if floating is float and level > 0:
-        done = fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z, n_out, NULL, 0, pf)
-    if not done:
-        gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z,
-             n_out)
+    if floating is float:
+        if level > 0 and fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z,
+                                        n_out, bias, relu, pf):
+            return True
+    gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z, n_out)
+    return False
 
 
 cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *dw,
@@ -51,13 +54,10 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
     same bits as the pass after BLAS), which leaves no pass over y for ReLU and linear layers."""
     cdef floating *z = pre if pre != NULL else y
     cdef bint relu = act == FM_RELU and pre == NULL
-    if floating is float:
-        if level > 0 and fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z, n_out,
-                                        b, relu, pf):
-            if not relu and (act != FM_LINEAR or y != z):
-                fm_bias_act_f(z, NULL, y, rows, n_out, act, <float>alpha)
+    if forward_gemm(x, w, z, rows, n_in, n_out, level, b, relu, pf):
+        if relu or (act == FM_LINEAR and y == z):
             return
-    forward_gemm(x, w, z, rows, n_in, n_out, 0, NULL)
+        b = NULL  # added as the tiles were stored
     if floating is float:
         fm_bias_act_f(z, b, y, rows, n_out, act, <float>alpha)
     else:
@@ -85,7 +85,7 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *w
     if dw != NULL:
         weight_gradient_gemm(x, dy, dw, rows, n_in, n_out, level, pf)
     if dx != NULL and wt != NULL:
-        forward_gemm(dy, wt, dx, rows, n_out, n_in, level, pf)
+        forward_gemm(dy, wt, dx, rows, n_out, n_in, level, NULL, False, pf)
     elif dx != NULL:
         gemm(False, True, rows, n_in, n_out, <floating>1, dy, n_out, w, n_out, <floating>0,
              dx, n_in)

@@ -1242,7 +1242,7 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
                 continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             forward_gemm(inp, params + s.w_off, acts + s.out_off * rows, rows, s.n_in, s.n_out,
-                         _train_level(plan, rows, s), NULL)
+                         _train_level(plan, rows, s), NULL, False, NULL)
         for l in range(plan.n_steps - 1, -1, -1):
             s = &plan.steps[l]
             if s.kind != DENSE:
@@ -1252,7 +1252,7 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
                                  _train_level(plan, rows, s), NULL)
             if l > 0 and c.wt != NULL and s.wt_off >= 0:
                 forward_gemm(delta, <floating *>c.wt + s.wt_off, other, rows, s.n_out, s.n_in,
-                             _train_level(plan, rows, s), NULL)
+                             _train_level(plan, rows, s), NULL, False, NULL)
             elif l > 0:
                 gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
                      params + s.w_off, s.n_out, <floating>0, other, s.n_in)
