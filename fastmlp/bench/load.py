@@ -8,6 +8,10 @@ from typing import Optional
 # other processes' CPU, as a fraction of the machine's cores, above which a figure is flagged
 BUSY = 0.10
 MIN_SECONDS = 0.5  # blocks shorter than this get no reading (load None)
+# settle(): a window of this length, in which this process's other threads used less than
+# QUIET of it, means they have stopped (the process clock counts in scheduler ticks, 1-10 ms)
+WINDOW = 0.05
+QUIET = 0.25
 
 
 def _busy_seconds() -> Optional[float]:
@@ -25,6 +29,26 @@ def _busy_seconds() -> Optional[float]:
 def _own_seconds() -> float:
     t = os.times()
     return t.user + t.system
+
+
+def _other_threads_seconds() -> float:
+    """CPU time this process's threads other than the calling one have used."""
+    return time.process_time() - time.thread_time()
+
+
+def settle(max_seconds: float = 2.0) -> float:
+    """Waits until this process's other threads have stopped using the CPU, at most
+    max_seconds, and returns the seconds waited. Thread pools spin for a while after each call
+    (ONNX Runtime's ~40 ms, OpenBLAS's and OpenMP's too): a measurement started then shares
+    the cores with the previous engine's spinning workers (measured: fastmlp's 2-thread
+    batch-1024 predict at half speed right after an ONNX Runtime call)."""
+    start = time.perf_counter()
+    while True:
+        before = _other_threads_seconds()
+        time.sleep(WINDOW)
+        waited = time.perf_counter() - start
+        if _other_threads_seconds() - before < QUIET * WINDOW or waited >= max_seconds:
+            return waited
 
 
 class Meter:

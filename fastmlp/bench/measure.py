@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fastmlp.bench import competitors as _competitors
-from fastmlp.bench.load import Meter
+from fastmlp.bench.load import Meter, settle
 from fastmlp.bench.workloads import WORKLOADS, load_data
 
 
@@ -114,6 +114,7 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                 fm.build(workload)
                 fm.train_epoch(x[:2048], y[:2048], batch)  # allocates the scratch once
                 times: list[float] = []
+                settle()
                 with Meter() as meter:
                     for _ in range(max(3, epochs)):
                         start = time.perf_counter()
@@ -133,6 +134,7 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                 warm = min(len(x), 4 * 1024)
                 engine.train_epoch(x[:warm], y[:warm], batch)
                 times = []
+                settle()
                 with Meter() as meter:
                     for _ in range(epochs):
                         start = time.perf_counter()
@@ -155,6 +157,7 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
             big = np.ascontiguousarray(x[:1024])
             for mode, fn in engine.inference_modes().items():
                 slow = mode == "predict" and name == "keras"
+                settle()
                 with Meter() as meter:
                     calls = _per_call(fn, one, budget_s / (4 if slow else 1), 200 if slow else latency_calls)
                 result["latency"].append({"workload": wname, "competitor": name, "mode": mode,
@@ -162,6 +165,7 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                                           "median_us": statistics.median(calls),
                                           "p99_us": float(np.percentile(calls, 99)), "max_us": max(calls),
                                           "background_load": meter.load})
+                settle()
                 with Meter() as meter:
                     batch_times = _per_call(fn, big, budget_s / 2, 200, warmup=3)
                 rates = _rates(1024, [t / 1e6 for t in batch_times])
@@ -176,6 +180,7 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                 for batch in (1, 64):
                     rows = np.ascontiguousarray(x[:batch])
                     for callers in (1, 2):
+                        settle()
                         with Meter() as meter:
                             rates = [requests_per_s(fn, rows, callers, budget_s / 8) for _ in range(3)]
                         result["concurrent"].append({
