@@ -98,6 +98,9 @@ M = {
  "scipy-blas-attribute-not-set": ("fastmlp/_kernels/scipy_blas.py", "            package.cython_blas = sys.modules[NAME]", "            pass", "tests/test_package.py -k scipy"),
  "bias-added-twice": ("fastmlp/_kernels/dense.pyx", "        b = NULL  # added as the tiles were stored", "        pass", "tests/test_small_gemm.py tests/test_kernels.py"),
  "gemm-panels-drop-remainder": ("csrc/small_gemm.h", "ptrdiff_t vectors = vectors_all / panels + (q < vectors_all % panels);", "ptrdiff_t vectors = vectors_all / panels;", "tests/test_small_gemm.py"),
+ "team-update-not-published": ("fastmlp/_kernels/network.pyx", "                memcpy(params + lo, own + lo, n * sizeof(floating))", "                pass", "tests/test_team.py"),
+ "team-own-copy-stale": ("fastmlp/_kernels/network.pyx", "    if team.splits and n > 0:\n        memcpy(own + lo, params + lo, n * sizeof(floating))", "    if False:\n        memcpy(own + lo, params + lo, n * sizeof(floating))", "tests/test_team.py"),
+ "settle-never-waits": ("fastmlp/bench/load.py", "if _other_threads_seconds() - before < QUIET * WINDOW or", "if True or", "tests/test_bench_cli.py -k settle"),
 }
 
 def main():

@@ -76,6 +76,9 @@ cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) n
 # batch; on a Zen 5 VM (2 cores, Fashion-MNIST, Adam) two threads gave, against one:
 #   16 rows a thread (batch 32): M1 ×0.99, M2 ×1.12;  32 rows: ×1.29, ×1.35;  64: ×1.58, ×1.72
 # in the VM's good phases, and ×0.3-0.6 below 64 rows a thread in its slow ones (see the README).
+# (Measured before each member updated its share on a copy of its own, which made two threads
+# 8-22% faster at 32-64 rows a thread; at 16 rows, M1 ×1.12-1.24 and M2 ×0.96-1.09 against
+# one member on two cores in good phases, ×0.5 in a slow one: the bound stays.)
 TEAM_MAX = 64
 TEAM_MIN_ROWS = 32
 TEAM_MIN_MACS = 1 << 20
@@ -156,6 +159,7 @@ cdef struct Member:
     # trainable parameters (reduced and updated by it), and its results for the current step
     Scratch scratch
     void *grads
+    void *own_params             # its own copy of the parameters: it updates [lo, hi) there
     Py_ssize_t lo, hi
     Py_ssize_t rows
     double loss
@@ -631,12 +635,14 @@ cdef class Network:
         self.capacity = rows
 
     cdef list _team_buffers(self, Py_ssize_t size, Py_ssize_t rows):
-        """(scratch arrays, gradient buffer) of team members 1..size-1 for batches of up to
-        `rows` rows, allocated once per (size, rows); member 0 uses the Network's own."""
+        """(scratch arrays, gradient buffer, own copy of the parameters) of each of `size` team
+        members for batches of up to `rows` rows, allocated once per (size, rows); member 0's
+        first two are None (it uses the Network's own)."""
         share = -(-rows // size)
         if self._team_key != (size, share):
-            self._team_arrays = [(self._new_scratch(share), np.empty(self.trainable, self.dtype))
-                                 for _ in range(size - 1)]
+            self._team_arrays = [(self._new_scratch(share), np.empty(self.trainable, self.dtype),
+                                  np.empty(self.trainable, self.dtype)) for _ in range(size - 1)]
+            self._team_arrays.insert(0, (None, None, np.empty(self.trainable, self.dtype)))
             self._team_key = (size, share)
         return self._team_arrays
 
@@ -801,12 +807,13 @@ cdef class Network:
             raise MemoryError()
         for k in range(size):
             run.team.members[k].lo, run.team.members[k].hi = parts[k]
+            run.team.members[k].own_params = cnp.PyArray_DATA(<cnp.ndarray>buffers[k][2])
             if k == 0:
                 run.team.members[k].scratch = self._scratch
                 run.team.members[k].grads = c.grads
             else:
-                _point(&run.team.members[k].scratch, buffers[k - 1][0])
-                run.team.members[k].grads = cnp.PyArray_DATA(<cnp.ndarray>buffers[k - 1][1])
+                _point(&run.team.members[k].scratch, buffers[k][0])
+                run.team.members[k].grads = cnp.PyArray_DATA(<cnp.ndarray>buffers[k][1])
         fm_team_barrier_init(&run.team.barrier, size)
         run.team.size = size
         run.team.splits = rule.splits()
@@ -1407,6 +1414,9 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
     cdef Fault fault
     cdef int m
     cdef fm_prefetch pf
+    cdef floating *own = <floating *>me.own_params
+    if team.splits and n > 0:
+        memcpy(own + lo, params + lo, n * sizeof(floating))
     if fm_team_barrier_wait(&team.barrier):
         return  # the calling thread gave the team up: it trains alone
     for step in range(c.first, c.first + c.n_steps):
@@ -1473,9 +1483,15 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
             memcpy(target + block, acc, count * sizeof(floating))
             block += count
         if team.splits:
+            # the update runs on this member's own copy, then one copy publishes its share:
+            # the other members read these weights in their forward pass, so the shared lines
+            # are held by their cores too, and the optimizer's read-modify-write of each line
+            # waited on that copy's invalidation (Adam on a half share ran 4x slower than on
+            # lines no other core held); a bulk copy does not wait line by line
             if n > 0:
-                (<UpdateRule>c.rule).apply_part(params, target, team.lr, lo, n)
-            _transpose_weights(plan, params, wt, lo, me.hi)
+                (<UpdateRule>c.rule).apply_part(own, target, team.lr, lo, n)
+                memcpy(params + lo, own + lo, n * sizeof(floating))
+            _transpose_weights(plan, own, wt, lo, me.hi)
         else:
             fm_team_barrier_wait(&team.barrier)
             if t == 0:
