@@ -1,4 +1,6 @@
-/* fastmlp's own float32 GEMM for inference, y(m×n) := x(m×k)·w(k×n), row-major.
+/* fastmlp's own float32 GEMM, y(m×n) := x(m×k)·w(k×n), row-major: every product of float32
+ * inference, and training's products up to the engine's limit (all of them on one thread or in
+ * a thread team; fastmlp/engine.py, TRAIN_GEMM_MAX).
  *
  * Why not BLAS: a predict call holds a handful of rows, and OpenBLAS hands even those to its
  * worker threads (a one-row gemv of 784×300 is threaded), so two request threads calling

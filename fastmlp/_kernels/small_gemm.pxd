@@ -1,4 +1,4 @@
-# Declarations of csrc/small_gemm.h, fastmlp's own float32 GEMM for inference, and of
+# Declarations of csrc/small_gemm.h, fastmlp's own float32 GEMM (inference and training), and of
 # csrc/prefetch.h, the lines it brings into cache meanwhile.
 from libc.stdint cimport int64_t
 

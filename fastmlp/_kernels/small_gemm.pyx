@@ -1,4 +1,4 @@
-"""fastmlp's own float32 GEMM for inference (csrc/small_gemm.h): the level this CPU runs, and
+"""fastmlp's own float32 GEMM, for inference and training (csrc/small_gemm.h): the level this CPU runs, and
 test hooks, of the GEMM and of the lines it brings into cache meanwhile (csrc/prefetch.h). The
 network calls the C functions directly."""
 import numpy as np
