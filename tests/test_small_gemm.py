@@ -212,6 +212,27 @@ def test_fast_path_declines_what_it_must_not_take():
 
 
 @needs_kernel
+def test_predict_passes_keep_the_widest_layer_within_its_budget():
+    """On the own GEMM a pass holds at most 2**15 elements of the widest layer (at least 32
+    rows); on BLAS, the batch (up to the scratch budget). A row's outputs do not change."""
+    model = _model()  # 784-300-200-100-10
+    network = model.engine.network
+    assert network.pass_rows(1024, 1024) == 2 ** 15 // 300 == 109
+    assert network.pass_rows(50, 1024) == 50
+    assert network.pass_rows(1024, 16) == 16
+    wide = _model(hidden=(2048,))
+    assert wide.engine.network.pass_rows(1024, 1024) == 32
+    x = _inputs(300)
+    passes = model.predict_on_batch(x)
+    np.testing.assert_array_equal(passes, np.concatenate([model(x[i:i + 1]) for i in range(300)]))
+    network.set_gemm_levels(0, network.gemm_levels[1])
+    try:
+        assert network.pass_rows(1024, 1024) == 1024
+    finally:
+        network.set_gemm_levels(TOP, TOP)
+
+
+@needs_kernel
 def test_a_large_call_splits_across_threads_with_the_same_result(threads):
     model = _model()
     engine = model.engine

@@ -100,6 +100,7 @@ M = {
  "gemm-panels-drop-remainder": ("csrc/small_gemm.h", "ptrdiff_t vectors = vectors_all / panels + (q < vectors_all % panels);", "ptrdiff_t vectors = vectors_all / panels;", "tests/test_small_gemm.py"),
  "team-update-not-published": ("fastmlp/_kernels/network.pyx", "                memcpy(params + lo, own + lo, n * sizeof(floating))", "                pass", "tests/test_team.py"),
  "team-own-copy-stale": ("fastmlp/_kernels/network.pyx", "    if team.splits and n > 0:\n        memcpy(own + lo, params + lo, n * sizeof(floating))", "    if False:\n        memcpy(own + lo, params + lo, n * sizeof(floating))", "tests/test_team.py"),
+ "pass-cap-ignored": ("fastmlp/_kernels/network.pyx", "        return min(chunk, max(PASS_MIN_ROWS, PASS_ELEMENTS // self.plan.max_hidden))", "        return chunk", "tests/test_small_gemm.py -k passes"),
  "settle-never-waits": ("fastmlp/bench/load.py", "if _other_threads_seconds() - before < QUIET * WINDOW or", "if True or", "tests/test_bench_cli.py -k settle"),
 }
 
