@@ -101,6 +101,9 @@ M = {
  "team-update-not-published": ("fastmlp/_kernels/network.pyx", "                memcpy(params + lo, own + lo, n * sizeof(floating))", "                pass", "tests/test_team.py"),
  "team-own-copy-stale": ("fastmlp/_kernels/network.pyx", "    if team.splits and n > 0:\n        memcpy(own + lo, params + lo, n * sizeof(floating))", "    if False:\n        memcpy(own + lo, params + lo, n * sizeof(floating))", "tests/test_team.py"),
  "pass-cap-ignored": ("fastmlp/_kernels/network.pyx", "        return min(chunk, max(PASS_MIN_ROWS, PASS_ELEMENTS // self.plan.max_hidden))", "        return chunk", "tests/test_small_gemm.py -k passes"),
+ "gil-hint-not-recorded": ("fastmlp/_kernels/network.pyx", "            fm_gil_hint_wait()\n        fm_gil_hint_taken()", "            fm_gil_hint_wait()\n        pass", "tests/test_small_gemm.py -k spins"),
+ "gil-hint-never-cleared": ("csrc/gil_hint.h", "    __atomic_store_n(&fm_gil_taken, 0, __ATOMIC_RELAXED);", "    (void)0;", "tests/test_small_gemm.py -k spins"),
+ "gil-hint-spins-unbounded": ("csrc/gil_hint.h", "           && fm_gil_hint_now() - taken < FM_GIL_HINT_TICKS)", "           && fm_gil_hint_now() - taken < 50 * FM_GIL_HINT_TICKS)", "tests/test_small_gemm.py -k spins"),
  "settle-never-waits": ("fastmlp/bench/load.py", "if _other_threads_seconds() - before < QUIET * WINDOW or", "if True or", "tests/test_bench_cli.py -k settle"),
 }
 

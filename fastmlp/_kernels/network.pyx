@@ -23,6 +23,8 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 cimport numpy as cnp
 
+import time
+
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
@@ -40,6 +42,12 @@ from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_rows_key,
 from fastmlp._kernels.team cimport (FM_TEAM_BARRIER, fm_team_barrier, fm_team_barrier_init,
                                     fm_team_barrier_wait, fm_team_barrier_abandon,
                                     fm_transpose_rows_f)
+cdef extern from "gil_hint.h" nogil:
+    enum:
+        FM_GIL_HINT
+    void fm_gil_hint_taken()
+    void fm_gil_hint_released()
+    void fm_gil_hint_wait()
 from fastmlp._kernels.regularizers cimport (fm_penalty_f, fm_penalty_d, fm_constrain_f,
                                             fm_constrain_d)
 from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_apply_f,
@@ -890,10 +898,15 @@ cdef class Network:
         # once, each release and retake can hand the GIL over, which costs more than a one-row
         # pass
         with nogil:
+            fm_gil_hint_released()
             finite = (fm_all_finite_d(<const double *>xp, n) if self.is_double
                       else fm_all_finite_f(<const float *>xp, n))
             if finite:
                 _run(&c, pp, self.is_double)
+            # when another request thread has just taken the GIL back, spin until it lets go
+            # rather than sleep in Python's GIL wait (csrc/gil_hint.h)
+            fm_gil_hint_wait()
+        fm_gil_hint_taken()
         free(c.work)
         return out if finite else None
 
@@ -1618,3 +1631,22 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
                                     <const floating *>c.weights + start if c.weights != NULL else NULL)
         _add_metrics(c, probs, lb, tb, rows)
         start += c.batch
+
+
+def gil_hint_wait_ns(str hint) -> int:
+    """Test hook: the ns fm_gil_hint_wait spins for after setting the hint as a predict call
+    does on taking the GIL back ('taken'), on taking it and then letting it go ('released'), or
+    as it stands ('current'); -1 where there is no hint (FM_GIL_HINT 0)."""
+    if hint not in ("taken", "released", "current"):
+        raise ValueError(f"`hint` must be 'taken', 'released' or 'current'; received {hint!r}")
+    if not FM_GIL_HINT:
+        return -1
+    if hint == "taken":
+        fm_gil_hint_taken()
+    elif hint == "released":
+        fm_gil_hint_taken()
+        fm_gil_hint_released()
+    start = time.perf_counter_ns()
+    with nogil:
+        fm_gil_hint_wait()
+    return time.perf_counter_ns() - start
