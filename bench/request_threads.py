@@ -16,6 +16,7 @@ import numpy as np
 import fastmlp as keras
 from fastmlp.bench.competitors import OnnxRuntime
 from fastmlp.bench.environment import describe
+from fastmlp.bench.load import settle
 from fastmlp.bench.measure import requests_per_s
 from fastmlp.bench.workloads import WORKLOADS
 
@@ -28,6 +29,7 @@ def model_for(hidden):
 
 
 def triple(fn, x, callers, seconds=0.4):
+    settle()  # the previous measurement's pool threads (BLAS's) may still be spinning
     rates = sorted(requests_per_s(fn, x, callers, seconds) for _ in range(3))
     return rates[1], rates[0], rates[2]
 
