@@ -186,7 +186,8 @@ class Engine:
         dtype: float32 or float64.
     """
 
-    def __init__(self, steps: Sequence[Step], dtype: DTypeLike) -> None:
+    def __init__(self, steps: Sequence[Step], dtype: DTypeLike,
+                 input_shape: Optional[tuple[int, ...]] = None) -> None:
         if not any(isinstance(step, DenseStep) for step in steps):
             raise ValueError("A model needs at least one Dense layer to be trained or run.")
         self.steps: list[Step] = list(steps)
@@ -221,6 +222,20 @@ class Engine:
                                         if isinstance(step, DenseStep)))
         # the most rows a call may have and still run on one thread whatever num_threads is
         self._one_thread_rows = max(1, (2 * MACS_PER_PART - 1) // self._macs_per_row)
+        # a model's rows as it takes them (e.g. (28, 28) images that a Flatten reads flat)
+        row_shape = input_shape or (self.n_inputs,)
+        if int(np.prod(row_shape)) == self.n_inputs:
+            self.network.set_fast_path(self._one_thread_rows, row_shape)
+
+    @property
+    def published(self) -> np.ndarray:
+        """The weights readers see (a snapshot publish() replaces); kept by the network, whose
+        predict_published reads it."""
+        return self.network.published
+
+    @published.setter
+    def published(self, weights: np.ndarray) -> None:
+        self.network.published = weights
 
     def _network_step(self, index: int) -> dict[str, Any]:
         step = self.steps[index]

@@ -231,7 +231,8 @@ class Model(Trainer):
         """A new engine over the computing layers' current weights, which become its views."""
         layers = self._step_layers()
         steps = [layer.engine_step() for layer in layers]
-        engine = Engine([step for step in steps if step is not None], self._dense_layers()[0].dtype)
+        engine = Engine([step for step in steps if step is not None], self._dense_layers()[0].dtype,
+                        self._input_shape)
         for index, layer in enumerate(layers):
             layer._bind(engine.views(index))
         engine.publish()

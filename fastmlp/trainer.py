@@ -547,9 +547,10 @@ class Trainer:
                 dtype takes a fast path with no conversion.
         """
         engine = self._engine
-        if engine is not None and isinstance(x, np.ndarray) and x.shape[1:] == self._input_shape:
-            # images for a Flatten are rows of the flat width: a view when contiguous
-            out = engine.predict_fast(x if x.ndim == 2 else x.reshape(x.shape[0], -1))
+        if engine is not None:
+            # the common case (a C-contiguous finite array of the input shape and the model's
+            # dtype) in one compiled call: its checks in C, no conversion
+            out = engine.network.predict_published(x)
             if out is not None:
                 return out
         features = self._features(x)

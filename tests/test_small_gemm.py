@@ -255,6 +255,36 @@ def test_a_request_thread_spins_for_the_gil_only_while_another_has_just_taken_it
         gil_hint_wait_ns("held")
 
 
+def test_predict_published_takes_the_models_own_row_shape_only():
+    """predict_on_batch's one compiled call: rows of the model's input shape (flat, or images
+    a Flatten reads), with the published weights; anything else goes the checked way."""
+    model = _model(hidden=(16,))
+    network = model.engine.network
+    x = _inputs(4)
+    assert network.published is model.engine.published
+    np.testing.assert_array_equal(network.predict_published(x), model.predict(x, verbose=0))
+    for declined in (x.reshape(4, 28, 28), x[:, None], x.astype(np.float64), np.asfortranarray(x),
+                     x.tolist(), _inputs(4, width=783), np.empty((0, 784), np.float32)):
+        assert network.predict_published(declined) is None
+    images = _model(hidden=(16,), input_shape=(28, 28))
+    pictures = x.reshape(4, 28, 28)
+    out = images.engine.network.predict_published(pictures)
+    np.testing.assert_array_equal(out, images.predict(pictures, verbose=0))
+    assert images.engine.network.predict_published(x) is None  # flat rows: not its shape
+    assert images.engine.network.predict_published(x.reshape(4, 14, 56)) is None
+    # the weights it reads are the published ones: a new snapshot is seen at once
+    old = model.predict_on_batch(x)
+    model.layers[0].set_weights([w * 2 for w in model.layers[0].get_weights()])
+    assert not np.array_equal(network.predict_published(x), old)
+    np.testing.assert_array_equal(network.predict_published(x), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="row_shape"):
+        network.set_fast_path(10, (28, 27))
+    with pytest.raises(ValueError, match="row_shape"):
+        network.set_fast_path(10, (784, 0))
+    with pytest.raises(ValueError, match="max_rows"):
+        network.set_fast_path(0, (784,))
+
+
 @needs_kernel
 def test_a_large_call_splits_across_threads_with_the_same_result(threads):
     model = _model()

@@ -401,6 +401,10 @@ cdef class Network:
     cdef object _team_key
     cdef bint _busy
     cdef int _typenum
+    cdef public object published   # the weights readers see: the engine's published snapshot
+    cdef Py_ssize_t _fast_rows     # predict_published takes up to this many rows
+    cdef int _row_ndim             # and rows of this shape (0: not set)
+    cdef cnp.npy_intp _row_dims[8]
 
     def __cinit__(self):
         self.plan.steps = NULL
@@ -872,6 +876,43 @@ cdef class Network:
                            cnp.PyArray_DATA(<cnp.ndarray>x), cnp.PyArray_DATA(<cnp.ndarray>out),
                            rows, self._pass_rows(rows, batch_size))
 
+    def set_fast_path(self, Py_ssize_t max_rows, row_shape):
+        """predict_published takes up to max_rows rows of shape row_shape (a tuple of up to 8
+        positive ints whose product is n_inputs: (n_inputs,), or e.g. (28, 28) for a model
+        that flattens images)."""
+        self._require_ready()
+        row_shape = tuple(row_shape)
+        size = 1
+        for d in row_shape:
+            if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+                raise ValueError(f"`row_shape` must hold positive ints; received {row_shape}")
+            size *= int(d)
+        if not 1 <= len(row_shape) <= 8 or size != self.plan.n_inputs:
+            raise ValueError(f"`row_shape` must have 1 to 8 dimensions of {self.plan.n_inputs} "
+                             f"elements in all; received {row_shape}")
+        if max_rows < 1:
+            raise ValueError(f"`max_rows` must be >= 1; received {max_rows}")
+        for i, d in enumerate(row_shape):
+            self._row_dims[i] = d
+        self._row_ndim = len(row_shape)
+        self._fast_rows = max_rows
+
+    def predict_published(self, x):
+        """predict_fast with the published weights, for x of shape (N, *row_shape) (see
+        set_fast_path): the one call a one-sample predict makes, its checks in C; None when x
+        is not that common case (or no fast path is set)."""
+        if self._row_ndim == 0 or not cnp.PyArray_Check(x):
+            return None
+        cdef cnp.ndarray a = <cnp.ndarray>x
+        if cnp.PyArray_NDIM(a) != 1 + self._row_ndim:
+            return None
+        cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+        cdef int i
+        for i in range(self._row_ndim):
+            if dims[1 + i] != self._row_dims[i]:
+                return None
+        return self._predict_checked_rows(self.published, a, self._fast_rows)
+
     def predict_fast(self, params, x, Py_ssize_t max_rows):
         """network(x) as a new (N, n_outputs) array when x is the common case — an aligned
         C-contiguous (N, n_inputs) array of this network's dtype, 1 <= N <= max_rows, all
@@ -879,13 +920,21 @@ cdef class Network:
         None otherwise, and the caller takes the path that converts x, splits it across
         threads or says what is wrong."""
         if (self.plan.steps == NULL
-                or not _well_formed(x, self._typenum, 2, -1, self.plan.n_inputs, False)
+                or not _well_formed(x, self._typenum, 2, -1, self.plan.n_inputs, False)):
+            return None
+        return self._predict_checked_rows(params, <cnp.ndarray>x, max_rows)
+
+    cdef object _predict_checked_rows(self, params, cnp.ndarray x, Py_ssize_t max_rows):
+        """predict_fast's pass, for an x whose rows its caller found to hold n_inputs elements
+        each (x: (N, n_inputs), or (N, *row_shape)); the rest of the checks here."""
+        if (self.plan.steps == NULL or cnp.PyArray_TYPE(x) != self._typenum
+                or not (cnp.PyArray_ISCARRAY_RO(x) and cnp.PyArray_ISNOTSWAPPED(x))
                 or not _well_formed(params, self._typenum, 1, self.size, -1, False)):
             return None
-        cdef Py_ssize_t rows = cnp.PyArray_DIMS(<cnp.ndarray>x)[0]
+        cdef Py_ssize_t rows = cnp.PyArray_DIMS(x)[0]
         if rows == 0 or rows > max_rows:
             return None
-        cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+        cdef const void *xp = cnp.PyArray_DATA(x)
         cdef Py_ssize_t n = rows * self.plan.n_inputs
         cdef int finite
         cdef cnp.npy_intp dims[2]
