@@ -340,12 +340,6 @@ class Engine:
                       rows, parts)
         return out
 
-    def predict_fast(self, x: Any) -> Optional[np.ndarray]:
-        """predict(x) as one batch for an aligned C-contiguous finite (N, n_inputs) array of the
-        engine's dtype, small enough for one thread; None for anything else (then predict
-        converts or refuses it)."""
-        return self.network.predict_fast(self.published, x, self._one_thread_rows)
-
     def _parts(self, rows: int) -> int:
         """How many threads a predict call of `rows` rows runs on: one per MACS_PER_PART
         multiply-adds, up to config.num_threads(); one on BLAS (which has threads of its own)."""

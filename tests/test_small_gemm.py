@@ -172,11 +172,11 @@ def test_fast_path_equals_the_checked_path_bitwise():
     for rows in (1, 5, 64):
         x = _inputs(rows, seed=rows)
         fast = model.predict_on_batch(x)
-        assert model.engine.predict_fast(x) is not None  # this x takes the fast path
+        assert model.engine.network.predict_published(x) is not None  # this x takes the fast path
         np.testing.assert_array_equal(fast, model(x))
         np.testing.assert_array_equal(fast, model.predict(x, batch_size=7, verbose=0))
         # forms the fast path declines: converted by the checked path, same numbers
-        assert model.engine.predict_fast(x.astype(np.float64)) is None
+        assert model.engine.network.predict_published(x.astype(np.float64)) is None
         np.testing.assert_array_equal(fast, model.predict_on_batch(x.astype(np.float64)))
         np.testing.assert_array_equal(fast, model.predict_on_batch(np.asfortranarray(x)))
         np.testing.assert_array_equal(fast, model.predict_on_batch(x.tolist()))
@@ -186,7 +186,7 @@ def test_fast_path_declines_what_it_must_not_take():
     model = _model(hidden=(16,))
     x = _inputs(3)
     x[1, 5] = np.nan
-    assert model.engine.predict_fast(x) is None
+    assert model.engine.network.predict_published(x) is None
     with pytest.raises(ValueError, match="NaN|finite"):
         model.predict_on_batch(x)
     with pytest.raises(ValueError, match="shape"):
@@ -198,7 +198,7 @@ def test_fast_path_declines_what_it_must_not_take():
         assert network.predict_fast(weights, bad, 100) is None
     assert network.predict_fast(weights[:-1], _inputs(3), 100) is None
     assert network.predict_fast(weights, _inputs(3), 2) is None  # over max_rows
-    assert model.engine.predict_fast(np.empty((0, 784), np.float32)) is None
+    assert model.engine.network.predict_published(np.empty((0, 784), np.float32)) is None
     with pytest.raises(ValueError, match="empty"):
         model.predict_on_batch(np.empty((0, 784), np.float32))
     # a model over 28×28 images: a flat (N, 784) array is the wrong shape, not a fast path
@@ -206,7 +206,7 @@ def test_fast_path_declines_what_it_must_not_take():
     with pytest.raises(ValueError, match="shape"):
         images.predict_on_batch(_inputs(2))
     pictures = _inputs(2).reshape(2, 28, 28)
-    assert images.engine.predict_fast(pictures.reshape(2, 784)) is not None  # what it is given
+    assert images.engine.network.predict_published(pictures) is not None  # its own shape
     np.testing.assert_array_equal(images.predict_on_batch(pictures),
                                   images.predict(pictures, verbose=0))
 
@@ -297,7 +297,7 @@ def test_a_large_call_splits_across_threads_with_the_same_result(threads):
     # 1000 rows × 316,200 multiply-adds / 2**24 per part: 18 parts' worth, capped at 4
     assert engine._parts(1000) == 4
     assert engine._parts(64) == 1  # a request-sized call stays on its thread
-    assert engine.predict_fast(x) is None  # too large for the one-thread fast path
+    assert engine.network.predict_published(x) is None  # too large for the one-thread fast path
     np.testing.assert_array_equal(model.predict(x, verbose=0), alone)
     np.testing.assert_array_equal(model.predict_on_batch(x), alone)
     np.testing.assert_array_equal(model.predict(x, batch_size=13, verbose=0), alone)

@@ -70,7 +70,8 @@ cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
 # On fastmlp's own GEMM, an inference pass holds at most this many elements of its widest layer
 # (128 KiB of float32) and at least PASS_MIN_ROWS rows: each layer's output is then still in
 # the core's L2 when the next layer reads it, where a 1,024-row pass sends it to L3 and back
-# (Zen 5 VM, 1 thread, batch 1024: M2 +8-11% in passes of 48-128 rows, M1 +2-4%).
+# (Zen 5 VM, batch 1024, paired A/B against one 1,024-row pass: M2 +4-5% on 1 thread, +0-2% on
+# 2; M1 +1-3%).
 cdef Py_ssize_t PASS_ELEMENTS = 1 << 15
 cdef Py_ssize_t PASS_MIN_ROWS = 32
 
