@@ -42,18 +42,33 @@ static inline void fm_gil_hint_released(void) {
     __atomic_store_n(&fm_gil_taken, 0, __ATOMIC_RELAXED);
 }
 
+/* Whether a thread spins on: the GIL is recorded as taken (recorded != 0), at `taken`, less
+ * than FM_GIL_HINT_TICKS before `now`. */
+static inline int fm_gil_hint_spins(unsigned long long recorded, unsigned long long taken,
+                                    unsigned long long now) {
+    return recorded != 0 && now - taken < FM_GIL_HINT_TICKS;
+}
+
+/* The record as it stands (0: let go since). */
+static inline unsigned long long fm_gil_hint_recorded(void) {
+    return __atomic_load_n(&fm_gil_taken, __ATOMIC_RELAXED);
+}
+
 /* Before taking the GIL back: spins while another predict call took it less than
  * FM_GIL_HINT_TICKS ago and has not let it go since. */
 static inline void fm_gil_hint_wait(void) {
-    unsigned long long taken = __atomic_load_n(&fm_gil_taken, __ATOMIC_RELAXED);
-    if (taken == 0)
-        return;
-    while (__atomic_load_n(&fm_gil_taken, __ATOMIC_RELAXED) != 0
-           && fm_gil_hint_now() - taken < FM_GIL_HINT_TICKS)
+    unsigned long long taken = fm_gil_hint_recorded();
+    while (fm_gil_hint_spins(fm_gil_hint_recorded(), taken, fm_gil_hint_now()))
         __builtin_ia32_pause();
 }
 #else
 #define FM_GIL_HINT 0
+static inline int fm_gil_hint_spins(unsigned long long recorded, unsigned long long taken,
+                                    unsigned long long now) {
+    (void)recorded; (void)taken; (void)now;
+    return 0;
+}
+static inline unsigned long long fm_gil_hint_recorded(void) { return 0; }
 static inline void fm_gil_hint_taken(void) {}
 static inline void fm_gil_hint_released(void) {}
 static inline void fm_gil_hint_wait(void) {}

@@ -103,10 +103,10 @@ M = {
  "pass-cap-ignored": ("fastmlp/_kernels/network.pyx", "        return min(chunk, max(PASS_MIN_ROWS, PASS_ELEMENTS // self.plan.max_hidden))", "        return chunk", "tests/test_small_gemm.py -k passes"),
  "gil-hint-not-recorded": ("fastmlp/_kernels/network.pyx", "            fm_gil_hint_wait()\n        fm_gil_hint_taken()", "            fm_gil_hint_wait()\n        pass", "tests/test_small_gemm.py -k spins"),
  "gil-hint-never-cleared": ("csrc/gil_hint.h", "    __atomic_store_n(&fm_gil_taken, 0, __ATOMIC_RELAXED);", "    (void)0;", "tests/test_small_gemm.py -k spins"),
- "gil-hint-spins-unbounded": ("csrc/gil_hint.h", "           && fm_gil_hint_now() - taken < FM_GIL_HINT_TICKS)", "           && fm_gil_hint_now() - taken < 50 * FM_GIL_HINT_TICKS)", "tests/test_small_gemm.py -k spins"),
+ "gil-hint-spins-unbounded": ("csrc/gil_hint.h", "    return recorded != 0 && now - taken < FM_GIL_HINT_TICKS;", "    return recorded != 0 && now - taken < 50 * FM_GIL_HINT_TICKS;", "tests/test_small_gemm.py -k spins"),
  "published-row-dims-unchecked": ("fastmlp/_kernels/network.pyx", "            if dims[1 + i] != self._row_dims[i]:\n                return None", "            if False:\n                return None", "tests/test_small_gemm.py -k published"),
  "published-order-unchecked": ("fastmlp/_kernels/network.pyx", "                or not (cnp.PyArray_ISCARRAY_RO(x) and cnp.PyArray_ISNOTSWAPPED(x))", "                or not cnp.PyArray_ISNOTSWAPPED(x)", "tests/test_small_gemm.py -k published"),
- "settle-never-waits": ("fastmlp/bench/load.py", "if _other_threads_seconds() - before < QUIET * WINDOW or", "if True or", "tests/test_bench_cli.py -k settle"),
+ "settle-never-waits": ("fastmlp/bench/load.py", "        if _other_threads_seconds() - before < QUIET * WINDOW:\n            return True", "        if True:\n            return True", "tests/test_bench_cli.py -k settle"),
 }
 
 def main():

@@ -23,8 +23,6 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 cimport numpy as cnp
 
-import time
-
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
@@ -48,6 +46,11 @@ cdef extern from "gil_hint.h" nogil:
     void fm_gil_hint_taken()
     void fm_gil_hint_released()
     void fm_gil_hint_wait()
+    unsigned long long fm_gil_hint_recorded()
+    int fm_gil_hint_spins(unsigned long long recorded, unsigned long long taken,
+                          unsigned long long now)
+    enum:
+        FM_GIL_HINT_TICKS
 from fastmlp._kernels.regularizers cimport (fm_penalty_f, fm_penalty_d, fm_constrain_f,
                                             fm_constrain_d)
 from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_apply_f,
@@ -1683,20 +1686,23 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
         start += c.batch
 
 
-def gil_hint_wait_ns(str hint) -> int:
-    """Test hook: the ns fm_gil_hint_wait spins for after setting the hint as a predict call
-    does on taking the GIL back ('taken'), on taking it and then letting it go ('released'), or
-    as it stands ('current'); -1 where there is no hint (FM_GIL_HINT 0)."""
-    if hint not in ("taken", "released", "current"):
-        raise ValueError(f"`hint` must be 'taken', 'released' or 'current'; received {hint!r}")
+def gil_hint_check(str action="", recorded=None, taken=None, now=None):
+    """Test hook of csrc/gil_hint.h, no clock read: with action 'taken' or 'released', records
+    what a predict call does then and returns whether the GIL is now recorded as taken (''
+    just reports that); with recorded, taken and now (ticks), returns whether a waiter spins
+    on. None where there is no hint (FM_GIL_HINT 0). FM_GIL_HINT_TICKS is
+    gil_hint_check.ticks."""
     if not FM_GIL_HINT:
-        return -1
-    if hint == "taken":
+        return None
+    if recorded is not None:
+        return bool(fm_gil_hint_spins(recorded, taken, now))
+    if action == "taken":
         fm_gil_hint_taken()
-    elif hint == "released":
-        fm_gil_hint_taken()
+    elif action == "released":
         fm_gil_hint_released()
-    start = time.perf_counter_ns()
-    with nogil:
-        fm_gil_hint_wait()
-    return time.perf_counter_ns() - start
+    elif action != "":
+        raise ValueError(f"`action` must be 'taken', 'released' or ''; received {action!r}")
+    return fm_gil_hint_recorded() != 0
+
+
+gil_hint_check.ticks = FM_GIL_HINT_TICKS

@@ -36,19 +36,20 @@ def _other_threads_seconds() -> float:
     return time.process_time() - time.thread_time()
 
 
-def settle(max_seconds: float = 2.0) -> float:
+def settle(max_seconds: float = 2.0) -> bool:
     """Waits until this process's other threads have stopped using the CPU, at most
-    max_seconds, and returns the seconds waited. Thread pools spin for a while after each call
-    (ONNX Runtime's ~40 ms, OpenBLAS's and OpenMP's too): a measurement started then shares
-    the cores with the previous engine's spinning workers (measured: fastmlp's 2-thread
-    batch-1024 predict at half speed right after an ONNX Runtime call)."""
+    max_seconds; True once they have, False if they had not by then. Thread pools spin for a
+    while after each call (ONNX Runtime's ~40 ms, OpenBLAS's and OpenMP's too): a measurement
+    started then shares the cores with the previous engine's spinning workers (measured:
+    fastmlp's 2-thread batch-1024 predict at half speed right after an ONNX Runtime call)."""
     start = time.perf_counter()
     while True:
         before = _other_threads_seconds()
         time.sleep(WINDOW)
-        waited = time.perf_counter() - start
-        if _other_threads_seconds() - before < QUIET * WINDOW or waited >= max_seconds:
-            return waited
+        if _other_threads_seconds() - before < QUIET * WINDOW:
+            return True
+        if time.perf_counter() - start >= max_seconds:
+            return False
 
 
 class Meter:
