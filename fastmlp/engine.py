@@ -40,14 +40,19 @@ MACS_PER_PART = 1 << 24
 # A lone training thread runs its forward x·W and weight gradient xᵀ·dz on fastmlp's own GEMM
 # up to this many multiply-adds, on BLAS above: the own kernel packs nothing, hands nothing to
 # BLAS's threads and prefetches the next batch's rows; BLAS's second thread pays off on large
-# products. Measured on a Zen 5 (real Fashion-MNIST, Adam, samples/s own/BLAS, forward and dW):
-#   limit 2**24, 2 BLAS threads: M1 b32 ×1.71, b128 ×0.98; M2 b32 ×0.95, b128 ×0.92
-#   limit 2**22, 2 BLAS threads: M1 b32 ×1.46, b128 ×1.02; M2 b32 ×1.01, b128 ×1.00
+# products only while the second core is free. Keyed by "BLAS runs one thread"
+# (config.blas_threads, from the environment): (limit, dx = dz·Wᵀ on the own GEMM too).
+# Measured on a Zen 5 VM (real Fashion-MNIST, Adam, samples/s against one thread's):
 #   no limit against 2**24, 1 BLAS thread: M2 b128 ×1.08, b256 ×1.06, b1024 ×1.04;
 #   M1 b256 ×1.15, b1024 ×1.13 (each product on one core either way: the own kernel is faster)
-# So the limit follows the BLAS thread count the environment set (config.blas_threads): none
-# for one thread, 2**22 for more. A wrong count makes the split slower, never wrong.
-TRAIN_GEMM_MAX = {True: sys.maxsize, False: 1 << 22}
+#   2 BLAS threads, the batches no team trains (under 64 rows): limit 2**22 with BLAS's dx
+#   M2 b32 ×1.06, b48 ×1.18 with the second core free, ×0.17 and ×0.26 with another process
+#   on it (each small product waits for BLAS's second thread to be scheduled); limit 2**24
+#   with dx on the own GEMM (Wᵀ refreshed after each update): ×0.98, ×0.99 free, ×1.01,
+#   ×1.29 busy. M1 b16-32 ×1.00 either way. Robustness wins: a second core that a busy
+#   machine takes away must not cost 5× in speed.
+# A wrong count makes the split slower, never wrong.
+TRAIN_GEMM = {True: (sys.maxsize, False), False: (1 << 24, True)}
 
 # (shape, trainable) of one weight array
 WeightSpec = tuple[tuple[int, ...], bool]
@@ -216,7 +221,7 @@ class Engine:
         self.network = Network(self.params, self.grads,
                                [self._network_step(i) for i in range(len(self.steps))],
                                self.trainable_size)
-        self.network.set_train_gemm_max(TRAIN_GEMM_MAX[config.blas_threads() == 1])
+        self.network.set_train_gemm_max(*TRAIN_GEMM[config.blas_threads() == 1])
         self.published = self.params.copy()
         self._macs_per_row = max(1, sum(step.n_in * step.n_out for step in self.steps
                                         if isinstance(step, DenseStep)))

@@ -98,17 +98,50 @@ def reference_step(engine, params, x, classes, lr):
     return p - lr * grads
 
 
-def test_team_steps_equal_the_float64_reference(rng):
-    engine = make_engine(rng)
+def assert_sgd_epoch_equals_the_reference(engine, rng, threads):
+    """An epoch of SGD(0.1) on `threads` threads ends where the float64 reference does."""
     x, labels = data(rng)
     order = rng.permutation(len(x)).astype(np.int64)
     expected = engine.params.astype(np.float64)
-    for step in range(-(-len(x) // BATCH)):  # the last batch of 17 rows: a team too
+    for step in range(-(-len(x) // BATCH)):
         rows = order[step * BATCH:(step + 1) * BATCH]
         expected = reference_step(engine, expected, x[rows], labels[rows], 0.1)
-    (_, _, samples, bad), _ = train(engine, x, labels, SGD(0.1), 2, order)
+    (_, _, samples, bad), _ = train(engine, x, labels, SGD(0.1), threads, order)
     assert (samples, bad) == (len(x), -1)
     np.testing.assert_allclose(engine.params, expected, rtol=2e-4, atol=2e-5)
+
+
+def test_team_steps_equal_the_float64_reference(rng):
+    # the last batch of 17 rows: a team too
+    assert_sgd_epoch_equals_the_reference(make_engine(rng), rng, threads=2)
+
+
+def test_a_lone_thread_reading_transposed_kernels_equals_the_reference(rng):
+    """Where BLAS runs several threads, a lone training thread computes dx = dz·Wᵀ on the
+    own GEMM from Wᵀ, which it must refresh after every update (a stale one would give each
+    step after the first the previous weights' gradients)."""
+    engine = make_engine(rng)
+    engine.network.set_train_gemm_max(2**62, True)
+    assert engine.network.solo_transposes
+    assert_sgd_epoch_equals_the_reference(engine, rng, threads=1)
+
+
+def test_a_lone_thread_gives_the_same_weights_whichever_kernel_reads_w(rng):
+    """dx by BLAS reading W or by the own GEMM reading Wᵀ: the same training up to rounding,
+    and the same bits on every run of either."""
+    start = make_engine(rng).params.copy()
+    x, labels = data(rng)
+    results = {}
+    for transposes in (False, True, True):
+        engine = make_engine(rng)
+        engine.params[:] = start
+        engine.network.set_train_gemm_max(2**62, transposes)
+        (loss, _, samples, bad), _ = train(engine, x, labels, Adam(1e-3), 1)
+        assert (samples, bad) == (len(x), -1)
+        results.setdefault(transposes, []).append((engine.params.copy(), loss))
+    np.testing.assert_array_equal(results[True][0][0], results[True][1][0])
+    np.testing.assert_allclose(results[True][0][0], results[False][0][0], rtol=1e-4, atol=1e-5)
+    assert results[True][0][1] == pytest.approx(results[False][0][1], rel=1e-5)
 
 
 @pytest.mark.parametrize("optimizer", [lambda: Adam(1e-3), lambda: SGD(0.05, momentum=0.9),

@@ -79,8 +79,9 @@ cdef Py_ssize_t PASS_ELEMENTS = 1 << 15
 cdef Py_ssize_t PASS_MIN_ROWS = 32
 
 # Training's forward x·W and weight gradient xᵀ·dz run on fastmlp's own GEMM up to
-# plan.own_gemm_max multiply-adds, on BLAS above (dx = dz·Wᵀ on BLAS outside a team); the engine
-# sets the limit (set_train_gemm_max) from the BLAS thread count, this is the default.
+# plan.own_gemm_max multiply-adds, on BLAS above (dx = dz·Wᵀ on BLAS outside a team, unless
+# plan.solo_transposes); the engine sets both (set_train_gemm_max) from the BLAS thread count,
+# these are the defaults.
 cdef Py_ssize_t TRAIN_OWN_GEMM_MAX = 1 << 22
 
 
@@ -151,6 +152,7 @@ cdef struct Plan:
     # own_gemm_max multiply-adds
     int predict_level, train_level
     Py_ssize_t own_gemm_max
+    bint solo_transposes         # a lone training thread's dx = dz·Wᵀ on the own GEMM too
     Py_ssize_t wt_size           # elements of the Wᵀ buffer (every dense kernel but the first's)
 
 
@@ -477,6 +479,7 @@ cdef class Network:
         self.plan.predict_level = 0 if dtype == np.float64 else fm_small_gemm_level()
         self.plan.train_level = self.plan.predict_level
         self.plan.own_gemm_max = TRAIN_OWN_GEMM_MAX
+        self.plan.solo_transposes = False
         self.plan.wt_size = transposed
         self._wt = None
         self._team_arrays = None
@@ -535,13 +538,20 @@ cdef class Network:
         the calling thread trains alone, the larger ones on BLAS (set_train_gemm_max)."""
         return self.plan.own_gemm_max
 
-    def set_train_gemm_max(self, Py_ssize_t macs):
-        """Sets train_gemm_max (the engine's rule: engine.TRAIN_GEMM_MAX)."""
+    @property
+    def solo_transposes(self) -> bool:
+        """Whether a lone training thread computes dx = dz·Wᵀ on fastmlp's own GEMM too,
+        reading a transpose of the weights it refreshes after each update (else BLAS reads W)."""
+        return self.plan.solo_transposes
+
+    def set_train_gemm_max(self, Py_ssize_t macs, bint transposes=False):
+        """Sets train_gemm_max and solo_transposes (the engine's rule: engine.TRAIN_GEMM)."""
         if macs < 0:
             raise ValueError(f"`macs` must be >= 0; received {macs}")
         if self._busy:
             raise RuntimeError("set_train_gemm_max while a training call runs")
         self.plan.own_gemm_max = macs
+        self.plan.solo_transposes = transposes
 
     def train_gemm_level(self, Py_ssize_t rows, Py_ssize_t step) -> int:
         """The level training's forward and weight-gradient GEMMs of dense step `step` run at
@@ -787,7 +797,8 @@ cdef class Network:
             c.samples = 0
             c.bad_step = -1
             c.fault = OK
-            c.wt = NULL  # one thread: dx = dz·Wᵀ by BLAS reading W (see _new_team)
+            # one thread: dx = dz·Wᵀ by BLAS reading W, unless the engine chose otherwise
+            c.wt = self._wt_data() if self.plan.solo_transposes else NULL
             c.team = NULL
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
             size = self.team_size(threads, batch) if helpers is not None and n_steps else 1
@@ -1072,6 +1083,8 @@ cdef class Network:
             if size > 1:
                 c.wt = self._wt_data()
                 c.plan.own_gemm_max = PY_SSIZE_T_MAX
+            elif self.plan.solo_transposes:
+                c.wt = self._wt_data()
             c.scratch = self._scratch
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>dummy_grads)
             c.rows, c.n_steps = rows, n_steps
@@ -1474,6 +1487,8 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
         (<UpdateRule>c.rule).apply(params, c.grads)
         if constrained:
             _apply_constraints(plan, params, <floating *>c.scratch.tmp)
+        if c.wt != NULL:
+            _transpose_weights(plan, params, <floating *>c.wt, 0, PY_SSIZE_T_MAX)
 
 
 cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
