@@ -17,7 +17,7 @@ import fastmlp as keras
 from fastmlp.bench.competitors import OnnxRuntime
 from fastmlp.bench.environment import describe
 from fastmlp.bench.load import settle
-from fastmlp.bench.measure import requests_per_s
+from fastmlp.bench.measure import concurrent_rates
 from fastmlp.bench.workloads import WORKLOADS
 
 
@@ -30,13 +30,15 @@ def model_for(hidden):
 
 def triple(fn, x, callers, seconds=0.4):
     settle()  # the previous measurement's pool threads (BLAS's) may still be spinning
-    rates = sorted(requests_per_s(fn, x, callers, seconds) for _ in range(3))
-    return rates[1], rates[0], rates[2]
+    rates, pair, retries = concurrent_rates(fn, x, callers, seconds)
+    rates.sort()
+    return rates[1], rates[0], rates[2], pair, retries
 
 
 def show(label, one, two):
+    probe = "" if two[3] is None else f"  probe ×{two[3]:.2f}, {two[4]} taken again"
     print(f"{label:<38} {one[0] / 1e3:8.1f}k → {two[0] / 1e3:8.1f}k  ×{two[0] / one[0]:.2f}"
-          f"   [{two[1] / 1e3:.0f}–{two[2] / 1e3:.0f}k]", flush=True)
+          f"   [{two[1] / 1e3:.0f}–{two[2] / 1e3:.0f}k]{probe}", flush=True)
 
 
 def main():

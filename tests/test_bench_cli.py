@@ -234,3 +234,57 @@ def test_a_figure_whose_epochs_spread_is_marked_unsteady():
     assert any(line.startswith("~ unsteady") for line in lines)
     lines = report._training_table({"training": [steady], "ceiling": []})
     assert not any("~" in line for line in lines)
+
+
+def test_core_pair_reads_whether_two_threads_ran_side_by_side():
+    """Two threads of work that needs no core (a sleep, the GIL released) run side by side
+    whatever the machine: ×2; work that holds the GIL (a Python loop) runs one at a time: ×1.
+    The default task (fastmlp's GEMM) gives a ratio where this CPU has that GEMM."""
+    import time
+
+    from fastmlp._kernels.small_gemm import small_gemm_level
+    from fastmlp.bench import load
+
+    def python_loop():
+        total = 0
+        for i in range(2000):
+            total += i
+
+    assert load.core_pair(lambda: time.sleep(0.002)) > 1.5
+    assert load.core_pair(python_loop) < 1.3
+    probe = load.core_pair()
+    assert (probe is None) == (small_gemm_level() == 0)
+    assert probe is None or 0 < probe < 2.5
+
+
+def test_two_callers_are_measured_again_while_the_machine_gives_them_one_core(monkeypatch):
+    from fastmlp.bench import measure
+    probes = iter([1.0, 1.9,        # repeat 1: the probe before it read one core: again
+                   1.9, 1.9,        # repeat 1, attempt 2: kept
+                   1.9, 1.7,        # repeat 2: kept, lowest 1.7
+                   1.9, 1.2] + [1.9, 1.0] * 3)  # repeat 3: never good: kept after 4 attempts
+    rates = iter(range(1, 100))
+    monkeypatch.setattr(measure, "core_pair", lambda: next(probes))
+    monkeypatch.setattr(measure, "requests_per_s", lambda fn, x, callers, seconds: float(next(rates)))
+    monkeypatch.setattr(measure.time, "sleep", lambda s: None)
+    kept, lowest, retries = measure.concurrent_rates(None, None, 2, 0.1)
+    assert kept == [2.0, 3.0, 7.0] and retries == 1 + 3 and lowest == 1.0
+    # one caller: no probe, nothing taken again
+    kept, lowest, retries = measure.concurrent_rates(None, None, 1, 0.1)
+    assert kept == [8.0, 9.0, 10.0] and lowest is None and retries == 0
+
+
+def test_a_concurrent_figure_taken_on_one_core_is_marked():
+    from fastmlp.bench import report
+
+    def entry(callers, rate, pair):
+        return {"workload": "M2", "competitor": "fastmlp", "batch": 1, "callers": callers,
+                "samples_per_s_min_median_max": [rate, rate, rate], "background_load": 0.0,
+                "core_pair": pair}
+
+    lines = report._concurrent_table({"concurrent": [entry(1, 60e3, None), entry(2, 61e3, 1.02)]})
+    row = next(line for line in lines if line.startswith("M2"))
+    assert "61.0k*" in row and "×1.02" in row
+    assert any(line.startswith("* measured") for line in lines)
+    lines = report._concurrent_table({"concurrent": [entry(1, 60e3, None), entry(2, 118e3, 1.85)]})
+    assert not any("*" in line for line in lines)

@@ -2,8 +2,9 @@
 /proc/stat (all CPUs' busy time) less this process's own (its threads included). A figure
 taken while the machine was busy is flagged in the report rather than trusted."""
 import os
+import threading
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 # other processes' CPU, as a fraction of the machine's cores, above which a figure is flagged
 BUSY = 0.10
@@ -12,6 +13,14 @@ MIN_SECONDS = 0.5  # blocks shorter than this get no reading (load None)
 # QUIET of it, means they have stopped (the process clock counts in scheduler ticks, 1-10 ms)
 WINDOW = 0.05
 QUIET = 0.25
+# core_pair(): two threads running compute-only work side by side get at least this many times
+# one thread's rate when the machine gives them two cores (1.7-1.9 on this project's Zen 5 VM:
+# two cores running AVX-512 at once clock lower than one). A VM's host can give two vCPUs one
+# core's time without any sign in /proc/stat (no steal counted): there, in about 8% of 0.15 s
+# windows, two request threads at batch 1 and at batch 64 both read ×1.0 with both threads on
+# the CPU all the time, and this probe read about 1.0.
+PAIR_MIN = 1.5
+PAIR_SECONDS = 0.02
 
 
 def _busy_seconds() -> Optional[float]:
@@ -69,3 +78,64 @@ class Meter:
             return
         others = (busy - self._busy) - (_own_seconds() - self._own)
         self.load = max(0.0, others / (wall * (os.cpu_count() or 1)))
+
+
+def _gemm_task() -> Optional[Callable[[], object]]:
+    """A compute-only task that releases the GIL: a product on fastmlp's own GEMM that stays in
+    L2 (48×256 by 256×256, about 60 µs on one core), or None where this CPU has no such GEMM."""
+    import numpy as np
+
+    from fastmlp._kernels.small_gemm import small_gemm_check, small_gemm_level
+    if small_gemm_level() == 0:
+        return None
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 256), dtype=np.float32)
+    w = rng.random((256, 256), dtype=np.float32)
+    y = np.empty((48, 256), np.float32)
+    return lambda: small_gemm_check(x, w, y)
+
+
+def core_pair(task: Optional[Callable[[], object]] = None,
+              seconds: float = PAIR_SECONDS) -> Optional[float]:
+    """How many times one thread's rate two threads get running the same compute-only task side
+    by side (2.0: two whole cores): the machine's parallelism at this moment, which no load
+    figure shows where a VM's host shares a core between its two vCPUs. None where there is no
+    task that releases the GIL (fastmlp's GEMM needs AVX2 or AVX-512).
+
+    Args:
+        task: a callable that computes without the GIL (default: a product on fastmlp's GEMM).
+        seconds: how long one thread, then two, run the task (each thread first runs it a
+            quarter of that untimed, so that an idle core has woken up).
+    """
+    task = task or _gemm_task()
+    if task is None:
+        return None
+
+    def calls_until(deadline: float) -> int:
+        calls = 0
+        while time.perf_counter() < deadline:
+            task()
+            calls += 1
+        return calls
+
+    calls_until(time.perf_counter() + seconds / 4)
+    start = time.perf_counter()
+    one = calls_until(start + seconds) / (time.perf_counter() - start)
+    window: list[float] = []
+    helper_calls = [0]
+    # the barrier's action runs once both threads are warm: the one window both count in
+    ready = threading.Barrier(2, action=lambda: window.extend([time.perf_counter(),
+                                                               time.perf_counter() + seconds]))
+
+    def helper() -> None:
+        calls_until(time.perf_counter() + seconds / 4)
+        ready.wait()
+        helper_calls[0] = calls_until(window[1])
+
+    other = threading.Thread(target=helper)
+    other.start()
+    calls_until(time.perf_counter() + seconds / 4)
+    ready.wait()
+    mine = calls_until(window[1])
+    other.join()
+    return (mine + helper_calls[0]) / (time.perf_counter() - window[0]) / one

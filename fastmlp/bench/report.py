@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from fastmlp.bench.load import BUSY
+from fastmlp.bench.load import BUSY, PAIR_MIN
 
 # A figure whose timed epochs spread over more than this share of their median is marked
 # unsteady: one thread repeats within 2% on this project's machines, so a wider spread means the
@@ -80,17 +80,37 @@ def _inference_table(run: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _concurrent_mark(c: dict[str, Any]) -> str:
+    """'!' after a figure measured while other processes were busy, '*' while the machine gave
+    two threads of compute less than PAIR_MIN cores (core_pair in results.json)."""
+    pair = c.get("core_pair")
+    return (("!" if (c.get("background_load") or 0) > BUSY else "")
+            + ("*" if pair is not None and pair < PAIR_MIN else ""))
+
+
 def _concurrent_table(run: dict[str, Any]) -> list[str]:
     """Rows/s from 1 and 2 request threads sharing one model, and the scaling between them."""
-    rates = {(c["workload"], c["competitor"], c["batch"], c["callers"]): c["samples_per_s_min_median_max"][1]
+    found = {(c["workload"], c["competitor"], c["batch"], c["callers"]): c
              for c in run.get("concurrent", [])}
     lines = [f"{'workload':<9}{'engine':<13}{'batch':>6}{'1 caller':>11}{'2 callers':>11}{'scaling':>9}"]
-    for (workload, engine, batch, callers), one in rates.items():
+    marks = ""
+    for (workload, engine, batch, callers), c in found.items():
         if callers != 1:
             continue
-        two = rates.get((workload, engine, batch, 2))
-        lines.append(f"{workload:<9}{engine:<13}{batch:>6}{_k(one):>11}{_k(two):>11}"
-                     f"{(f'×{two / one:.2f}' if two else '—'):>9}")
+        one = c["samples_per_s_min_median_max"][1]
+        pair = found.get((workload, engine, batch, 2))
+        two = pair["samples_per_s_min_median_max"][1] if pair else None
+        mark_one, mark_two = _concurrent_mark(c), _concurrent_mark(pair) if pair else ""
+        marks += mark_one + mark_two
+        lines.append(f"{workload:<9}{engine:<13}{batch:>6}{_k(one) + mark_one:>11}"
+                     f"{_k(two) + mark_two:>11}{(f'×{two / one:.2f}' if two else '—'):>9}")
+    if "!" in marks:
+        lines.append(f"! measured while other processes used over {100 * BUSY:.0f}% of the CPUs "
+                     "(background_load in results.json)")
+    if "*" in marks:
+        lines.append(f"* measured while two threads of compute alone got under ×{PAIR_MIN} one "
+                     "thread's rate (core_pair in results.json), after retries: the machine gave "
+                     "the two callers less than two cores")
     return lines
 
 
@@ -129,7 +149,9 @@ def text(results: dict[str, Any]) -> str:
         out.extend(_inference_table(run))
         if run.get("concurrent"):
             out.append("Concurrent requests: samples/s from request threads sharing one model "
-                       "(median of 3; ORT with this run's intra-op threads):")
+                       "(median of 3; ORT with this run's intra-op threads; 2 callers measured "
+                       "again while a compute-only probe of two threads read under "
+                       f"×{PAIR_MIN}):")
             out.extend(_concurrent_table(run))
     if results.get("footprint"):
         out.append("")
