@@ -265,6 +265,7 @@ def test_two_callers_are_measured_again_while_the_machine_gives_them_one_core(mo
                    1.9, 1.2] + [1.9, 1.0] * 3)  # repeat 3: never good: kept after 4 attempts
     rates = iter(range(1, 100))
     monkeypatch.setattr(measure, "core_pair", lambda: next(probes))
+    monkeypatch.setattr(measure, "settle", lambda: True)
     monkeypatch.setattr(measure, "requests_per_s", lambda fn, x, callers, seconds: float(next(rates)))
     monkeypatch.setattr(measure.time, "sleep", lambda s: None)
     kept, lowest, retries = measure.concurrent_rates(None, None, 2, 0.1)
