@@ -257,6 +257,13 @@ class Engine:
         return spec
 
     @property
+    def training_differs(self) -> bool:
+        """Whether a pass in training mode gives other outputs than inference: a dropout step
+        with a rate, or a batch normalization that is trainable (batch statistics)."""
+        return any((isinstance(step, DropoutStep) and step.rate > 0)
+                   or (isinstance(step, BatchNormStep) and step.trainable) for step in self.steps)
+
+    @property
     def has_dropout(self) -> bool:
         """Whether a step draws random masks in training (fit then seeds each epoch)."""
         return self.network.has_dropout

@@ -556,9 +556,36 @@ class Trainer:
         features = self._features(x)
         return self.engine.predict(features, max(1, features.shape[0]))
 
-    def __call__(self, x: ArrayLike) -> np.ndarray:
-        """model(x): the outputs for x as one batch (NumPy in, NumPy out)."""
-        return self.predict_on_batch(x)
+    def __call__(self, x: ArrayLike, training: Optional[bool] = None, mask: Any = None) -> np.ndarray:
+        """model(x): the outputs for x as one batch (NumPy in, NumPy out), as predict_on_batch.
+
+        Args:
+            x: inputs, shape (N, *input_shape).
+            training: None or False: inference (Dropout passes its inputs through,
+                BatchNormalization uses its moving statistics). True: the same outputs where no
+                layer behaves otherwise in training; a model with Dropout (rate > 0) or a
+                trainable BatchNormalization raises NotImplementedError (training-mode passes
+                run inside fit and train_on_batch).
+            mask: None; fastmlp's layers take no masks.
+        """
+        if (training is None or training is False) and mask is None:
+            return self.predict_on_batch(x)
+        return self._call_with_options(x, training, mask)
+
+    def _call_with_options(self, x: ArrayLike, training: Optional[bool], mask: Any) -> np.ndarray:
+        if mask is not None:
+            raise ValueError("fastmlp's layers take no masks: call the model with mask=None. "
+                             f"Received: mask of type {type(mask).__name__}")
+        if training not in (None, False, True):
+            raise ValueError(f"`training` must be None, True or False. Received: training={training!r}")
+        out = self.predict_on_batch(x)  # builds a model given no input shape
+        if training and self.engine.training_differs:
+            raise NotImplementedError(
+                "model(x, training=True) on a model with Dropout or a trainable "
+                "BatchNormalization layer is not supported: fastmlp runs training-mode passes "
+                "inside fit() and train_on_batch(). Call model(x) or model(x, training=False) "
+                "for inference.")
+        return out
 
 
 def _rewind(engine: "Engine", rule: UpdateRule, rule_state: RuleState) -> None:

@@ -236,6 +236,41 @@ def test_deferred_build_from_data(rng):
     assert model.built and model.input_shape == (None, 3) and model.count_params() == 26
 
 
+@pytest.mark.parametrize("make, differs", [(list, False),
+                                            (lambda: [keras.layers.Dropout(0.0)], False),
+                                            (lambda: [keras.layers.Dropout(0.3)], True),
+                                            (lambda: [keras.layers.BatchNormalization()], True),
+                                            (lambda: [keras.layers.BatchNormalization(trainable=False)],
+                                             False)])
+def test_model_call_takes_keras_training_and_mask_arguments(rng, make, differs):
+    """model(x, training=False) is Keras's inference call: model(x)'s outputs bit for bit.
+    training=True gives the same outputs where no layer behaves otherwise in training, and
+    says it is not supported where one does; a mask is refused, naming it."""
+    model = keras.Sequential([keras.Input(shape=(5,)), keras.layers.Dense(4, activation="relu"),
+                              *make(), keras.layers.Dense(2)])
+    x = rng.random((3, 5)).astype(np.float32)
+    expected = model(x)
+    np.testing.assert_array_equal(model(x, training=False), expected)
+    np.testing.assert_array_equal(model(x, training=None), expected)
+    if differs:
+        with pytest.raises(NotImplementedError, match="training=True.*fit"):
+            model(x, training=True)
+    else:
+        np.testing.assert_array_equal(model(x, training=True), expected)
+    with pytest.raises(ValueError, match="mask"):
+        model(x, mask=np.ones((3, 5), bool))
+    with pytest.raises(ValueError, match="`training` must be"):
+        model(x, training="yes")
+    # a model built by its first call
+    deferred = keras.Sequential([keras.layers.Dense(2), *make()])
+    if differs:
+        with pytest.raises(NotImplementedError):
+            deferred(x, training=True)
+        assert deferred.built
+    else:
+        assert deferred(x, training=True).shape == (3, 2)
+
+
 def test_build_needs_every_sample_dimension():
     model = keras.Sequential([keras.layers.Dense(2)])
     with pytest.raises(ValueError, match=r"only the batch dimension may be None.*\(None, None\)"):

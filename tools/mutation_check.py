@@ -103,6 +103,8 @@ M = {
  "probe-never-retries": ("fastmlp/bench/measure.py", "if probe is None or probe >= PAIR_MIN or attempt == attempts - 1:", "if True:", "tests/test_bench_cli.py -k one_core"),
  "probe-mark-ignored": ("fastmlp/bench/report.py", "+ (\"*\" if pair is not None and pair < PAIR_MIN else \"\"))", "+ (\"*\" if pair is not None and pair < 0 else \"\"))", "tests/test_bench_cli.py -k concurrent_figure"),
  "probe-counts-one-thread": ("fastmlp/bench/load.py", "return (mine + helper_calls[0]) / (time.perf_counter() - window[0]) / one", "return mine / (time.perf_counter() - window[0]) / one", "tests/test_bench_cli.py -k core_pair"),
+ "call-training-ignored": ("fastmlp/trainer.py", "        if training and self.engine.training_differs:", "        if False:", "tests/test_models.py -k training_and_mask"),
+ "training-differs-misses-batch-norm": ("fastmlp/engine.py", "or (isinstance(step, BatchNormStep) and step.trainable) for step in self.steps)", "for step in self.steps)", "tests/test_models.py -k training_and_mask"),
  "team-own-copy-stale": ("fastmlp/_kernels/network.pyx", "    if team.splits and n > 0:\n        memcpy(own + lo, params + lo, n * sizeof(floating))", "    if False:\n        memcpy(own + lo, params + lo, n * sizeof(floating))", "tests/test_team.py"),
  "pass-cap-ignored": ("fastmlp/_kernels/network.pyx", "        return min(chunk, max(PASS_MIN_ROWS, PASS_ELEMENTS // self.plan.max_hidden))", "        return chunk", "tests/test_small_gemm.py -k passes"),
  "gil-hint-not-recorded": ("fastmlp/_kernels/network.pyx", "            fm_gil_hint_wait()\n        fm_gil_hint_taken()", "            fm_gil_hint_wait()\n        pass", "tests/test_small_gemm.py -k spins"),
