@@ -569,6 +569,13 @@ class Trainer:
             mask: None; fastmlp's layers take no masks.
         """
         if (training is None or training is False) and mask is None:
+            engine = self._engine
+            if engine is not None:
+                # predict_on_batch's one compiled call, made here: a Python frame less
+                # (0.1-0.2 µs of a 3.5 µs one-sample call, all of it holding the GIL)
+                out = engine.network.predict_published(x)
+                if out is not None:
+                    return out
             return self.predict_on_batch(x)
         return self._call_with_options(x, training, mask)
 

@@ -250,6 +250,7 @@ def test_model_call_takes_keras_training_and_mask_arguments(rng, make, differs):
                               *make(), keras.layers.Dense(2)])
     x = rng.random((3, 5)).astype(np.float32)
     expected = model(x)
+    np.testing.assert_array_equal(expected, model.predict(x, verbose=0))  # the checked path
     np.testing.assert_array_equal(model(x, training=False), expected)
     np.testing.assert_array_equal(model(x, training=None), expected)
     if differs:
