@@ -553,6 +553,11 @@ class Trainer:
             out = engine.network.predict_published(x)
             if out is not None:
                 return out
+        return self._predict_converted(x)
+
+    def _predict_converted(self, x: ArrayLike) -> np.ndarray:
+        """predict_on_batch for what its one compiled call declined: converted and checked
+        (building a model given no input shape), then split across threads if large."""
         features = self._features(x)
         return self.engine.predict(features, max(1, features.shape[0]))
 
@@ -576,7 +581,7 @@ class Trainer:
                 out = engine.network.predict_published(x)
                 if out is not None:
                     return out
-            return self.predict_on_batch(x)
+            return self._predict_converted(x)
         return self._call_with_options(x, training, mask)
 
     def _call_with_options(self, x: ArrayLike, training: Optional[bool], mask: Any) -> np.ndarray:
