@@ -291,4 +291,14 @@ def test_a_concurrent_figure_taken_on_one_core_is_marked():
     assert "61.0k*" in row and "×1.02" in row
     assert any(line.startswith("* measured") for line in lines)
     lines = report._concurrent_table({"concurrent": [entry(1, 60e3, None), entry(2, 118e3, 1.85)]})
-    assert not any("*" in line for line in lines)
+    assert not any("*" in line or "!" in line for line in lines)
+    # a figure taken while other processes were busy: '!' there and in the training table
+    busy = dict(entry(2, 118e3, 1.85), background_load=2 * report.BUSY)
+    lines = report._concurrent_table({"concurrent": [entry(1, 60e3, None), busy]})
+    assert "118.0k!" in next(line for line in lines if line.startswith("M2"))
+    assert report.BUSY_LEGEND in lines
+    fit = {"workload": "M1", "batch": 32, "competitor": "fastmlp", "samples_per_s": 200e3,
+           "samples_per_s_min_median_max": [199e3, 200e3, 201e3], "background_load": 2 * report.BUSY}
+    lines = report._training_table({"training": [fit], "ceiling": []})
+    assert "200.0k!" in next(line for line in lines if line.startswith("M1"))
+    assert report.BUSY_LEGEND in lines

@@ -17,6 +17,15 @@ def unsteady(result: dict[str, Any]) -> bool:
     low, median, high = result.get("samples_per_s_min_median_max") or (0, 0, 0)
     return bool(median) and (high - low) / median > UNSTEADY
 
+BUSY_LEGEND = (f"! measured while other processes used over {100 * BUSY:.0f}% of the CPUs "
+               "(background_load in results.json): repeat on a quiet machine")
+
+
+def _busy_mark(result: dict[str, Any]) -> str:
+    """'!' after a figure measured while other processes used over BUSY of the CPUs."""
+    return "!" if (result.get("background_load") or 0) > BUSY else ""
+
+
 PEERS_ORDER = ["fastmlp", "numpy", "keras", "pytorch", "scikit-learn", "onnxruntime"]
 
 
@@ -41,7 +50,7 @@ def _training_table(run: dict[str, Any]) -> list[str]:
     for r in run["training"]:
         rows.setdefault((r["workload"], r["batch"]), {})[r["competitor"]] = r["samples_per_s"]
         marks[(r["workload"], r["batch"], r["competitor"])] = (
-            ("!" if (r.get("background_load") or 0) > BUSY else "") + ("~" if unsteady(r) else ""))
+            _busy_mark(r) + ("~" if unsteady(r) else ""))
         if r["competitor"] == "fastmlp":
             peak[(r["workload"], r["batch"])] = r.get("percent_of_sgemm_peak")
     ceiling = {(c["workload"], c["batch"]): c["samples_per_s"] for c in run["ceiling"]}
@@ -62,8 +71,7 @@ def _training_table(run: dict[str, Any]) -> list[str]:
         line += f"{(f'{pk:.0f}%' if pk else '—'):>7}"
         lines.append(line)
     if any("!" in mark for mark in marks.values()):
-        lines.append(f"! measured while other processes used over {100 * BUSY:.0f}% of the CPUs "
-                     "(background_load in results.json): repeat on a quiet machine")
+        lines.append(BUSY_LEGEND)
     if any("~" in mark for mark in marks.values()):
         lines.append(f"~ unsteady: its timed epochs spread over more than {100 * UNSTEADY:.0f}% of their "
                      "median (samples_per_s_min_median_max): the machine changed speed meanwhile")
@@ -81,11 +89,10 @@ def _inference_table(run: dict[str, Any]) -> list[str]:
 
 
 def _concurrent_mark(c: dict[str, Any]) -> str:
-    """'!' after a figure measured while other processes were busy, '*' while the machine gave
-    two threads of compute less than PAIR_MIN cores (core_pair in results.json)."""
+    """_busy_mark's '!', and '*' after a figure measured while the machine gave two threads of
+    compute less than PAIR_MIN cores (core_pair in results.json)."""
     pair = c.get("core_pair")
-    return (("!" if (c.get("background_load") or 0) > BUSY else "")
-            + ("*" if pair is not None and pair < PAIR_MIN else ""))
+    return _busy_mark(c) + ("*" if pair is not None and pair < PAIR_MIN else "")
 
 
 def _concurrent_table(run: dict[str, Any]) -> list[str]:
@@ -105,8 +112,7 @@ def _concurrent_table(run: dict[str, Any]) -> list[str]:
         lines.append(f"{workload:<9}{engine:<13}{batch:>6}{_k(one) + mark_one:>11}"
                      f"{_k(two) + mark_two:>11}{(f'×{two / one:.2f}' if two else '—'):>9}")
     if "!" in marks:
-        lines.append(f"! measured while other processes used over {100 * BUSY:.0f}% of the CPUs "
-                     "(background_load in results.json)")
+        lines.append(BUSY_LEGEND)
     if "*" in marks:
         lines.append(f"* measured while two threads of compute alone got under ×{PAIR_MIN} one "
                      "thread's rate (core_pair in results.json), after retries: the machine gave "
