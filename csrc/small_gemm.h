@@ -187,6 +187,8 @@ typedef void (*fm_tile256_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *
                               fm_prefetch *);
 
 #define FM_FEW_ROWS 2
+/* the AVX2 path's panel width in columns for more than FM_FEW_ROWS rows */
+#define FM_PANEL256 16
 #define FM_ROWS_FEW(W, V) {fm_tile##W##_1_##V, fm_tile##W##_2_##V, 0, 0, 0, 0}
 #define FM_ROWS_ALL(W, V) {fm_tile##W##_1_##V, fm_tile##W##_2_##V, fm_tile##W##_3_##V,            \
                            fm_tile##W##_4_##V, fm_tile##W##_5_##V, fm_tile##W##_6_##V}
@@ -200,6 +202,16 @@ static const fm_tile512_fn fm_tiles512h[8][FM_MR] = {
 static const fm_tile256_fn fm_tiles256[4][FM_MR] = {
     FM_ROWS_ALL(256, 1), FM_ROWS_ALL(256, 2), FM_ROWS_FEW(256, 3), FM_ROWS_FEW(256, 4)};
 
+/* The AVX-512 path's panels: as few as hold vectors_all column vectors at most `most` a panel,
+ * and panel q's share, as even as possible (13 vectors in panels of 4: 4 + 3 + 3 + 3). */
+static inline ptrdiff_t fm_panels512(ptrdiff_t vectors_all, ptrdiff_t most) {
+    return (vectors_all + most - 1) / most;
+}
+
+static inline ptrdiff_t fm_panel_vectors(ptrdiff_t vectors_all, ptrdiff_t panels, ptrdiff_t q) {
+    return vectors_all / panels + (q < vectors_all % panels);
+}
+
 static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                   ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
                                   float *y, ptrdiff_t ldy, const float *bias, int relu,
@@ -210,10 +222,9 @@ static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const f
      * a panel of w (k × 64 floats) stays in L2 while the rows pass, where the whole of w would
      * be read again for each block of rows. */
     ptrdiff_t vectors_all = (n + 15) / 16;
-    ptrdiff_t most = m <= FM_FEW_ROWS ? 8 : 4;
-    ptrdiff_t panels = (vectors_all + most - 1) / most;
+    ptrdiff_t panels = fm_panels512(vectors_all, m <= FM_FEW_ROWS ? 8 : 4);
     for (ptrdiff_t q = 0, j = 0; q < panels; q++) {
-        ptrdiff_t vectors = vectors_all / panels + (q < vectors_all % panels);
+        ptrdiff_t vectors = fm_panel_vectors(vectors_all, panels, q);
         ptrdiff_t cols = n - j < 16 * vectors ? n - j : 16 * vectors;
         ptrdiff_t tail = cols - 16 * (vectors - 1);
         __mmask16 last = (__mmask16)((1u << tail) - 1u);
@@ -233,7 +244,7 @@ static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
                                 fm_prefetch *pf) {
     for (ptrdiff_t i = 0; i < m; i += FM_MR) {
         ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
-        ptrdiff_t panel = rows <= FM_FEW_ROWS ? 32 : 16;
+        ptrdiff_t panel = rows <= FM_FEW_ROWS ? 32 : FM_PANEL256;
         for (ptrdiff_t j = 0; j < n; j += panel) {
             ptrdiff_t cols = n - j < panel ? n - j : panel;
             ptrdiff_t vectors = (cols + 7) / 8, tail = cols - 8 * (vectors - 1);

@@ -222,7 +222,7 @@ class Engine:
                                [self._network_step(i) for i in range(len(self.steps))],
                                self.trainable_size)
         self.network.set_train_gemm_max(*TRAIN_GEMM[config.blas_threads() == 1])
-        self.published = self.params.copy()
+        self.publish()
         self._macs_per_row = max(1, sum(step.n_in * step.n_out for step in self.steps
                                         if isinstance(step, DenseStep)))
         # the most rows a call may have and still run on one thread whatever num_threads is
@@ -305,8 +305,11 @@ class Engine:
 
     def publish(self) -> None:
         """Makes the live weights what readers see: a new copy replaces the published one
-        (swapping a reference is atomic, and a reader keeps the copy it started with)."""
-        self.published = self.params.copy()
+        (swapping a reference is atomic, and a reader keeps the copy it started with). The
+        copy is read-only: the network keeps packed kernels made from it."""
+        weights = self.params.copy()
+        weights.flags.writeable = False
+        self.published = weights
 
     def restore(self, weights: np.ndarray) -> None:
         """Live weights := weights (a copy of the buffer, e.g. a published one), then publish."""
@@ -347,6 +350,7 @@ class Engine:
         if parts == 1:
             self.network.predict(weights, x, out, batch_size)
         else:
+            self.network.pack_for_call(weights, rows)  # the parts' calls are smaller
             run_parts(lambda start, stop: self.network.predict(weights, x[start:stop],
                                                                out[start:stop], batch_size),
                       rows, parts)

@@ -49,3 +49,14 @@ def run_isolated(code: str, timeout: float = 120) -> str:
                     f"{' (killed by a signal)' if proc.returncode < 0 else ''}:\n"
                     f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
     return proc.stdout
+
+
+def guarded_product(product, m: int, n: int) -> np.ndarray:
+    """An (m, n) float32 result that `product(y)` writes inside a NaN-filled buffer (product
+    returns whether it ran): a store past the matrix shows in the guards (checked here), one
+    past a row's end lands in the next row, written before it (the caller's value check)."""
+    buffer = np.full(m * n + 64, np.nan, np.float32)
+    y = buffer[32:32 + m * n].reshape(m, n)
+    assert product(y)
+    assert np.isnan(buffer[:32]).all() and np.isnan(buffer[32 + m * n:]).all(), (m, n)
+    return y

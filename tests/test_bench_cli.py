@@ -54,6 +54,34 @@ def test_quick_run_writes_json_and_table(tmp_path):
     assert "Concurrent requests" in proc.stdout
 
 
+def test_inference_figures_take_every_engines_calls_in_turn(monkeypatch):
+    from fastmlp.bench import measure
+    monkeypatch.setattr(measure, "settle", lambda: True)
+    log = []
+
+    class Engine:
+        def __init__(self, name):
+            self.name = name
+
+        def build(self, workload):
+            pass
+
+        def inference_modes(self):
+            return {"call": lambda x: log.append((self.name, len(x)))}
+
+    result = {"latency": [], "throughput": []}
+    x = np.zeros((1024, 784), np.float32)
+    measure._inference(result, {"a": Engine("a"), "b": Engine("b")}, "M1", x, 50, 1.0, 1)
+    # each round: a's one-sample calls, a's batch calls, then b's; rounds repeat that
+    turns = [log[0]] + [call for before, call in zip(log, log[1:]) if call != before]
+    assert turns == [("a", 1), ("a", 1024), ("b", 1), ("b", 1024)] * measure.INFERENCE_ROUNDS
+    for r in result["latency"] + result["throughput"]:
+        assert r["rounds"] == measure.INFERENCE_ROUNDS
+    # each figure pools its rounds: 50 one-sample calls (10 a round), 200 batch calls (40)
+    assert [r["calls"] for r in result["latency"]] == [50, 50]
+    assert [r["calls"] for r in result["throughput"]] == [200, 200]
+
+
 def test_fastmlp_runs_on_the_threads_of_its_worker():
     from fastmlp import config
     from fastmlp.bench.competitors import Fastmlp

@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import guarded_product
 
 import fastmlp
 from fastmlp import config
@@ -37,15 +38,9 @@ def _tolerance(x, w):
 
 
 def _guarded_product(x, w, level, trans_x=False):
-    """op(x)·w by the kernel, written inside a NaN-filled buffer: a store past the matrix shows
-    in the guards (checked here), one past a row's end lands in the next row, written before
-    it (the caller's value check)."""
+    """op(x)·w by the kernel, written inside guards (conftest.guarded_product)."""
     m, n = x.shape[1] if trans_x else x.shape[0], w.shape[1]
-    buffer = np.full(m * n + 64, np.nan, np.float32)
-    y = buffer[32:32 + m * n].reshape(m, n)
-    assert small_gemm_check(x, w, y, level, trans_x=trans_x)
-    assert np.isnan(buffer[:32]).all() and np.isnan(buffer[32 + m * n:]).all(), (x.shape, w.shape)
-    return y
+    return guarded_product(lambda y: small_gemm_check(x, w, y, level, trans_x=trans_x), m, n)
 
 
 @needs_kernel

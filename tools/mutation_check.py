@@ -27,7 +27,7 @@ M = {
  "targets-by-position": ("fastmlp/_kernels/network.pyx", "memcpy(t_batch + i * n_out, targets + src * n_out", "memcpy(t_batch + i * n_out, targets + (start + i) * n_out", "tests/test_engine_steps.py"),
  "binary-acc-reads-targets": ("csrc/elementwise.h", "T want = t ? t[i * cols + j] : (T)labels[i];", "T want = t[i * cols + j];", "tests/test_hardening.py -k one_unit"),
  "no-busy-guard": ("fastmlp/_kernels/network.pyx", "        if self._busy:\n            raise RuntimeError(\"this Network is already training", "        if False:\n            raise RuntimeError(\"this Network is already training", "tests/test_hardening.py -k one_training_call"),
- "publish-in-place": ("fastmlp/engine.py", "        self.published = self.params.copy()\n\n    def restore", "        self.published[...] = self.params\n\n    def restore", "tests/test_hardening.py -k half_written"),
+ "publish-in-place": ("fastmlp/engine.py", "        weights = self.params.copy()\n        weights.flags.writeable = False\n", "        weights = self.params.copy() if self.published is None else self.published\n        weights.flags.writeable = True\n        weights[...] = self.params\n", "tests/test_hardening.py -k half_written"),
  "no-slices": ("fastmlp/trainer.py", "        self.steps = max(1, min(int(target), self.steps * 4))", "        self.steps = 10**9", "tests/test_training_faults.py -k ctrl_c"),
  "no-replay": ("fastmlp/trainer.py", "        if bad_step >= 0 and engine.finite(rule):", "        if bad_step >= 0:", "tests/test_training_faults.py"),
  "no-final-weight-check": ("fastmlp/trainer.py", "                if bad_step >= 0 or not engine.finite(rule):", "                if bad_step >= 0:", "tests/test_training_faults.py"),
@@ -97,7 +97,7 @@ M = {
  "scipy-blas-table-via-package": ("fastmlp/_kernels/scipy_blas.py", "    if NAME in sys.modules or PACKAGE in sys.modules:\n        return", "    if True:\n        return", "tests/test_package.py -k scipy"),
  "scipy-blas-attribute-not-set": ("fastmlp/_kernels/scipy_blas.py", "            package.cython_blas = sys.modules[NAME]", "            pass", "tests/test_package.py -k scipy"),
  "bias-added-twice": ("fastmlp/_kernels/dense.pyx", "        b = NULL  # added as the tiles were stored", "        pass", "tests/test_small_gemm.py tests/test_kernels.py"),
- "gemm-panels-drop-remainder": ("csrc/small_gemm.h", "ptrdiff_t vectors = vectors_all / panels + (q < vectors_all % panels);", "ptrdiff_t vectors = vectors_all / panels;", "tests/test_small_gemm.py"),
+ "gemm-panels-drop-remainder": ("csrc/small_gemm.h", "return vectors_all / panels + (q < vectors_all % panels);", "return vectors_all / panels;", "tests/test_small_gemm.py"),
  "team-update-not-published": ("fastmlp/_kernels/network.pyx", "                memcpy(params + lo, own + lo, n * sizeof(floating))", "                pass", "tests/test_team.py"),
  "solo-transposes-stale": ("fastmlp/_kernels/network.pyx", "        if c.wt != NULL:\n            _transpose_weights(plan, params, <floating *>c.wt, 0, PY_SSIZE_T_MAX)", "        if False:\n            _transpose_weights(plan, params, <floating *>c.wt, 0, PY_SSIZE_T_MAX)", "tests/test_team.py -k lone_thread"),
  "probe-never-retries": ("fastmlp/bench/measure.py", "if probe is None or probe >= PAIR_MIN or attempt == attempts - 1:", "if True:", "tests/test_bench_cli.py -k one_core"),
@@ -114,6 +114,15 @@ M = {
  "published-row-dims-unchecked": ("fastmlp/_kernels/network.pyx", "            if dims[1 + i] != self._row_dims[i]:\n                return None", "            if False:\n                return None", "tests/test_small_gemm.py -k published"),
  "published-order-unchecked": ("fastmlp/_kernels/network.pyx", "                or not (cnp.PyArray_ISCARRAY_RO(x) and cnp.PyArray_ISNOTSWAPPED(x))", "                or not cnp.PyArray_ISNOTSWAPPED(x)", "tests/test_small_gemm.py -k published"),
  "settle-never-waits": ("fastmlp/bench/load.py", "        if _other_threads_seconds() - before < QUIET * WINDOW:\n            return True", "        if True:\n            return True", "tests/test_bench_cli.py -k settle"),
+ "packed-panel-start-wrong": ("csrc/packed_weights.h", "j += 16 * fm_panel_vectors(vectors_all, panels, p);", "j += 16 * fm_panel_vectors(vectors_all, panels, q);", "tests/test_packed_weights.py"),
+ "packed-tail-mask-full": ("csrc/packed_weights.h", "        __mmask16 last = (__mmask16)((1u << tail) - 1u);\n        const fm_tile512_fn *tiles", "        __mmask16 last = (__mmask16)0xFFFF;\n        const fm_tile512_fn *tiles", "tests/test_packed_weights.py"),
+ "packed-relu-dropped": ("fastmlp/_kernels/dense.pyx", "packed, z, n_out, b, relu)", "packed, z, n_out, b, 0)", "tests/test_packed_weights.py"),
+ "packs-offsets-all-first": ("fastmlp/_kernels/network.pyx", "                at[l] = total\n", "                at[l] = 0\n", "tests/test_packed_weights.py"),
+ "packs-kept-after-publish": ([("fastmlp/_kernels/network.pyx", "        self._published = weights\n        self._packs = None\n", "        self._published = weights\n"),
+                               ("fastmlp/_kernels/network.pyx", "if packs is not None and packs[0] is params and packs[1] == level:", "if packs is not None and packs[1] == level:")], None, None, "tests/test_packed_weights.py"),
+ "publish-writeable": ("fastmlp/engine.py", "        weights.flags.writeable = False\n", "", "tests/test_packed_weights.py"),
+ "pack-count-ignored": ("fastmlp/_kernels/network.pyx", "self._unpacked_calls < PACK_AFTER_CALLS", "self._unpacked_calls < (1 << 60)", "tests/test_packed_weights.py"),
+ "inference-in-one-round": ("fastmlp/bench/measure.py", "        for _ in range(rounds):\n            for name, mode, fn, slow in cases:", "        for _ in range(1):\n            for name, mode, fn, slow in cases:", "tests/test_bench_cli.py -k in_turn"),
 }
 
 def main():

@@ -12,7 +12,8 @@ cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *
 
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                        int act, double alpha, int level, fm_prefetch *pf) noexcept nogil
+                        int act, double alpha, int level, fm_prefetch *pf,
+                        const float *packed) noexcept nogil
 
 cdef void dense_backward(const floating *x, const floating *w, const floating *wt,
                          const floating *y, const floating *pre, floating *dy, floating *dw,

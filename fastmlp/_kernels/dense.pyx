@@ -6,7 +6,8 @@ b (n_out,), y (rows, n_out).
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
-from fastmlp._kernels.small_gemm cimport fm_prefetch, fm_small_gemm_level, fm_sgemm_small
+from fastmlp._kernels.small_gemm cimport (FM_PACKED_MIN_ROWS, fm_prefetch, fm_sgemm_packed,
+                                          fm_small_gemm_level, fm_sgemm_small)
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
@@ -46,15 +47,22 @@ cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *
 
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                        int act, double alpha, int level, fm_prefetch *pf) noexcept nogil:
+                        int act, double alpha, int level, fm_prefetch *pf,
+                        const float *packed) noexcept nogil:
     """y := act(x·w + b); b may be NULL. With `pre` (rows × n_out), x·w + b is kept there for
     the backward pass of an activation that needs its input (codes.needs_pre). level: x·w by
     fastmlp's own float32 GEMM at that level (csrc/small_gemm.h; 0 or float64: BLAS); pf as
     forward_gemm's. On the own GEMM, + b and a ReLU are applied as each tile is stored (the
-    same bits as the pass after BLAS), which leaves no pass over y for ReLU and linear layers."""
+    same bits as the pass after BLAS), which leaves no pass over y for ReLU and linear layers.
+    packed (or NULL): w packed for `level` (csrc/packed_weights.h), read instead of w from
+    FM_PACKED_MIN_ROWS rows on (the same bits)."""
     cdef floating *z = pre if pre != NULL else y
     cdef bint relu = act == FM_RELU and pre == NULL
-    if forward_gemm(x, w, z, rows, n_in, n_out, level, b, relu, pf):
+    cdef bint done = False
+    if floating is float:
+        if packed != NULL and rows >= FM_PACKED_MIN_ROWS and level > 0:
+            done = fm_sgemm_packed(level, rows, n_out, n_in, x, n_in, packed, z, n_out, b, relu)
+    if done or forward_gemm(x, w, z, rows, n_in, n_out, level, b, relu, pf):
         if relu or (act == FM_LINEAR and y == z):
             return
         b = NULL  # added as the tiles were stored
@@ -153,7 +161,7 @@ cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
         pre_ptr = &kept[0, 0]
     with nogil:
         dense_forward(&x[0, 0], &w[0, 0], b_ptr, &y[0, 0], pre_ptr, x.shape[0], x.shape[1],
-                      w.shape[1], act, alpha, level, NULL)
+                      w.shape[1], act, alpha, level, NULL, NULL)
 
 
 def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None,

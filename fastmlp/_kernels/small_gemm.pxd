@@ -1,5 +1,7 @@
-# Declarations of csrc/small_gemm.h, fastmlp's own float32 GEMM (inference and training), and of
-# csrc/prefetch.h, the lines it brings into cache meanwhile.
+# Declarations of csrc/small_gemm.h, fastmlp's own float32 GEMM (inference and training), of
+# csrc/prefetch.h, the lines it brings into cache meanwhile, and of csrc/packed_weights.h, the
+# weights packed for it (inference).
+cimport numpy as cnp
 from libc.stdint cimport int64_t
 
 
@@ -16,3 +18,18 @@ cdef extern from "small_gemm.h" nogil:
     int fm_sgemm_small(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *x,
                        Py_ssize_t ldx, Py_ssize_t incx, const float *w, Py_ssize_t ldw, float *y,
                        Py_ssize_t ldy, const float *bias, int relu, fm_prefetch *pf)
+
+
+cdef extern from "packed_weights.h" nogil:
+    enum:
+        FM_PACK_ALIGN
+        FM_PACKED_MIN_ROWS
+    Py_ssize_t fm_packed_floats(int level, Py_ssize_t k, Py_ssize_t n)
+    void fm_pack_weights(int level, Py_ssize_t k, Py_ssize_t n, const float *w, Py_ssize_t ldw,
+                         float *packed)
+    int fm_sgemm_packed(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *x,
+                        Py_ssize_t ldx, const float *packed, float *y, Py_ssize_t ldy,
+                        const float *bias, int relu)
+
+
+cdef float *aligned_floats(cnp.ndarray buffer) noexcept

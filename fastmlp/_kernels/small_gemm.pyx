@@ -1,13 +1,17 @@
 """fastmlp's own float32 GEMM, for inference and training (csrc/small_gemm.h): the level this CPU runs, and
-test hooks, of the GEMM and of the lines it brings into cache meanwhile (csrc/prefetch.h). The
-network calls the C functions directly."""
+test hooks, of the GEMM, of the lines it brings into cache meanwhile (csrc/prefetch.h) and of
+the weights packed for it (csrc/packed_weights.h). The network calls the C functions directly."""
 import numpy as np
 
+cimport numpy as cnp
 from libc.stdint cimport int64_t
 
 from fastmlp._kernels.checks import check_array, check_matrix
-from fastmlp._kernels.small_gemm cimport (fm_prefetch, fm_prefetch_init, fm_prefetch_step,
-                                          fm_small_gemm_level, fm_sgemm_small)
+from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, fm_pack_weights, fm_packed_floats,
+                                          fm_prefetch, fm_prefetch_init, fm_prefetch_step,
+                                          fm_sgemm_packed, fm_small_gemm_level, fm_sgemm_small)
+
+cnp.import_array()
 
 # Names of fm_small_gemm_level()'s values, for fastmlp.config and the benchmark.
 LEVEL_NAMES = {2: "AVX-512", 1: "AVX2 with FMA", 0: "none (BLAS)"}
@@ -16,6 +20,14 @@ LEVEL_NAMES = {2: "AVX-512", 1: "AVX2 with FMA", 0: "none (BLAS)"}
 def small_gemm_level() -> int:
     """The path this CPU takes: 2 AVX-512, 1 AVX2 with FMA, 0 none (BLAS is used instead)."""
     return fm_small_gemm_level()
+
+
+cdef int _hook_level(int level) except -1:
+    """A test hook's level: this CPU's for a negative one; one above it is refused."""
+    cdef int top = fm_small_gemm_level()
+    if level > top:
+        raise ValueError(f"level {level} is above what this CPU runs ({top})")
+    return top if level < 0 else level
 
 
 def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, bias=None,
@@ -35,11 +47,7 @@ def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, b
     cdef Py_ssize_t incx = x.shape[1] if trans_x else 1
     if w.shape[0] != k or y.shape != (m, w.shape[1]):
         raise ValueError(f"small_gemm_check: shapes do not chain: {x.shape} {w.shape} -> {y.shape}")
-    cdef int top = fm_small_gemm_level()
-    if level < 0:
-        level = top
-    if level > top:
-        raise ValueError(f"level {level} is above what this CPU runs ({top})")
+    level = _hook_level(level)
     cdef const float[:, ::1] xv = x
     cdef const float[:, ::1] wv = w
     cdef float[:, ::1] yv = y
@@ -64,6 +72,54 @@ def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, b
     cdef Py_ssize_t untouched = _count_lines(&pf)
     _prefetch_of(&pf, prefetch)
     return done != 0, _count_lines(&pf) - untouched
+
+
+def packed_floats(int level, Py_ssize_t k, Py_ssize_t n) -> int:
+    """Floats a (k, n) kernel packed for `level` takes (0: no packed path at that level)."""
+    if k < 0 or n < 0:
+        raise ValueError(f"`k` and `n` must be >= 0; received {k}, {n}")
+    return fm_packed_floats(level, k, n)
+
+
+cdef float *aligned_floats(cnp.ndarray buffer) noexcept:
+    """The first 64-byte boundary in a float32 buffer made FM_PACK_ALIGN floats longer than
+    what it must hold."""
+    cdef size_t at = <size_t>cnp.PyArray_DATA(buffer)
+    return <float *>((at + 4 * FM_PACK_ALIGN - 1) & ~<size_t>(4 * FM_PACK_ALIGN - 1))
+
+
+def packed_gemm_check(x, w, y, int level=-1, bias=None, bint relu=False):
+    """Test hook: w packed for `level` (default: this CPU's), then y := x·w from the packs
+    (+ bias, max(·, 0) when relu), x (m, k), w (k, n), y (m, n) C-contiguous float32. Returns
+    False, y untouched, when this build has no packed path at that level."""
+    for name, arr in (("x", x), ("w", w), ("y", y)):
+        check_matrix(arr, name, np.float32, writeable=name == "y")
+    cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
+    if w.shape[0] != k or y.shape != (m, n):
+        raise ValueError(f"packed_gemm_check: shapes do not chain: {x.shape} {w.shape} -> {y.shape}")
+    level = _hook_level(level)
+    cdef Py_ssize_t floats = fm_packed_floats(level, k, n)
+    if floats == 0 and k * n > 0:
+        return False
+    cdef cnp.ndarray buffer = np.empty(floats + FM_PACK_ALIGN, np.float32)
+    cdef float *packed = aligned_floats(buffer)
+    cdef const float[:, ::1] xv = x
+    cdef const float[:, ::1] wv = w
+    cdef float[:, ::1] yv = y
+    cdef const float[::1] bv
+    cdef const float *bp = NULL
+    if bias is not None:
+        check_array(bias, "bias", np.float32, (n,))
+        bv = bias
+        bp = &bv[0] if n else NULL
+    cdef const float *xp = &xv[0, 0] if x.size else NULL
+    cdef const float *wp = &wv[0, 0] if w.size else NULL
+    cdef float *yp = &yv[0, 0] if y.size else NULL
+    cdef int done
+    with nogil:
+        fm_pack_weights(level, k, n, wp, n, packed)
+        done = fm_sgemm_packed(level, m, n, k, xp, k, packed, yp, n, bp, relu)
+    return done != 0
 
 
 cdef Py_ssize_t _count_lines(fm_prefetch *pf) noexcept nogil:

@@ -33,13 +33,16 @@ def sgemm_gflops(size: int = 2048, repeats: int = 3) -> float:
     return 2 * size ** 3 / min(times) / 1e9
 
 
-def _per_call(fn: Callable[[np.ndarray], object], x: np.ndarray, budget_s: float, max_calls: int, warmup: int = 20) -> list[float]:
+def _per_call(fn: Callable[[np.ndarray], object], x: np.ndarray, budget_s: float, max_calls: int,
+              warmup: int = 20, min_calls: int = 30) -> list[float]:
+    """µs of each of up to max_calls calls fn(x) after `warmup` untimed ones: at least
+    min_calls, then until budget_s has passed."""
     for _ in range(warmup):
         fn(x)
     times: list[float] = []
     deadline = time.perf_counter() + budget_s
     clock = time.perf_counter_ns
-    while len(times) < max_calls and (len(times) < 30 or time.perf_counter() < deadline):
+    while len(times) < max_calls and (len(times) < min_calls or time.perf_counter() < deadline):
         start = clock()
         fn(x)
         times.append((clock() - start) / 1e3)
@@ -182,29 +185,8 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                                              / result["sgemm_gflops_2048"],
                     "background_load": meter.load})
 
+        _inference(result, engines, wname, x, latency_calls, budget_s, threads)
         for name, engine in engines.items():
-            progress(f"{threads} thread(s): inference {wname}: {name}")
-            engine.build(workload)
-            one = np.ascontiguousarray(x[:1])
-            big = np.ascontiguousarray(x[:1024])
-            for mode, fn in engine.inference_modes().items():
-                slow = mode == "predict" and name == "keras"
-                settle()
-                with Meter() as meter:
-                    calls = _per_call(fn, one, budget_s / (4 if slow else 1), 200 if slow else latency_calls)
-                result["latency"].append({"workload": wname, "competitor": name, "mode": mode,
-                                          "calls": len(calls), "min_us": min(calls),
-                                          "median_us": statistics.median(calls),
-                                          "p99_us": float(np.percentile(calls, 99)), "max_us": max(calls),
-                                          "background_load": meter.load})
-                settle()
-                with Meter() as meter:
-                    batch_times = _per_call(fn, big, budget_s / 2, 200, warmup=3)
-                rates = _rates(1024, [t / 1e6 for t in batch_times])
-                result["throughput"].append({"workload": wname, "competitor": name, "mode": mode,
-                                             "batch": 1024, "calls": len(batch_times),
-                                             "samples_per_s": rates[1], "samples_per_s_min_median_max": rates,
-                                             "background_load": meter.load})
             if name in CONCURRENT:
                 # the first inference mode (fastmlp's predict_on_batch, ORT's run) from 1 and 2
                 # request threads sharing one model; three repeats each, with the load beside them
@@ -220,3 +202,51 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                             "samples_per_s_min_median_max": [min(rates), statistics.median(rates), max(rates)],
                             "background_load": meter.load, "core_pair": pair, "retries": retries})
     return result
+
+
+# The inference figures are taken in this many rounds, every engine's calls in turn in each.
+INFERENCE_ROUNDS = 5
+
+
+def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: np.ndarray,
+               latency_calls: int, budget_s: float, threads: int) -> None:
+    """One-sample latency and batch-1024 throughput of every engine's inference modes, in
+    INFERENCE_ROUNDS rounds that take each mode's calls in turn: the VM's speed drifts over a
+    run (the second core's by 30%), and a ratio of two figures measured a minute apart, one
+    engine after the other, carried that drift; in rounds, every figure samples the same
+    stretch of time. Each figure pools its rounds' calls; the background load is the whole
+    block's."""
+    one = np.ascontiguousarray(x[:1])
+    big = np.ascontiguousarray(x[:1024])
+    cases = []
+    for name, engine in engines.items():
+        progress(f"{threads} thread(s): inference {wname}: {name}")
+        engine.build(WORKLOADS[wname])
+        for mode, fn in engine.inference_modes().items():
+            cases.append((name, mode, fn, mode == "predict" and name == "keras"))
+    one_calls: dict[tuple[str, str], list[float]] = {(n, m): [] for n, m, _, _ in cases}
+    big_calls: dict[tuple[str, str], list[float]] = {(n, m): [] for n, m, _, _ in cases}
+    rounds = INFERENCE_ROUNDS
+    with Meter() as meter:
+        for _ in range(rounds):
+            for name, mode, fn, slow in cases:
+                settle()
+                one_calls[name, mode] += _per_call(fn, one, budget_s / (4 if slow else 1) / rounds,
+                                                   (200 if slow else latency_calls) // rounds,
+                                                   min_calls=30 // rounds)
+                settle()
+                big_calls[name, mode] += _per_call(fn, big, budget_s / 2 / rounds, 200 // rounds,
+                                                   warmup=3, min_calls=30 // rounds)
+    for name, mode, _, _ in cases:
+        calls = one_calls[name, mode]
+        result["latency"].append({"workload": wname, "competitor": name, "mode": mode,
+                                  "calls": len(calls), "rounds": rounds, "min_us": min(calls),
+                                  "median_us": statistics.median(calls),
+                                  "p99_us": float(np.percentile(calls, 99)), "max_us": max(calls),
+                                  "background_load": meter.load})
+        batch_times = big_calls[name, mode]
+        rates = _rates(1024, [t / 1e6 for t in batch_times])
+        result["throughput"].append({"workload": wname, "competitor": name, "mode": mode,
+                                     "batch": 1024, "calls": len(batch_times), "rounds": rounds,
+                                     "samples_per_s": rates[1], "samples_per_s_min_median_max": rates,
+                                     "background_load": meter.load})
