@@ -27,10 +27,10 @@ from fastmlp._kernels.codes import (
     LOSS_CODES,
 )
 from fastmlp._kernels.finite import all_finite
-from fastmlp._kernels.network import Network
+from fastmlp._kernels.network import HANDOFF, Network
 from fastmlp._kernels.optim import UpdateRule
 from fastmlp._typing import DTypeLike
-from fastmlp.parallel import run_parts, start_team
+from fastmlp.parallel import part_helpers, run_parts, start_team
 
 # A predict call splits across threads only when each thread gets at least this many
 # multiply-adds (about 0.2 ms of work): batch 64 of a 784-300-200-100-10 model (20 M) runs on
@@ -349,6 +349,9 @@ class Engine:
         parts = self._parts(rows)
         if parts == 1:
             self.network.predict(weights, x, out, batch_size)
+        elif HANDOFF:
+            wakes = part_helpers(parts - 1)  # fewer if a thread cannot start
+            self.network.predict_parts(weights, x, out, batch_size, len(wakes) + 1, wakes)
         else:
             self.network.pack_for_call(weights, rows)  # the parts' calls are smaller
             run_parts(lambda start, stop: self.network.predict(weights, x[start:stop],

@@ -1,16 +1,21 @@
 """fastmlp's own threads, for one large inference call and for training.
 
 Inference: a call's rows split into one contiguous part per thread, the calling thread
-computing the last part while pool threads compute the others. Each part runs a compiled loop
-with the GIL released on its own scratch, so parts never wait on each other or on BLAS's
-thread pool. The pool grows to config.num_threads() - 1 threads on first use and is shared by
-every model and caller.
+computing the last part while helper threads compute the others. Each part runs a compiled
+loop with the GIL released on its own scratch, so parts never wait on each other or on BLAS's
+thread pool. The helpers (part_helpers) are started on first use, up to
+config.num_threads() - 1, and shared by every model and caller: helper k takes its parts
+through box k of the network module (csrc/handoff.h), spinning about 200 µs after each
+part for the next one, then sleeping until a caller wakes it. Where the compiler gave the
+kernels no atomics, run_parts splits through a Python thread pool instead.
 
 Training: a training call's helper threads (start_team) come from a pool of their own, which
 grows so that every training call running at once has its helpers at once: a team's threads
 meet twice a step, and a helper queued behind another call's would leave its team waiting.
-No thread pool spins beside another: both pools' threads sleep on a queue between calls.
+Those threads sleep on a queue between calls; the inference helpers spin only about 200 µs
+after a part, so a training call right after a predict call shares its cores that long.
 """
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Optional
@@ -79,6 +84,41 @@ def run_parts(work: Callable[[int, int], None], rows: int, parts: int) -> None:
             error = exc
     if error is not None:
         raise error
+
+
+_part_wakes: list[threading.Event] = []
+
+
+def part_helpers(count: int) -> list[threading.Event]:
+    """The wake events of inference helpers 0..count-1 (see the module docstring), starting
+    those not running yet; fewer when a thread cannot start (at interpreter shutdown)."""
+    from fastmlp._kernels.network import HELPERS_MAX, serve_box
+    with _lock:
+        while len(_part_wakes) < min(count, HELPERS_MAX):
+            wake = threading.Event()
+            helper = threading.Thread(target=serve_box, args=(len(_part_wakes), wake),
+                                      name=f"fastmlp-part-{len(_part_wakes)}", daemon=True)
+            try:
+                helper.start()
+            except RuntimeError:
+                break
+            _part_wakes.append(wake)
+        return _part_wakes[:count]
+
+
+def _forget_part_helpers() -> None:
+    """In a forked child: the parent's helper threads do not exist here (and a thread of the
+    parent may have held the lock); start afresh."""
+    global _lock
+    _lock = threading.Lock()
+    if _part_wakes:
+        from fastmlp._kernels.network import reset_boxes
+        _part_wakes.clear()
+        reset_boxes()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_part_helpers)
 
 
 def start_team(task: Callable[[int], None], count: int) -> list[Future[None]]:

@@ -122,7 +122,12 @@ M = {
                                ("fastmlp/_kernels/network.pyx", "if packs is not None and packs[0] is params and packs[1] == level:", "if packs is not None and packs[1] == level:")], None, None, "tests/test_packed_weights.py"),
  "publish-writeable": ("fastmlp/engine.py", "        weights.flags.writeable = False\n", "", "tests/test_packed_weights.py"),
  "pack-count-ignored": ("fastmlp/_kernels/network.pyx", "self._unpacked_calls < PACK_AFTER_CALLS", "self._unpacked_calls < (1 << 60)", "tests/test_packed_weights.py"),
- "inference-in-one-round": ("fastmlp/bench/measure.py", "        for _ in range(rounds):\n            for name, mode, fn, slow in cases:", "        for _ in range(1):\n            for name, mode, fn, slow in cases:", "tests/test_bench_cli.py -k in_turn"),
+ "inference-in-one-round": ("fastmlp/bench/measure.py", "        for round_ in range(rounds):\n            for name, mode, fn, slow in cases:", "        for round_ in range(1):\n            for name, mode, fn, slow in cases:", "tests/test_bench_cli.py -k in_turn"),
+ "handoff-never-sleeps": ("csrc/handoff.h", "if (state == FM_BOX_IDLE && fm_handoff_now() - start >= FM_HANDOFF_SPIN_TICKS", "if (state == FM_BOX_IDLE && fm_handoff_now() - start < 0", "tests/test_handoff.py"),
+ "handoff-no-wake": ("fastmlp/_kernels/network.pyx", "                        wakes[k].set()\n", "                        pass\n", "tests/test_handoff.py"),
+ "handoff-wait-skipped": ("csrc/handoff.h", "    while (fm_team_load(&b->state) != FM_BOX_DONE) {", "    while (0) {", "tests/test_handoff.py"),
+ "handoff-no-withdraw": ("fastmlp/_kernels/network.pyx", "if not fm_box_withdraw(&_boxes[k]):", "if True:", "tests/test_handoff.py"),
+ "fork-keeps-helpers": ("fastmlp/parallel.py", "        _part_wakes.clear()\n        reset_boxes()\n", "        pass\n", "tests/test_handoff.py"),
 }
 
 def main():

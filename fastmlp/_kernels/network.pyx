@@ -53,6 +53,19 @@ cdef extern from "gil_hint.h" nogil:
                           unsigned long long now)
     enum:
         FM_GIL_HINT_TICKS
+cdef extern from "handoff.h" nogil:
+    enum:
+        FM_HANDOFF
+    ctypedef struct fm_box:
+        long state
+    void fm_box_reset(fm_box *b)
+    int fm_box_claim(fm_box *b)
+    void fm_box_release(fm_box *b)
+    int fm_box_post(fm_box *b, void *task)
+    void fm_box_wait_done(fm_box *b)
+    void *fm_box_next(fm_box *b)
+    void fm_box_done(fm_box *b)
+    int fm_box_withdraw(fm_box *b)
 from fastmlp._kernels.regularizers cimport (fm_penalty_f, fm_penalty_d, fm_constrain_f,
                                             fm_constrain_d)
 from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_apply_f,
@@ -234,6 +247,57 @@ cdef struct Call:
     double metric_sums[8]
     Py_ssize_t samples, bad_step
     Fault fault
+
+
+# The boxes through which helper threads take parts of large inference calls (csrc/handoff.h):
+# box i is served by helper i (fastmlp/parallel.py starts them; serve_box is their loop).
+HELPERS_MAX = 63
+cdef fm_box _boxes[63]  # a C static: zeroed, which is sleeping and unowned
+
+
+cdef struct Part:
+    # one part of a split inference call: its call (rows, scratch, packs) and the weights
+    Call call
+    void *params
+    bint is_double
+
+
+def serve_box(Py_ssize_t index, wake):
+    """The loop of helper thread `index` (fastmlp.parallel starts it): runs the parts posted to
+    its box, spinning for the next after each (csrc/handoff.h), and sleeps on `wake` (a
+    threading.Event, set by a caller that posts to the sleeping box) once the box is marked
+    SLEEPING. Never returns."""
+    if not 0 <= index < HELPERS_MAX:
+        raise ValueError(f"`index` must lie in [0, {HELPERS_MAX}); received {index}")
+    cdef fm_box *box = &_boxes[index]
+    cdef Part *part
+    while True:
+        with nogil:
+            part = <Part *>fm_box_next(box)
+            while part != NULL:
+                _run(&part.call, part.params, part.is_double)
+                fm_box_done(box)
+                part = <Part *>fm_box_next(box)
+        wake.wait()
+        wake.clear()
+
+
+def reset_boxes():
+    """Every box as no helper has served it (sleeping, unowned): in a forked child, which has
+    none of the parent's helper threads."""
+    cdef Py_ssize_t i
+    for i in range(HELPERS_MAX):
+        fm_box_reset(&_boxes[i])
+
+
+def box_state(Py_ssize_t index) -> int:
+    """Test hook: the state of box `index` (0 sleeping, 1 idle, 2 posted, 3 done, 4 running)."""
+    if not 0 <= index < HELPERS_MAX:
+        raise ValueError(f"`index` must lie in [0, {HELPERS_MAX}); received {index}")
+    return _boxes[index].state
+
+
+HANDOFF = bool(FM_HANDOFF)
 
 
 cdef void _use_packs(Call *c, packs):
@@ -994,6 +1058,74 @@ cdef class Network:
         self._predict_rows(cnp.PyArray_DATA(<cnp.ndarray>params),
                            cnp.PyArray_DATA(<cnp.ndarray>x), cnp.PyArray_DATA(<cnp.ndarray>out),
                            rows, self._pass_rows(rows, batch_size), packs)
+
+    def predict_parts(self, params, x, out, batch_size, Py_ssize_t parts, wakes):
+        """predict in `parts` contiguous parts of the rows (sizes differing by at most one, as
+        parallel.split_rows): part k < parts − 1 goes to helper k when this call can claim its
+        box (wakes[k]: helper k's threading.Event, set when the helper sleeps), the last part
+        and any part no box took run on the calling thread. The same bits as predict."""
+        self._require_ready()
+        self._check_params(params)
+        cdef Py_ssize_t rows = self._check_x(x)
+        if not _well_formed(out, self._typenum, 2, rows, self.plan.n_outputs, True):
+            check_array(out, "out", self.dtype, (rows, self.plan.n_outputs), writeable=True)
+        wakes = list(wakes)
+        if not 1 <= parts <= len(wakes) + 1 or parts > HELPERS_MAX + 1:
+            raise ValueError(f"`parts` must lie in [1, {min(len(wakes), HELPERS_MAX) + 1}] for "
+                             f"{len(wakes)} helpers; received {parts}")
+        if rows == 0:
+            return
+        parts = min(parts, rows)
+        packs = self._packs_for(params, rows)
+        cdef size_t item = sizeof(double) if self.is_double else sizeof(float)
+        cdef const char *xp = <const char *>cnp.PyArray_DATA(<cnp.ndarray>x)
+        cdef char *op = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+        cdef void *pp = cnp.PyArray_DATA(<cnp.ndarray>params)
+        cdef Part *ps = <Part *>calloc(parts, sizeof(Part))
+        cdef bint *posted = <bint *>calloc(parts, sizeof(bint))
+        cdef Py_ssize_t k, start = 0, size, made = 0
+        cdef Py_ssize_t base = rows // parts, extra = rows % parts
+        try:
+            if ps == NULL or posted == NULL:
+                raise MemoryError()
+            for k in range(parts):
+                size = base + (1 if k < extra else 0)
+                self._predict_call(&ps[k].call, xp + start * self.plan.n_inputs * item,
+                                   op + start * self.plan.n_outputs * item, size,
+                                   self._pass_rows(size, batch_size))
+                made += 1
+                _use_packs(&ps[k].call, packs)
+                ps[k].params = pp
+                ps[k].is_double = self.is_double
+                start += size
+            for k in range(parts - 1):
+                if FM_HANDOFF and fm_box_claim(&_boxes[k]):
+                    posted[k] = True
+                    if not fm_box_post(&_boxes[k], &ps[k]):
+                        wakes[k].set()
+            with nogil:
+                for k in range(parts - 1, -1, -1):
+                    if not posted[k]:
+                        _run(&ps[k].call, pp, self.is_double)
+                for k in range(parts - 1):
+                    if posted[k]:
+                        fm_box_wait_done(&_boxes[k])
+                        fm_box_release(&_boxes[k])
+                        posted[k] = False
+        finally:
+            # after an exception between posting and waiting (waking a helper failed): a part
+            # no helper has taken is withdrawn, one a helper runs is waited for, before the
+            # parts' buffers are freed
+            for k in range(parts - 1):
+                if posted != NULL and posted[k]:
+                    if not fm_box_withdraw(&_boxes[k]):
+                        with nogil:
+                            fm_box_wait_done(&_boxes[k])
+                    fm_box_release(&_boxes[k])
+            for k in range(made):
+                free(ps[k].call.work)
+            free(ps)
+            free(posted)
 
     def set_fast_path(self, Py_ssize_t max_rows, row_shape):
         """predict_published takes up to max_rows rows of shape row_shape (a tuple of up to 8

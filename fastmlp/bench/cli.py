@@ -62,6 +62,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "only": [n for n in args.only.split(",") if n],
         "latency_calls": 300 if quick else 5000,
         "budget_s": 0.3 if quick else 2.0,
+        "inference_rounds": 1 if quick else None,  # None: measure.INFERENCE_ROUNDS
     }
 
 
@@ -69,7 +70,7 @@ def _run_worker(args: argparse.Namespace) -> int:
     from fastmlp.bench import measure
     s = _settings(args)
     result = measure.run(args.worker, s["workloads"], s["batches"], s["epochs"], s["samples"], s["only"],
-                         s["latency_calls"], s["budget_s"])
+                         s["latency_calls"], s["budget_s"], s["inference_rounds"])
     Path(args.worker_out).write_text(json.dumps(result))
     return 0
 

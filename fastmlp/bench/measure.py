@@ -117,7 +117,8 @@ def concurrent_rates(fn: Callable[[np.ndarray], object], x: np.ndarray, callers:
 
 
 def run(threads: int, workloads: list[str], batches: list[int], epochs: int, samples: int,
-        only: list[str], latency_calls: int, budget_s: float) -> dict[str, Any]:
+        only: list[str], latency_calls: int, budget_s: float,
+        inference_rounds: Optional[int] = None) -> dict[str, Any]:
     """All measurements at `threads` threads, as a JSON-ready dict."""
     from fastmlp.bench.environment import describe
     result: dict[str, Any] = {"threads": threads, "training": [], "ceiling": [], "latency": [],
@@ -185,7 +186,8 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
                                              / result["sgemm_gflops_2048"],
                     "background_load": meter.load})
 
-        _inference(result, engines, wname, x, latency_calls, budget_s, threads)
+        _inference(result, engines, wname, x, latency_calls, budget_s, threads,
+                   inference_rounds or INFERENCE_ROUNDS)
         for name, engine in engines.items():
             if name in CONCURRENT:
                 # the first inference mode (fastmlp's predict_on_batch, ORT's run) from 1 and 2
@@ -209,7 +211,8 @@ INFERENCE_ROUNDS = 5
 
 
 def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: np.ndarray,
-               latency_calls: int, budget_s: float, threads: int) -> None:
+               latency_calls: int, budget_s: float, threads: int,
+               rounds: int = INFERENCE_ROUNDS) -> None:
     """One-sample latency and batch-1024 throughput of every engine's inference modes, in
     INFERENCE_ROUNDS rounds that take each mode's calls in turn: the VM's speed drifts over a
     run (the second core's by 30%), and a ratio of two figures measured a minute apart, one
@@ -226,14 +229,14 @@ def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: n
             cases.append((name, mode, fn, mode == "predict" and name == "keras"))
     one_calls: dict[tuple[str, str], list[float]] = {(n, m): [] for n, m, _, _ in cases}
     big_calls: dict[tuple[str, str], list[float]] = {(n, m): [] for n, m, _, _ in cases}
-    rounds = INFERENCE_ROUNDS
     with Meter() as meter:
-        for _ in range(rounds):
+        for round_ in range(rounds):
             for name, mode, fn, slow in cases:
                 settle()
+                # warmed up in the first round; a few untimed calls after a settle in the others
                 one_calls[name, mode] += _per_call(fn, one, budget_s / (4 if slow else 1) / rounds,
                                                    (200 if slow else latency_calls) // rounds,
-                                                   min_calls=30 // rounds)
+                                                   warmup=3 if round_ else 20, min_calls=30 // rounds)
                 settle()
                 big_calls[name, mode] += _per_call(fn, big, budget_s / 2 / rounds, 200 // rounds,
                                                    warmup=3, min_calls=30 // rounds)
