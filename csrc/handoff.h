@@ -31,8 +31,8 @@
  * (130-520 µs at 1-4 GHz; 200 µs on the Zen 5 VMs' 2.6 GHz counter), pauses elsewhere. Back to
  * back calls of 1,024 M1 rows on 2 threads there: 1,137k samples/s through a Python pool,
  * 1,118k → 1,237k through the boxes with a 50 µs → 200 µs spin (the Python between two calls
- * outlasted the shorter spin now and then). Counted in time because a pause's cost varies: on
- * those VMs, where the hypervisor traps runs of pauses, 2,000 of them took 3 ms. */
+ * outlasted the shorter spin now and then). Counted in time, not in pauses: a pause takes 24 ns
+ * on those VMs and several times as long on other x86 cores. */
 #if (defined(__GNUC__) || defined(_MSC_VER)) && (defined(__x86_64__) || defined(_M_X64))
 #define FM_HANDOFF_SPIN_TICKS 520000
 #if defined(_MSC_VER)
