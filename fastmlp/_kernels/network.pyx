@@ -301,9 +301,11 @@ HANDOFF = bool(FM_HANDOFF)
 
 
 cdef void _use_packs(Call *c, packs):
-    """c reads the packed kernels of Network._packs_for (None: leaves c as it is); the caller
-    keeps packs alive while c runs."""
-    if packs is not None:
+    """c reads the packed kernels of Network._packs_for (None: the weights in place); the
+    caller keeps packs alive while c runs."""
+    if packs is None:
+        c.packed, c.packed_at = NULL, NULL
+    else:
         c.packed = aligned_floats(<cnp.ndarray>packs[2])
         c.packed_at = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>packs[3])
 
@@ -640,14 +642,15 @@ cdef class Network:
         if rows < self._pack_min_rows and self._unpacked_calls < PACK_AFTER_CALLS:
             return None
         cdef const Step *s
-        cdef Py_ssize_t l, total = 0
+        cdef Py_ssize_t l, floats, total = 0
         cdef cnp.ndarray offsets = np.full(self.plan.n_steps, -1, np.int64)
         cdef int64_t *at = <int64_t *>cnp.PyArray_DATA(offsets)
         for l in range(self.plan.n_steps):
             s = &self.plan.steps[l]
-            if s.kind == DENSE and fm_packed_floats(level, s.n_in, s.n_out) > 0:
+            floats = fm_packed_floats(level, s.n_in, s.n_out) if s.kind == DENSE else 0
+            if floats > 0:
                 at[l] = total
-                total += fm_packed_floats(level, s.n_in, s.n_out)
+                total += floats
         if total == 0:
             return None
         cdef cnp.ndarray buffer = np.empty(total + FM_PACK_ALIGN, np.float32)
@@ -1225,7 +1228,6 @@ cdef class Network:
         if c.work == NULL:
             raise MemoryError()
         c.rows, c.batch = rows, chunk
-        c.packed, c.packed_at = NULL, NULL
         return 0
 
     cdef void _predict_rows(self, void *params, const void *x, void *out, Py_ssize_t rows,
@@ -1267,7 +1269,6 @@ cdef class Network:
         c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
         c.rows, c.batch = rows, chunk
         packs = self._packs_for(params, rows)
-        c.packed, c.packed_at = NULL, NULL
         _use_packs(&c, packs)
         cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>params)
         with nogil:
@@ -1877,14 +1878,16 @@ cdef class _TeamRun:
             fm_flush_denormals_end(fp_state)
 
 
-cdef void _forward_rows(const Plan *plan, floating *params, const floating *x, floating *out,
-                        floating *work, Py_ssize_t rows, Py_ssize_t chunk,
-                        double *activity, const Call *c) noexcept nogil:
+cdef void _forward_rows(const Call *c, floating *params, const floating *x, floating *out,
+                        Py_ssize_t rows, double *activity) noexcept nogil:
     """out := network(x) in inference mode (dropout is the identity, batch normalization uses
-    the moving statistics) for one pass; steps ping-pong between two halves of work, and
-    2 × max_width after them hold a step's per-column temporaries. activity (unless NULL)
-    accumulates the activity penalties of the outputs. Dense kernels are read from c's packs
-    where it has them."""
+    the moving statistics) for one pass of c (at most c.batch rows); steps ping-pong between
+    two halves of c.work, and 2 × max_width after them hold a step's per-column temporaries.
+    activity (unless NULL) accumulates the activity penalties of the outputs. Dense kernels
+    are read from c's packs where it has them."""
+    cdef const Plan *plan = &c.plan
+    cdef floating *work = <floating *>c.work
+    cdef Py_ssize_t chunk = c.batch
     cdef const floating *inp = x
     cdef floating *dst
     cdef floating *tmp = work + 2 * chunk * plan.max_hidden
@@ -1918,8 +1921,8 @@ cdef void _predict(Call *c, floating *params) noexcept nogil:
     cdef Py_ssize_t start = 0, rows, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs
     while start < c.rows:
         rows = min(c.batch, c.rows - start)
-        _forward_rows(&c.plan, params, <const floating *>c.x + start * n_in,
-                      <floating *>c.out + start * n_out, <floating *>c.work, rows, c.batch, NULL, c)
+        _forward_rows(c, params, <const floating *>c.x + start * n_in,
+                      <floating *>c.out + start * n_out, rows, NULL)
         start += c.batch
 
 
@@ -1936,8 +1939,8 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
     while start < c.rows:
         rows = min(c.batch, c.rows - start)
         activity = 0
-        _forward_rows(plan, params, <const floating *>c.x + start * plan.n_inputs, probs,
-                      <floating *>c.work, rows, c.batch, &activity, c)
+        _forward_rows(c, params, <const floating *>c.x + start * plan.n_inputs, probs, rows,
+                      &activity)
         c.loss_sum += activity  # rows × (the batch's activity penalty / rows), as in training
         lb = c.labels + start if c.labels != NULL else NULL
         tb = <const floating *>c.targets + start * n_out if c.targets != NULL else NULL
