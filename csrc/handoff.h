@@ -135,6 +135,46 @@ static inline int fm_box_withdraw(fm_box *b) {
     return fm_box_cas(&b->state, FM_BOX_POSTED, FM_BOX_SLEEPING);
 }
 
+/* Owner: hands `task` to the helper only if it is awake (1; the box was IDLE), else posts
+ * nothing (0): a one-sample call would finish before a sleeping helper woke. */
+static inline int fm_box_post_awake(fm_box *b, void *task) {
+    b->task = task;
+    return fm_box_cas(&b->state, FM_BOX_IDLE, FM_BOX_POSTED);
+}
+
+/* Owner: takes back a posted task the helper has not taken, leaving the box IDLE for a helper
+ * that is awake or has been woken (1), or 0 if the helper has it (wait for it). */
+static inline int fm_box_take_back(fm_box *b) {
+    return fm_box_cas(&b->state, FM_BOX_POSTED, FM_BOX_IDLE);
+}
+
+/* Owner: marks a sleeping box IDLE before waking its helper, so that it spins for tasks once
+ * awake (1); 0 if the box was not sleeping. fm_box_calm undoes it if the wake-up fails. */
+static inline int fm_box_rouse(fm_box *b) {
+    return fm_box_cas(&b->state, FM_BOX_SLEEPING, FM_BOX_IDLE);
+}
+
+static inline void fm_box_calm(fm_box *b) { fm_box_cas(&b->state, FM_BOX_IDLE, FM_BOX_SLEEPING); }
+
+/* One participant's share of a split step: the next unclaimed chunk of *claimed's counter
+ * (0, 1, ...), or `chunks` or more when none is left. */
+static inline long fm_claim_chunk(volatile long *claimed) { return fm_team_add(claimed) - 1; }
+
+/* A chunk is written: counted in *finished (its writes visible to whoever reads the count). */
+static inline void fm_chunk_done(volatile long *finished) { fm_team_add(finished); }
+
+/* Waits until `chunks` chunks are counted in *finished: spinning, then yielding the time slice
+ * (a participant descheduled mid-chunk must get the core back). */
+static inline void fm_chunks_wait(volatile long *finished, long chunks) {
+    unsigned long long start = fm_handoff_now();
+    while (fm_team_load(finished) < chunks) {
+        if (fm_handoff_now() - start < FM_HANDOFF_SPIN_TICKS)
+            fm_team_pause();
+        else
+            fm_team_yield();
+    }
+}
+
 /* Helper: the task has run (its writes are visible to the owner once it sees DONE). */
 static inline void fm_box_done(fm_box *b) { fm_team_store(&b->state, FM_BOX_DONE); }
 

@@ -90,8 +90,10 @@ def set_num_threads(value: Optional[int]) -> None:
     up to 2 × 2**24 multiply-adds (106 rows of a 784-300-200-100-10 model) it runs on the
     calling thread alone, so request threads calling `predict` or `model(x)` at once scale with
     the cores; a larger call splits its rows across up to this many threads (the calling
-    thread and fastmlp's pool). Results do not depend on it: each row's outputs are bitwise the
-    same whatever the thread count or batch.
+    thread and fastmlp's pool). With 2 or more, a one- or two-row call of a large model (2**17
+    multiply-adds a row before its last layer) splits its layers' columns with one helper
+    thread while no other call runs beside it. Results do not depend on it: each row's outputs
+    are bitwise the same whatever the thread count or batch.
 
     A float32 `fit` whose batches give each thread 32 rows or more trains on up to this many
     threads, each taking a share of every batch and of the optimizer update; its results are
@@ -108,3 +110,5 @@ def set_num_threads(value: Optional[int]) -> None:
                               or value < 1):
         raise ValueError(f"num_threads must be a positive integer or None. Received: value={value!r}")
     _NUM_THREADS = None if value is None else int(value)
+    from fastmlp.parallel import sync_wide  # here: config loads before the kernels
+    sync_wide(num_threads())

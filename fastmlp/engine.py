@@ -30,7 +30,7 @@ from fastmlp._kernels.finite import all_finite
 from fastmlp._kernels.network import HANDOFF, Network
 from fastmlp._kernels.optim import UpdateRule
 from fastmlp._typing import DTypeLike
-from fastmlp.parallel import part_helpers, run_parts, start_team
+from fastmlp.parallel import part_helpers, run_parts, start_team, sync_wide
 
 # A predict call splits across threads only when each thread gets at least this many
 # multiply-adds (about 0.2 ms of work): batch 64 of a 784-300-200-100-10 model (20 M) runs on
@@ -222,6 +222,8 @@ class Engine:
                                [self._network_step(i) for i in range(len(self.steps))],
                                self.trainable_size)
         self.network.set_train_gemm_max(*TRAIN_GEMM[config.blas_threads() == 1])
+        if self.network.wide:
+            sync_wide(config.num_threads())
         self.publish()
         self._macs_per_row = max(1, sum(step.n_in * step.n_out for step in self.steps
                                         if isinstance(step, DenseStep)))

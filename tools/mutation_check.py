@@ -128,6 +128,13 @@ M = {
  "handoff-wait-skipped": ("csrc/handoff.h", "    while (fm_team_load(&b->state) != FM_BOX_DONE) {", "    while (0) {", "tests/test_handoff.py"),
  "handoff-no-withdraw": ("fastmlp/_kernels/network.pyx", "if not fm_box_withdraw(&_boxes[k]):", "if True:", "tests/test_handoff.py"),
  "fork-keeps-helpers": ("fastmlp/parallel.py", "        _part_wakes.clear()\n        reset_boxes()\n", "        pass\n", "tests/test_handoff.py"),
+ "wide-chunk-columns-wrong": ("fastmlp/_kernels/network.pyx", "params + s.w_off + c0, n,", "params + s.w_off, n,", "tests/test_wide_calls.py"),
+ "wide-no-chunk-wait": ("csrc/handoff.h", "    while (fm_team_load(finished) < chunks) {", "    while (0) {", "tests/test_wide_calls.py"),
+ "wide-ignores-others": ("fastmlp/_kernels/network.pyx", "if (not alone or not self._wide_ok", "if (not self._wide_ok", "tests/test_wide_calls.py"),
+ "wide-never-wakes": ("fastmlp/_kernels/network.pyx", "if streaming and fm_box_rouse(", "if False and fm_box_rouse(", "tests/test_wide_calls.py"),
+ "wide-posts-to-sleeper": ("fastmlp/_kernels/network.pyx", "if fm_box_post_awake(&_boxes[0], part):", "if fm_box_post(&_boxes[0], part) or True:", "tests/test_wide_calls.py"),
+ "fork-keeps-wide-helper": ("fastmlp/_kernels/network.pyx", "    _wide_wake = None  # started again by the next wide call\n", "", "tests/test_wide_calls.py"),
+ "wide-softmax-inside": ("fastmlp/_kernels/network.pyx", "ok = ok and s.act != FM_SOFTMAX", "ok = ok", "tests/test_wide_calls.py"),
 }
 
 def main():

@@ -30,10 +30,10 @@ from fastmlp._kernels.dense cimport (dense_forward, dense_backward, forward_gemm
                                      weight_gradient_gemm)
 from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, FM_PACKED_MIN_ROWS, aligned_floats,
                                           fm_pack_weights, fm_packed_floats, fm_prefetch,
-                                          fm_prefetch_init, fm_small_gemm_level)
+                                          fm_prefetch_init, fm_sgemm_small, fm_small_gemm_level)
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
-from fastmlp._kernels.elementwise cimport (FM_LINEAR, fm_flush_denormals_begin, fm_all_finite_f,
+from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, FM_SOFTMAX, fm_flush_denormals_begin, fm_all_finite_f,
                                            fm_all_finite_d,
                                            fm_flush_denormals_end, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
@@ -66,6 +66,16 @@ cdef extern from "handoff.h" nogil:
     void *fm_box_next(fm_box *b)
     void fm_box_done(fm_box *b)
     int fm_box_withdraw(fm_box *b)
+    int fm_box_post_awake(fm_box *b, void *task)
+    int fm_box_take_back(fm_box *b)
+    int fm_box_rouse(fm_box *b)
+    void fm_box_calm(fm_box *b)
+    long fm_claim_chunk(long *claimed)
+    void fm_chunk_done(long *finished)
+    void fm_chunks_wait(long *finished, long chunks)
+    unsigned long long fm_handoff_now()
+    enum:
+        FM_HANDOFF_SPIN_TICKS
 from fastmlp._kernels.regularizers cimport (fm_penalty_f, fm_penalty_d, fm_constrain_f,
                                             fm_constrain_d)
 from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_apply_f,
@@ -103,6 +113,21 @@ cdef Py_ssize_t PASS_MIN_ROWS = 32
 # packs.
 PACK_MIN_ROWS = 128
 PACK_AFTER_CALLS = 4
+
+# A float32 inference call of one or two rows (they read the weights in place) may split its
+# dense steps' columns with part helper 0 (`set_wide_threads`): each thread takes chunks of
+# WIDE_CHUNKS column blocks a step as it comes (a helper that is slow or descheduled leaves
+# its chunks to the caller), the step's output complete before the next reads it; the last
+# step runs on the caller. Each column's arithmetic is the same, so are the bits. Only for a
+# network of WIDE_MIN_MACS multiply-adds a row or more before its last step (below, the
+# hand-over costs what it saves), only while the helper is awake (spinning after a part: a
+# one-row call ends before a sleeping helper could wake), and only while no other call has
+# run beside one for WIDE_QUIET_TICKS (about 10 ms): request threads then keep a core each.
+# Measured (Zen 5 VM, M2 784-300-200-100-10, one row, C loop): 15.3 µs alone, 8.0 µs split.
+cdef enum:
+    WIDE_CHUNKS = 2
+WIDE_MIN_MACS = 1 << 17
+cdef unsigned long long WIDE_QUIET_TICKS = 26000000
 
 # Training's forward x·W and weight gradient xᵀ·dz run on fastmlp's own GEMM up to
 # plan.own_gemm_max multiply-adds, on BLAS above (dx = dz·Wᵀ on BLAS outside a team, unless
@@ -222,6 +247,13 @@ cdef struct Team:
     double lr                    # the learning rate of the step being applied in parts
 
 
+cdef struct Wide:
+    # the chunks of each step of a wide call (n_steps counters each): taken, and written
+    long *claimed
+    long *finished
+    long helper_chunks           # chunks the helper wrote (it alone writes this)
+
+
 cdef struct Call:
     # what one entry point hands its loop: a copy of the plan (its loss settings cannot change
     # under a running loop), pointers checked by the entry point, and the results
@@ -240,6 +272,8 @@ cdef struct Call:
     void *out
     void *work
     const float *packed          # PREDICT, EVALUATE: the weights packed (NULL: read in place)
+    Wide *wide                   # PREDICT: its dense steps' columns shared with a helper (NULL: none)
+    bint helping                 # a helper's copy of a wide call: it stops before the last step
     const int64_t *packed_at     # and where each step's kernel starts in them (−1: none)
     Py_ssize_t rows, first, n_steps, batch
     uint64_t seed                # this epoch's dropout seed
@@ -253,6 +287,66 @@ cdef struct Call:
 # box i is served by helper i (fastmlp/parallel.py starts them; serve_box is their loop).
 HELPERS_MAX = 63
 cdef fm_box _boxes[63]  # a C static: zeroed, which is sleeping and unowned
+
+# Wide calls (WIDE_CHUNKS): how many threads one may use (1: none splits), how to start helper
+# 0 (a callable returning its wake event, or None), that event once started, when one last
+# reached for the helper; and, for the quiet rule, inference and training calls running now
+# and until when no call may split. Read and written with the GIL held.
+cdef Py_ssize_t _wide_threads = 1
+cdef object _wide_starter = None
+cdef object _wide_wake = None
+cdef unsigned long long _wide_last = 0
+cdef Py_ssize_t _in_flight = 0
+cdef unsigned long long _shared_until = 0
+cdef Py_ssize_t _wide_posted = 0    # for wide_state: calls posted to the helper
+cdef Py_ssize_t _wide_helped = 0    # and the chunks it wrote for them
+
+
+cdef bint _call_begins():
+    """Counts a call in (GIL held); whether it runs alone, with no other call beside one for
+    WIDE_QUIET_TICKS."""
+    global _in_flight, _shared_until
+    cdef unsigned long long now = fm_handoff_now()
+    if _in_flight > 0:
+        _shared_until = now + WIDE_QUIET_TICKS
+    _in_flight += 1
+    return _in_flight == 1 and now >= _shared_until
+
+
+cdef void _call_ends():
+    global _in_flight
+    _in_flight -= 1
+
+
+def set_wide_threads(Py_ssize_t threads, starter=None):
+    """How many threads one inference call of one or two rows may use (see WIDE_CHUNKS): 2 or
+    more lets it split with part helper 0, which starter() starts and returns the wake event
+    of (None if it cannot); 1 runs every such call on its calling thread."""
+    global _wide_threads, _wide_starter, _wide_wake
+    if threads < 1:
+        raise ValueError(f"`threads` must be >= 1; received {threads}")
+    if threads >= 2 and not callable(starter):
+        raise ValueError("`starter` must be callable when `threads` >= 2")
+    _wide_threads, _wide_starter = threads, starter
+    if threads < 2:
+        _wide_wake = None
+
+
+def wide_state() -> dict:
+    """Test hook: the wide calls' settings and counts (see WIDE_CHUNKS)."""
+    return {"threads": _wide_threads, "helper": _wide_wake is not None, "in_flight": _in_flight,
+            "alone": _in_flight == 0 and fm_handoff_now() >= _shared_until,
+            "posted": _wide_posted, "helper_chunks": _wide_helped}
+
+
+cdef void _wide_free(Call *c):
+    """Counts a wide call that has ended (GIL held) and frees its counters."""
+    global _wide_posted, _wide_helped
+    if c.wide != NULL:
+        _wide_posted += 1
+        _wide_helped += c.wide.helper_chunks
+        free(c.wide)
+        c.wide = NULL
 
 
 cdef struct Part:
@@ -285,9 +379,13 @@ def serve_box(Py_ssize_t index, wake):
 def reset_boxes():
     """Every box as no helper has served it (sleeping, unowned): in a forked child, which has
     none of the parent's helper threads."""
+    global _wide_wake, _in_flight, _shared_until
     cdef Py_ssize_t i
     for i in range(HELPERS_MAX):
         fm_box_reset(&_boxes[i])
+    _wide_wake = None  # started again by the next wide call
+    _in_flight = 0     # the forking thread is in no call, and no other thread came along
+    _shared_until = 0
 
 
 def box_state(Py_ssize_t index) -> int:
@@ -501,6 +599,8 @@ cdef class Network:
     cdef Py_ssize_t _pack_min_rows  # a call this large packs them (PACK_MIN_ROWS)
     cdef Py_ssize_t _unpacked_calls  # calls that could have read packs since the publish
     cdef Py_ssize_t _fast_rows     # predict_published takes up to this many rows
+    cdef Py_ssize_t _wide_min_macs  # WIDE_MIN_MACS, or as a test set it
+    cdef bint _wide_ok             # its one- and two-row calls may split (see WIDE_CHUNKS)
     cdef int _row_ndim             # and rows of this shape (0: not set)
     cdef cnp.npy_intp _row_dims[8]
 
@@ -586,6 +686,39 @@ cdef class Network:
         self.trainable = trainable
         self.capacity = 0
         self._pack_min_rows = PACK_MIN_ROWS
+        self._wide_min_macs = WIDE_MIN_MACS
+        self._refresh_wide()
+
+    cdef void _refresh_wide(self):
+        """_wide_ok := whether this network's few-row calls may split (WIDE_CHUNKS): float32 on
+        fastmlp's own GEMM, dense and dropout steps only, no softmax before the last step, and
+        _wide_min_macs multiply-adds a row before the last step."""
+        cdef const Step *s
+        cdef Py_ssize_t l, macs = 0, last = self.plan.n_steps - 1
+        cdef bint ok = not self.is_double and self.plan.predict_level > 0 and last >= 1
+        for l in range(self.plan.n_steps):
+            s = &self.plan.steps[l]
+            if s.kind == DENSE:
+                if l < last:
+                    ok = ok and s.act != FM_SOFTMAX
+                    macs += s.n_in * s.n_out
+            elif s.kind != DROPOUT:
+                ok = False
+        self._wide_ok = ok and macs >= self._wide_min_macs
+
+    @property
+    def wide(self) -> bool:
+        """Whether this network's one- and two-row inference calls may split with a helper
+        (see WIDE_CHUNKS; set_wide_threads says whether they do)."""
+        return self._wide_ok
+
+    def set_wide_min_macs(self, Py_ssize_t macs):
+        """For tests and the benchmark: split few-row calls from `macs` multiply-adds a row
+        before the last step (default WIDE_MIN_MACS)."""
+        if macs < 0:
+            raise ValueError(f"`macs` must be >= 0; received {macs}")
+        self._wide_min_macs = macs
+        self._refresh_wide()
 
     @property
     def published(self):
@@ -744,6 +877,7 @@ cdef class Network:
             raise RuntimeError("set_gemm_levels while a training call runs")
         self.plan.predict_level = predict
         self.plan.train_level = train
+        self._refresh_wide()
 
     def set_loss(self, int loss, metrics, double epsilon):
         """Selects the loss and metric kernels (codes of fastmlp._kernels.codes; metrics: a
@@ -935,6 +1069,7 @@ cdef class Network:
         cdef Py_ssize_t size
         cdef void *params
         started = []
+        _call_begins()  # a training call keeps one core busy or more: few-row calls stay whole
         try:
             rows = self._check_x(x)
             self._check_y(&c, rows, labels, targets, self.plan.loss, self.metric_kinds)
@@ -998,6 +1133,7 @@ cdef class Network:
                         task.result()
             finally:
                 self._busy = False  # even if Ctrl-C lands in the wait
+                _call_ends()
         if c.fault == BAD_INDEX:
             raise ValueError(f"`order` holds a row index outside [0, {rows}) in step "
                              f"{c.bad_step}; that step was not applied")
@@ -1088,6 +1224,7 @@ cdef class Network:
         cdef bint *posted = <bint *>calloc(parts, sizeof(bint))
         cdef Py_ssize_t k, start = 0, size, made = 0
         cdef Py_ssize_t base = rows // parts, extra = rows % parts
+        _call_begins()
         try:
             if ps == NULL or posted == NULL:
                 raise MemoryError()
@@ -1129,6 +1266,7 @@ cdef class Network:
                 free(ps[k].call.work)
             free(ps)
             free(posted)
+            _call_ends()
 
     def set_fast_path(self, Py_ssize_t max_rows, row_shape):
         """predict_published takes up to max_rows rows of shape row_shape (a tuple of up to 8
@@ -1195,25 +1333,77 @@ cdef class Network:
         dims[0], dims[1] = rows, self.plan.n_outputs
         out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
         cdef Call c
+        cdef Part part
         self._predict_call(&c, xp, cnp.PyArray_DATA(<cnp.ndarray>out), rows, self._pass_rows(rows, rows))
         packs = self._packs_for(params, rows)
         _use_packs(&c, packs)
         cdef void *pp = cnp.PyArray_DATA(<cnp.ndarray>params)
-        # the check and the pass in one release of the GIL: with request threads calling at
-        # once, each release and retake can hand the GIL over, which costs more than a one-row
-        # pass
-        with nogil:
-            fm_gil_hint_released()
-            finite = (fm_all_finite_d(<const double *>xp, n) if self.is_double
-                      else fm_all_finite_f(<const float *>xp, n))
-            if finite:
-                _run(&c, pp, self.is_double)
-            # when another request thread has just taken the GIL back, spin until it lets go
-            # rather than sleep in Python's GIL wait (csrc/gil_hint.h)
-            fm_gil_hint_wait()
-        fm_gil_hint_taken()
-        free(c.work)
+        alone = _call_begins()
+        try:
+            self._wide_begin(&c, &part, pp, alone)
+            # the check and the pass in one release of the GIL: with request threads calling
+            # at once, each release and retake can hand the GIL over, which costs more than a
+            # one-row pass
+            with nogil:
+                fm_gil_hint_released()
+                finite = (fm_all_finite_d(<const double *>xp, n) if self.is_double
+                          else fm_all_finite_f(<const float *>xp, n))
+                if finite:
+                    _run(&c, pp, self.is_double)
+                _wide_end(&c)
+                # when another request thread has just taken the GIL back, spin until it lets
+                # go rather than sleep in Python's GIL wait (csrc/gil_hint.h)
+                fm_gil_hint_wait()
+            fm_gil_hint_taken()
+        finally:
+            _call_ends()
+            _wide_free(&c)
+            free(c.work)
         return out if finite else None
+
+    cdef int _wide_begin(self, Call *c, Part *part, void *params, bint alone) except -1:
+        """Makes c wide (see WIDE_CHUNKS) and posts its helper's copy (part) to box 0 when the
+        rule allows and the helper is awake; _wide_end must follow once c has run. A helper
+        found asleep is woken for the next call if this one came within its spin of the last
+        (a stream of calls), else left asleep. GIL held."""
+        global _wide_wake, _wide_threads, _wide_last
+        if (not alone or not self._wide_ok or _wide_threads < 2 or c.packed != NULL
+                or c.rows >= FM_PACKED_MIN_ROWS or not FM_HANDOFF):
+            return 0
+        if _wide_wake is None:
+            _wide_wake = _wide_starter() if _wide_starter is not None else None
+            if _wide_wake is None:
+                _wide_threads = 1  # no thread can start (interpreter shutdown): stop asking
+                return 0
+        if not fm_box_claim(&_boxes[0]):
+            return 0
+        cdef unsigned long long now = fm_handoff_now()
+        cdef bint streaming = now - _wide_last < FM_HANDOFF_SPIN_TICKS
+        _wide_last = now
+        c.wide = <Wide *>calloc(1, sizeof(Wide) + 2 * c.plan.n_steps * sizeof(long))
+        if c.wide == NULL:
+            fm_box_release(&_boxes[0])
+            raise MemoryError()
+        c.wide.claimed = <long *>(c.wide + 1)
+        c.wide.finished = c.wide.claimed + c.plan.n_steps
+        part.call = c[0]
+        part.call.helping = True
+        part.params = params
+        part.is_double = False
+        if fm_box_post_awake(&_boxes[0], part):
+            return 0
+        free(c.wide)
+        c.wide = NULL
+        try:
+            if streaming and fm_box_rouse(&_boxes[0]):
+                try:
+                    _wide_wake.set()
+                except BaseException:
+                    fm_box_calm(&_boxes[0])
+                    raise
+        finally:
+            fm_box_release(&_boxes[0])
+        return 0
 
     cdef int _predict_call(self, Call *c, const void *x, void *out, Py_ssize_t rows,
                            Py_ssize_t chunk) except -1:
@@ -1224,6 +1414,8 @@ cdef class Network:
         c.plan = self.plan
         c.x = x
         c.out = out
+        c.wide = NULL
+        c.helping = False
         c.work = malloc((2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width) * item)
         if c.work == NULL:
             raise MemoryError()
@@ -1235,11 +1427,19 @@ cdef class Network:
         """The inference loop over checked buffers, with scratch of this call's own, reading
         packs (of _packs_for, or None) where they are given."""
         cdef Call c
+        cdef Part part
         self._predict_call(&c, x, out, rows, chunk)
         _use_packs(&c, packs)
-        with nogil:
-            _run(&c, params, self.is_double)
-        free(c.work)
+        alone = _call_begins()
+        try:
+            self._wide_begin(&c, &part, params, alone)
+            with nogil:
+                _run(&c, params, self.is_double)
+                _wide_end(&c)
+        finally:
+            _call_ends()
+            _wide_free(&c)
+            free(c.work)
 
     def evaluate(self, params, x, labels, targets, batch_size, int loss, metrics,
                  double epsilon, weights=None):
@@ -1271,8 +1471,12 @@ cdef class Network:
         packs = self._packs_for(params, rows)
         _use_packs(&c, packs)
         cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>params)
-        with nogil:
-            _run(&c, p, self.is_double)
+        _call_begins()
+        try:
+            with nogil:
+                _run(&c, p, self.is_double)
+        finally:
+            _call_ends()
         return c.loss_sum, _sums(&c)
 
     def gradient(self, x, labels, targets, uint64_t seed=0, weights=None):
@@ -1917,8 +2121,82 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
         inp = dst
 
 
+cdef void _wide_end(Call *c) noexcept nogil:
+    """After a wide call has run on its calling thread: takes its helper's copy back if the
+    helper never took it, else waits until the helper is done with it; releases box 0."""
+    if c.wide == NULL:
+        return
+    if not fm_box_take_back(&_boxes[0]):
+        fm_box_wait_done(&_boxes[0])
+    fm_box_release(&_boxes[0])
+
+
+cdef void _wide_dense(const Step *s, float *params, const float *x, float *y, Py_ssize_t rows,
+                      int level, long *claimed, long *finished, long *mine) noexcept nogil:
+    """y := act(x·w + b) for a dense step, in chunks of whole 16-column blocks that the
+    threads of a wide call take as they come; returns once every chunk is written. The same
+    bits as dense_forward (each column's arithmetic is the same; its activation is
+    elementwise). mine (or NULL): counts the chunks this thread wrote."""
+    cdef Py_ssize_t n = s.n_out, vectors = (s.n_out + 15) // 16, c0, c1, r
+    cdef long chunks = min(WIDE_CHUNKS, vectors), k
+    cdef const float *b = _at(params, s.b_off)
+    cdef bint relu = s.act == FM_RELU
+    while True:
+        k = fm_claim_chunk(claimed)
+        if k >= chunks:
+            break
+        c0 = 16 * (vectors * k // chunks)
+        c1 = min(n, 16 * (vectors * (k + 1) // chunks))
+        fm_sgemm_small(level, rows, c1 - c0, s.n_in, x, s.n_in, 1, params + s.w_off + c0, n,
+                       y + c0, n, b + c0 if b != NULL else NULL, relu, NULL)
+        if not relu and s.act != FM_LINEAR:
+            for r in range(rows):
+                fm_bias_act_f(y + r * n + c0, NULL, y + r * n + c0, 1, c1 - c0, s.act,
+                              <float>s.alpha)
+        if mine != NULL:
+            mine[0] += 1
+        fm_chunk_done(finished)
+    fm_chunks_wait(finished, chunks)
+
+
+cdef void _wide_forward(const Call *c, float *params) noexcept nogil:
+    """_forward_rows for a wide call (one pass of c.rows rows, weights in place), run by
+    its calling thread and by its helper (c.helping), which leaves before the last step."""
+    cdef const Plan *plan = &c.plan
+    cdef float *work = <float *>c.work
+    cdef const float *inp = <const float *>c.x
+    cdef float *dst
+    cdef const Step *s
+    cdef Py_ssize_t l, last = plan.n_steps - 1
+    cdef int half = 0
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        if l == last:
+            if c.helping:
+                return
+            if s.kind == DROPOUT:
+                memcpy(c.out, inp, c.rows * s.n_out * sizeof(float))
+            else:
+                dense_forward(inp, params + s.w_off, _at(params, s.b_off), <float *>c.out,
+                              NULL, c.rows, s.n_in, s.n_out, s.act, s.alpha,
+                              plan.predict_level, NULL, NULL)
+            return
+        if s.kind == DROPOUT:
+            continue
+        # as in _forward_rows: the half of c.work not holding this step's input
+        dst = work + half * c.batch * plan.max_hidden
+        half ^= 1
+        _wide_dense(s, params, inp, dst, c.rows, plan.predict_level, &c.wide.claimed[l],
+                    &c.wide.finished[l], &c.wide.helper_chunks if c.helping else NULL)
+        inp = dst
+
+
 cdef void _predict(Call *c, floating *params) noexcept nogil:
     cdef Py_ssize_t start = 0, rows, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs
+    if floating is float:
+        if c.wide != NULL:
+            _wide_forward(c, params)
+            return
     while start < c.rows:
         rows = min(c.batch, c.rows - start)
         _forward_rows(c, params, <const floating *>c.x + start * n_in,

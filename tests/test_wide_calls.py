@@ -1,0 +1,226 @@
+"""Wide calls (Network's WIDE_CHUNKS): a one- or two-row inference call of a large enough
+float32 network splits its dense steps' columns with part helper 0 while it runs alone, and
+gives the one-thread bits. Checked: the bits across widths, activations, dropout and both GEMM
+levels; the rule (num_threads 1, another caller or a training call beside it, a helper asleep
+and a stream that wakes it); a forked child; which networks split. Each scenario runs in an
+interpreter of its own with a timeout, so a lost hand-off fails its test instead of hanging
+the run."""
+import pytest
+from conftest import run_isolated
+
+import fastmlp
+from fastmlp._kernels import network as network_module
+from fastmlp._kernels.small_gemm import small_gemm_level
+
+own_gemm = pytest.mark.skipif(small_gemm_level() == 0 or not network_module.HANDOFF,
+                              reason="no own GEMM (inference on BLAS) or no atomics: no wide calls")
+
+SETUP = """
+import threading, time
+import numpy as np
+import fastmlp
+from fastmlp import config
+from fastmlp._kernels import network
+fastmlp.utils.set_random_seed(0)
+def build(widths, activations, last="softmax", dropout=False, n_in=784):
+    layers = [fastmlp.Input(shape=(n_in,))]
+    for units, act in zip(widths, activations):
+        layers.append(fastmlp.layers.Dense(units, activation=act))
+        if dropout:
+            layers.append(fastmlp.layers.Dropout(0.5))
+    layers.append(fastmlp.layers.Dense(10, activation=last))
+    return fastmlp.Sequential(layers)
+def inputs(seed, rows=1, n_in=784):
+    return np.random.default_rng(seed).random((rows, n_in), dtype=np.float32)
+def whole(model, x):
+    config.set_num_threads(1)
+    try:
+        return model(x)
+    finally:
+        config.set_num_threads(2)
+def posted():
+    return network.wide_state()["posted"]
+def stream(model, x, seconds=0.03):
+    # back-to-back calls: a helper woken from its sleep needs the GIL once to get back to
+    # spinning, which a caller releasing it only briefly lets go after the switch interval
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        model(x)
+config.set_num_threads(2)
+"""
+
+
+@own_gemm
+def test_wide_calls_give_the_one_thread_bits():
+    out = run_isolated(SETUP + """
+cases = [((300, 200, 100), ("relu", "relu", "relu"), "softmax", False),
+         ((1, 15, 16, 17), ("tanh", "sigmoid", "elu", "linear"), "linear", False),
+         ((33, 64, 129), ("gelu", "selu", "leaky_relu"), "sigmoid", True),
+         ((300,), ("swish",), "softmax", False)]
+from fastmlp._kernels.small_gemm import small_gemm_level
+levels = sorted({1, small_gemm_level()})  # AVX2 with FMA, and AVX-512 where the CPU has it
+bad = []
+for widths, acts, last, dropout in cases:
+    model = build(widths, acts, last, dropout)
+    net = model.engine.network
+    net.set_wide_min_macs(0)
+    assert net.wide, widths
+    for level in levels:
+        net.set_gemm_levels(level, net.gemm_levels[1])
+        stream(model, inputs(99))
+        for seed in range(30):
+            x = inputs(seed, rows=1 + seed % 2)
+            got = model(x)
+            if not np.array_equal(got, whole(model, x)):
+                bad.append((widths, level, seed))
+print(len(bad), bad[:3], posted() > 100, network.wide_state()["helper_chunks"] > 0)
+""", timeout=120)
+    assert out.split()[:1] == ["0"] and out.split()[-2:] == ["True", "True"], out
+
+
+@own_gemm
+def test_a_lone_caller_splits_and_concurrent_callers_keep_their_calls_whole():
+    out = run_isolated(SETUP + """
+model = build((300, 200, 100), ("relu",) * 3)
+assert model.engine.network.wide
+x = inputs(1)
+expected = whole(model, x)
+before = posted()
+stream(model, x)
+lone = posted() - before
+before = posted()
+start, bad, stop = threading.Barrier(2), [], time.perf_counter() + 0.3
+counts, overlapping = [0, 0], []
+def call(i):
+    start.wait()
+    while time.perf_counter() < stop:
+        if not np.array_equal(model(x), expected):
+            bad.append(1)
+        counts[i] += 1
+        if not overlapping and min(counts) >= 10:
+            overlapping.append(posted())  # both in their loops: they overlap within a few calls
+callers = [threading.Thread(target=call, args=(i,)) for i in range(2)]
+for t in callers: t.start()
+for t in callers: t.join()
+together = posted() - overlapping[0]
+alone_right_after = network.wide_state()["alone"]
+time.sleep(0.05)
+print(lone >= 100, together <= 3, len(bad), alone_right_after, network.wide_state()["alone"])
+""", timeout=60)
+    assert out.split() == ["True", "True", "0", "False", "True"], out
+
+
+@own_gemm
+def test_one_thread_or_a_training_call_beside_keeps_calls_whole():
+    out = run_isolated(SETUP + """
+model = build((300, 200, 100), ("relu",) * 3)
+x = inputs(2)
+config.set_num_threads(1)
+before = posted()
+for _ in range(50):
+    model(x)
+one_thread = posted() - before
+config.set_num_threads(2)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+data = inputs(3, rows=20000)
+labels = np.random.default_rng(4).integers(0, 10, 20000).astype(np.int32)
+trainer = threading.Thread(target=lambda: model.fit(data, labels, batch_size=32, epochs=1, verbose=0))
+trainer.start()
+while network.wide_state()["in_flight"] == 0:
+    time.sleep(0.001)
+before = posted()
+for _ in range(50):
+    model(x)
+beside = posted() - before
+trainer.join()
+print(one_thread, beside)
+""", timeout=120)
+    assert out.split() == ["0", "0"], out
+
+
+@own_gemm
+def test_a_sleeping_helper_is_left_asleep_and_a_stream_wakes_it():
+    out = run_isolated(SETUP + """
+model = build((300, 200, 100), ("relu",) * 3)
+x = inputs(5)
+expected = whole(model, x)
+for _ in range(20):
+    model(x)
+time.sleep(0.05)                      # the helper has gone to sleep
+asleep = network.box_state(0)
+before = posted()
+same = np.array_equal(model(x), expected)
+first = posted() - before             # it ran whole: a sleeping helper is not waited for
+left = network.box_state(0)           # and a lone call does not wake it
+stream(model, x)                      # a stream: woken, then it takes part
+same = same and np.array_equal(model(x), expected)
+print(asleep, first, left, same, posted() - before > 100)
+""", timeout=60)
+    assert out.split() == ["0", "0", "0", "True", "True"], out
+
+
+@own_gemm
+def test_a_forked_child_splits_with_a_helper_of_its_own():
+    out = run_isolated(SETUP + """
+import os
+model = build((300, 200, 100), ("relu",) * 3)
+x = inputs(6)
+expected = whole(model, x)
+stream(model, x)
+pid = os.fork()
+if pid == 0:
+    import signal
+    signal.alarm(30)  # a child that hangs is killed, even after its parent was
+    before, helped = posted(), network.wide_state()["helper_chunks"]
+    stream(model, x)
+    ok = all(np.array_equal(model(x), expected) for _ in range(100))
+    helped = network.wide_state()["helper_chunks"] - helped
+    os._exit(0 if ok and posted() - before > 100 and helped > 0 else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+""", timeout=60)
+    assert out.strip() == "0"
+
+
+def test_which_networks_split():
+    def network(*layers):
+        return fastmlp.Sequential([fastmlp.Input(shape=(784,)), *layers]).engine.network
+    dense = fastmlp.layers.Dense
+    wide = small_gemm_level() > 0
+    m2 = network(dense(300, activation="relu"), dense(200, activation="relu"),
+                 dense(100, activation="relu"), dense(10, activation="softmax"))
+    assert m2.wide == wide
+    m1 = network(dense(100, activation="relu"), dense(10, activation="softmax"))
+    assert not m1.wide  # 78,400 multiply-adds a row before the last step: under WIDE_MIN_MACS
+    m1.set_wide_min_macs(78_400)
+    assert m1.wide == wide
+    m1.set_wide_min_macs(78_401)
+    assert not m1.wide
+    one_step = network(dense(1000, activation="softmax"))
+    one_step.set_wide_min_macs(0)
+    assert not one_step.wide  # nothing before the last step
+    softmax_inside = network(dense(300, activation="softmax"), dense(10))
+    softmax_inside.set_wide_min_macs(0)
+    assert not softmax_inside.wide
+    normalized = network(dense(300), fastmlp.layers.BatchNormalization(), dense(10))
+    normalized.set_wide_min_macs(0)
+    assert not normalized.wide
+    fastmlp.config.set_floatx("float64")
+    try:
+        double = network(dense(300), dense(10))
+    finally:
+        fastmlp.config.set_floatx("float32")
+    double.set_wide_min_macs(0)
+    assert not double.wide  # on BLAS
+    if wide:
+        m2.set_gemm_levels(0, m2.gemm_levels[1])
+        assert not m2.wide  # on BLAS
+    with pytest.raises(ValueError, match="macs"):
+        m2.set_wide_min_macs(-1)
+
+
+def test_set_wide_threads_checks_its_arguments():
+    with pytest.raises(ValueError, match="threads"):
+        network_module.set_wide_threads(0)
+    with pytest.raises(ValueError, match="starter"):
+        network_module.set_wide_threads(2, None)
