@@ -1,7 +1,10 @@
 """Request threads sharing one model: samples/s from 1 and 2 threads calling predict_on_batch
 at batch 1 and 64, on fastmlp's own inference GEMM (the default) and on BLAS (as before it),
-beside ONNX Runtime sessions with one intra-op thread; and one 65,536-row batch with
-fastmlp.config.set_num_threads(1) and (2). Medians of 3 (min–max in brackets).
+beside ONNX Runtime sessions with one intra-op thread, all with
+fastmlp.config.set_num_threads(1) (a call on its calling thread, as ORT's sessions); then
+fastmlp with the default thread count, where a lone caller shares its call with a helper
+thread and two callers keep a core each; and one 65,536-row batch with set_num_threads(1)
+and (2). Medians of 3 (min–max in brackets).
 
     python bench/request_threads.py
 
@@ -49,6 +52,7 @@ def main():
               f"threads={lib.get('num_threads')}")
     rng = np.random.default_rng(0)
     ort_missing = OnnxRuntime.missing()
+    keras.config.set_num_threads(1)
     for name in ("M1", "M2"):
         workload = WORKLOADS[name]
         model = model_for(workload.hidden)
@@ -71,6 +75,13 @@ def main():
                 show(f"{name} batch {batch:>2} ONNX Runtime (1 intra-op)", triple(run, x, 1), triple(run, x, 2))
         if ort_missing:
             print(f"ONNX Runtime: {ort_missing}")
+    keras.config.set_num_threads(None)
+    for name in ("M1", "M2"):
+        model = model_for(WORKLOADS[name].hidden)
+        for batch in (1, 64):
+            x = rng.random((batch, 784), dtype=np.float32)
+            show(f"{name} batch {batch:>2} fastmlp, num_threads={keras.config.num_threads()}",
+                 triple(model.predict_on_batch, x, 1), triple(model.predict_on_batch, x, 2))
     model = model_for(WORKLOADS["M2"].hidden)
     big = rng.random((65536, 784), dtype=np.float32)
     for threads in (1, 2):

@@ -90,10 +90,12 @@ def set_num_threads(value: Optional[int]) -> None:
     up to 2 × 2**24 multiply-adds (106 rows of a 784-300-200-100-10 model) it runs on the
     calling thread alone, so request threads calling `predict` or `model(x)` at once scale with
     the cores; a larger call splits its rows across up to this many threads (the calling
-    thread and fastmlp's pool). With 2 or more, a one- or two-row call of a large model (2**17
-    multiply-adds a row before its last layer) splits its layers' columns with one helper
-    thread while no other call runs beside it. Results do not depend on it: each row's outputs
-    are bitwise the same whatever the thread count or batch.
+    thread and fastmlp's pool). With 2 or more, a call that runs alone (no other predict,
+    evaluate or fit call beside it for about 10 ms) shares its work with one helper thread: a
+    one- or two-row call of a large model (2**17 multiply-adds a row before its last layer)
+    splits its layers' columns, a call of 3 rows or more and 2**21 multiply-adds its rows.
+    Results do not depend on it: each row's outputs are bitwise the same whatever the thread
+    count or batch.
 
     A float32 `fit` whose batches give each thread 32 rows or more trains on up to this many
     threads, each taking a share of every batch and of the optimizer update; its results are

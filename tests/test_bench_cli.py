@@ -323,7 +323,7 @@ def test_a_concurrent_figure_taken_on_one_core_is_marked():
     assert not any("lone caller" in line for line in lines)  # a 1-thread run: none splits
     lines = report._concurrent_table({"threads": 2,
                                       "concurrent": [entry(1, 100e3, None), entry(2, 118e3, 1.85)]})
-    assert any(line.startswith("fastmlp's lone caller at batch 1 splits") for line in lines)
+    assert any(line.startswith("fastmlp's lone caller shares its call") for line in lines)
     # a figure taken while other processes were busy: '!' there and in the training table
     busy = dict(entry(2, 118e3, 1.85), background_load=2 * report.BUSY)
     lines = report._concurrent_table({"concurrent": [entry(1, 60e3, None), busy]})

@@ -1,10 +1,11 @@
-"""Wide calls (Network's WIDE_CHUNKS): a one- or two-row inference call of a large enough
-float32 network splits its dense steps' columns with part helper 0 while it runs alone, and
-gives the one-thread bits. Checked: the bits across widths, activations, dropout and both GEMM
-levels; the rule (num_threads 1, another caller or a training call beside it, a helper asleep
-and a stream that wakes it); a forked child; which networks split. Each scenario runs in an
-interpreter of its own with a timeout, so a lost hand-off fails its test instead of hanging
-the run."""
+"""Lone calls (Network's WIDE_CHUNKS, SPLIT_MIN_MACS): while an inference call runs alone, a
+one- or two-row call of a large enough float32 network splits its dense steps' columns with
+part helper 0, and a call of more rows hands it half of them; both give the one-thread bits.
+Checked: the bits across widths, activations, dropout, row counts and both GEMM levels; the
+rule (num_threads 1, another caller or a training call beside it, a helper asleep and a
+stream that wakes it); a share taken back from a helper that never ran (one core); a forked
+child; which networks split. Each scenario runs in an interpreter of its own with a timeout,
+so a lost hand-off fails its test instead of hanging the run."""
 import pytest
 from conftest import run_isolated
 
@@ -76,6 +77,51 @@ for widths, acts, last, dropout in cases:
 print(len(bad), bad[:3], posted() > 100, network.wide_state()["helper_chunks"] > 0)
 """, timeout=120)
     assert out.split()[:1] == ["0"] and out.split()[-2:] == ["True", "True"], out
+
+
+@own_gemm
+def test_lone_calls_of_more_rows_hand_half_to_the_helper_with_the_same_bits():
+    out = run_isolated(SETUP + """
+from fastmlp._kernels.small_gemm import small_gemm_level
+bad = []
+for widths, acts in (((300, 200, 100), ("relu",) * 3), ((17, 33), ("tanh", "elu"))):
+    model = build(widths, acts)
+    net = model.engine.network
+    net.set_split_min_macs(0)
+    for level in sorted({1, small_gemm_level()}):
+        net.set_gemm_levels(level, net.gemm_levels[1])
+        stream(model, inputs(98, rows=8))
+        for rows in (3, 4, 5, 8, 31, 64, 101):
+            for seed in range(3):
+                x = inputs(seed, rows=rows)
+                if not np.array_equal(model(x), whole(model, x)):
+                    bad.append((widths, level, rows, seed))
+state = network.wide_state()
+print(len(bad), bad[:3], state["helper_parts"] > 0, net.split_rows_from())
+""", timeout=120)
+    assert out.split()[0] == "0" and out.split()[-2:] == ["True", "3"], out
+
+
+@own_gemm
+def test_on_one_core_the_caller_takes_back_a_share_its_helper_never_ran():
+    out = run_isolated("""
+import os
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # the helper shares this core
+""" + SETUP + """
+config.set_num_threads(2)  # set_num_threads counts cores no more: two threads on one core
+model = build((300, 200, 100), ("relu",) * 3)
+model.engine.network.set_split_min_macs(0)
+bad = 0
+for rows in (1, 2, 8, 64):
+    x = inputs(rows, rows=rows)
+    expected = whole(model, x)
+    end = time.perf_counter() + 0.2
+    while time.perf_counter() < end:
+        bad += not np.array_equal(model(x), expected)
+state = network.wide_state()
+print(bad, state["posted"] > state["helper_parts"] + 10)
+""", timeout=60)
+    assert out.split() == ["0", "True"], out
 
 
 @own_gemm
@@ -154,9 +200,15 @@ first = posted() - before             # it ran whole: a sleeping helper is not w
 left = network.box_state(0)           # and a lone call does not wake it
 stream(model, x)                      # a stream: woken, then it takes part
 same = same and np.array_equal(model(x), expected)
-print(asleep, first, left, same, posted() - before > 100)
+streamed = posted() - before > 100
+big = inputs(7, rows=64)              # 2**23 multiply-adds or more: its own half outlasts a
+expected = whole(model, big)          # wake-up, so it wakes the helper for its first half
+time.sleep(0.05)
+asleep_again, before = network.box_state(0), posted()
+same = same and np.array_equal(model(big), expected)
+print(asleep, first, left, same, streamed, asleep_again, posted() - before)
 """, timeout=60)
-    assert out.split() == ["0", "0", "0", "True", "True"], out
+    assert out.split() == ["0", "0", "0", "True", "True", "0", "1"], out
 
 
 @own_gemm
@@ -213,10 +265,16 @@ def test_which_networks_split():
     double.set_wide_min_macs(0)
     assert not double.wide  # on BLAS
     if wide:
+        assert m2.split_rows_from() == 7
         m2.set_gemm_levels(0, m2.gemm_levels[1])
-        assert not m2.wide  # on BLAS
+        assert not m2.wide and m2.split_rows_from() == 0  # on BLAS
     with pytest.raises(ValueError, match="macs"):
         m2.set_wide_min_macs(-1)
+    with pytest.raises(ValueError, match="macs"):
+        m2.set_split_min_macs(-1)
+    # lone calls of 3+ rows split from SPLIT_MIN_MACS (2**21) multiply-adds: M2 316,200 a row
+    assert m1.split_rows_from() == (27 if wide else 0)  # 79,510 a row
+    assert double.split_rows_from() == 0
 
 
 def test_set_wide_threads_checks_its_arguments():

@@ -124,9 +124,21 @@ PACK_AFTER_CALLS = 4
 # one-row call ends before a sleeping helper could wake), and only while no other call has
 # run beside one for WIDE_QUIET_TICKS (about 10 ms): request threads then keep a core each.
 # Measured (Zen 5 VM, M2 784-300-200-100-10, one row, C loop): 15.3 µs alone, 8.0 µs split.
+# A lone call of three rows or more (under the engine's large-call split) hands its first
+# half of the rows to helper 0 under the same rule, from SPLIT_MIN_MACS multiply-adds in all.
 cdef enum:
     WIDE_CHUNKS = 2
 WIDE_MIN_MACS = 1 << 17
+SPLIT_MIN_MACS = 1 << 21
+# A lone call of this many multiply-adds or more (M2: 27 rows) that finds the helper asleep
+# wakes it and posts its half anyway: its own half outlasts the wake-up (tens of µs here);
+# smaller ones leave a sleeping helper to a stream of calls (see _lone_begin).
+cdef Py_ssize_t WAKE_MIN_MACS = 1 << 23
+
+# What a call hands helper 0 (Network._lone_begin): nothing (WHOLE: not a lone call the rule
+# lets share; ALONE: one that could, with the helper asleep), its columns, or half its rows.
+cdef enum Lone:
+    WHOLE, ALONE, COLUMNS, ROWS
 cdef unsigned long long WIDE_QUIET_TICKS = 26000000
 
 # Training's forward x·W and weight gradient xᵀ·dz run on fastmlp's own GEMM up to
@@ -288,18 +300,19 @@ cdef struct Call:
 HELPERS_MAX = 63
 cdef fm_box _boxes[63]  # a C static: zeroed, which is sleeping and unowned
 
-# Wide calls (WIDE_CHUNKS): how many threads one may use (1: none splits), how to start helper
-# 0 (a callable returning its wake event, or None), that event once started, when one last
-# reached for the helper; and, for the quiet rule, inference and training calls running now
-# and until when no call may split. Read and written with the GIL held.
+# Lone calls (WIDE_CHUNKS): how many threads one may use (1: none shares), how to start helper
+# 0 (a callable returning its wake event, or None), that event once started, when the last
+# call that could share ended; and, for the quiet rule, inference and training calls running
+# now and until when no call may share. Read and written with the GIL held.
 cdef Py_ssize_t _wide_threads = 1
 cdef object _wide_starter = None
 cdef object _wide_wake = None
 cdef unsigned long long _wide_last = 0
 cdef Py_ssize_t _in_flight = 0
 cdef unsigned long long _shared_until = 0
-cdef Py_ssize_t _wide_posted = 0    # for wide_state: calls posted to the helper
-cdef Py_ssize_t _wide_helped = 0    # and the chunks it wrote for them
+cdef Py_ssize_t _lone_posted = 0    # for wide_state: calls that posted a share to helper 0,
+cdef Py_ssize_t _helper_chunks = 0  # the column chunks it wrote for wide calls,
+cdef Py_ssize_t _helper_parts = 0   # and the row halves it ran
 
 
 cdef bint _call_begins():
@@ -336,17 +349,26 @@ def wide_state() -> dict:
     """Test hook: the wide calls' settings and counts (see WIDE_CHUNKS)."""
     return {"threads": _wide_threads, "helper": _wide_wake is not None, "in_flight": _in_flight,
             "alone": _in_flight == 0 and fm_handoff_now() >= _shared_until,
-            "posted": _wide_posted, "helper_chunks": _wide_helped}
+            "posted": _lone_posted, "helper_chunks": _helper_chunks,
+            "helper_parts": _helper_parts}
 
 
-cdef void _wide_free(Call *c):
-    """Counts a wide call that has ended (GIL held) and frees its counters."""
-    global _wide_posted, _wide_helped
-    if c.wide != NULL:
-        _wide_posted += 1
-        _wide_helped += c.wide.helper_chunks
+cdef void _lone_free(Call *c, Part *part, int mode, bint taken_back):
+    """Counts a lone call's share that has ended (GIL held), frees what it held, and notes
+    when a call that could share ended (a stream: the next one wakes a sleeping helper)."""
+    global _lone_posted, _helper_chunks, _helper_parts, _wide_last
+    if mode != WHOLE:
+        _wide_last = fm_handoff_now()
+    if mode == COLUMNS or mode == ROWS:
+        _lone_posted += 1
+    if mode == COLUMNS:
+        _helper_chunks += c.wide.helper_chunks
         free(c.wide)
         c.wide = NULL
+    elif mode == ROWS:
+        _helper_parts += not taken_back
+        free(part.call.work)
+        part.call.work = NULL
 
 
 cdef struct Part:
@@ -601,6 +623,9 @@ cdef class Network:
     cdef Py_ssize_t _fast_rows     # predict_published takes up to this many rows
     cdef Py_ssize_t _wide_min_macs  # WIDE_MIN_MACS, or as a test set it
     cdef bint _wide_ok             # its one- and two-row calls may split (see WIDE_CHUNKS)
+    cdef Py_ssize_t _split_min_macs  # SPLIT_MIN_MACS, or as a test set it
+    cdef Py_ssize_t _row_macs      # multiply-adds of one row's dense steps
+    cdef bint _split_ok            # its lone calls of 3+ rows may hand half to helper 0
     cdef int _row_ndim             # and rows of this shape (0: not set)
     cdef cnp.npy_intp _row_dims[8]
 
@@ -687,6 +712,7 @@ cdef class Network:
         self.capacity = 0
         self._pack_min_rows = PACK_MIN_ROWS
         self._wide_min_macs = WIDE_MIN_MACS
+        self._split_min_macs = SPLIT_MIN_MACS
         self._refresh_wide()
 
     cdef void _refresh_wide(self):
@@ -695,16 +721,22 @@ cdef class Network:
         _wide_min_macs multiply-adds a row before the last step."""
         cdef const Step *s
         cdef Py_ssize_t l, macs = 0, last = self.plan.n_steps - 1
-        cdef bint ok = not self.is_double and self.plan.predict_level > 0 and last >= 1
+        cdef bint own = not self.is_double and self.plan.predict_level > 0
+        cdef bint ok = own and last >= 1
+        self._row_macs = 0
         for l in range(self.plan.n_steps):
             s = &self.plan.steps[l]
             if s.kind == DENSE:
+                self._row_macs += s.n_in * s.n_out
                 if l < last:
                     ok = ok and s.act != FM_SOFTMAX
                     macs += s.n_in * s.n_out
             elif s.kind != DROPOUT:
                 ok = False
         self._wide_ok = ok and macs >= self._wide_min_macs
+        # rows split whatever the steps (each row's outputs are its own); on fastmlp's GEMM
+        # only, never beside BLAS's threads
+        self._split_ok = own
 
     @property
     def wide(self) -> bool:
@@ -719,6 +751,21 @@ cdef class Network:
             raise ValueError(f"`macs` must be >= 0; received {macs}")
         self._wide_min_macs = macs
         self._refresh_wide()
+
+    def split_rows_from(self) -> int:
+        """The fewest rows (3 or more) of a lone inference call that hands half of them to a
+        helper (see SPLIT_MIN_MACS), or 0 where none does (float64, BLAS)."""
+        if not self._split_ok:
+            return 0
+        cdef Py_ssize_t per_row = max(1, self._row_macs)
+        return max(FM_PACKED_MIN_ROWS, (self._split_min_macs + per_row - 1) // per_row)
+
+    def set_split_min_macs(self, Py_ssize_t macs):
+        """For tests and the benchmark: lone calls of 3+ rows split from `macs` multiply-adds
+        in all (default SPLIT_MIN_MACS)."""
+        if macs < 0:
+            raise ValueError(f"`macs` must be >= 0; received {macs}")
+        self._split_min_macs = macs
 
     @property
     def published(self):
@@ -1338,9 +1385,11 @@ cdef class Network:
         packs = self._packs_for(params, rows)
         _use_packs(&c, packs)
         cdef void *pp = cnp.PyArray_DATA(<cnp.ndarray>params)
+        cdef int mode = WHOLE
+        cdef bint taken_back = False
         alone = _call_begins()
         try:
-            self._wide_begin(&c, &part, pp, alone)
+            mode = self._lone_begin(&c, &part, pp, alone)
             # the check and the pass in one release of the GIL: with request threads calling
             # at once, each release and retake can hand the GIL over, which costs more than a
             # one-row pass
@@ -1350,50 +1399,98 @@ cdef class Network:
                           else fm_all_finite_f(<const float *>xp, n))
                 if finite:
                     _run(&c, pp, self.is_double)
-                _wide_end(&c)
+                taken_back = _lone_end(mode)
+                if taken_back and finite:
+                    _run(&part.call, pp, self.is_double)
                 # when another request thread has just taken the GIL back, spin until it lets
                 # go rather than sleep in Python's GIL wait (csrc/gil_hint.h)
                 fm_gil_hint_wait()
             fm_gil_hint_taken()
         finally:
             _call_ends()
-            _wide_free(&c)
+            _lone_free(&c, &part, mode, taken_back)
             free(c.work)
         return out if finite else None
 
-    cdef int _wide_begin(self, Call *c, Part *part, void *params, bint alone) except -1:
-        """Makes c wide (see WIDE_CHUNKS) and posts its helper's copy (part) to box 0 when the
-        rule allows and the helper is awake; _wide_end must follow once c has run. A helper
-        found asleep is woken for the next call if this one came within its spin of the last
-        (a stream of calls), else left asleep. GIL held."""
-        global _wide_wake, _wide_threads, _wide_last
-        if (not alone or not self._wide_ok or _wide_threads < 2 or c.packed != NULL
-                or c.rows >= FM_PACKED_MIN_ROWS or not FM_HANDOFF):
-            return 0
+    cdef int _lone_begin(self, Call *c, Part *part, void *params, bint alone) except -1:
+        """Hands a share of the lone call c to helper 0 (box 0) when the rule allows and the
+        helper is awake (see WIDE_CHUNKS, SPLIT_MIN_MACS): COLUMNS (c is wide; part, its
+        helper's copy) or ROWS (part: c's first half of the rows, with scratch of its own; c:
+        the rest); WHOLE or ALONE when nothing was posted. _lone_end must follow once c has
+        run. A helper found asleep is woken for this call's rows when they are WAKE_MIN_MACS
+        or more, else for the next call if this one came within its spin of the end of the
+        last that could share (a stream of calls), else left asleep. GIL held."""
+        global _wide_wake, _wide_threads
+        cdef int mode
+        cdef Py_ssize_t half = 0
+        if not alone or _wide_threads < 2 or not FM_HANDOFF:
+            return WHOLE
+        if c.rows < FM_PACKED_MIN_ROWS:
+            if not self._wide_ok or c.packed != NULL:
+                return WHOLE
+            mode = COLUMNS
+        elif self._split_ok and c.rows * self._row_macs >= self._split_min_macs:
+            mode = ROWS
+        else:
+            return WHOLE
         if _wide_wake is None:
             _wide_wake = _wide_starter() if _wide_starter is not None else None
             if _wide_wake is None:
                 _wide_threads = 1  # no thread can start (interpreter shutdown): stop asking
-                return 0
+                return WHOLE
         if not fm_box_claim(&_boxes[0]):
-            return 0
-        cdef unsigned long long now = fm_handoff_now()
-        cdef bint streaming = now - _wide_last < FM_HANDOFF_SPIN_TICKS
-        _wide_last = now
-        c.wide = <Wide *>calloc(1, sizeof(Wide) + 2 * c.plan.n_steps * sizeof(long))
-        if c.wide == NULL:
-            fm_box_release(&_boxes[0])
-            raise MemoryError()
-        c.wide.claimed = <long *>(c.wide + 1)
-        c.wide.finished = c.wide.claimed + c.plan.n_steps
+            return WHOLE
+        cdef bint streaming = fm_handoff_now() - _wide_last < FM_HANDOFF_SPIN_TICKS
         part.call = c[0]
-        part.call.helping = True
         part.params = params
         part.is_double = False
-        if fm_box_post_awake(&_boxes[0], part):
-            return 0
-        free(c.wide)
-        c.wide = NULL
+        if mode == COLUMNS:
+            c.wide = <Wide *>calloc(1, sizeof(Wide) + 2 * c.plan.n_steps * sizeof(long))
+            if c.wide == NULL:
+                fm_box_release(&_boxes[0])
+                raise MemoryError()
+            c.wide.claimed = <long *>(c.wide + 1)
+            c.wide.finished = c.wide.claimed + c.plan.n_steps
+            part.call.wide = c.wide
+            part.call.helping = True
+        else:
+            half = c.rows // 2
+            part.call.rows = half
+            part.call.work = malloc((2 * c.batch * self.plan.max_hidden
+                                     + 2 * self.plan.max_width) * sizeof(float))
+            if part.call.work == NULL:
+                fm_box_release(&_boxes[0])
+                raise MemoryError()
+        cdef bint posted = fm_box_post_awake(&_boxes[0], part)
+        if not posted and mode == ROWS and c.rows * self._row_macs >= WAKE_MIN_MACS:
+            # the caller's half outlasts a wake-up: post and wake, and take the half back at
+            # the end if the helper was still on its way
+            if fm_box_post(&_boxes[0], part):
+                posted = True  # it had just woken (a wake-up of an earlier call)
+            else:
+                try:
+                    _wide_wake.set()
+                    posted = True
+                except BaseException:
+                    if not fm_box_withdraw(&_boxes[0]):
+                        with nogil:
+                            fm_box_wait_done(&_boxes[0])
+                    fm_box_release(&_boxes[0])
+                    free(part.call.work)
+                    part.call.work = NULL
+                    raise
+        if posted:
+            if mode == ROWS:
+                c.x = <const float *>c.x + half * self.plan.n_inputs
+                c.out = <float *>c.out + half * self.plan.n_outputs
+                c.rows -= half
+            return mode
+        if mode == COLUMNS:
+            free(c.wide)
+            c.wide = NULL
+        else:
+            free(part.call.work)
+            part.call.work = NULL
         try:
             if streaming and fm_box_rouse(&_boxes[0]):
                 try:
@@ -1403,7 +1500,7 @@ cdef class Network:
                     raise
         finally:
             fm_box_release(&_boxes[0])
-        return 0
+        return ALONE
 
     cdef int _predict_call(self, Call *c, const void *x, void *out, Py_ssize_t rows,
                            Py_ssize_t chunk) except -1:
@@ -1430,15 +1527,19 @@ cdef class Network:
         cdef Part part
         self._predict_call(&c, x, out, rows, chunk)
         _use_packs(&c, packs)
+        cdef int mode = WHOLE
+        cdef bint taken_back = False
         alone = _call_begins()
         try:
-            self._wide_begin(&c, &part, params, alone)
+            mode = self._lone_begin(&c, &part, params, alone)
             with nogil:
                 _run(&c, params, self.is_double)
-                _wide_end(&c)
+                taken_back = _lone_end(mode)
+                if taken_back:
+                    _run(&part.call, params, self.is_double)
         finally:
             _call_ends()
-            _wide_free(&c)
+            _lone_free(&c, &part, mode, taken_back)
             free(c.work)
 
     def evaluate(self, params, x, labels, targets, batch_size, int loss, metrics,
@@ -2121,14 +2222,18 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
         inp = dst
 
 
-cdef void _wide_end(Call *c) noexcept nogil:
-    """After a wide call has run on its calling thread: takes its helper's copy back if the
-    helper never took it, else waits until the helper is done with it; releases box 0."""
-    if c.wide == NULL:
-        return
-    if not fm_box_take_back(&_boxes[0]):
-        fm_box_wait_done(&_boxes[0])
+cdef bint _lone_end(int mode) noexcept nogil:
+    """After a lone call's own share has run (Network._lone_begin's mode): takes the share
+    posted to helper 0 back if the helper never took it (True: a ROWS share is then the
+    caller's to run), else waits until the helper is done with it; releases box 0."""
+    if mode == WHOLE or mode == ALONE:
+        return False
+    if fm_box_take_back(&_boxes[0]):
+        fm_box_release(&_boxes[0])
+        return mode == ROWS
+    fm_box_wait_done(&_boxes[0])
     fm_box_release(&_boxes[0])
+    return False
 
 
 cdef void _wide_dense(const Step *s, float *params, const float *x, float *y, Py_ssize_t rows,

@@ -113,9 +113,9 @@ def _concurrent_table(run: dict[str, Any]) -> list[str]:
                      f"{_k(two) + mark_two:>11}{(f'×{two / one:.2f}' if two else '—'):>9}")
     if run.get("threads", 1) >= 2 and any(c["batch"] <= 2 and c["competitor"] == "fastmlp"
                                           for c in run.get("concurrent", [])):
-        lines.append("fastmlp's lone caller at batch 1 splits a large model's layers (M2) with a "
-                     "helper thread; two callers keep a core each: set their rate against the "
-                     "1-thread run's lone caller")
+        lines.append("fastmlp's lone caller shares its call with a helper thread (batch 1: a "
+                     "large model's layers, M2; batch 64: half the rows); two callers keep a "
+                     "core each: set their rate against the 1-thread run's lone caller")
     if "!" in marks:
         lines.append(BUSY_LEGEND)
     if "*" in marks:
