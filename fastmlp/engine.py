@@ -222,8 +222,7 @@ class Engine:
                                [self._network_step(i) for i in range(len(self.steps))],
                                self.trainable_size)
         self.network.set_train_gemm_max(*TRAIN_GEMM[config.blas_threads() == 1])
-        if self.network.wide:
-            sync_wide(config.num_threads())
+        sync_wide(config.num_threads())  # lone calls may share from the first one
         self.publish()
         self._macs_per_row = max(1, sum(step.n_in * step.n_out for step in self.steps
                                         if isinstance(step, DenseStep)))

@@ -6,6 +6,8 @@ rule (num_threads 1, another caller or a training call beside it, a helper aslee
 stream that wakes it); a share taken back from a helper that never ran (one core); a forked
 child; which networks split. Each scenario runs in an interpreter of its own with a timeout,
 so a lost hand-off fails its test instead of hanging the run."""
+import os
+
 import pytest
 from conftest import run_isolated
 
@@ -15,6 +17,8 @@ from fastmlp._kernels.small_gemm import small_gemm_level
 
 own_gemm = pytest.mark.skipif(small_gemm_level() == 0 or not network_module.HANDOFF,
                               reason="no own GEMM (inference on BLAS) or no atomics: no wide calls")
+pinnable = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"),
+                              reason="the scenario pins the process to chosen cores (Linux)")
 
 SETUP = """
 import threading, time
@@ -103,6 +107,7 @@ print(len(bad), bad[:3], state["helper_parts"] > 0, net.split_rows_from())
 
 
 @own_gemm
+@pinnable
 def test_on_one_core_the_caller_takes_back_a_share_its_helper_never_ran():
     out = run_isolated("""
 import os
@@ -209,6 +214,28 @@ same = same and np.array_equal(model(big), expected)
 print(asleep, first, left, same, streamed, asleep_again, posted() - before)
 """, timeout=60)
     assert out.split() == ["0", "0", "0", "True", "True", "0", "1"], out
+
+
+@own_gemm
+@pinnable
+@pytest.mark.skipif(hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) < 2,
+                    reason="one core: the default thread count is 1")
+def test_lone_calls_share_with_the_default_thread_count():
+    out = run_isolated("""
+import os, time
+import numpy as np
+import fastmlp
+from fastmlp._kernels import network
+os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:2]))  # two cores: the default
+model = fastmlp.Sequential([fastmlp.Input(shape=(784,)), fastmlp.layers.Dense(100, activation="relu"),
+                            fastmlp.layers.Dense(10, activation="softmax")])
+x = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+end = time.perf_counter() + 0.1
+while time.perf_counter() < end:
+    model(x)
+print(fastmlp.config.num_threads(), network.wide_state()["helper_parts"] > 0)
+""", timeout=60)
+    assert out.split() == ["2", "True"], out
 
 
 @own_gemm

@@ -138,6 +138,7 @@ M = {
  "rows-second-half-offset": ("fastmlp/_kernels/network.pyx", "c.x = <const float *>c.x + half * self.plan.n_inputs", "c.x = <const float *>c.x + (half - 1) * self.plan.n_inputs", "tests/test_wide_calls.py"),
  "rows-no-wake-for-long-calls": ("fastmlp/_kernels/network.pyx", "and c.rows * self._row_macs >= WAKE_MIN_MACS:", "and False:", "tests/test_wide_calls.py"),
  "lone-end-time-not-noted": ("fastmlp/_kernels/network.pyx", "    if mode != WHOLE:\n        _wide_last = fm_handoff_now()\n", "", "tests/test_wide_calls.py"),
+ "engine-syncs-wide-models-only": ("fastmlp/engine.py", "        sync_wide(config.num_threads())  # lone calls may share from the first one\n", "        if self.network.wide:\n            sync_wide(config.num_threads())\n", "tests/test_wide_calls.py -k default"),
  "wide-softmax-inside": ("fastmlp/_kernels/network.pyx", "ok = ok and s.act != FM_SOFTMAX", "ok = ok", "tests/test_wide_calls.py"),
 }
 
