@@ -97,16 +97,21 @@ static inline int fm_box_post(fm_box *b, void *task) {
     }
 }
 
+/* One round of a wait begun at `start`: a pause for FM_HANDOFF_SPIN_TICKS, then the time slice
+ * yielded (the thread waited for may need this core). */
+static inline void fm_handoff_backoff(unsigned long long start) {
+    if (fm_handoff_now() - start < FM_HANDOFF_SPIN_TICKS)
+        fm_team_pause();
+    else
+        fm_team_yield();
+}
+
 /* Owner: waits until the helper has run the posted task (its writes are then visible), and
  * leaves the box idle. */
 static inline void fm_box_wait_done(fm_box *b) {
     unsigned long long start = fm_handoff_now();
-    while (fm_team_load(&b->state) != FM_BOX_DONE) {
-        if (fm_handoff_now() - start < FM_HANDOFF_SPIN_TICKS)
-            fm_team_pause();
-        else
-            fm_team_yield();
-    }
+    while (fm_team_load(&b->state) != FM_BOX_DONE)
+        fm_handoff_backoff(start);
     fm_team_store(&b->state, FM_BOX_IDLE);
 }
 
@@ -136,7 +141,8 @@ static inline int fm_box_withdraw(fm_box *b) {
 }
 
 /* Owner: hands `task` to the helper only if it is awake (1; the box was IDLE), else posts
- * nothing (0): a one-sample call would finish before a sleeping helper woke. */
+ * nothing (0) and the owner decides whether a wake-up pays (a one-row call would end before
+ * a sleeping helper woke). */
 static inline int fm_box_post_awake(fm_box *b, void *task) {
     b->task = task;
     return fm_box_cas(&b->state, FM_BOX_IDLE, FM_BOX_POSTED);
@@ -163,16 +169,12 @@ static inline long fm_claim_chunk(volatile long *claimed) { return fm_team_add(c
 /* A chunk is written: counted in *finished (its writes visible to whoever reads the count). */
 static inline void fm_chunk_done(volatile long *finished) { fm_team_add(finished); }
 
-/* Waits until `chunks` chunks are counted in *finished: spinning, then yielding the time slice
- * (a participant descheduled mid-chunk must get the core back). */
+/* Waits until `chunks` chunks are counted in *finished (fm_handoff_backoff: a participant
+ * descheduled mid-chunk must get the core back). */
 static inline void fm_chunks_wait(volatile long *finished, long chunks) {
     unsigned long long start = fm_handoff_now();
-    while (fm_team_load(finished) < chunks) {
-        if (fm_handoff_now() - start < FM_HANDOFF_SPIN_TICKS)
-            fm_team_pause();
-        else
-            fm_team_yield();
-    }
+    while (fm_team_load(finished) < chunks)
+        fm_handoff_backoff(start);
 }
 
 /* Helper: the task has run (its writes are visible to the owner once it sees DONE). */

@@ -112,15 +112,15 @@ def part_helpers(count: int) -> list[threading.Event]:
 
 
 def _wide_helper() -> Optional[threading.Event]:
-    """Helper 0's wake event, starting it if needed: the second thread of a one- or two-row
-    call (Network's wide calls); None if it cannot start."""
+    """Helper 0's wake event, starting it if needed: the second thread of a lone call
+    (Network's lone calls); None if it cannot start."""
     wakes = part_helpers(1)
     return wakes[0] if wakes else None
 
 
 def sync_wide(threads: int) -> None:
-    """Lets one- and two-row inference calls split their columns with helper 0 when threads
-    >= 2 (started by the first such call), or keeps them on the calling thread."""
+    """Lets a lone inference call share its columns or rows with helper 0 when threads >= 2
+    (started by the first such call), or keeps every call on its calling thread."""
     from fastmlp._kernels.network import set_wide_threads
     set_wide_threads(threads, _wide_helper)
 

@@ -20,7 +20,7 @@ own_gemm = pytest.mark.skipif(small_gemm_level() == 0 or not network_module.HAND
 pinnable = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"),
                               reason="the scenario pins the process to chosen cores (Linux)")
 
-SETUP = """
+PRELUDE = """
 import threading, time
 import numpy as np
 import fastmlp
@@ -51,8 +51,8 @@ def stream(model, x, seconds=0.03):
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         model(x)
-config.set_num_threads(2)
 """
+SETUP = PRELUDE + "config.set_num_threads(2)\n"
 
 
 @own_gemm
@@ -221,19 +221,12 @@ print(asleep, first, left, same, streamed, asleep_again, posted() - before)
 @pytest.mark.skipif(hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) < 2,
                     reason="one core: the default thread count is 1")
 def test_lone_calls_share_with_the_default_thread_count():
-    out = run_isolated("""
-import os, time
-import numpy as np
-import fastmlp
-from fastmlp._kernels import network
+    out = run_isolated(PRELUDE + """
+import os
 os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:2]))  # two cores: the default
-model = fastmlp.Sequential([fastmlp.Input(shape=(784,)), fastmlp.layers.Dense(100, activation="relu"),
-                            fastmlp.layers.Dense(10, activation="softmax")])
-x = np.random.default_rng(0).random((64, 784), dtype=np.float32)
-end = time.perf_counter() + 0.1
-while time.perf_counter() < end:
-    model(x)
-print(fastmlp.config.num_threads(), network.wide_state()["helper_parts"] > 0)
+model = build((100,), ("relu",))
+stream(model, inputs(0, rows=64), seconds=0.1)
+print(config.num_threads(), network.wide_state()["helper_parts"] > 0)
 """, timeout=60)
     assert out.split() == ["2", "True"], out
 

@@ -284,9 +284,9 @@ cdef struct Call:
     void *out
     void *work
     const float *packed          # PREDICT, EVALUATE: the weights packed (NULL: read in place)
+    const int64_t *packed_at     # and where each step's kernel starts in them (−1: none)
     Wide *wide                   # PREDICT: its dense steps' columns shared with a helper (NULL: none)
     bint helping                 # a helper's copy of a wide call: it stops before the last step
-    const int64_t *packed_at     # and where each step's kernel starts in them (−1: none)
     Py_ssize_t rows, first, n_steps, batch
     uint64_t seed                # this epoch's dropout seed
     double loss_sum
@@ -315,15 +315,21 @@ cdef Py_ssize_t _helper_chunks = 0  # the column chunks it wrote for wide calls,
 cdef Py_ssize_t _helper_parts = 0   # and the row halves it ran
 
 
+cdef inline bint _alone_at(unsigned long long now):
+    """Whether a call beginning at `now` runs alone: none in flight, and none beside another
+    for WIDE_QUIET_TICKS (GIL held)."""
+    return _in_flight == 0 and now >= _shared_until
+
+
 cdef bint _call_begins():
-    """Counts a call in (GIL held); whether it runs alone, with no other call beside one for
-    WIDE_QUIET_TICKS."""
+    """Counts a call in (GIL held); whether it runs alone (_alone_at)."""
     global _in_flight, _shared_until
     cdef unsigned long long now = fm_handoff_now()
+    cdef bint alone = _alone_at(now)
     if _in_flight > 0:
         _shared_until = now + WIDE_QUIET_TICKS
     _in_flight += 1
-    return _in_flight == 1 and now >= _shared_until
+    return alone
 
 
 cdef void _call_ends():
@@ -332,9 +338,9 @@ cdef void _call_ends():
 
 
 def set_wide_threads(Py_ssize_t threads, starter=None):
-    """How many threads one inference call of one or two rows may use (see WIDE_CHUNKS): 2 or
-    more lets it split with part helper 0, which starter() starts and returns the wake event
-    of (None if it cannot); 1 runs every such call on its calling thread."""
+    """How many threads one lone inference call may use (see WIDE_CHUNKS, SPLIT_MIN_MACS): 2
+    or more lets it share its columns or rows with part helper 0, which starter() starts and
+    returns the wake event of (None if it cannot); 1 runs every call on its calling thread."""
     global _wide_threads, _wide_starter, _wide_wake
     if threads < 1:
         raise ValueError(f"`threads` must be >= 1; received {threads}")
@@ -348,7 +354,7 @@ def set_wide_threads(Py_ssize_t threads, starter=None):
 def wide_state() -> dict:
     """Test hook: the wide calls' settings and counts (see WIDE_CHUNKS)."""
     return {"threads": _wide_threads, "helper": _wide_wake is not None, "in_flight": _in_flight,
-            "alone": _in_flight == 0 and fm_handoff_now() >= _shared_until,
+            "alone": _alone_at(fm_handoff_now()),
             "posted": _lone_posted, "helper_chunks": _helper_chunks,
             "helper_parts": _helper_parts}
 
@@ -1397,11 +1403,7 @@ cdef class Network:
                 fm_gil_hint_released()
                 finite = (fm_all_finite_d(<const double *>xp, n) if self.is_double
                           else fm_all_finite_f(<const float *>xp, n))
-                if finite:
-                    _run(&c, pp, self.is_double)
-                taken_back = _lone_end(mode)
-                if taken_back and finite:
-                    _run(&part.call, pp, self.is_double)
+                taken_back = _run_lone(&c, &part, pp, self.is_double, mode, finite)
                 # when another request thread has just taken the GIL back, spin until it lets
                 # go rather than sleep in Python's GIL wait (csrc/gil_hint.h)
                 fm_gil_hint_wait()
@@ -1533,10 +1535,7 @@ cdef class Network:
         try:
             mode = self._lone_begin(&c, &part, params, alone)
             with nogil:
-                _run(&c, params, self.is_double)
-                taken_back = _lone_end(mode)
-                if taken_back:
-                    _run(&part.call, params, self.is_double)
+                taken_back = _run_lone(&c, &part, params, self.is_double, mode, True)
         finally:
             _call_ends()
             _lone_free(&c, &part, mode, taken_back)
@@ -2234,6 +2233,19 @@ cdef bint _lone_end(int mode) noexcept nogil:
     fm_box_wait_done(&_boxes[0])
     fm_box_release(&_boxes[0])
     return False
+
+
+cdef bint _run_lone(Call *c, Part *part, void *params, bint is_double, int mode,
+                    bint run) noexcept nogil:
+    """A lone call (Network._lone_begin's mode): c's share (unless not run: x failed its
+    check), then _lone_end, then the share taken back from the helper; returns whether one
+    was taken back (for _lone_free)."""
+    if run:
+        _run(c, params, is_double)
+    cdef bint taken_back = _lone_end(mode)
+    if taken_back and run:
+        _run(&part.call, params, is_double)
+    return taken_back
 
 
 cdef void _wide_dense(const Step *s, float *params, const float *x, float *y, Py_ssize_t rows,
