@@ -382,9 +382,9 @@ class Engine:
         d(mean loss)/d(trainable params) in self.grads."""
         return self.network.gradient(x, labels, targets, seed, weights)
 
-    def gemm_steps(self, rows: int, n_steps: int) -> None:
+    def gemm_steps(self, rows: int, n_steps: int, rule: Optional[UpdateRule] = None) -> None:
         """Runs only the GEMMs of n_steps training steps of `rows` rows, as train runs them on
-        config.num_threads() threads: the benchmark's ceiling for a training step (see
-        Network.gemm_steps)."""
-        self.network.gemm_steps(rows, n_steps, config.num_threads())
+        config.num_threads() threads with the update rule `rule`: the benchmark's ceiling for
+        a training step (see Network.gemm_steps)."""
+        self.network.gemm_steps(rows, n_steps, config.num_threads(), rule)
 

@@ -140,6 +140,15 @@ M = {
  "lone-end-time-not-noted": ("fastmlp/_kernels/network.pyx", "    if mode != WHOLE:\n        _wide_last = fm_handoff_now()\n", "", "tests/test_wide_calls.py"),
  "engine-syncs-wide-models-only": ("fastmlp/engine.py", "        sync_wide(config.num_threads())  # lone calls may share from the first one\n", "        if self.network.wide:\n            sync_wide(config.num_threads())\n", "tests/test_wide_calls.py -k default"),
  "wide-softmax-inside": ("fastmlp/_kernels/network.pyx", "ok = ok and s.act != FM_SOFTMAX", "ok = ok", "tests/test_wide_calls.py"),
+ "units-parts-not-summed": ("fastmlp/_kernels/network.pyx", "                            z[i * n + j] += src[i * n + j]", "                            pass", "tests/test_unit_team.py"),
+ "units-no-bias-in-sum": ("fastmlp/_kernels/network.pyx", "                fm_bias_act_f(z + i * n + v0, params + s.b_off + v0 if s.b_off >= 0 else NULL,", "                fm_bias_act_f(z + i * n + v0, NULL,", "tests/test_unit_team.py"),
+ "units-wt-not-refreshed": ("fastmlp/_kernels/network.pyx", "                    fm_transpose_rows_f(params + s.w_off, wt + s.wt_off, n_in, n, u0, u1)", "                    pass", "tests/test_unit_team.py"),
+ "units-bias-grad-not-zeroed": ("fastmlp/_kernels/network.pyx", "                        for j in range(u0, u1):\n                            db[j] = 0", "                        for j in range(u0, u1):\n                            pass", "tests/test_unit_team.py"),
+ "units-hidden-bias-not-updated": ("fastmlp/_kernels/network.pyx", "                        (<UpdateRule>c.rule).apply_part(params, grads, team.lr, below.b_off + u0, nu)", "                        pass", "tests/test_unit_team.py"),
+ "units-nonfinite-applied": ("fastmlp/_kernels/network.pyx", "                me.fault = NONFINITE_LOSS  # the step is not applied: nobody has updated yet", "                pass", "tests/test_unit_team.py -k nonfinite"),
+ "units-same-units-for-all": ("fastmlp/_kernels/network.pyx", "    u0[0] = min(UNIT_BLOCK * _share_first(blocks, size, t), n)", "    u0[0] = 0", "tests/test_unit_team.py"),
+ "units-never-chosen": ("fastmlp/_kernels/network.pyx", "                units = size > 1", "                size, units = 1, False", "tests/test_unit_team.py -k fit"),
+ "units-gather-by-position": ("fastmlp/_kernels/network.pyx", "        memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))", "        memcpy(x_batch + i * n_in + u0, x + (start + i) * n_in + u0, (u1 - u0) * sizeof(floating))", "tests/test_unit_team.py"),
 }
 
 def main():

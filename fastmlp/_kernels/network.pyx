@@ -165,8 +165,17 @@ cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) n
 TEAM_MAX = 64
 TEAM_MIN_ROWS = 32
 TEAM_MIN_MACS = 1 << 20
+# A unit team (batches that team_size leaves to one thread): the least multiply-adds of
+# forward and backward a thread's units of a step must hold. Zen 5 VM, Fashion-MNIST, Adam,
+# batch 32, two threads against one: M1 ×1.48-1.58, M2 ×1.71-1.72 (at batch 128 M1 ×1.46 and
+# M2 ×1.37 against the row team's ×1.67 and ×1.31 in the same minutes: rows stay theirs).
+# Threads owning kernel *columns* instead ran at ×0.27 / ×0.32: a row of a kernel whose
+# width is not a multiple of 16 floats puts a cache line astride the two threads' columns in
+# every row, and the weights', gradients' and slots' lines then bounced between the cores.
+UNIT_MIN_MACS = 1 << 20
 cdef enum:
     TEAM_BLOCK = 512  # elements of the gradient a team member sums at a time (in L1)
+    UNIT_BLOCK = 16  # a unit team member's units come in blocks of this many
 
 
 # The kinds of step, and their names in the step specs Python hands over.
@@ -244,6 +253,7 @@ cdef struct Member:
     Scratch scratch
     void *grads
     void *own_params             # its own copy of the parameters: it updates [lo, hi) there
+    void *parts                  # a unit team's: two batch × max_width buffers of its x·W parts
     Py_ssize_t lo, hi
     Py_ssize_t rows
     double loss
@@ -256,6 +266,7 @@ cdef struct Team:
     Py_ssize_t size
     Member *members
     bint splits                  # the update rule applies a step in parts
+    bint units                   # each member owns units of every layer (_unit_steps)
     double lr                    # the learning rate of the step being applied in parts
 
 
@@ -288,6 +299,7 @@ cdef struct Call:
     Wide *wide                   # PREDICT: its dense steps' columns shared with a helper (NULL: none)
     bint helping                 # a helper's copy of a wide call: it stops before the last step
     Py_ssize_t rows, first, n_steps, batch
+    Py_ssize_t units             # GEMMS: a unit team's size, whose member 0's products run (1: all)
     uint64_t seed                # this epoch's dropout seed
     double loss_sum
     double metric_sums[8]
@@ -484,6 +496,10 @@ cdef void _dispatch(Call *c, floating *params) noexcept nogil:
         # the weights may have changed since the last call (set_weights, a rewind)
         _transpose_weights(&c.plan, params, <floating *>c.wt, 0, PY_SSIZE_T_MAX)
     if c.op == TRAIN and c.team != NULL:
+        if floating is float:
+            if c.team.units:
+                _unit_steps(c, params, 0)
+                return
         _team_steps(c, params, 0)
     elif c.op == TRAIN:
         _train_steps(c, params)
@@ -1024,16 +1040,23 @@ cdef class Network:
         _point(&self._scratch, self._scratch_arrays)
         self.capacity = rows
 
-    cdef list _team_buffers(self, Py_ssize_t size, Py_ssize_t rows):
+    cdef list _team_buffers(self, Py_ssize_t size, Py_ssize_t rows, bint units):
         """(scratch arrays, gradient buffer, own copy of the parameters) of each of `size` team
         members for batches of up to `rows` rows, allocated once per (size, rows); member 0's
-        first two are None (it uses the Network's own)."""
-        share = -(-rows // size)
-        if self._team_key != (size, share):
-            self._team_arrays = [(self._new_scratch(share), np.empty(self.trainable, self.dtype),
-                                  np.empty(self.trainable, self.dtype)) for _ in range(size - 1)]
-            self._team_arrays.insert(0, (None, None, np.empty(self.trainable, self.dtype)))
-            self._team_key = (size, share)
+        first two are None (it uses the Network's own). A unit team's members: (scratch
+        arrays for the whole batch, their two buffers of parts, None)."""
+        share = rows if units else -(-rows // size)
+        if self._team_key != (size, share, units):
+            self._team_arrays = None  # the old ones go before the new ones come
+            if units:
+                parts = 2 * rows * self.plan.max_width
+                self._team_arrays = [(self._new_scratch(share) if k else None,
+                                      np.empty(parts, self.dtype), None) for k in range(size)]
+            else:
+                self._team_arrays = [(self._new_scratch(share), np.empty(self.trainable, self.dtype),
+                                      np.empty(self.trainable, self.dtype)) for _ in range(size - 1)]
+                self._team_arrays.insert(0, (None, None, np.empty(self.trainable, self.dtype)))
+            self._team_key = (size, share, units)
         return self._team_arrays
 
     def team_parts(self, Py_ssize_t size) -> list:
@@ -1074,6 +1097,31 @@ cdef class Network:
                        for l in range(self.plan.n_steps) if self.plan.steps[l].kind == DENSE)
         return int(max(1, min(threads, TEAM_MAX, batch // TEAM_MIN_ROWS,
                               batch * macs // TEAM_MIN_MACS)))
+
+    def unit_team_size(self, Py_ssize_t threads, Py_ssize_t batch, UpdateRule rule not None) -> int:
+        """How many threads a training call with batches of `batch` rows runs on as a unit
+        team (_unit_steps), given up to `threads`, when team_size gives it one: 1 unless
+        every step is a dense one on fastmlp's own float32 GEMM with no penalty, constraint
+        or softmax before the last, the rule applies a step in parts and the network has two
+        dense steps or more; then as many as get a block of units of the inputs and of every
+        hidden layer and UNIT_MIN_MACS multiply-adds or more a step."""
+        cdef const Step *s
+        self._require_ready()
+        if (threads <= 1 or not FM_TEAM_BARRIER or self.is_double or self.plan.train_level == 0
+                or self.plan.n_steps < 2 or not rule.splits() or _constrained(&self.plan)):
+            return 1
+        narrowest = (self.plan.n_inputs + UNIT_BLOCK - 1) // UNIT_BLOCK
+        for l in range(self.plan.n_steps):
+            s = &self.plan.steps[l]
+            if (s.kind != DENSE or s.frozen or s.kernel_l1 or s.kernel_l2 or s.bias_l1
+                    or s.bias_l2 or s.activity_l1 or s.activity_l2
+                    or (l < self.plan.n_steps - 1 and s.act == FM_SOFTMAX)):
+                return 1
+            if l < self.plan.n_steps - 1:
+                narrowest = min(narrowest, (s.n_out + UNIT_BLOCK - 1) // UNIT_BLOCK)
+        macs = 3 * sum(self.plan.steps[l].n_in * self.plan.steps[l].n_out
+                       for l in range(self.plan.n_steps))
+        return int(max(1, min(threads, TEAM_MAX, narrowest, batch * macs // UNIT_MIN_MACS)))
 
     cdef Py_ssize_t _chunk(self, Py_ssize_t rows, batch_size) except -1:
         """Rows per inference pass: the batch size, capped by the rows and the scratch budget."""
@@ -1160,9 +1208,13 @@ cdef class Network:
             c.team = NULL
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
             size = self.team_size(threads, batch) if helpers is not None and n_steps else 1
+            units = False
+            if size == 1 and helpers is not None and n_steps:
+                size = self.unit_team_size(threads, batch, rule)
+                units = size > 1
             if size > 1:
                 run = self._new_team(&c, size, batch, rule, params,
-                                     (x, labels, targets, order, weights))
+                                     (x, labels, targets, order, weights), units)
                 started = list(helpers(run.member, size - 1))
                 if len(started) != size - 1:
                     # the team will not meet: whoever started leaves, this thread trains alone
@@ -1203,26 +1255,33 @@ cdef class Network:
         return cnp.PyArray_DATA(<cnp.ndarray>self._wt)
 
     cdef _TeamRun _new_team(self, Call *c, Py_ssize_t size, Py_ssize_t batch, UpdateRule rule,
-                            void *params, tuple keep):
-        """A team of `size` threads for the TRAIN call c (copied into it)."""
+                            void *params, tuple keep, bint units):
+        """A team of `size` threads for the TRAIN call c (copied into it): a unit team
+        (_unit_steps) or one that shares the rows (_team_steps)."""
         cdef _TeamRun run = _TeamRun.__new__(_TeamRun)
         cdef Py_ssize_t k
-        buffers = self._team_buffers(size, batch)
+        buffers = self._team_buffers(size, batch, units)
         parts = self.team_parts(size)
         run.team.members = <Member *>calloc(size, sizeof(Member))
         if run.team.members == NULL:
             raise MemoryError()
         for k in range(size):
+            if k == 0:
+                run.team.members[k].scratch = self._scratch
+            else:
+                _point(&run.team.members[k].scratch, buffers[k][0])
+            if units:
+                run.team.members[k].parts = cnp.PyArray_DATA(<cnp.ndarray>buffers[k][1])
+                continue
             run.team.members[k].lo, run.team.members[k].hi = parts[k]
             run.team.members[k].own_params = cnp.PyArray_DATA(<cnp.ndarray>buffers[k][2])
             if k == 0:
-                run.team.members[k].scratch = self._scratch
                 run.team.members[k].grads = c.grads
             else:
-                _point(&run.team.members[k].scratch, buffers[k][0])
                 run.team.members[k].grads = cnp.PyArray_DATA(<cnp.ndarray>buffers[k][1])
         fm_team_barrier_init(&run.team.barrier, size)
         run.team.size = size
+        run.team.units = units
         run.team.splits = rule.splits()
         run.call = c[0]
         run.call.team = &run.team
@@ -1607,13 +1666,16 @@ cdef class Network:
             self._busy = False
         return c.loss_sum
 
-    def gemm_steps(self, Py_ssize_t rows, Py_ssize_t n_steps, Py_ssize_t threads=1):
+    def gemm_steps(self, Py_ssize_t rows, Py_ssize_t n_steps, Py_ssize_t threads=1,
+                   UpdateRule rule=None):
         """Runs only the matrix products of n_steps training steps on batches of `rows` rows
         (forward, dW, dX, each on the kernel a training step runs it on; on zeroed scratch):
         what a step would cost if everything but the GEMMs were free. The benchmark reports
-        training speed against this ceiling. With `threads`, as train would run them: when
-        they make a team, one thread's share of the rows on fastmlp's kernel — the time of a
-        step whose threads run their products side by side with nothing lost."""
+        training speed against this ceiling. With `threads`, as train would run them (with
+        `rule`, the update rule train would be given: it decides whether a unit team may
+        train): when they make a team, one thread's share of the rows on fastmlp's kernel,
+        or a unit team's largest share of the units — the time of a step whose threads run
+        their products side by side with nothing lost."""
         self._enter_training()
         cdef Call c
         try:
@@ -1621,6 +1683,10 @@ cdef class Network:
                 raise ValueError(f"rows must lie in [1, {BLAS_MAX}] and n_steps be >= 0; "
                                  f"received {rows}, {n_steps}")
             size = self.team_size(threads, rows)
+            units = 1
+            if size == 1 and rule is not None:
+                units = self.unit_team_size(threads, rows, rule)
+            c.units = units
             rows = -(-rows // size)
             self._reserve(rows)
             for buf in self._scratch_arrays:
@@ -1629,7 +1695,7 @@ cdef class Network:
             c.op = GEMMS
             c.wt = NULL
             c.plan = self.plan
-            if size > 1:
+            if size > 1 or units > 1:
                 c.wt = self._wt_data()
                 c.plan.own_gemm_max = PY_SSIZE_T_MAX
             elif self.plan.solo_transposes:
@@ -1891,6 +1957,10 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
     cdef const floating *inp
     cdef const Step *s
     cdef Py_ssize_t l, _, rows = c.rows
+    if floating is float:
+        if c.units > 1:
+            _unit_gemms_only(c, params)
+            return
     for _ in range(c.n_steps):
         for l in range(plan.n_steps):
             s = &plan.steps[l]
@@ -1914,12 +1984,49 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
                      params + s.w_off, s.n_out, <floating>0, other, s.n_in)
 
 
+cdef void _unit_gemms_only(Call *c, float *params) noexcept nogil:
+    """_gemms_only for member 0 of a unit team of c.units (the largest share): the products
+    _unit_steps runs on its units — x·W over its input units, xᵀ·dz into its kernel rows,
+    dz·Wᵀ into its units of dx."""
+    cdef const Plan *plan = &c.plan
+    cdef float *grads = <float *>c.grads
+    cdef float *acts = <float *>c.scratch.acts
+    cdef float *x = <float *>c.scratch.x_batch
+    cdef float *delta = <float *>c.scratch.delta_a
+    cdef float *other = <float *>c.scratch.delta_b
+    cdef float *wt = <float *>c.wt
+    cdef const float *inp
+    cdef const Step *s
+    cdef Py_ssize_t l, _, u0, u1, n, n_in, rows = c.rows
+    cdef int level = plan.train_level
+    for _ in range(c.n_steps):
+        for l in range(plan.n_steps):
+            s = &plan.steps[l]
+            _units_of(s.n_in, c.units, 0, &u0, &u1)
+            inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+            fm_sgemm_small(level, rows, s.n_out, u1, inp, s.n_in, 1, params + s.w_off, s.n_out,
+                           other, s.n_out, NULL, 0, NULL)
+        for l in range(plan.n_steps - 1, -1, -1):
+            s = &plan.steps[l]
+            n, n_in = s.n_out, s.n_in
+            _units_of(n_in, c.units, 0, &u0, &u1)
+            inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+            fm_sgemm_small(level, u1, n, rows, inp, 1, n_in, delta, n, grads + s.w_off, n, NULL,
+                           0, NULL)
+            if l > 0:
+                fm_sgemm_small(level, rows, u1, n, delta, n, 1, wt + s.wt_off, n_in, other, n_in,
+                               NULL, 0, NULL)
+
+
 cdef bint _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t rows,
                  const floating **xb, const int32_t **lb, const floating **tb,
-                 const floating **wb) noexcept nogil:
+                 const floating **wb, Py_ssize_t u0=0, Py_ssize_t u1=-1,
+                 bint with_labels=True) noexcept nogil:
     """Points xb, lb, tb, wb (labels, targets, weights: NULL when absent) at rows [start,
     start + rows) of the epoch's order, gathered into sc when it is shuffled; False for an index
-    outside the data (checked as gathered: never a read past x)."""
+    outside the data (checked as gathered: never a read past x). A unit team's member
+    gathers columns [u0, u1) of x alone (−1: all; the others in sc are left unwritten), and
+    the labels, targets and weights only with_labels (the one computing the loss)."""
     cdef const floating *x = <const floating *>c.x
     cdef const floating *targets = <const floating *>c.targets
     cdef const floating *weights = <const floating *>c.weights
@@ -1927,6 +2034,8 @@ cdef bint _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t 
     cdef floating *t_batch = <floating *>sc.targets_batch
     cdef floating *w_batch = <floating *>sc.weights_batch
     cdef Py_ssize_t i, src, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs
+    if u1 < 0:
+        u1 = n_in
     if c.order == NULL:
         # rows in order: the batch is a contiguous slice, no copy needed
         xb[0] = x + start * n_in
@@ -1938,7 +2047,9 @@ cdef bint _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t 
         src = c.order[start + i]
         if src < 0 or src >= c.rows:
             return False
-        memcpy(x_batch + i * n_in, x + src * n_in, n_in * sizeof(floating))
+        memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))
+        if not with_labels:
+            continue
         if c.labels != NULL:
             sc.labels_batch[i] = c.labels[src]
         else:
@@ -2151,6 +2262,187 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
         fm_team_barrier_wait(&team.barrier)
 
 
+cdef inline void _units_of(Py_ssize_t n, Py_ssize_t size, Py_ssize_t t, Py_ssize_t *u0,
+                           Py_ssize_t *u1) noexcept nogil:
+    """[u0, u1): member t's units, of a layer's n, in a unit team of `size`: whole blocks of
+    UNIT_BLOCK (a cache line of floats), the first members' shares larger."""
+    cdef Py_ssize_t blocks = (n + UNIT_BLOCK - 1) // UNIT_BLOCK
+    u0[0] = min(UNIT_BLOCK * _share_first(blocks, size, t), n)
+    u1[0] = min(UNIT_BLOCK * _share_first(blocks, size, t + 1), n)
+
+
+cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
+    """Member t's part of a TRAIN call run by a unit team (t = 0 on the calling thread).
+
+    Each member owns whole blocks of units (_units_of) of the inputs and of every hidden
+    layer: of each dense step, the kernel rows of its input units (with their optimizer slots
+    and their columns of Wᵀ) and the biases of its output units. Forward, each member
+    multiplies its input units' columns of the step's input by its kernel rows into a part of
+    the step's output of its own; the members meet; each sums the parts of its own units, in
+    member order, adds their bias and applies the activation. The calling thread does that for
+    the last step's outputs, computes the loss, its gradient dz, the metrics and the last
+    bias's update. Backward, after a meeting, each member reads the whole dz of a step and
+    writes its kernel rows' gradient (xᵀ·dz over its input units), its input units' dx
+    (dz·Wᵀ) and their activation's derivative and bias gradient, and updates what it owns; the
+    members meet again before the step below reads that dz. Kernel rows are contiguous: a
+    member's weights, gradients and slots stay in its core's cache, and what crosses between
+    cores each step is a batch's parts and dz, not weights (why this pays at batches too
+    small for _team_steps' shares of the rows). Same team size, same bits. Only what
+    Network.unit_team_size allows runs here: float32 dense steps on the own GEMM, an update
+    rule that applies in parts, no penalties or constraints, no softmax before the last."""
+    cdef Team *team = c.team
+    cdef Member *me = &team.members[t]
+    cdef const Plan *plan = &c.plan
+    cdef Scratch *sc = &team.members[0].scratch
+    cdef float *acts = <float *>sc.acts
+    cdef float *grads = <float *>c.grads
+    cdef float *wt = <float *>c.wt
+    cdef float *deltas[2]
+    cdef float *d
+    cdef float *dx
+    cdef float *z
+    cdef float *y
+    cdef float *pre
+    cdef float *db
+    cdef float *part
+    cdef const float *src
+    cdef const float *inp
+    cdef const float *xb
+    cdef const float *tb = NULL
+    cdef const float *wb = NULL
+    cdef const int32_t *lb = NULL
+    cdef const Step *s
+    cdef const Step *below
+    cdef Py_ssize_t size = team.size, last = plan.n_steps - 1, part_size = c.batch * plan.max_width
+    cdef Py_ssize_t step, start, rows, l, i, j, k, n, n_in, u0, u1, v0, v1, nu
+    cdef int level = plan.train_level
+    cdef double loss_sum
+    cdef bint summed, gathered
+    cdef Fault fault
+    deltas[0] = <float *>sc.delta_a
+    deltas[1] = <float *>sc.delta_b
+    if fm_team_barrier_wait(&team.barrier):
+        return  # the calling thread gave the team up (past here, it has written Wᵀ)
+    for step in range(c.first, c.first + c.n_steps):
+        start = step * c.batch
+        if start >= c.rows:
+            break
+        rows = min(c.batch, c.rows - start)
+        _units_of(plan.n_inputs, size, t, &u0, &u1)
+        gathered = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1, t == 0)
+        me.fault = OK if gathered else BAD_INDEX
+        # forward
+        for l in range(plan.n_steps):
+            s = &plan.steps[l]
+            n, n_in = s.n_out, s.n_in
+            _units_of(n_in, size, t, &u0, &u1)
+            part = <float *>me.parts + (l % 2) * part_size
+            if u1 > u0 and me.fault == OK:
+                inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
+                fm_sgemm_small(level, rows, n, u1 - u0, inp + u0, n_in, 1,
+                               params + s.w_off + u0 * n, n, part, n, NULL, 0, NULL)
+            fm_team_barrier_wait(&team.barrier)
+            if l == 0:
+                # every member reads the same faults, so every member takes the same way out
+                fault = OK
+                for k in range(size):
+                    fault = max(fault, team.members[k].fault)
+                if fault != OK:
+                    if t == 0:
+                        c.fault = fault
+                        c.bad_step = step
+                    return
+            if l < last:
+                _units_of(n, size, t, &v0, &v1)
+            elif t == 0:
+                v0, v1 = 0, n
+            else:
+                break
+            # this member's units of the step's output: the parts summed in member order
+            y = acts + s.out_off * rows
+            pre = acts + s.pre_off * rows if s.pre_off >= 0 else NULL
+            z = pre if pre != NULL else y
+            summed = False
+            for k in range(size):
+                _units_of(n_in, size, k, &u0, &u1)
+                if u1 == u0:
+                    continue  # member k had no input units: no part
+                src = <const float *>team.members[k].parts + (l % 2) * part_size
+                for i in range(rows):
+                    if summed:
+                        for j in range(v0, v1):
+                            z[i * n + j] += src[i * n + j]
+                    else:
+                        for j in range(v0, v1):
+                            z[i * n + j] = src[i * n + j]
+                summed = True
+            for i in range(rows):
+                fm_bias_act_f(z + i * n + v0, params + s.b_off + v0 if s.b_off >= 0 else NULL,
+                              y + i * n + v0, 1, v1 - v0, s.act, <float>s.alpha)
+        # the loss, on the calling thread
+        s = &plan.steps[last]
+        d = deltas[last % 2]
+        if t == 0:
+            y = acts + s.out_off * rows
+            loss_sum = loss_and_grad(plan.loss, y, lb, tb, rows, plan.n_outputs, plan.fused,
+                                     plan.epsilon, d, wb)
+            if isfinite(loss_sum):
+                c.loss_sum += loss_sum
+                _add_metrics(c, y, lb, tb, rows)
+                c.samples += rows
+                team.lr = (<UpdateRule>c.rule).begin_step()
+                fm_act_backward_f(d, d, y, acts + s.pre_off * rows if s.pre_off >= 0 else NULL,
+                                  rows, s.n_out, FM_LINEAR if plan.fused else s.act,
+                                  <float>s.alpha, _at(grads, s.b_off))
+                if s.b_off >= 0:
+                    (<UpdateRule>c.rule).apply_part(params, grads, team.lr, s.b_off, s.n_out)
+            else:
+                me.fault = NONFINITE_LOSS  # the step is not applied: nobody has updated yet
+                c.fault = NONFINITE_LOSS
+                c.bad_step = step
+        fm_team_barrier_wait(&team.barrier)
+        if team.members[0].fault != OK:
+            return
+        # backward: d holds step l's whole dz
+        for l in range(last, -1, -1):
+            s = &plan.steps[l]
+            n, n_in = s.n_out, s.n_in
+            d = deltas[l % 2]
+            _units_of(n_in, size, t, &u0, &u1)
+            nu = u1 - u0
+            if nu > 0:
+                inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
+                fm_sgemm_small(level, nu, n, rows, inp + u0, 1, n_in, d, n,
+                               grads + s.w_off + u0 * n, n, NULL, 0, NULL)
+                if l > 0:
+                    # this member's units of dx, their activation's derivative and bias gradient
+                    below = &plan.steps[l - 1]
+                    dx = deltas[(l - 1) % 2]
+                    fm_sgemm_small(level, rows, nu, n, d, n, 1, wt + s.wt_off + u0, n_in,
+                                   dx + u0, n_in, NULL, 0, NULL)
+                    y = acts + below.out_off * rows
+                    pre = acts + below.pre_off * rows if below.pre_off >= 0 else NULL
+                    for i in range(rows):
+                        fm_act_backward_f(dx + i * n_in + u0, dx + i * n_in + u0,
+                                          y + i * n_in + u0,
+                                          pre + i * n_in + u0 if pre != NULL else NULL, 1, nu,
+                                          below.act, <float>below.alpha, NULL)
+                    if below.b_off >= 0:
+                        # Σ over the rows in row order, as fm_act_backward_f sums a whole step's
+                        db = grads + below.b_off
+                        for j in range(u0, u1):
+                            db[j] = 0
+                        for i in range(rows):
+                            for j in range(u0, u1):
+                                db[j] += dx[i * n_in + j]
+                        (<UpdateRule>c.rule).apply_part(params, grads, team.lr, below.b_off + u0, nu)
+                (<UpdateRule>c.rule).apply_part(params, grads, team.lr, s.w_off + u0 * n, nu * n)
+                if l > 0:
+                    fm_transpose_rows_f(params + s.w_off, wt + s.wt_off, n_in, n, u0, u1)
+            if l > 0:
+                fm_team_barrier_wait(&team.barrier)  # the step below's dz is whole
+
+
 cdef class _TeamRun:
     """One TRAIN call's thread team, as its threads share it: the call, the team and its
     members live here (not on the calling thread's stack), with references to every buffer
@@ -2178,7 +2470,10 @@ cdef class _TeamRun:
         cdef unsigned long long fp_state
         with nogil:
             fp_state = fm_flush_denormals_begin()  # per thread, as in _run
-            _team_steps[float](&self.call, <float *>self.params, t)
+            if self.team.units:
+                _unit_steps(&self.call, <float *>self.params, t)
+            else:
+                _team_steps[float](&self.call, <float *>self.params, t)
             fm_flush_denormals_end(fp_state)
 
 

@@ -73,7 +73,8 @@ class Fastmlp(_KerasAPI):
 
     def gemm_ceiling(self, batch_size: int, steps: int) -> None:
         """Runs only the GEMMs of `steps` training steps (the ceiling)."""
-        self.model.engine.gemm_steps(batch_size, steps)
+        # with the model's update rule: it decides whether two threads train as a unit team
+        self.model.engine.gemm_steps(batch_size, steps, self.model._training_rule("the ceiling"))
 
 
 class Numpy(Competitor):
