@@ -18,6 +18,7 @@
 
 typedef struct {
     const char *base;          /* the matrix: n_total rows of row_bytes bytes */
+    ptrdiff_t offset, span;    /* the bytes of each row to bring in: [offset, offset + span) */
     const int64_t *rows;       /* the indices of the rows to bring in, in order */
     ptrdiff_t n_rows, n_total, row_bytes;
     ptrdiff_t next_row;        /* the cursor: rows[next_row], its line at `line` (NULL: none yet) */
@@ -38,9 +39,22 @@ static inline void fm_prefetch_init(fm_prefetch *pf, const void *base, ptrdiff_t
     pf->n_rows = n_rows;
     pf->n_total = n_total;
     pf->row_bytes = row_bytes;
+    pf->offset = 0;
+    pf->span = row_bytes;
     pf->next_row = 0;
     pf->line = NULL;
     pf->end = NULL;
+}
+
+/* The same for bytes [offset, offset + span) of each row alone (a thread that reads those
+ * columns of the rows, and only those). */
+static inline void fm_prefetch_init_window(fm_prefetch *pf, const void *base, ptrdiff_t n_total,
+                                           ptrdiff_t row_bytes, ptrdiff_t offset,
+                                           ptrdiff_t span, const int64_t *rows,
+                                           ptrdiff_t n_rows) {
+    fm_prefetch_init(pf, base, n_total, row_bytes, rows, n_rows);
+    pf->offset = offset;
+    pf->span = span;
 }
 
 /* The address of the next line to bring in (advancing the cursor), or NULL when every listed
@@ -51,11 +65,11 @@ static inline const char *fm_prefetch_step(fm_prefetch *pf) {
         if (pf->next_row >= pf->n_rows)
             return NULL;
         int64_t r = pf->rows[pf->next_row++];
-        if (r < 0 || r >= pf->n_total || pf->row_bytes <= 0)
+        if (r < 0 || r >= pf->n_total || pf->span <= 0)
             continue;
-        const char *start = pf->base + r * pf->row_bytes;
+        const char *start = pf->base + r * pf->row_bytes + pf->offset;
         pf->line = (const char *)((uintptr_t)start & ~(uintptr_t)63);
-        pf->end = start + pf->row_bytes;
+        pf->end = start + pf->span;
     }
     const char *at = pf->line;
     pf->line += 64;

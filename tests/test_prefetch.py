@@ -12,17 +12,19 @@ needs_kernel = pytest.mark.skipif(TOP == 0, reason="this CPU has neither AVX2 wi
                                                    "no own GEMM to prefetch from")
 
 
-def _expected_lines(matrix, rows):
-    """Offsets from matrix's first byte of the 64-byte lines holding each listed row that lies
-    inside the matrix, from the line of its first byte to that of its last."""
+def _expected_lines(matrix, rows, columns=None):
+    """Offsets from matrix's first byte of the 64-byte lines holding each listed row (its
+    columns [c0, c1) alone, with `columns`) that lies inside the matrix, from the line of its
+    first byte to that of its last."""
     base = matrix.__array_interface__["data"][0]
     row_bytes = matrix.shape[1] * matrix.itemsize
+    c0, c1 = columns or (0, matrix.shape[1])
     lines = []
     for r in rows:
-        if not 0 <= r < matrix.shape[0] or row_bytes == 0:
+        if not 0 <= r < matrix.shape[0] or c1 == c0:
             continue
-        start = base + int(r) * row_bytes
-        lines += [line - base for line in range(start & ~63, start + row_bytes, 64)]
+        start = base + int(r) * row_bytes + c0 * matrix.itemsize
+        lines += [line - base for line in range(start & ~63, start + (c1 - c0) * matrix.itemsize, 64)]
     return lines
 
 
@@ -38,6 +40,18 @@ def test_every_line_of_each_listed_row_in_order(width, shift):
     assert len(lines) >= len(rows)
     first = matrix.__array_interface__["data"][0]
     assert all((first + line) % 64 == 0 for line in lines)
+
+
+@pytest.mark.parametrize("columns", [(0, 392), (392, 784), (16, 17), (100, 100), (0, 784)])
+def test_a_window_of_columns_gives_the_lines_of_those_columns_alone(columns):
+    """A unit team's member brings in its columns of the next batch's rows, not the rest."""
+    buffer = np.zeros(3 + 40 * 784, np.float32)
+    matrix = buffer[3:].reshape(40, 784)
+    rows = np.array([3, 0, 39, 3, 17, 40, -1], np.int64)
+    lines = prefetch_lines(matrix, rows, columns)
+    assert lines == _expected_lines(matrix, rows, columns)
+    with pytest.raises(ValueError, match="columns"):
+        prefetch_lines(matrix, rows, (5, 785))
 
 
 def test_rows_outside_the_matrix_and_empty_lists_give_no_lines():

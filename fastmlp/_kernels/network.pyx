@@ -30,7 +30,8 @@ from fastmlp._kernels.dense cimport (dense_forward, dense_backward, forward_gemm
                                      weight_gradient_gemm)
 from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, FM_PACKED_MIN_ROWS, aligned_floats,
                                           fm_pack_weights, fm_packed_floats, fm_prefetch,
-                                          fm_prefetch_init, fm_sgemm_small, fm_small_gemm_level)
+                                          fm_prefetch_init, fm_prefetch_init_window, fm_sgemm_small,
+                                          fm_small_gemm_level)
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, FM_SOFTMAX, fm_flush_denormals_begin, fm_all_finite_f,
@@ -2113,6 +2114,18 @@ cdef fm_prefetch *_ahead(const Call *c, Py_ssize_t step, Py_ssize_t size, Py_ssi
     return pf
 
 
+cdef fm_prefetch *_ahead_units(const Call *c, Py_ssize_t step, Py_ssize_t u0, Py_ssize_t u1,
+                               fm_prefetch *pf) noexcept nogil:
+    """_ahead for a unit team's member: columns [u0, u1) of every row of step's batch."""
+    if c.order == NULL or step >= c.first + c.n_steps or step * c.batch >= c.rows:
+        return NULL
+    cdef Py_ssize_t start = step * c.batch, n_in = c.plan.n_inputs
+    fm_prefetch_init_window(pf, c.x, c.rows, n_in * sizeof(float), u0 * sizeof(float),
+                            (u1 - u0) * sizeof(float), c.order + start,
+                            min(c.batch, c.rows - start))
+    return pf
+
+
 cdef void _train_steps(Call *c, floating *params) noexcept nogil:
     cdef const Plan *plan = &c.plan
     cdef const floating *xb
@@ -2319,6 +2332,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef double loss_sum
     cdef bint summed, gathered
     cdef Fault fault
+    cdef fm_prefetch pf
+    cdef fm_prefetch *ahead
     deltas[0] = <float *>sc.delta_a
     deltas[1] = <float *>sc.delta_b
     if fm_team_barrier_wait(&team.barrier):
@@ -2331,6 +2346,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
         _units_of(plan.n_inputs, size, t, &u0, &u1)
         gathered = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1, t == 0)
         me.fault = OK if gathered else BAD_INDEX
+        # the next batch's columns of this member, brought in while the first step's products run
+        ahead = _ahead_units(c, step + 1, u0, u1, &pf)
         # forward
         for l in range(plan.n_steps):
             s = &plan.steps[l]
@@ -2340,7 +2357,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             if u1 > u0 and me.fault == OK:
                 inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
                 fm_sgemm_small(level, rows, n, u1 - u0, inp + u0, n_in, 1,
-                               params + s.w_off + u0 * n, n, part, n, NULL, 0, NULL)
+                               params + s.w_off + u0 * n, n, part, n, NULL, 0,
+                               ahead if l == 0 else NULL)
             fm_team_barrier_wait(&team.barrier)
             if l == 0:
                 # every member reads the same faults, so every member takes the same way out
@@ -2413,7 +2431,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             if nu > 0:
                 inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
                 fm_sgemm_small(level, nu, n, rows, inp + u0, 1, n_in, d, n,
-                               grads + s.w_off + u0 * n, n, NULL, 0, NULL)
+                               grads + s.w_off + u0 * n, n, NULL, 0, ahead if l == 0 else NULL)
                 if l > 0:
                     # this member's units of dx, their activation's derivative and bias gradient
                     below = &plan.steps[l - 1]

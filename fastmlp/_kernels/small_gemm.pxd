@@ -7,9 +7,14 @@ from libc.stdint cimport int64_t
 
 cdef extern from "prefetch.h" nogil:
     ctypedef struct fm_prefetch:
-        pass
+        const char *base
+        const int64_t *rows
+        Py_ssize_t n_rows, n_total, row_bytes
     void fm_prefetch_init(fm_prefetch *pf, const void *base, Py_ssize_t n_total,
                           Py_ssize_t row_bytes, const int64_t *rows, Py_ssize_t n_rows)
+    void fm_prefetch_init_window(fm_prefetch *pf, const void *base, Py_ssize_t n_total,
+                                 Py_ssize_t row_bytes, Py_ssize_t offset, Py_ssize_t span,
+                                 const int64_t *rows, Py_ssize_t n_rows)
     const char *fm_prefetch_step(fm_prefetch *pf)
 
 

@@ -8,7 +8,8 @@ from libc.stdint cimport int64_t
 
 from fastmlp._kernels.checks import check_array, check_matrix
 from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, fm_pack_weights, fm_packed_floats,
-                                          fm_prefetch, fm_prefetch_init, fm_prefetch_step,
+                                          fm_prefetch, fm_prefetch_init, fm_prefetch_init_window,
+                                          fm_prefetch_step,
                                           fm_sgemm_packed, fm_small_gemm_level, fm_sgemm_small)
 
 cnp.import_array()
@@ -145,11 +146,19 @@ cdef fm_prefetch *_prefetch_of(fm_prefetch *pf, prefetch) except? NULL:
     return pf
 
 
-def prefetch_lines(matrix, rows) -> list:
+def prefetch_lines(matrix, rows, columns=None) -> list:
     """Test hook: the byte offsets (from matrix's first byte) of the lines a cursor over these
-    rows of matrix hands out, in order (csrc/prefetch.h)."""
+    rows of matrix hands out, in order (csrc/prefetch.h); columns=(c0, c1): of those columns
+    of each row alone (a unit team member's window)."""
     cdef fm_prefetch pf
     _prefetch_of(&pf, (matrix, rows))
+    if columns is not None:
+        c0, c1 = columns
+        if not 0 <= c0 <= c1 <= matrix.shape[1]:
+            raise ValueError(f"`columns` must satisfy 0 <= c0 <= c1 <= {matrix.shape[1]}; "
+                             f"received {columns}")
+        fm_prefetch_init_window(&pf, pf.base, pf.n_total, pf.row_bytes, c0 * matrix.itemsize,
+                                (c1 - c0) * matrix.itemsize, pf.rows, pf.n_rows)
     base = matrix.__array_interface__["data"][0]
     cdef const char *at
     lines = []
