@@ -90,7 +90,7 @@ M = {
  "dx-from-w-not-wt": ("fastmlp/_kernels/dense.pyx", "        forward_gemm(dy, wt, dx, rows, n_out, n_in, level, NULL, False, pf)", "        forward_gemm(dy, w, dx, rows, n_out, n_in, level, NULL, False, pf)", "tests/test_team.py"),
  "msvc-interlocked-arity": ("csrc/team.h", "{ _InterlockedExchange(p, v); }", "{ _InterlockedExchange(p); }", "tests/test_package.py -k portable"),
  "gemm-ymm-tail-short": ("csrc/small_gemm.h", "_mm256_set1_epi32(__builtin_popcount((unsigned)last))", "_mm256_set1_epi32(__builtin_popcount((unsigned)last) - 1)", "tests/test_small_gemm.py"),
- "prefetch-drops-row-tail": ("csrc/prefetch.h", "pf->end = start + pf->row_bytes;", "pf->end = start + pf->row_bytes - 64;", "tests/test_prefetch.py"),
+ "prefetch-drops-row-tail": ("csrc/prefetch.h", "pf->end = start + pf->span;", "pf->end = start + pf->span - 64;", "tests/test_prefetch.py"),
  "gemm512-prefetch-unwired": ("csrc/small_gemm.h", "y + i * ldy + j, ldy, k, last,\n                            bias ? bias + j : NULL, relu, pf);", "y + i * ldy + j, ldy, k, last,\n                            bias ? bias + j : NULL, relu, NULL);", "tests/test_prefetch.py"),
  "gemm-relu-keeps-nan": ("csrc/small_gemm.h", "acch[r] = _mm256_max_ps(acch[r], _mm256_setzero_ps());", "acch[r] = _mm256_max_ps(_mm256_setzero_ps(), acch[r]);", "tests/test_small_gemm.py -k relu"),
  "gemm-ymm-tail-bias-dropped": ("csrc/small_gemm.h", "            acch[r] = _mm256_add_ps(acch[r], bh);", "            acch[r] = acch[r];", "tests/test_small_gemm.py -k relu"),
@@ -149,6 +149,7 @@ M = {
  "units-same-units-for-all": ("fastmlp/_kernels/network.pyx", "    u0[0] = min(UNIT_BLOCK * _share_first(blocks, size, t), n)", "    u0[0] = 0", "tests/test_unit_team.py"),
  "units-never-chosen": ("fastmlp/_kernels/network.pyx", "                units = size > 1", "                size, units = 1, False", "tests/test_unit_team.py -k fit"),
  "units-gather-by-position": ("fastmlp/_kernels/network.pyx", "        memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))", "        memcpy(x_batch + i * n_in + u0, x + (start + i) * n_in + u0, (u1 - u0) * sizeof(floating))", "tests/test_unit_team.py"),
+ "prefetch-window-ignored": ("csrc/prefetch.h", "        const char *start = pf->base + r * pf->row_bytes + pf->offset;", "        const char *start = pf->base + r * pf->row_bytes;", "tests/test_prefetch.py"),
 }
 
 def main():
