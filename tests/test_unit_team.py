@@ -2,6 +2,8 @@
 (their kernel rows, slots and biases), for batches too small to share by rows. Oracles: the
 float64 NumPy reference step, the calling thread training alone, and the team itself (the
 same bits for the same team size)."""
+import os
+
 import numpy as np
 import pytest
 from conftest import run_isolated
@@ -252,6 +254,43 @@ def test_a_unit_team_whose_helpers_do_not_start_trains_alone():
               np.array_equal(team, alone))
     """, timeout=120)
     assert out.split() == ["True", "True", "False"]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"),
+                    reason="the scenario pins the process to one core (Linux)")
+def test_a_unit_team_on_one_core_finishes_with_its_bits():
+    """Two members on one core (the process pinned, as when a busy host leaves the process one
+    core): at every meeting one member waits for the other to be scheduled; the call still
+    finishes, with the team's bits. In a subprocess with a timeout (a meeting that never
+    completed would hang the run)."""
+    out = run_isolated(f"""
+        import os
+        import numpy as np
+        from fastmlp.engine import DenseStep, Engine
+        from fastmlp.optimizers import Adam
+        from fastmlp.parallel import start_team
+
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((4 * {BATCH} + 13, {LAYERS[0][0]})).astype(np.float32)
+        labels = rng.integers(0, {LAYERS[-1][1]}, len(x)).astype(np.int32)
+        order = rng.permutation(len(x)).astype(np.int64)
+
+        def trained():
+            engine = Engine([DenseStep(a, b, act, True) for a, b, act in {LAYERS!r}], np.float32)
+            engine.params[:] = np.random.default_rng(9).standard_normal(engine.size) * 0.2
+            engine.set_loss("sparse_categorical_crossentropy", None)
+            rule = engine.new_rule(Adam(1e-3))
+            assert engine.network.unit_team_size(2, {BATCH}, rule) == 2
+            for _ in range(3):
+                engine.network.train(x, labels, None, order, 0, 100, {BATCH}, rule, 7, None, 2,
+                                     start_team)
+            return engine.params.copy()
+
+        spread = trained()
+        os.sched_setaffinity(0, {{sorted(os.sched_getaffinity(0))[0]}})
+        print(np.array_equal(trained(), spread))
+    """, timeout=120)
+    assert out.split() == ["True"]
 
 
 def test_fit_at_a_small_batch_trains_as_a_unit_team():
