@@ -50,18 +50,27 @@ static inline uint32_t fm_dropout_threshold(double rate) {
 }
 
 #define FM_DROPOUT_DEFINE(T, S)                                                                \
-/* y := x * mask * scale (y may be x); rows below 2^31, as every BLAS dimension. */          \
-FM_CLONES static void fm_dropout_##S(T *y, const T *x, ptrdiff_t rows, ptrdiff_t cols,           \
-                                  uint32_t key, uint32_t threshold, T scale) {                 \
+/* Columns [j0, j1) of y := x * mask * scale, rows of `cols` elements (y may be x): the mask  \
+ * of those columns of the whole width (a unit team's thread masks its units only); rows      \
+ * below 2^31, as every BLAS dimension. */                                                    \
+FM_CLONES static void fm_dropout_cols_##S(T *y, const T *x, ptrdiff_t rows, ptrdiff_t cols,      \
+                                       ptrdiff_t j0, ptrdiff_t j1, uint32_t key,               \
+                                       uint32_t threshold, T scale) {                          \
     for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
         uint32_t row_key = fm_mix32(fm_dropout_rows_key(key, i));                              \
         T *yr = y + i * cols;                                                                  \
         const T *xr = x + i * cols;                                                            \
-        for (ptrdiff_t j = 0; j < cols; j++) {                                                 \
+        for (ptrdiff_t j = j0; j < j1; j++) {                                                  \
             uint32_t h = fm_mix32(row_key ^ ((uint32_t)j * 0x85ebca77u));                      \
             yr[j] = h >= threshold ? xr[j] * scale : (T)0;                                     \
         }                                                                                      \
     }                                                                                          \
+}                                                                                              \
+                                                                                               \
+/* y := x * mask * scale over the whole width. */                                              \
+static inline void fm_dropout_##S(T *y, const T *x, ptrdiff_t rows, ptrdiff_t cols,            \
+                                  uint32_t key, uint32_t threshold, T scale) {                 \
+    fm_dropout_cols_##S(y, x, rows, cols, 0, cols, key, threshold, scale);                     \
 }
 
 FM_DROPOUT_DEFINE(float, f)

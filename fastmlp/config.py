@@ -100,10 +100,10 @@ def set_num_threads(value: Optional[int]) -> None:
     A float32 `fit` whose batches give each thread 32 rows or more trains on up to this many
     threads, each taking a share of every batch and of the optimizer update; its results are
     bitwise the same for the same thread count, and differ from one thread's by rounding.
-    Smaller batches of a chain of dense layers without penalties or constraints, with an
-    optimizer that updates element by element (Adam, SGD, RMSprop, Adagrad), train with each
-    thread owning blocks of every layer's units (a unit team: its weights stay on its core);
-    other small batches, batch normalization in training mode and weight constraints train on
+    Smaller batches of a chain of dense layers without penalties or constraints (dropout
+    between them allowed), with an optimizer that updates element by element (Adam, SGD,
+    RMSprop, Adagrad), train with each thread owning blocks of every layer's units (a unit
+    team: its weights stay on its core); other small batches, batch normalization in training mode and weight constraints train on
     the calling thread. float64 models, and CPUs without AVX2, run on BLAS and its own threads (set
     those with OPENBLAS_NUM_THREADS or threadpoolctl), as a lone thread's large products do.
 

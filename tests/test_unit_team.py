@@ -70,7 +70,12 @@ def test_unit_team_size_rules():
     assert expected_size(make_engine(layers=((300, 16, "relu"), (16, 5, "softmax"))), adam, 2) == 1
     assert expected_size(make_engine(layers=((300, 5, "softmax"),)), adam, 2) == 1
     assert expected_size(make_engine(layers=((300, 64, "softmax"), (64, 5, "softmax"))), adam, 2) == 1
-    for other in (make_engine(extra=DropoutStep(64, 0.3, 1)),
+    assert make_engine(extra=DropoutStep(64, 0.3, 1)).network.unit_team_size(
+        2, BATCH, net_rule(engine)) == 2  # between two dense steps: each thread masks its units
+    dropout_first = Engine([DropoutStep(300, 0.3, 1)] + [DenseStep(a, b, act, True)
+                                                         for a, b, act in LAYERS], np.float32)
+    dropout_first.set_loss("sparse_categorical_crossentropy", None)
+    for other in (dropout_first,
                   make_engine(extra=BatchNormStep(64, 0.99, 1e-3, True, True)),
                   make_engine(kernel_penalty=(0.0, 1e-3)),
                   make_engine(activity_penalty=(1e-3, 0.0)),
@@ -150,6 +155,40 @@ def test_unit_team_equals_one_thread_and_repeats_its_bits(optimizer):
         np.testing.assert_allclose(first[0], alone[0], rtol=1e-4, atol=1e-5)
         assert first[1] == pytest.approx(alone[1], rel=1e-5) and first[3] == alone[3]
         assert abs(first[2] - alone[2]) <= 1
+
+
+def dropout_engine(places):
+    """LAYERS with a dropout step (rate 0.5) after each dense step whose index is in places."""
+    steps = []
+    for i, (a, b, act) in enumerate(LAYERS):
+        steps.append(DenseStep(a, b, act, True))
+        steps += [DropoutStep(b, 0.5, 11 + i + k) for k in range(places.count(i))]
+    engine = Engine(steps, np.float32)
+    engine.params[:] = np.random.default_rng(0).standard_normal(engine.size) * 0.2
+    engine.set_loss("sparse_categorical_crossentropy", "sparse_categorical_accuracy")
+    return engine
+
+
+@pytest.mark.parametrize("places", [(0,), (0, 1, 1, 2)])
+def test_unit_team_with_dropout_equals_one_thread(places):
+    """Each member masks its own units with the whole batch's mask, forward and back (two
+    dropout steps in a row too): at a rate of 0.5 a mask that differed anywhere would move
+    the weights far from one thread's."""
+    x, labels = data()
+    order = np.random.default_rng(8).permutation(len(x)).astype(np.int64)
+    results = {}
+    for threads in (1, 2, 2):
+        engine = dropout_engine(places)
+        if threads > 1:
+            assert expected_size(engine, Adam(1e-3), threads) == threads
+        (loss, (acc,), _, _), _ = train(engine, x, labels, Adam(1e-3), threads, order)
+        results.setdefault(threads, []).append((engine.params.copy(), loss, acc))
+    (first, again), alone = results[2], results[1][0]
+    np.testing.assert_array_equal(first[0], again[0])
+    assert first[1:] == again[1:]
+    assert not np.array_equal(first[0], alone[0])
+    np.testing.assert_allclose(first[0], alone[0], rtol=1e-4, atol=1e-5)
+    assert first[1] == pytest.approx(alone[1], rel=1e-5)
 
 
 def test_unit_team_with_targets_weights_and_rows_in_order():

@@ -150,6 +150,9 @@ M = {
  "units-never-chosen": ("fastmlp/_kernels/network.pyx", "                units = size > 1", "                size, units = 1, False", "tests/test_unit_team.py -k fit"),
  "units-gather-by-position": ("fastmlp/_kernels/network.pyx", "        memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))", "        memcpy(x_batch + i * n_in + u0, x + (start + i) * n_in + u0, (u1 - u0) * sizeof(floating))", "tests/test_unit_team.py"),
  "prefetch-window-ignored": ("csrc/prefetch.h", "        const char *start = pf->base + r * pf->row_bytes + pf->offset;", "        const char *start = pf->base + r * pf->row_bytes;", "tests/test_prefetch.py"),
+ "units-dropout-mask-offset": ("csrc/dropout.h", "            uint32_t h = fm_mix32(row_key ^ ((uint32_t)j * 0x85ebca77u));", "            uint32_t h = fm_mix32(row_key ^ ((uint32_t)(j - j0) * 0x85ebca77u));", "tests/test_unit_team.py -k dropout"),
+ "units-dropout-backward-skipped": ("fastmlp/_kernels/network.pyx", "                        _dropout_units(&plan.steps[k], dx, dx, rows, u0, u1, c.seed, step)", "                        pass", "tests/test_unit_team.py -k dropout"),
+ "units-dropout-parity-by-step": ("fastmlp/_kernels/network.pyx", "            part = <float *>me.parts + (di % 2) * part_size", "            part = <float *>me.parts + (l % 2) * part_size", "tests/test_unit_team.py -k dropout"),
 }
 
 def main():

@@ -39,7 +39,8 @@ from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, FM_SOFTMAX, fm_fl
                                            fm_flush_denormals_end, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_rows_key,
-                                       fm_dropout_threshold, fm_dropout_f, fm_dropout_d)
+                                       fm_dropout_threshold, fm_dropout_f, fm_dropout_d,
+                                       fm_dropout_cols_f)
 from fastmlp._kernels.team cimport (FM_TEAM_BARRIER, fm_team_barrier, fm_team_barrier_init,
                                     fm_team_barrier_wait, fm_team_barrier_abandon,
                                     fm_transpose_rows_f)
@@ -1103,8 +1104,8 @@ cdef class Network:
         """How many threads a training call with batches of `batch` rows runs on as a unit
         team (_unit_steps), given up to `threads`, when team_size gives it one: 1 unless
         every step is a dense one on fastmlp's own float32 GEMM with no penalty, constraint
-        or softmax before the last, the rule applies a step in parts and the network has two
-        dense steps or more; then as many as get a block of units of the inputs and of every
+        or softmax before the last (or a dropout step between two dense ones), the rule
+        applies a step in parts and the network has two dense steps or more; then as many as get a block of units of the inputs and of every
         hidden layer and UNIT_MIN_MACS multiply-adds or more a step."""
         cdef const Step *s
         self._require_ready()
@@ -1114,6 +1115,8 @@ cdef class Network:
         narrowest = (self.plan.n_inputs + UNIT_BLOCK - 1) // UNIT_BLOCK
         for l in range(self.plan.n_steps):
             s = &self.plan.steps[l]
+            if s.kind == DROPOUT and 0 < l < self.plan.n_steps - 1:
+                continue  # between two dense steps: each thread masks its own units
             if (s.kind != DENSE or s.frozen or s.kernel_l1 or s.kernel_l2 or s.bias_l1
                     or s.bias_l2 or s.activity_l1 or s.activity_l2
                     or (l < self.plan.n_steps - 1 and s.act == FM_SOFTMAX)):
@@ -1121,7 +1124,7 @@ cdef class Network:
             if l < self.plan.n_steps - 1:
                 narrowest = min(narrowest, (s.n_out + UNIT_BLOCK - 1) // UNIT_BLOCK)
         macs = 3 * sum(self.plan.steps[l].n_in * self.plan.steps[l].n_out
-                       for l in range(self.plan.n_steps))
+                       for l in range(self.plan.n_steps) if self.plan.steps[l].kind == DENSE)
         return int(max(1, min(threads, TEAM_MAX, narrowest, batch * macs // UNIT_MIN_MACS)))
 
     cdef Py_ssize_t _chunk(self, Py_ssize_t rows, batch_size) except -1:
@@ -2003,12 +2006,16 @@ cdef void _unit_gemms_only(Call *c, float *params) noexcept nogil:
     for _ in range(c.n_steps):
         for l in range(plan.n_steps):
             s = &plan.steps[l]
+            if s.kind != DENSE:
+                continue
             _units_of(s.n_in, c.units, 0, &u0, &u1)
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             fm_sgemm_small(level, rows, s.n_out, u1, inp, s.n_in, 1, params + s.w_off, s.n_out,
                            other, s.n_out, NULL, 0, NULL)
         for l in range(plan.n_steps - 1, -1, -1):
             s = &plan.steps[l]
+            if s.kind != DENSE:
+                continue
             n, n_in = s.n_out, s.n_in
             _units_of(n_in, c.units, 0, &u0, &u1)
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
@@ -2275,6 +2282,15 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
         fm_team_barrier_wait(&team.barrier)
 
 
+cdef inline void _dropout_units(const Step *s, float *y, const float *x, Py_ssize_t rows,
+                                Py_ssize_t u0, Py_ssize_t u1, uint64_t epoch_seed,
+                                Py_ssize_t step) noexcept nogil:
+    """_dropout of units [u0, u1) alone (rows of s.n_out), with the whole batch's mask."""
+    fm_dropout_cols_f(y, x, rows, s.n_out, u0, u1,
+                      fm_dropout_rows_key(fm_dropout_key(s.seed, epoch_seed, step), 0),
+                      fm_dropout_threshold(s.rate), <float>(1.0 / (1.0 - s.rate)))
+
+
 cdef inline void _units_of(Py_ssize_t n, Py_ssize_t size, Py_ssize_t t, Py_ssize_t *u0,
                            Py_ssize_t *u1) noexcept nogil:
     """[u0, u1): member t's units, of a layer's n, in a unit team of `size`: whole blocks of
@@ -2300,9 +2316,11 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     members meet again before the step below reads that dz. Kernel rows are contiguous: a
     member's weights, gradients and slots stay in its core's cache, and what crosses between
     cores each step is a batch's parts and dz, not weights (why this pays at batches too
-    small for _team_steps' shares of the rows). Same team size, same bits. Only what
-    Network.unit_team_size allows runs here: float32 dense steps on the own GEMM, an update
-    rule that applies in parts, no penalties or constraints, no softmax before the last."""
+    small for _team_steps' shares of the rows). A dropout step between two dense ones masks
+    each member's units with the whole batch's mask, forward and back, where they are. Same
+    team size, same bits. Only what Network.unit_team_size allows runs here: float32 dense
+    steps on the own GEMM (and dropout between them), an update rule that applies in parts,
+    no penalties or constraints, no softmax before the last."""
     cdef Team *team = c.team
     cdef Member *me = &team.members[t]
     cdef const Plan *plan = &c.plan
@@ -2327,7 +2345,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef const Step *s
     cdef const Step *below
     cdef Py_ssize_t size = team.size, last = plan.n_steps - 1, part_size = c.batch * plan.max_width
-    cdef Py_ssize_t step, start, rows, l, i, j, k, n, n_in, u0, u1, v0, v1, nu
+    cdef Py_ssize_t step, start, rows, l, b, i, j, k, n, n_in, u0, u1, v0, v1, nu, di, dense = 0
     cdef int level = plan.train_level
     cdef double loss_sum
     cdef bint summed, gathered
@@ -2336,6 +2354,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef fm_prefetch *ahead
     deltas[0] = <float *>sc.delta_a
     deltas[1] = <float *>sc.delta_b
+    for l in range(plan.n_steps):
+        dense += plan.steps[l].kind == DENSE
     if fm_team_barrier_wait(&team.barrier):
         return  # the calling thread gave the team up (past here, it has written Wᵀ)
     for step in range(c.first, c.first + c.n_steps):
@@ -2348,12 +2368,19 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
         me.fault = OK if gathered else BAD_INDEX
         # the next batch's columns of this member, brought in while the first step's products run
         ahead = _ahead_units(c, step + 1, u0, u1, &pf)
-        # forward
+        # forward (di: the dense steps before this one, whose parity picks the parts' buffer)
+        di = 0
         for l in range(plan.n_steps):
             s = &plan.steps[l]
             n, n_in = s.n_out, s.n_in
+            if s.kind == DROPOUT:
+                # on this member's units, which the next step reads from it alone: no meeting
+                _units_of(n, size, t, &v0, &v1)
+                _dropout_units(s, acts + s.out_off * rows, acts + plan.steps[l - 1].out_off * rows,
+                               rows, v0, v1, c.seed, step)
+                continue
             _units_of(n_in, size, t, &u0, &u1)
-            part = <float *>me.parts + (l % 2) * part_size
+            part = <float *>me.parts + (di % 2) * part_size
             if u1 > u0 and me.fault == OK:
                 inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
                 fm_sgemm_small(level, rows, n, u1 - u0, inp + u0, n_in, 1,
@@ -2385,7 +2412,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                 _units_of(n_in, size, k, &u0, &u1)
                 if u1 == u0:
                     continue  # member k had no input units: no part
-                src = <const float *>team.members[k].parts + (l % 2) * part_size
+                src = <const float *>team.members[k].parts + (di % 2) * part_size
                 for i in range(rows):
                     if summed:
                         for j in range(v0, v1):
@@ -2397,9 +2424,11 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             for i in range(rows):
                 fm_bias_act_f(z + i * n + v0, params + s.b_off + v0 if s.b_off >= 0 else NULL,
                               y + i * n + v0, 1, v1 - v0, s.act, <float>s.alpha)
-        # the loss, on the calling thread
+            di += 1
+        # the loss, on the calling thread (di: the dense steps; the last is one)
         s = &plan.steps[last]
-        d = deltas[last % 2]
+        di = dense - 1
+        d = deltas[di % 2]
         if t == 0:
             y = acts + s.out_off * rows
             loss_sum = loss_and_grad(plan.loss, y, lb, tb, rows, plan.n_outputs, plan.fused,
@@ -2421,11 +2450,15 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
         fm_team_barrier_wait(&team.barrier)
         if team.members[0].fault != OK:
             return
-        # backward: d holds step l's whole dz
-        for l in range(last, -1, -1):
+        # backward: d holds dense step l's whole dz; b is the dense step below it
+        l = last
+        while True:
             s = &plan.steps[l]
             n, n_in = s.n_out, s.n_in
-            d = deltas[l % 2]
+            d = deltas[di % 2]
+            b = l - 1
+            while b >= 0 and plan.steps[b].kind != DENSE:
+                b -= 1
             _units_of(n_in, size, t, &u0, &u1)
             nu = u1 - u0
             if nu > 0:
@@ -2433,11 +2466,15 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                 fm_sgemm_small(level, nu, n, rows, inp + u0, 1, n_in, d, n,
                                grads + s.w_off + u0 * n, n, NULL, 0, ahead if l == 0 else NULL)
                 if l > 0:
-                    # this member's units of dx, their activation's derivative and bias gradient
-                    below = &plan.steps[l - 1]
-                    dx = deltas[(l - 1) % 2]
+                    # this member's units of dx, back through the dropout steps between (their
+                    # masks on these units), then the activation's derivative and bias
+                    # gradient of the dense step below
+                    below = &plan.steps[b]
+                    dx = deltas[(di - 1) % 2]
                     fm_sgemm_small(level, rows, nu, n, d, n, 1, wt + s.wt_off + u0, n_in,
                                    dx + u0, n_in, NULL, 0, NULL)
+                    for k in range(l - 1, b, -1):
+                        _dropout_units(&plan.steps[k], dx, dx, rows, u0, u1, c.seed, step)
                     y = acts + below.out_off * rows
                     pre = acts + below.pre_off * rows if below.pre_off >= 0 else NULL
                     for i in range(rows):
@@ -2457,9 +2494,11 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                 (<UpdateRule>c.rule).apply_part(params, grads, team.lr, s.w_off + u0 * n, nu * n)
                 if l > 0:
                     fm_transpose_rows_f(params + s.w_off, wt + s.wt_off, n_in, n, u0, u1)
-            if l > 0:
-                fm_team_barrier_wait(&team.barrier)  # the step below's dz is whole
-
+            if l == 0:
+                break
+            fm_team_barrier_wait(&team.barrier)  # the dense step below's dz is whole
+            l = b
+            di -= 1
 
 cdef class _TeamRun:
     """One TRAIN call's thread team, as its threads share it: the call, the team and its
