@@ -103,9 +103,9 @@ def set_num_threads(value: Optional[int]) -> None:
     Smaller batches of a chain of dense layers without penalties or constraints (dropout
     between them allowed), with an optimizer that updates element by element (Adam, SGD,
     RMSprop, Adagrad), train with each thread owning blocks of every layer's units (a unit
-    team: its weights stay on its core); other small batches, batch normalization in training mode and weight constraints train on
-    the calling thread. float64 models, and CPUs without AVX2, run on BLAS and its own threads (set
-    those with OPENBLAS_NUM_THREADS or threadpoolctl), as a lone thread's large products do.
+    team: its weights stay on its core); other small batches, batch normalization in training
+    mode and weight constraints train on the calling thread. float64 models, and CPUs without
+    AVX2, run on BLAS and its own threads (set those with OPENBLAS_NUM_THREADS or threadpoolctl), as a lone thread's large products do.
 
     Args:
         value: a positive integer, or None for the default (the cores this process may use).

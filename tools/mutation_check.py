@@ -55,7 +55,7 @@ M = {
  "bn-moving-rest-is-momentum": ("csrc/batch_norm.h", "moving_mean[j] = moving_mean[j] * momentum + stats[j] * rest;", "moving_mean[j] = moving_mean[j] * rest + stats[j] * momentum;", "tests/test_keras_layers_golden.py tests/test_layer_steps.py"),
  "bn-moving-update-twice": ("fastmlp/_kernels/network.pyx", "            return\n        _update_moving_statistics(plan, &c.scratch, params)", "            return\n        _update_moving_statistics(plan, &c.scratch, params)\n        _update_moving_statistics(plan, &c.scratch, params)", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
  "bn-moving-update-before-loss-check": ("fastmlp/_kernels/network.pyx", "sizeof(floating), &pf))\n        if not isfinite(loss_sum):", "sizeof(floating), &pf))\n        _update_moving_statistics(plan, &c.scratch, params)\n        if not isfinite(loss_sum):", "tests/test_layer_steps.py -k touched"),
- "dropout-unscaled": ("fastmlp/_kernels/network.pyx", "fm_dropout_d(y, x, rows, s.n_out, key, threshold, 1.0 / (1.0 - s.rate))", "fm_dropout_d(y, x, rows, s.n_out, key, threshold, 1.0)", "tests/test_layer_steps.py"),
+ "dropout-unscaled": ("fastmlp/_kernels/network.pyx", "fm_dropout_cols_d(y, x, rows, s.n_out, u0, u1, key, threshold, 1.0 / (1.0 - s.rate))", "fm_dropout_cols_d(y, x, rows, s.n_out, u0, u1, key, threshold, 1.0)", "tests/test_layer_steps.py"),
  "dropout-mask-ignores-step": ("csrc/dropout.h", "    z = fm_mix64(z ^ ((uint64_t)step + 0x9e3779b97f4a7c15ull));", "", "tests/test_layer_steps.py"),
  "dropout-in-inference": ("fastmlp/_kernels/network.pyx", "        if s.kind == DROPOUT:\n            if l == last:", "        if False:\n            if l == last:", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
  "activation-step-backward-skipped": ("fastmlp/_kernels/network.pyx", "            _activate_backward(other, delta, out, inp, rows, n, act, s.alpha)", "            _activate_backward(other, delta, out, inp, rows, n, 0, s.alpha)", "tests/test_layer_steps.py"),
@@ -147,11 +147,11 @@ M = {
  "units-hidden-bias-not-updated": ("fastmlp/_kernels/network.pyx", "                        (<UpdateRule>c.rule).apply_part(params, grads, team.lr, below.b_off + u0, nu)", "                        pass", "tests/test_unit_team.py"),
  "units-nonfinite-applied": ("fastmlp/_kernels/network.pyx", "                me.fault = NONFINITE_LOSS  # the step is not applied: nobody has updated yet", "                pass", "tests/test_unit_team.py -k nonfinite"),
  "units-same-units-for-all": ("fastmlp/_kernels/network.pyx", "    u0[0] = min(UNIT_BLOCK * _share_first(blocks, size, t), n)", "    u0[0] = 0", "tests/test_unit_team.py"),
- "units-never-chosen": ("fastmlp/_kernels/network.pyx", "                units = size > 1", "                size, units = 1, False", "tests/test_unit_team.py -k fit"),
+ "units-never-chosen": ("fastmlp/_kernels/network.pyx", "                return units, True", "                return 1, False", "tests/test_unit_team.py -k fit"),
  "units-gather-by-position": ("fastmlp/_kernels/network.pyx", "        memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))", "        memcpy(x_batch + i * n_in + u0, x + (start + i) * n_in + u0, (u1 - u0) * sizeof(floating))", "tests/test_unit_team.py"),
  "prefetch-window-ignored": ("csrc/prefetch.h", "        const char *start = pf->base + r * pf->row_bytes + pf->offset;", "        const char *start = pf->base + r * pf->row_bytes;", "tests/test_prefetch.py"),
  "units-dropout-mask-offset": ("csrc/dropout.h", "            uint32_t h = fm_mix32(row_key ^ ((uint32_t)j * 0x85ebca77u));", "            uint32_t h = fm_mix32(row_key ^ ((uint32_t)(j - j0) * 0x85ebca77u));", "tests/test_unit_team.py -k dropout"),
- "units-dropout-backward-skipped": ("fastmlp/_kernels/network.pyx", "                        _dropout_units(&plan.steps[k], dx, dx, rows, u0, u1, c.seed, step)", "                        pass", "tests/test_unit_team.py -k dropout"),
+ "units-dropout-backward-skipped": ("fastmlp/_kernels/network.pyx", "                        _dropout[float](&plan.steps[k], dx, dx, rows, c.seed, step, 0, u0, u1)", "                        pass", "tests/test_unit_team.py -k dropout"),
  "units-dropout-parity-by-step": ("fastmlp/_kernels/network.pyx", "            part = <float *>me.parts + (di % 2) * part_size", "            part = <float *>me.parts + (l % 2) * part_size", "tests/test_unit_team.py -k dropout"),
 }
 

@@ -7,6 +7,9 @@ cdef extern from "dropout.h" nogil:
     void fm_dropout_cols_f(float *y, const float *x, Py_ssize_t rows, Py_ssize_t cols,
                            Py_ssize_t j0, Py_ssize_t j1, uint32_t key, uint32_t threshold,
                            float scale)
+    void fm_dropout_cols_d(double *y, const double *x, Py_ssize_t rows, Py_ssize_t cols,
+                           Py_ssize_t j0, Py_ssize_t j1, uint32_t key, uint32_t threshold,
+                           double scale)
     void fm_dropout_f(float *y, const float *x, Py_ssize_t rows, Py_ssize_t cols, uint32_t key,
                       uint32_t threshold, float scale)
     void fm_dropout_d(double *y, const double *x, Py_ssize_t rows, Py_ssize_t cols, uint32_t key,

@@ -39,8 +39,7 @@ from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, FM_SOFTMAX, fm_fl
                                            fm_flush_denormals_end, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_rows_key,
-                                       fm_dropout_threshold, fm_dropout_f, fm_dropout_d,
-                                       fm_dropout_cols_f)
+                                       fm_dropout_threshold, fm_dropout_cols_f, fm_dropout_cols_d)
 from fastmlp._kernels.team cimport (FM_TEAM_BARRIER, fm_team_barrier, fm_team_barrier_init,
                                     fm_team_barrier_wait, fm_team_barrier_abandon,
                                     fm_transpose_rows_f)
@@ -1095,18 +1094,17 @@ cdef class Network:
         for l in range(self.plan.n_steps):
             if self.plan.steps[l].kind == BATCH_NORM and not self.plan.steps[l].frozen:
                 return 1
-        macs = 3 * sum(self.plan.steps[l].n_in * self.plan.steps[l].n_out
-                       for l in range(self.plan.n_steps) if self.plan.steps[l].kind == DENSE)
         return int(max(1, min(threads, TEAM_MAX, batch // TEAM_MIN_ROWS,
-                              batch * macs // TEAM_MIN_MACS)))
+                              batch * 3 * self._row_macs // TEAM_MIN_MACS)))
 
     def unit_team_size(self, Py_ssize_t threads, Py_ssize_t batch, UpdateRule rule not None) -> int:
         """How many threads a training call with batches of `batch` rows runs on as a unit
         team (_unit_steps), given up to `threads`, when team_size gives it one: 1 unless
         every step is a dense one on fastmlp's own float32 GEMM with no penalty, constraint
         or softmax before the last (or a dropout step between two dense ones), the rule
-        applies a step in parts and the network has two dense steps or more; then as many as get a block of units of the inputs and of every
-        hidden layer and UNIT_MIN_MACS multiply-adds or more a step."""
+        applies a step in parts and the network has two dense steps or more; then as many
+        as get a block of units of the inputs and of every hidden layer and UNIT_MIN_MACS
+        multiply-adds or more a step."""
         cdef const Step *s
         self._require_ready()
         if (threads <= 1 or not FM_TEAM_BARRIER or self.is_double or self.plan.train_level == 0
@@ -1123,9 +1121,19 @@ cdef class Network:
                 return 1
             if l < self.plan.n_steps - 1:
                 narrowest = min(narrowest, (s.n_out + UNIT_BLOCK - 1) // UNIT_BLOCK)
-        macs = 3 * sum(self.plan.steps[l].n_in * self.plan.steps[l].n_out
-                       for l in range(self.plan.n_steps) if self.plan.steps[l].kind == DENSE)
-        return int(max(1, min(threads, TEAM_MAX, narrowest, batch * macs // UNIT_MIN_MACS)))
+        return int(max(1, min(threads, TEAM_MAX, narrowest,
+                              batch * 3 * self._row_macs // UNIT_MIN_MACS)))
+
+    cdef tuple _team_for(self, Py_ssize_t threads, Py_ssize_t batch, UpdateRule rule):
+        """(threads, whether a unit team) a training call with batches of `batch` rows runs
+        on: a team sharing the rows (team_size) where one pays, else a unit team where one
+        may train (unit_team_size; never without the rule), else (1, False)."""
+        size = self.team_size(threads, batch)
+        if size == 1 and rule is not None:
+            units = self.unit_team_size(threads, batch, rule)
+            if units > 1:
+                return units, True
+        return size, False
 
     cdef Py_ssize_t _chunk(self, Py_ssize_t rows, batch_size) except -1:
         """Rows per inference pass: the batch size, capped by the rows and the scratch budget."""
@@ -1211,11 +1219,8 @@ cdef class Network:
             c.wt = self._wt_data() if self.plan.solo_transposes else NULL
             c.team = NULL
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
-            size = self.team_size(threads, batch) if helpers is not None and n_steps else 1
-            units = False
-            if size == 1 and helpers is not None and n_steps:
-                size = self.unit_team_size(threads, batch, rule)
-                units = size > 1
+            size, units = (self._team_for(threads, batch, rule) if helpers is not None and n_steps
+                           else (1, False))
             if size > 1:
                 run = self._new_team(&c, size, batch, rule, params,
                                      (x, labels, targets, order, weights), units)
@@ -1686,11 +1691,10 @@ cdef class Network:
             if not 1 <= rows <= BLAS_MAX or n_steps < 0:
                 raise ValueError(f"rows must lie in [1, {BLAS_MAX}] and n_steps be >= 0; "
                                  f"received {rows}, {n_steps}")
-            size = self.team_size(threads, rows)
-            units = 1
-            if size == 1 and rule is not None:
-                units = self.unit_team_size(threads, rows, rule)
-            c.units = units
+            size, units = self._team_for(threads, rows, rule)
+            c.units = size if units else 1
+            if units:
+                size = 1  # every member of a unit team runs products over all the rows
             rows = -(-rows // size)
             self._reserve(rows)
             for buf in self._scratch_arrays:
@@ -1699,7 +1703,7 @@ cdef class Network:
             c.op = GEMMS
             c.wt = NULL
             c.plan = self.plan
-            if size > 1 or units > 1:
+            if size > 1 or units:
                 c.wt = self._wt_data()
                 c.plan.own_gemm_max = PY_SSIZE_T_MAX
             elif self.plan.solo_transposes:
@@ -1736,16 +1740,20 @@ cdef inline void _activate_backward(floating *dz, const floating *dy, const floa
 
 
 cdef inline void _dropout(const Step *s, floating *y, const floating *x, Py_ssize_t rows,
-                          uint64_t epoch_seed, Py_ssize_t step, Py_ssize_t first_row) noexcept nogil:
+                          uint64_t epoch_seed, Py_ssize_t step, Py_ssize_t first_row,
+                          Py_ssize_t u0=0, Py_ssize_t u1=-1) noexcept nogil:
     """y := x with the mask of (this layer, epoch_seed, step), scaled by 1 / (1 − rate), for the
     batch's rows from first_row on; the backward pass calls it on the gradient, which
-    recomputes the same mask."""
+    recomputes the same mask. A unit team's member masks its units [u0, u1) alone (−1: all)."""
     cdef uint32_t key = fm_dropout_rows_key(fm_dropout_key(s.seed, epoch_seed, step), first_row)
     cdef uint32_t threshold = fm_dropout_threshold(s.rate)
+    if u1 < 0:
+        u1 = s.n_out
     if floating is float:
-        fm_dropout_f(y, x, rows, s.n_out, key, threshold, <float>(1.0 / (1.0 - s.rate)))
+        fm_dropout_cols_f(y, x, rows, s.n_out, u0, u1, key, threshold,
+                          <float>(1.0 / (1.0 - s.rate)))
     else:
-        fm_dropout_d(y, x, rows, s.n_out, key, threshold, 1.0 / (1.0 - s.rate))
+        fm_dropout_cols_d(y, x, rows, s.n_out, u0, u1, key, threshold, 1.0 / (1.0 - s.rate))
 
 
 cdef inline void _batch_norm_inference(const Step *s, floating *params, const floating *x,
@@ -2124,12 +2132,10 @@ cdef fm_prefetch *_ahead(const Call *c, Py_ssize_t step, Py_ssize_t size, Py_ssi
 cdef fm_prefetch *_ahead_units(const Call *c, Py_ssize_t step, Py_ssize_t u0, Py_ssize_t u1,
                                fm_prefetch *pf) noexcept nogil:
     """_ahead for a unit team's member: columns [u0, u1) of every row of step's batch."""
-    if c.order == NULL or step >= c.first + c.n_steps or step * c.batch >= c.rows:
+    if _ahead(c, step, 1, 0, sizeof(float), pf) == NULL:
         return NULL
-    cdef Py_ssize_t start = step * c.batch, n_in = c.plan.n_inputs
-    fm_prefetch_init_window(pf, c.x, c.rows, n_in * sizeof(float), u0 * sizeof(float),
-                            (u1 - u0) * sizeof(float), c.order + start,
-                            min(c.batch, c.rows - start))
+    fm_prefetch_init_window(pf, pf.base, pf.n_total, pf.row_bytes, u0 * sizeof(float),
+                            (u1 - u0) * sizeof(float), pf.rows, pf.n_rows)
     return pf
 
 
@@ -2282,15 +2288,6 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
         fm_team_barrier_wait(&team.barrier)
 
 
-cdef inline void _dropout_units(const Step *s, float *y, const float *x, Py_ssize_t rows,
-                                Py_ssize_t u0, Py_ssize_t u1, uint64_t epoch_seed,
-                                Py_ssize_t step) noexcept nogil:
-    """_dropout of units [u0, u1) alone (rows of s.n_out), with the whole batch's mask."""
-    fm_dropout_cols_f(y, x, rows, s.n_out, u0, u1,
-                      fm_dropout_rows_key(fm_dropout_key(s.seed, epoch_seed, step), 0),
-                      fm_dropout_threshold(s.rate), <float>(1.0 / (1.0 - s.rate)))
-
-
 cdef inline void _units_of(Py_ssize_t n, Py_ssize_t size, Py_ssize_t t, Py_ssize_t *u0,
                            Py_ssize_t *u1) noexcept nogil:
     """[u0, u1): member t's units, of a layer's n, in a unit team of `size`: whole blocks of
@@ -2376,8 +2373,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             if s.kind == DROPOUT:
                 # on this member's units, which the next step reads from it alone: no meeting
                 _units_of(n, size, t, &v0, &v1)
-                _dropout_units(s, acts + s.out_off * rows, acts + plan.steps[l - 1].out_off * rows,
-                               rows, v0, v1, c.seed, step)
+                _dropout[float](s, acts + s.out_off * rows, acts + plan.steps[l - 1].out_off * rows,
+                                rows, c.seed, step, 0, v0, v1)
                 continue
             _units_of(n_in, size, t, &u0, &u1)
             part = <float *>me.parts + (di % 2) * part_size
@@ -2474,7 +2471,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                     fm_sgemm_small(level, rows, nu, n, d, n, 1, wt + s.wt_off + u0, n_in,
                                    dx + u0, n_in, NULL, 0, NULL)
                     for k in range(l - 1, b, -1):
-                        _dropout_units(&plan.steps[k], dx, dx, rows, u0, u1, c.seed, step)
+                        _dropout[float](&plan.steps[k], dx, dx, rows, c.seed, step, 0, u0, u1)
                     y = acts + below.out_off * rows
                     pre = acts + below.pre_off * rows if below.pre_off >= 0 else NULL
                     for i in range(rows):
