@@ -1,4 +1,5 @@
 from cython cimport floating
+from libc.stdint cimport int32_t
 
 from fastmlp._kernels.small_gemm cimport fm_prefetch
 
@@ -13,7 +14,7 @@ cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
                         int act, double alpha, int level, fm_prefetch *pf,
-                        const float *packed) noexcept nogil
+                        const float *packed, int32_t *nonzeros) noexcept nogil
 
 cdef void dense_backward(const floating *x, const floating *w, const floating *wt,
                          const floating *y, const floating *pre, floating *dy, floating *dw,

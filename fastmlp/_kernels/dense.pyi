@@ -4,8 +4,8 @@ from typing import Optional, Union
 import numpy as np
 
 def dense_forward_check(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], act: int,
-                        alpha: Optional[float] = ..., keep_pre: bool = ..., level: int = ...
-                        ) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray]]: ...
+                        alpha: Optional[float] = ..., keep_pre: bool = ..., level: int = ...,
+                        skip_zeros: bool = ...) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray]]: ...
 def dense_backward_check(x: np.ndarray, w: np.ndarray, y: np.ndarray, dy: np.ndarray, act: int,
                          want_dx: bool = ..., alpha: Optional[float] = ...,
                          pre: Optional[np.ndarray] = ..., level: int = ...,

@@ -5,9 +5,12 @@ b (n_out,), y (rows, n_out).
 """
 import numpy as np
 
+from libc.stdint cimport int32_t
+
 from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.small_gemm cimport (FM_PACKED_MIN_ROWS, fm_prefetch, fm_sgemm_packed,
-                                          fm_small_gemm_level, fm_sgemm_small)
+                                          fm_sgemv_skip_zeros, fm_small_gemm_level,
+                                          fm_sgemm_small)
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
@@ -48,19 +51,23 @@ cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
                         int act, double alpha, int level, fm_prefetch *pf,
-                        const float *packed) noexcept nogil:
+                        const float *packed, int32_t *nonzeros) noexcept nogil:
     """y := act(x·w + b); b may be NULL. With `pre` (rows × n_out), x·w + b is kept there for
     the backward pass of an activation that needs its input (codes.needs_pre). level: x·w by
     fastmlp's own float32 GEMM at that level (csrc/small_gemm.h; 0 or float64: BLAS); pf as
     forward_gemm's. On the own GEMM, + b and a ReLU are applied as each tile is stored (the
     same bits as the pass after BLAS), which leaves no pass over y for ReLU and linear layers.
     packed (or NULL): w packed for `level` (csrc/packed_weights.h), read instead of w from
-    FM_PACKED_MIN_ROWS rows on (the same bits)."""
+    FM_PACKED_MIN_ROWS rows on (the same bits). nonzeros (or NULL): scratch of n_in int32
+    for one row, whose product then reads only the rows of w where x is not zero
+    (csrc/sparse_row.h: the same values; w must be finite)."""
     cdef floating *z = pre if pre != NULL else y
     cdef bint relu = act == FM_RELU and pre == NULL
     cdef bint done = False
     if floating is float:
-        if packed != NULL and rows >= FM_PACKED_MIN_ROWS and level > 0:
+        if nonzeros != NULL and rows == 1 and level > 0:
+            done = fm_sgemv_skip_zeros(level, n_out, n_in, x, w, n_out, z, b, relu, nonzeros)
+        elif packed != NULL and rows >= FM_PACKED_MIN_ROWS and level > 0:
             done = fm_sgemm_packed(level, rows, n_out, n_in, x, n_in, packed, z, n_out, b, relu)
     if done or forward_gemm(x, w, z, rows, n_in, n_out, level, b, relu, pf):
         if relu or (act == FM_LINEAR and y == z):
@@ -129,26 +136,31 @@ def _check_level(int level):
                          f"received {level}")
 
 
-def dense_forward_check(x, w, b, int act, alpha=None, bint keep_pre=False, int level=0):
+def dense_forward_check(x, w, b, int act, alpha=None, bint keep_pre=False, int level=0,
+                        bint skip_zeros=False):
     """Test hook: returns act(x·w + b) computed by the kernel (b may be None); with keep_pre,
     (y, x·w + b) through the path that keeps the pre-activation. alpha: the activation's
     parameter, Keras's default when None. level: x·w by BLAS (0) or by fastmlp's own float32
-    GEMM at that level (small_gemm.small_gemm_level() or lower)."""
+    GEMM at that level (small_gemm.small_gemm_level() or lower). skip_zeros: a one-row x's
+    product reads only the rows of w where x is not zero (w must then be finite)."""
     _check_layer(x, w, b)
     check_activation(act)
     _check_level(level)
+    if skip_zeros and not np.isfinite(w).all():
+        raise ValueError("dense_forward_check: skip_zeros needs a finite `w`")
     alpha = _alpha(act, alpha)
     y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     pre = np.empty_like(y) if keep_pre else None
+    nonzeros = np.empty(max(1, x.shape[1]), np.int32) if skip_zeros else None
     if x.dtype == np.float32:
-        _forward_typed[float](x, w, b, y, pre, act, alpha, level)
+        _forward_typed[float](x, w, b, y, pre, act, alpha, level, nonzeros)
     else:
-        _forward_typed[double](x, w, b, y, pre, act, alpha, level)
+        _forward_typed[double](x, w, b, y, pre, act, alpha, level, nonzeros)
     return (y, pre) if keep_pre else y
 
 
 cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
-                         floating[:, ::1] y, pre, int act, double alpha, int level):
+                         floating[:, ::1] y, pre, int act, double alpha, int level, nonzeros):
     cdef const floating[::1] bias
     cdef const floating *b_ptr = NULL
     cdef floating[:, ::1] kept
@@ -159,9 +171,14 @@ cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
     if pre is not None:
         kept = pre
         pre_ptr = &kept[0, 0]
+    cdef int32_t[::1] index
+    cdef int32_t *index_ptr = NULL
+    if nonzeros is not None:
+        index = nonzeros
+        index_ptr = &index[0]
     with nogil:
         dense_forward(&x[0, 0], &w[0, 0], b_ptr, &y[0, 0], pre_ptr, x.shape[0], x.shape[1],
-                      w.shape[1], act, alpha, level, NULL, NULL)
+                      w.shape[1], act, alpha, level, NULL, NULL, index_ptr)
 
 
 def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None,

@@ -31,6 +31,7 @@ from fastmlp._kernels.dense cimport (dense_forward, dense_backward, forward_gemm
 from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, FM_PACKED_MIN_ROWS, aligned_floats,
                                           fm_pack_weights, fm_packed_floats, fm_prefetch,
                                           fm_prefetch_init, fm_prefetch_init_window, fm_sgemm_small,
+                                          fm_nonzeros, fm_skip_pays, fm_sgemv_kept,
                                           fm_small_gemm_level)
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
@@ -298,6 +299,9 @@ cdef struct Call:
     const float *packed          # PREDICT, EVALUATE: the weights packed (NULL: read in place)
     const int64_t *packed_at     # and where each step's kernel starts in them (−1: none)
     Wide *wide                   # PREDICT: its dense steps' columns shared with a helper (NULL: none)
+    # PREDICT: the weights are finite, so a one-row pass may skip a step's input's zeros
+    # (csrc/sparse_row.h)
+    bint skip_zeros
     bint helping                 # a helper's copy of a wide call: it stops before the last step
     Py_ssize_t rows, first, n_steps, batch
     Py_ssize_t units             # GEMMS: a unit team's size, whose member 0's products run (1: all)
@@ -641,6 +645,8 @@ cdef class Network:
     cdef int _typenum
     cdef object _published         # the weights readers see: the engine's published snapshot
     cdef object _packs             # (published, level, buffer, offsets) of its packed kernels
+    cdef object _finite_of         # the published snapshot _published_finite was found for
+    cdef bint _published_finite    # whether every element of it is finite (_skips_zeros)
     cdef Py_ssize_t _pack_min_rows  # a call this large packs them (PACK_MIN_ROWS)
     cdef Py_ssize_t _unpacked_calls  # calls that could have read packs since the publish
     cdef Py_ssize_t _fast_rows     # predict_published takes up to this many rows
@@ -822,6 +828,11 @@ cdef class Network:
         """Whether the published weights are packed now (csrc/packed_weights.h)."""
         packs = self._packs
         return packs is not None and packs[0] is self._published
+
+    def skips_zeros(self, params) -> bool:
+        """Whether a one-row inference pass over params reads only the rows of each dense
+        kernel where the step's input is not zero (_skips_zeros)."""
+        return self._skips_zeros(params)
 
     def pack_for_call(self, params, Py_ssize_t rows) -> bool:
         """Packs the published weights by the rule for a call of `rows` rows reading `params`,
@@ -1315,8 +1326,8 @@ cdef class Network:
         if rows == 0:
             return
         packs = self._packs_for(params, rows)
-        self._predict_rows(cnp.PyArray_DATA(<cnp.ndarray>params),
-                           cnp.PyArray_DATA(<cnp.ndarray>x), cnp.PyArray_DATA(<cnp.ndarray>out),
+        self._predict_rows(params, cnp.PyArray_DATA(<cnp.ndarray>x),
+                           cnp.PyArray_DATA(<cnp.ndarray>out),
                            rows, self._pass_rows(rows, batch_size), packs)
 
     def predict_parts(self, params, x, out, batch_size, Py_ssize_t parts, wakes):
@@ -1351,7 +1362,7 @@ cdef class Network:
                 raise MemoryError()
             for k in range(parts):
                 size = base + (1 if k < extra else 0)
-                self._predict_call(&ps[k].call, xp + start * self.plan.n_inputs * item,
+                self._predict_call(&ps[k].call, params, xp + start * self.plan.n_inputs * item,
                                    op + start * self.plan.n_outputs * item, size,
                                    self._pass_rows(size, batch_size))
                 made += 1
@@ -1455,7 +1466,8 @@ cdef class Network:
         out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
         cdef Call c
         cdef Part part
-        self._predict_call(&c, xp, cnp.PyArray_DATA(<cnp.ndarray>out), rows, self._pass_rows(rows, rows))
+        self._predict_call(&c, params, xp, cnp.PyArray_DATA(<cnp.ndarray>out), rows,
+                           self._pass_rows(rows, rows))
         packs = self._packs_for(params, rows)
         _use_packs(&c, packs)
         cdef void *pp = cnp.PyArray_DATA(<cnp.ndarray>params)
@@ -1572,10 +1584,10 @@ cdef class Network:
             fm_box_release(&_boxes[0])
         return ALONE
 
-    cdef int _predict_call(self, Call *c, const void *x, void *out, Py_ssize_t rows,
+    cdef int _predict_call(self, Call *c, params, const void *x, void *out, Py_ssize_t rows,
                            Py_ssize_t chunk) except -1:
-        """c := an inference call over checked buffers, with scratch of its own (c.work: the
-        caller frees it)."""
+        """c := an inference call with the weights params over checked buffers, with scratch
+        of its own (c.work: the caller frees it)."""
         cdef size_t item = sizeof(double) if self.is_double else sizeof(float)
         c.op = PREDICT
         c.plan = self.plan
@@ -1583,19 +1595,33 @@ cdef class Network:
         c.out = out
         c.wide = NULL
         c.helping = False
+        c.skip_zeros = self._skips_zeros(params)
         c.work = malloc((2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width) * item)
         if c.work == NULL:
             raise MemoryError()
         c.rows, c.batch = rows, chunk
         return 0
 
-    cdef void _predict_rows(self, void *params, const void *x, void *out, Py_ssize_t rows,
+    cdef bint _skips_zeros(self, params):
+        """Whether a one-row pass over params may skip the zeros of a step's input
+        (csrc/sparse_row.h): params is the published snapshot (never modified) and every
+        element of it is finite, which is checked once a snapshot; float32 on the own GEMM."""
+        if self.is_double or self.plan.predict_level == 0 or params is not self._published:
+            return False
+        if self._finite_of is not params:
+            self._published_finite = fm_all_finite_f(
+                <const float *>cnp.PyArray_DATA(<cnp.ndarray>params), self.size)
+            self._finite_of = params
+        return self._published_finite
+
+    cdef void _predict_rows(self, weights, const void *x, void *out, Py_ssize_t rows,
                             Py_ssize_t chunk, packs) except *:
-        """The inference loop over checked buffers, with scratch of this call's own, reading
-        packs (of _packs_for, or None) where they are given."""
+        """The inference loop with the weights `weights` over checked buffers, with scratch of
+        this call's own, reading packs (of _packs_for, or None) where they are given."""
         cdef Call c
         cdef Part part
-        self._predict_call(&c, x, out, rows, chunk)
+        cdef void *params = cnp.PyArray_DATA(<cnp.ndarray>weights)
+        self._predict_call(&c, weights, x, out, rows, chunk)
         _use_packs(&c, packs)
         cdef int mode = WHOLE
         cdef bint taken_back = False
@@ -1631,6 +1657,7 @@ cdef class Network:
         work = np.empty(2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width
                         + chunk * self.plan.n_outputs, self.dtype)
         c.op = EVALUATE
+        c.skip_zeros = False
         c.weights = self._check_weights(weights, rows)
         c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
         c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
@@ -1865,7 +1892,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         if s.kind == DENSE:
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
-                          s.n_out, s.act, s.alpha, _train_level(plan, rows, s), ahead, NULL)
+                          s.n_out, s.act, s.alpha, _train_level(plan, rows, s), ahead, NULL, NULL)
             activity += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
@@ -2560,7 +2587,8 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), dst, NULL, rows, s.n_in,
                           s.n_out, s.act, s.alpha, plan.predict_level, NULL,
                           c.packed + c.packed_at[l]
-                          if c.packed != NULL and c.packed_at[l] >= 0 else NULL)
+                          if c.packed != NULL and c.packed_at[l] >= 0 else NULL,
+                          <int32_t *>tmp if c.skip_zeros and rows == 1 else NULL)
             if activity != NULL:
                 activity[0] += _penalty(dst, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
@@ -2598,23 +2626,34 @@ cdef bint _run_lone(Call *c, Part *part, void *params, bint is_double, int mode,
 
 
 cdef void _wide_dense(const Step *s, float *params, const float *x, float *y, Py_ssize_t rows,
-                      int level, long *claimed, long *finished, long *mine) noexcept nogil:
+                      int level, long *claimed, long *finished, long *mine,
+                      int32_t *nonzeros) noexcept nogil:
     """y := act(x·w + b) for a dense step, in chunks of whole 16-column blocks that the
     threads of a wide call take as they come; returns once every chunk is written. The same
     bits as dense_forward (each column's arithmetic is the same; its activation is
-    elementwise). mine (or NULL): counts the chunks this thread wrote."""
-    cdef Py_ssize_t n = s.n_out, vectors = (s.n_out + 15) // 16, c0, c1, r
+    elementwise). mine (or NULL): counts the chunks this thread wrote. nonzeros (or NULL):
+    this thread's scratch of n_in int32 for one row, whose chunks then read only the rows of
+    w where x is not zero (as dense_forward's)."""
+    cdef Py_ssize_t n = s.n_out, vectors = (s.n_out + 15) // 16, c0, c1, r, kept = -1
     cdef long chunks = min(WIDE_CHUNKS, vectors), k
     cdef const float *b = _at(params, s.b_off)
     cdef bint relu = s.act == FM_RELU
+    if nonzeros != NULL and rows == 1:
+        kept = fm_nonzeros(level, x, s.n_in, nonzeros)
+        if not fm_skip_pays(kept, s.n_in):
+            kept = -1
     while True:
         k = fm_claim_chunk(claimed)
         if k >= chunks:
             break
         c0 = 16 * (vectors * k // chunks)
         c1 = min(n, 16 * (vectors * (k + 1) // chunks))
-        fm_sgemm_small(level, rows, c1 - c0, s.n_in, x, s.n_in, 1, params + s.w_off + c0, n,
-                       y + c0, n, b + c0 if b != NULL else NULL, relu, NULL)
+        if kept >= 0:
+            fm_sgemv_kept(level, c1 - c0, x, nonzeros, kept, params + s.w_off + c0, n, y + c0,
+                          b + c0 if b != NULL else NULL, relu)
+        else:
+            fm_sgemm_small(level, rows, c1 - c0, s.n_in, x, s.n_in, 1, params + s.w_off + c0,
+                           n, y + c0, n, b + c0 if b != NULL else NULL, relu, NULL)
         if not relu and s.act != FM_LINEAR:
             for r in range(rows):
                 fm_bias_act_f(y + r * n + c0, NULL, y + r * n + c0, 1, c1 - c0, s.act,
@@ -2630,6 +2669,12 @@ cdef void _wide_forward(const Call *c, float *params) noexcept nogil:
     its calling thread and by its helper (c.helping), which leaves before the last step."""
     cdef const Plan *plan = &c.plan
     cdef float *work = <float *>c.work
+    # each thread's own half of the temporaries after the two halves of work, for the
+    # indices of a row's non-zero inputs
+    cdef int32_t *nonzeros = NULL
+    if c.skip_zeros and c.rows == 1:
+        nonzeros = <int32_t *>(work + 2 * c.batch * plan.max_hidden
+                               + (plan.max_width if c.helping else 0))
     cdef const float *inp = <const float *>c.x
     cdef float *dst
     cdef const Step *s
@@ -2645,7 +2690,7 @@ cdef void _wide_forward(const Call *c, float *params) noexcept nogil:
             else:
                 dense_forward(inp, params + s.w_off, _at(params, s.b_off), <float *>c.out,
                               NULL, c.rows, s.n_in, s.n_out, s.act, s.alpha,
-                              plan.predict_level, NULL, NULL)
+                              plan.predict_level, NULL, NULL, nonzeros)
             return
         if s.kind == DROPOUT:
             continue
@@ -2653,7 +2698,7 @@ cdef void _wide_forward(const Call *c, float *params) noexcept nogil:
         dst = work + half * c.batch * plan.max_hidden
         half ^= 1
         _wide_dense(s, params, inp, dst, c.rows, plan.predict_level, &c.wide.claimed[l],
-                    &c.wide.finished[l], &c.wide.helper_chunks if c.helping else NULL)
+                    &c.wide.finished[l], &c.wide.helper_chunks if c.helping else NULL, nonzeros)
         inp = dst
 
 

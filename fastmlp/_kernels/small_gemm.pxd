@@ -1,8 +1,9 @@
 # Declarations of csrc/small_gemm.h, fastmlp's own float32 GEMM (inference and training), of
 # csrc/prefetch.h, the lines it brings into cache meanwhile, and of csrc/packed_weights.h, the
-# weights packed for it (inference).
+# weights packed for it (inference), and of csrc/sparse_row.h, its one-row product that skips
+# the zeros of x.
 cimport numpy as cnp
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 
 cdef extern from "prefetch.h" nogil:
@@ -23,6 +24,16 @@ cdef extern from "small_gemm.h" nogil:
     int fm_sgemm_small(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *x,
                        Py_ssize_t ldx, Py_ssize_t incx, const float *w, Py_ssize_t ldw, float *y,
                        Py_ssize_t ldy, const float *bias, int relu, fm_prefetch *pf)
+
+
+cdef extern from "sparse_row.h" nogil:
+    Py_ssize_t fm_nonzeros(int level, const float *x, Py_ssize_t k, int32_t *idx)
+    int fm_skip_pays(Py_ssize_t count, Py_ssize_t k)
+    void fm_sgemv_kept(int level, Py_ssize_t n, const float *x, const int32_t *idx,
+                       Py_ssize_t count, const float *w, Py_ssize_t ldw, float *y,
+                       const float *bias, int relu)
+    int fm_sgemv_skip_zeros(int level, Py_ssize_t n, Py_ssize_t k, const float *x, const float *w,
+                            Py_ssize_t ldw, float *y, const float *bias, int relu, int32_t *idx)
 
 
 cdef extern from "packed_weights.h" nogil:

@@ -1,16 +1,18 @@
 """fastmlp's own float32 GEMM, for inference and training (csrc/small_gemm.h): the level this CPU runs, and
-test hooks, of the GEMM, of the lines it brings into cache meanwhile (csrc/prefetch.h) and of
-the weights packed for it (csrc/packed_weights.h). The network calls the C functions directly."""
+test hooks, of the GEMM, of the lines it brings into cache meanwhile (csrc/prefetch.h), of
+the weights packed for it (csrc/packed_weights.h) and of its one-row product that skips the
+zeros of x (csrc/sparse_row.h). The network calls the C functions directly."""
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 from fastmlp._kernels.checks import check_array, check_matrix
 from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, fm_pack_weights, fm_packed_floats,
                                           fm_prefetch, fm_prefetch_init, fm_prefetch_init_window,
                                           fm_prefetch_step,
-                                          fm_sgemm_packed, fm_small_gemm_level, fm_sgemm_small)
+                                          fm_sgemm_packed, fm_sgemv_skip_zeros,
+                                          fm_small_gemm_level, fm_sgemm_small)
 
 cnp.import_array()
 
@@ -21,6 +23,15 @@ LEVEL_NAMES = {2: "AVX-512", 1: "AVX2 with FMA", 0: "none (BLAS)"}
 def small_gemm_level() -> int:
     """The path this CPU takes: 2 AVX-512, 1 AVX2 with FMA, 0 none (BLAS is used instead)."""
     return fm_small_gemm_level()
+
+
+cdef const float *_bias_pointer(bias, Py_ssize_t n) except? NULL:
+    """A hook's bias: None, or an aligned C-contiguous (n,) float32 array (checked) whose data
+    is returned (NULL for None or n = 0); the caller holds bias."""
+    if bias is None:
+        return NULL
+    check_array(bias, "bias", np.float32, (n,))
+    return <const float *>cnp.PyArray_DATA(<cnp.ndarray>bias) if n else NULL
 
 
 cdef int _hook_level(int level) except -1:
@@ -56,12 +67,7 @@ def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, b
     cdef int done
     cdef fm_prefetch pf
     cdef fm_prefetch *pfp = _prefetch_of(&pf, prefetch)
-    cdef const float[::1] bv
-    cdef const float *bp = NULL
-    if bias is not None:
-        check_array(bias, "bias", np.float32, (w.shape[1],))
-        bv = bias
-        bp = &bv[0] if len(bias) else NULL
+    cdef const float *bp = _bias_pointer(bias, w.shape[1])
     # empty matrices have no element to point at; the kernel reads none of them
     cdef const float *xp = &xv[0, 0] if x.size else NULL
     cdef const float *wp = &wv[0, 0] if w.size else NULL
@@ -107,12 +113,7 @@ def packed_gemm_check(x, w, y, int level=-1, bias=None, bint relu=False):
     cdef const float[:, ::1] xv = x
     cdef const float[:, ::1] wv = w
     cdef float[:, ::1] yv = y
-    cdef const float[::1] bv
-    cdef const float *bp = NULL
-    if bias is not None:
-        check_array(bias, "bias", np.float32, (n,))
-        bv = bias
-        bp = &bv[0] if n else NULL
+    cdef const float *bp = _bias_pointer(bias, n)
     cdef const float *xp = &xv[0, 0] if x.size else NULL
     cdef const float *wp = &wv[0, 0] if w.size else NULL
     cdef float *yp = &yv[0, 0] if y.size else NULL
@@ -120,6 +121,40 @@ def packed_gemm_check(x, w, y, int level=-1, bias=None, bint relu=False):
     with nogil:
         fm_pack_weights(level, k, n, wp, n, packed)
         done = fm_sgemm_packed(level, m, n, k, xp, k, packed, yp, n, bp, relu)
+    return done != 0
+
+
+def skip_zeros_check(x, w, y, int level=-1, bias=None, bint relu=False, scratch=None) -> bool:
+    """Test hook: y := x·w over the elements of x that are not zero (+ bias, max(·, 0) when
+    relu), x (k,), w (k, n) finite, y (n,) C-contiguous float32, at `level` (default: this
+    CPU's). Returns False, y untouched, where the kernel declined (too few zeros in x, or no
+    path at the level). scratch (or None): the kernel's int32 scratch, at least k long, which
+    then holds the indices of x's non-zero elements in order."""
+    for name, arr in (("x", x), ("y", y)):
+        check_array(arr, name, np.float32, (None,), writeable=name == "y")
+    check_matrix(w, "w", np.float32)
+    cdef Py_ssize_t k = x.shape[0], n = w.shape[1]
+    if w.shape[0] != k or y.shape != (n,):
+        raise ValueError(f"skip_zeros_check: shapes do not chain: {x.shape} {w.shape} -> {y.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("skip_zeros_check: `w` must be finite")
+    if scratch is None:
+        scratch = np.empty(max(k, 1), np.int32)
+    check_array(scratch, "scratch", np.int32, (None,), writeable=True)
+    if len(scratch) < max(k, 1):
+        raise ValueError(f"`scratch` must hold at least {max(k, 1)} int32; received {len(scratch)}")
+    level = _hook_level(level)
+    cdef const float[::1] xv = x
+    cdef const float[:, ::1] wv = w
+    cdef float[::1] yv = y
+    cdef int32_t[::1] idx = scratch
+    cdef const float *bp = _bias_pointer(bias, n)
+    cdef const float *xp = &xv[0] if k else NULL
+    cdef const float *wp = &wv[0, 0] if w.size else NULL
+    cdef float *yp = &yv[0] if n else NULL
+    cdef int done
+    with nogil:
+        done = fm_sgemv_skip_zeros(level, n, k, xp, wp, n, yp, bp, relu, &idx[0])
     return done != 0
 
 
