@@ -26,6 +26,9 @@ def test_quick_run_writes_json_and_table(tmp_path):
     results = json.loads((out / "results.json").read_text())
     run = results["runs"][0]
     assert run["threads"] == 1 and run["data"]["samples"] == 2048
+    # the one-sample row's zeros, which fastmlp's one-row calls skip, reported beside it
+    zeros = run["data"]["one_sample_zero_fraction"]
+    assert 0 <= zeros <= 1 and f"{zeros:.0%} of its inputs zero" in proc.stdout
     names = {r["competitor"] for r in run["training"]}
     assert {"fastmlp", "numpy"} <= names
     for r in run["training"]:

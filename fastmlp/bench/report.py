@@ -156,8 +156,10 @@ def text(results: dict[str, Any]) -> str:
                    "step's GEMMs alone; %peak = the step's FLOPs at fastmlp's rate against sgemm's; "
                    "min and max per figure in results.json):")
         out.extend(_training_table(run))
+        zeros = run["data"].get("one_sample_zero_fraction")
         out.append("Inference: one-sample latency and batch-1024 throughput (every engine's calls "
-                   "in rounds taken in turn, pooled):")
+                   "in rounds taken in turn, pooled; the sample is the data's first row"
+                   + (f", {zeros:.0%} of its inputs zero" if zeros is not None else "") + "):")
         out.extend(_inference_table(run))
         if run.get("concurrent"):
             out.append("Concurrent requests: samples/s from request threads sharing one model "
