@@ -101,7 +101,7 @@ static FM_AVX512 void fm_sgemm512_packed(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, 
         for (ptrdiff_t i = 0; i < m; i += FM_MR) {
             ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
             tiles[rows - 1](x + i * ldx, ldx, 1, packed, width, y + i * ldy + first, ldy, k, last,
-                            bias ? bias + first : NULL, relu, NULL);
+                            bias ? bias + first : NULL, relu, NULL, NULL);
         }
         packed += k * width;
     }
@@ -120,7 +120,7 @@ static FM_AVX2 void fm_sgemm256_packed(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, co
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             fm_tiles256[vectors - 1][rows - 1](x + i * ldx, ldx, 1, packed + q * k * width, width,
                                                y + i * ldy + first, ldy, k, last,
-                                               bias ? bias + first : NULL, relu, NULL);
+                                               bias ? bias + first : NULL, relu, NULL, NULL);
         }
     }
 }

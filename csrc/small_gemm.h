@@ -24,6 +24,7 @@
 #define FASTMLP_SMALL_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "prefetch.h"
 
@@ -41,17 +42,19 @@
 /* One tile: rows R (1..FM_MR), V vectors of W columns, the last one masked to `last` lanes
  * (full vectors before it). The r/c loops have constant bounds: the compiler unrolls them
  * and keeps acc in registers. */
-#define FM_TILE512(R, V)                                                                        \
-static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,      \
+#define FM_TILE512_AS(R, V, S, KEPT)                                                                        \
+static FM_AVX512 void fm_tile512##S##_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,      \
                                            const float *w, ptrdiff_t ldw, float *y,             \
                                            ptrdiff_t ldy, ptrdiff_t k, __mmask16 last,          \
-                                           const float *bias, int relu, fm_prefetch *pf) {      \
+                                           const float *bias, int relu, fm_prefetch *pf,     \
+                                           const int32_t *kept) {      \
     __m512 acc[R][V];                                                                           \
     FM_UNROLL for (int r = 0; r < R; r++)                                                                 \
         FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm512_setzero_ps();                            \
-    for (ptrdiff_t p = 0; p < k; p++) {                                                         \
+    for (ptrdiff_t q = 0; q < k; q++) {                                                         \
+        ptrdiff_t p = KEPT ? (ptrdiff_t)kept[q] : q;                                            \
         const float *wp = w + p * ldw;                                                          \
-        if ((p & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
+        if ((q & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
         __m512 wv[V];                                                                           \
         FM_UNROLL for (int c = 0; c < V - 1; c++) wv[c] = _mm512_loadu_ps(wp + 16 * c);                  \
         wv[V - 1] = _mm512_maskz_loadu_ps(last, wp + 16 * (V - 1));                             \
@@ -82,11 +85,12 @@ static FM_AVX512 void fm_tile512_##R##_##V(const float *x, ptrdiff_t ldx, ptrdif
  * fewer; CPUs that run a zmm FMA as two ymm halves (Zen 4, and the Zen 5 VMs measured here:
  * zmm and ymm FMAs both peak at 32 flops a cycle) do half the work for the tail, others the
  * same. The same chain of FMAs over k for every output, so the same bits. */
-#define FM_TILE512H(R, V)                                                                       \
-static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,     \
+#define FM_TILE512H_AS(R, V, S, KEPT)                                                                       \
+static FM_AVX512 void fm_tile512h##S##_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,     \
                                             const float *w, ptrdiff_t ldw, float *y,            \
                                             ptrdiff_t ldy, ptrdiff_t k, __mmask16 last,         \
-                                            const float *bias, int relu, fm_prefetch *pf) {     \
+                                            const float *bias, int relu, fm_prefetch *pf,     \
+                                           const int32_t *kept) {     \
     __m512 acc[R][V];                                                                           \
     __m256 acch[R];                                                                             \
     /* lane l of the tail when bit l of `last` is set: a sign-bit mask for maskload/maskstore */\
@@ -96,9 +100,10 @@ static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdi
         FM_UNROLL for (int c = 0; c < V - 1; c++) acc[r][c] = _mm512_setzero_ps();              \
         acch[r] = _mm256_setzero_ps();                                                          \
     }                                                                                           \
-    for (ptrdiff_t p = 0; p < k; p++) {                                                         \
+    for (ptrdiff_t q = 0; q < k; q++) {                                                         \
+        ptrdiff_t p = KEPT ? (ptrdiff_t)kept[q] : q;                                            \
         const float *wp = w + p * ldw;                                                          \
-        if ((p & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
+        if ((q & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
         __m512 wv[V];                                                                           \
         FM_UNROLL for (int c = 0; c < V - 1; c++) wv[c] = _mm512_loadu_ps(wp + 16 * c);         \
         __m256 wh = _mm256_maskload_ps(wp + 16 * (V - 1), lasth);                                 \
@@ -129,17 +134,19 @@ static FM_AVX512 void fm_tile512h_##R##_##V(const float *x, ptrdiff_t ldx, ptrdi
     }                                                                                           \
 }
 
-#define FM_TILE256(R, V)                                                                        \
-static FM_AVX2 void fm_tile256_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,        \
+#define FM_TILE256_AS(R, V, S, KEPT)                                                                        \
+static FM_AVX2 void fm_tile256##S##_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_t incx,        \
                                          const float *w, ptrdiff_t ldw, float *y,               \
                                          ptrdiff_t ldy, ptrdiff_t k, __m256i last,              \
-                                         const float *bias, int relu, fm_prefetch *pf) {        \
+                                         const float *bias, int relu, fm_prefetch *pf,     \
+                                           const int32_t *kept) {        \
     __m256 acc[R][V];                                                                           \
     FM_UNROLL for (int r = 0; r < R; r++)                                                                 \
         FM_UNROLL for (int c = 0; c < V; c++) acc[r][c] = _mm256_setzero_ps();                            \
-    for (ptrdiff_t p = 0; p < k; p++) {                                                         \
+    for (ptrdiff_t q = 0; q < k; q++) {                                                         \
+        ptrdiff_t p = KEPT ? (ptrdiff_t)kept[q] : q;                                            \
         const float *wp = w + p * ldw;                                                          \
-        if ((p & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
+        if ((q & 3) == 3 && pf != NULL) fm_prefetch_next(pf);                                   \
         __m256 wv[V];                                                                           \
         FM_UNROLL for (int c = 0; c < V - 1; c++) wv[c] = _mm256_loadu_ps(wp + 8 * c);                    \
         wv[V - 1] = _mm256_maskload_ps(wp + 8 * (V - 1), last);                                 \
@@ -168,6 +175,11 @@ static FM_AVX2 void fm_tile256_##R##_##V(const float *x, ptrdiff_t ldx, ptrdiff_
 /* Tiles of 3..6 rows take up to 4 (AVX-512) or 2 (AVX2) vectors of columns; tiles of 1..2
  * rows twice as many, so that one or two rows still run enough independent FMA chains to
  * hide the FMA latency (one row of 784×100 runs 1.7× faster with 7 chains than with 4). */
+/* Each tile twice: over every p in [0, k), and (suffix k, KEPT) over the k indices p listed
+ * in kept (csrc/kept_inputs.h: the p where a block of rows has an x that is not zero). */
+#define FM_TILE512(R, V) FM_TILE512_AS(R, V, , 0) FM_TILE512_AS(R, V, k, 1)
+#define FM_TILE512H(R, V) FM_TILE512H_AS(R, V, , 0) FM_TILE512H_AS(R, V, k, 1)
+#define FM_TILE256(R, V) FM_TILE256_AS(R, V, , 0) FM_TILE256_AS(R, V, k, 1)
 #define FM_TILES_FEW(TILE, V) TILE(1, V) TILE(2, V)
 #define FM_TILES_ALL(TILE, V) TILE(1, V) TILE(2, V) TILE(3, V) TILE(4, V) TILE(5, V) TILE(6, V)
 FM_TILES_ALL(FM_TILE512, 1) FM_TILES_ALL(FM_TILE512, 2) FM_TILES_ALL(FM_TILE512, 3)
@@ -181,10 +193,10 @@ FM_TILES_FEW(FM_TILE256, 4)
 
 typedef void (*fm_tile512_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
                               float *, ptrdiff_t, ptrdiff_t, __mmask16, const float *, int,
-                              fm_prefetch *);
+                              fm_prefetch *, const int32_t *);
 typedef void (*fm_tile256_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
                               float *, ptrdiff_t, ptrdiff_t, __m256i, const float *, int,
-                              fm_prefetch *);
+                              fm_prefetch *, const int32_t *);
 
 #define FM_FEW_ROWS 2
 /* the AVX2 path's panel width in columns for more than FM_FEW_ROWS rows */
@@ -201,6 +213,14 @@ static const fm_tile512_fn fm_tiles512h[8][FM_MR] = {
     FM_ROWS_FEW(512h, 5), FM_ROWS_FEW(512h, 6), FM_ROWS_FEW(512h, 7), FM_ROWS_FEW(512h, 8)};
 static const fm_tile256_fn fm_tiles256[4][FM_MR] = {
     FM_ROWS_ALL(256, 1), FM_ROWS_ALL(256, 2), FM_ROWS_FEW(256, 3), FM_ROWS_FEW(256, 4)};
+static const fm_tile512_fn fm_tiles512k[8][FM_MR] = {
+    FM_ROWS_ALL(512k, 1), FM_ROWS_ALL(512k, 2), FM_ROWS_ALL(512k, 3), FM_ROWS_ALL(512k, 4),
+    FM_ROWS_FEW(512k, 5), FM_ROWS_FEW(512k, 6), FM_ROWS_FEW(512k, 7), FM_ROWS_FEW(512k, 8)};
+static const fm_tile512_fn fm_tiles512hk[8][FM_MR] = {
+    FM_ROWS_ALL(512hk, 1), FM_ROWS_ALL(512hk, 2), FM_ROWS_ALL(512hk, 3), FM_ROWS_ALL(512hk, 4),
+    FM_ROWS_FEW(512hk, 5), FM_ROWS_FEW(512hk, 6), FM_ROWS_FEW(512hk, 7), FM_ROWS_FEW(512hk, 8)};
+static const fm_tile256_fn fm_tiles256k[4][FM_MR] = {
+    FM_ROWS_ALL(256k, 1), FM_ROWS_ALL(256k, 2), FM_ROWS_FEW(256k, 3), FM_ROWS_FEW(256k, 4)};
 
 /* The AVX-512 path's panels: as few as hold vectors_all column vectors at most `most` a panel,
  * and panel q's share, as even as possible (13 vectors in panels of 4: 4 + 3 + 3 + 3). */
@@ -215,7 +235,8 @@ static inline ptrdiff_t fm_panel_vectors(ptrdiff_t vectors_all, ptrdiff_t panels
 static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                   ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
                                   float *y, ptrdiff_t ldy, const float *bias, int relu,
-                                  fm_prefetch *pf) {
+                                  fm_prefetch *pf, const int32_t *kept,
+                                  const ptrdiff_t *kept_at) {
     /* the columns' vectors in panels of at most 4 (8 when every tile has one or two rows), as
      * even as possible: 13 vectors are 4 + 3 + 3 + 3, never 4 + 4 + 4 + 1 (a panel of one
      * vector broadcasts as many x values as it runs FMAs). Panel by panel, every row block:
@@ -228,11 +249,13 @@ static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const f
         ptrdiff_t cols = n - j < 16 * vectors ? n - j : 16 * vectors;
         ptrdiff_t tail = cols - 16 * (vectors - 1);
         __mmask16 last = (__mmask16)((1u << tail) - 1u);
-        const fm_tile512_fn *tiles = (tail <= 8 ? fm_tiles512h : fm_tiles512)[vectors - 1];
+        const fm_tile512_fn *tiles = (tail <= 8 ? (kept ? fm_tiles512hk : fm_tiles512h)
+                                                : (kept ? fm_tiles512k : fm_tiles512))[vectors - 1];
         for (ptrdiff_t i = 0; i < m; i += FM_MR) {
-            ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
-            tiles[rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j, ldy, k, last,
-                            bias ? bias + j : NULL, relu, pf);
+            ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR, b = i / FM_MR;
+            tiles[rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j, ldy,
+                            kept ? kept_at[b + 1] - kept_at[b] : k, last, bias ? bias + j : NULL,
+                            relu, pf, kept ? kept + kept_at[b] : NULL);
         }
         j += cols;
     }
@@ -241,9 +264,11 @@ static FM_AVX512 void fm_sgemm512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const f
 static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                 ptrdiff_t ldx, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
                                 float *y, ptrdiff_t ldy, const float *bias, int relu,
-                                fm_prefetch *pf) {
+                                fm_prefetch *pf, const int32_t *kept, const ptrdiff_t *kept_at) {
     for (ptrdiff_t i = 0; i < m; i += FM_MR) {
-        ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
+        ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR, b = i / FM_MR;
+        const int32_t *list = kept ? kept + kept_at[b] : NULL;
+        ptrdiff_t depth = kept ? kept_at[b + 1] - kept_at[b] : k;
         ptrdiff_t panel = rows <= FM_FEW_ROWS ? 32 : FM_PANEL256;
         for (ptrdiff_t j = 0; j < n; j += panel) {
             ptrdiff_t cols = n - j < panel ? n - j : panel;
@@ -251,8 +276,10 @@ static FM_AVX2 void fm_sgemm256(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
             /* lane l is loaded/stored when its mask word's sign bit is set */
             __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)tail),
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            fm_tiles256[vectors - 1][rows - 1](x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j,
-                                               ldy, k, last, bias ? bias + j : NULL, relu, pf);
+            fm_tile256_fn tile = kept ? fm_tiles256k[vectors - 1][rows - 1]
+                                      : fm_tiles256[vectors - 1][rows - 1];
+            tile(x + i * ldx, ldx, incx, w + j, ldw, y + i * ldy + j, ldy, depth, last,
+                 bias ? bias + j : NULL, relu, pf, list);
         }
     }
 }
@@ -275,25 +302,38 @@ static inline int fm_small_gemm_level(void) {
  * tile is stored: + bias[j] (bias: n floats, or NULL), and max(., 0) when relu (the same bits
  * as that pass over y afterwards: a ReLU maps NaN and -0 to +0 both ways). pf (or NULL): lines
  * to bring into cache meanwhile, one every 4 iterations of a tile's loop over k
- * (csrc/prefetch.h). */
-static inline int fm_sgemm_small(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                                 const float *x, ptrdiff_t ldx, ptrdiff_t incx, const float *w,
-                                 ptrdiff_t ldw, float *y, ptrdiff_t ldy, const float *bias,
-                                 int relu, fm_prefetch *pf) {
+ * (csrc/prefetch.h). kept (or NULL: every p): the p each block of FM_MR rows of x runs over,
+ * block b's kept[kept_at[b] .. kept_at[b + 1]) in increasing order (csrc/kept_inputs.h: where
+ * the block has an x that is not zero, which leaves every output's value as it is over a
+ * finite w). */
+static inline int fm_sgemm_small_kept(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                      const float *x, ptrdiff_t ldx, ptrdiff_t incx,
+                                      const float *w, ptrdiff_t ldw, float *y, ptrdiff_t ldy,
+                                      const float *bias, int relu, fm_prefetch *pf,
+                                      const int32_t *kept, const ptrdiff_t *kept_at) {
 #ifdef FM_SMALL_GEMM_X86
     if (level >= 2) {
-        fm_sgemm512(m, n, k, x, ldx, incx, w, ldw, y, ldy, bias, relu, pf);
+        fm_sgemm512(m, n, k, x, ldx, incx, w, ldw, y, ldy, bias, relu, pf, kept, kept_at);
         return 1;
     }
     if (level == 1) {
-        fm_sgemm256(m, n, k, x, ldx, incx, w, ldw, y, ldy, bias, relu, pf);
+        fm_sgemm256(m, n, k, x, ldx, incx, w, ldw, y, ldy, bias, relu, pf, kept, kept_at);
         return 1;
     }
 #else
     (void)level; (void)m; (void)n; (void)k; (void)x; (void)ldx; (void)incx; (void)w; (void)ldw;
-    (void)y; (void)ldy; (void)bias; (void)relu; (void)pf;
+    (void)y; (void)ldy; (void)bias; (void)relu; (void)pf; (void)kept; (void)kept_at;
 #endif
     return 0;
+}
+
+/* fm_sgemm_small_kept over every p. */
+static inline int fm_sgemm_small(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                 const float *x, ptrdiff_t ldx, ptrdiff_t incx, const float *w,
+                                 ptrdiff_t ldw, float *y, ptrdiff_t ldy, const float *bias,
+                                 int relu, fm_prefetch *pf) {
+    return fm_sgemm_small_kept(level, m, n, k, x, ldx, incx, w, ldw, y, ldy, bias, relu, pf,
+                               NULL, NULL);
 }
 
 #endif

@@ -8,9 +8,9 @@ import numpy as np
 from libc.stdint cimport int32_t
 
 from fastmlp._kernels.blas cimport gemm
-from fastmlp._kernels.small_gemm cimport (FM_PACKED_MIN_ROWS, fm_prefetch, fm_sgemm_packed,
-                                          fm_sgemv_skip_zeros, fm_small_gemm_level,
-                                          fm_sgemm_small)
+from fastmlp._kernels.small_gemm cimport (FM_PACKED_MIN_ROWS, fm_kept, fm_prefetch,
+                                          fm_sgemm_packed, fm_sgemv_skip_zeros,
+                                          fm_small_gemm_level, fm_sgemm_small_kept)
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
@@ -20,15 +20,19 @@ from fastmlp._kernels.codes import (ACTIVATION_CODES, DEFAULT_ALPHA, check_activ
 
 cdef bint forward_gemm(const floating *x, const floating *w, floating *z, Py_ssize_t rows,
                        Py_ssize_t n_in, Py_ssize_t n_out, int level, const floating *bias,
-                       bint relu, fm_prefetch *pf) noexcept nogil:
+                       bint relu, fm_prefetch *pf, const fm_kept *kept) noexcept nogil:
     """z := x·w, by fastmlp's own float32 GEMM at `level` (csrc/small_gemm.h), else by BLAS
     (level 0, float64, or no path for the level in this build). On the own GEMM, + bias (or
     NULL) and max(·, 0) when relu are applied as each tile is stored, and True is returned;
     False: z holds x·w alone (BLAS), and the caller applies them. pf (or NULL): lines the own
-    GEMM brings into cache meanwhile (csrc/prefetch.h; BLAS does not)."""
+    GEMM brings into cache meanwhile (csrc/prefetch.h; BLAS does not). kept (or NULL): the
+    inputs each block of x's rows keeps (csrc/kept_inputs.h, fm_kept_of_rows; the own GEMM
+    skips the others, the same values over a finite w; BLAS reads them all)."""
     if floating is float:
-        if level > 0 and fm_sgemm_small(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z,
-                                        n_out, bias, relu, pf):
+        if level > 0 and fm_sgemm_small_kept(level, rows, n_out, n_in, x, n_in, 1, w, n_out, z,
+                                             n_out, bias, relu, pf,
+                                             kept.idx if kept != NULL else NULL,
+                                             kept.at if kept != NULL else NULL):
             return True
     gemm(False, False, rows, n_out, n_in, <floating>1, x, n_in, w, n_out, <floating>0, z, n_out)
     return False
@@ -36,13 +40,15 @@ cdef bint forward_gemm(const floating *x, const floating *w, floating *z, Py_ssi
 
 cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *dw,
                                Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
-                               int level, fm_prefetch *pf) noexcept nogil:
+                               int level, fm_prefetch *pf, const fm_kept *kept) noexcept nogil:
     """dw := xᵀ·dz (x rows × n_in, dz rows × n_out), by fastmlp's own float32 GEMM at `level`
-    reading xᵀ in place through its strides, else by BLAS (as forward_gemm, pf too)."""
+    reading xᵀ in place through its strides, else by BLAS (as forward_gemm, pf too). kept (or
+    NULL): the rows each block of x's columns keeps (csrc/kept_inputs.h, fm_kept_of_columns)."""
     cdef bint done = False
     if floating is float and level > 0:
-        done = fm_sgemm_small(level, n_in, n_out, rows, x, 1, n_in, dz, n_out, dw, n_out, NULL, 0,
-                              pf)
+        done = fm_sgemm_small_kept(level, n_in, n_out, rows, x, 1, n_in, dz, n_out, dw, n_out,
+                                   NULL, 0, pf, kept.idx if kept != NULL else NULL,
+                                   kept.at if kept != NULL else NULL)
     if not done:
         gemm(True, False, n_in, n_out, rows, <floating>1, x, n_in, dz, n_out, <floating>0, dw,
              n_out)
@@ -51,7 +57,8 @@ cdef void weight_gradient_gemm(const floating *x, const floating *dz, floating *
 cdef void dense_forward(const floating *x, const floating *w, const floating *b, floating *y,
                         floating *pre, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
                         int act, double alpha, int level, fm_prefetch *pf,
-                        const float *packed, int32_t *nonzeros) noexcept nogil:
+                        const float *packed, int32_t *nonzeros,
+                        const fm_kept *kept) noexcept nogil:
     """y := act(x·w + b); b may be NULL. With `pre` (rows × n_out), x·w + b is kept there for
     the backward pass of an activation that needs its input (codes.needs_pre). level: x·w by
     fastmlp's own float32 GEMM at that level (csrc/small_gemm.h; 0 or float64: BLAS); pf as
@@ -60,7 +67,7 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
     packed (or NULL): w packed for `level` (csrc/packed_weights.h), read instead of w from
     FM_PACKED_MIN_ROWS rows on (the same bits). nonzeros (or NULL): scratch of n_in int32
     for one row, whose product then reads only the rows of w where x is not zero
-    (csrc/sparse_row.h: the same values; w must be finite)."""
+    (csrc/sparse_row.h: the same values; w must be finite). kept: as forward_gemm's."""
     cdef floating *z = pre if pre != NULL else y
     cdef bint relu = act == FM_RELU and pre == NULL
     cdef bint done = False
@@ -69,7 +76,7 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
             done = fm_sgemv_skip_zeros(level, n_out, n_in, x, w, n_out, z, b, relu, nonzeros)
         elif packed != NULL and rows >= FM_PACKED_MIN_ROWS and level > 0:
             done = fm_sgemm_packed(level, rows, n_out, n_in, x, n_in, packed, z, n_out, b, relu)
-    if done or forward_gemm(x, w, z, rows, n_in, n_out, level, b, relu, pf):
+    if done or forward_gemm(x, w, z, rows, n_in, n_out, level, b, relu, pf, kept):
         if relu or (act == FM_LINEAR and y == z):
             return
         b = NULL  # added as the tiles were stored
@@ -83,7 +90,7 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *w
                          const floating *y, const floating *pre, floating *dy, floating *dw,
                          floating *db, floating *dx, Py_ssize_t rows, Py_ssize_t n_in,
                          Py_ssize_t n_out, int act, double alpha, int level,
-                         fm_prefetch *pf) noexcept nogil:
+                         fm_prefetch *pf, const fm_kept *kept) noexcept nogil:
     """From dy = dL/dy (overwritten by dL/dz): dw := xᵀ·dz, db := Σ rows of dz, dx := dz·wᵀ;
     dw by fastmlp's own float32 GEMM at `level` (0: BLAS), dx too when `wt` (w transposed,
     n_out × n_in, csrc/transpose.h) is given, else by BLAS reading w.
@@ -91,16 +98,17 @@ cdef void dense_backward(const floating *x, const floating *w, const floating *w
     act' comes from the forward output y (or from `pre`, x·w + b, for the activations that
     need it), so most activations keep no pre-activation; pass act = FM_LINEAR when dy already
     is dL/dz (a loss fused with softmax or sigmoid). dw, db and dx may be NULL (frozen weights;
-    no bias; first layer). pf: as forward_gemm's, for the products on the own GEMM.
+    no bias; first layer). pf: as forward_gemm's, for the products on the own GEMM. kept (or
+    NULL): as weight_gradient_gemm's, for dw.
     """
     if floating is float:
         fm_act_backward_f(dy, dy, y, pre, rows, n_out, act, <float>alpha, db)
     else:
         fm_act_backward_d(dy, dy, y, pre, rows, n_out, act, alpha, db)
     if dw != NULL:
-        weight_gradient_gemm(x, dy, dw, rows, n_in, n_out, level, pf)
+        weight_gradient_gemm(x, dy, dw, rows, n_in, n_out, level, pf, kept)
     if dx != NULL and wt != NULL:
-        forward_gemm(dy, wt, dx, rows, n_out, n_in, level, NULL, False, pf)
+        forward_gemm(dy, wt, dx, rows, n_out, n_in, level, NULL, False, pf, NULL)
     elif dx != NULL:
         gemm(False, True, rows, n_in, n_out, <floating>1, dy, n_out, w, n_out, <floating>0,
              dx, n_in)
@@ -178,7 +186,7 @@ cdef void _forward_typed(const floating[:, ::1] x, const floating[:, ::1] w, b,
         index_ptr = &index[0]
     with nogil:
         dense_forward(&x[0, 0], &w[0, 0], b_ptr, &y[0, 0], pre_ptr, x.shape[0], x.shape[1],
-                      w.shape[1], act, alpha, level, NULL, NULL, index_ptr)
+                      w.shape[1], act, alpha, level, NULL, NULL, index_ptr, NULL)
 
 
 def dense_backward_check(x, w, y, dy, int act, bint want_dx=True, alpha=None, pre=None,
@@ -226,4 +234,4 @@ cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w, wt
         wt_ptr = &w_t[0, 0]
     with nogil:
         dense_backward(&x[0, 0], &w[0, 0], wt_ptr, &y[0, 0], pre_ptr, &dz[0, 0], &dw[0, 0], &db[0],
-                       dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha, level, NULL)
+                       dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha, level, NULL, NULL)

@@ -31,7 +31,10 @@ from fastmlp._kernels.dense cimport (dense_forward, dense_backward, forward_gemm
 from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, FM_PACKED_MIN_ROWS, aligned_floats,
                                           fm_pack_weights, fm_packed_floats, fm_prefetch,
                                           fm_prefetch_init, fm_prefetch_init_window, fm_sgemm_small,
-                                          fm_nonzeros, fm_skip_pays, fm_sgemv_kept,
+                                          fm_sgemm_small_kept,
+                                          fm_nonzeros, fm_skip_pays, fm_sgemv_kept, fm_kept,
+                                          fm_kept_blocks, fm_kept_mask_words, fm_kept_of_rows,
+                                          fm_kept_of_columns,
                                           fm_small_gemm_level)
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
@@ -137,6 +140,11 @@ SPLIT_MIN_MACS = 1 << 21
 # smaller ones leave a sleeping helper to a stream of calls (see _lone_begin).
 cdef Py_ssize_t WAKE_MIN_MACS = 1 << 23
 
+# A training step's first dense products skip the inputs a whole block has zero only where
+# at least 1 in this many of their products go (csrc/kept_inputs.h; _kept_inputs).
+cdef enum:
+    KEEP_MIN_SKIPPED = 8
+
 # What a call hands helper 0 (Network._lone_begin): nothing (WHOLE: not a lone call the rule
 # lets share; ALONE: one that could, with the helper asleep), its columns, or half its rows.
 cdef enum Lone:
@@ -227,6 +235,9 @@ cdef struct Plan:
     int predict_level, train_level
     Py_ssize_t own_gemm_max
     bint solo_transposes         # a lone training thread's dx = dz·Wᵀ on the own GEMM too
+    # a first dense step on the own GEMM skips the inputs a whole block of rows has zero, in
+    # its forward product and its kernel's gradient (csrc/kept_inputs.h; the same values)
+    bint keep_inputs
     Py_ssize_t wt_size           # elements of the Wᵀ buffer (every dense kernel but the first's)
 
 
@@ -240,6 +251,14 @@ cdef struct Scratch:
     void *weights_batch          # the gathered sample weights of a shuffled batch
     void *stats                  # batch normalization's batch statistics, every such step
     void *tmp                    # 2 × max_width, a step's per-column temporaries
+    # the first dense step's kept inputs (csrc/kept_inputs.h), its forward's or its kernel
+    # gradient's in turn, and the rows' bit masks they are made from (NULL: none kept)
+    int32_t *kept
+    Py_ssize_t *kept_at
+    uint64_t *kept_masks
+    # products run over kept lists since the scratch was made (a Call holds a copy of this
+    # struct, so the count lives in the arrays)
+    Py_ssize_t *kept_products
 
 
 cdef enum Op:
@@ -464,6 +483,11 @@ cdef void _point(Scratch *sc, tuple arrays):
     sc.stats = cnp.PyArray_DATA(<cnp.ndarray>arrays[6])
     sc.tmp = cnp.PyArray_DATA(<cnp.ndarray>arrays[7])
     sc.weights_batch = cnp.PyArray_DATA(<cnp.ndarray>arrays[8])
+    # size 0 where the plan keeps no inputs
+    sc.kept = <int32_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[9]) if len(arrays[9]) else NULL
+    sc.kept_at = <Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[10]) if sc.kept else NULL
+    sc.kept_masks = <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[11]) if sc.kept else NULL
+    sc.kept_products = <Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[12])
 
 
 cdef inline bint _well_formed(object arr, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1,
@@ -726,6 +750,7 @@ cdef class Network:
         self.plan.train_level = self.plan.predict_level
         self.plan.own_gemm_max = TRAIN_OWN_GEMM_MAX
         self.plan.solo_transposes = False
+        self.plan.keep_inputs = dtype == np.float32 and checked[0]["kind"] == DENSE
         self.plan.wt_size = transposed
         self._wt = None
         self._team_arrays = None
@@ -928,6 +953,29 @@ cdef class Network:
         reading a transpose of the weights it refreshes after each update (else BLAS reads W)."""
         return self.plan.solo_transposes
 
+    @property
+    def keeps_inputs(self) -> bool:
+        """Whether a first dense step on fastmlp's own GEMM skips, in its forward product and
+        its kernel's gradient, the inputs that a whole block of 6 rows (6 inputs) has zero
+        (csrc/kept_inputs.h): the same values; float32 models whose first layer is Dense."""
+        return self.plan.keep_inputs
+
+    @property
+    def kept_products(self) -> int:
+        """For tests: how many first-layer products of training steps the calling thread ran
+        over kept lists since its scratch was made (keeps_inputs)."""
+        return self._scratch.kept_products[0] if self.capacity else 0
+
+    def set_keeps_inputs(self, bint keep):
+        """For tests and the benchmark: keeps_inputs on (where the model allows it) or off."""
+        if self._busy:
+            raise RuntimeError("set_keeps_inputs while a training call runs")
+        allowed = not self.is_double and self.plan.n_steps > 0 and self.plan.steps[0].kind == DENSE
+        self.plan.keep_inputs = keep and allowed
+        self.capacity = 0  # scratch made again, with (or without) room for the lists
+        self._team_arrays = None
+        self._team_key = None
+
     def set_train_gemm_max(self, Py_ssize_t macs, bint transposes=False):
         """Sets train_gemm_max and solo_transposes (the engine's rule: engine.TRAIN_GEMM)."""
         if macs < 0:
@@ -1037,12 +1085,20 @@ cdef class Network:
     cdef tuple _new_scratch(self, Py_ssize_t rows):
         """The arrays of training scratch for batches of up to `rows` rows (see _point)."""
         units, width = self.plan.total_units, self.plan.max_width
+        cdef Py_ssize_t n_in = self.plan.n_inputs, lists = 0, blocks = 0, masks = 0
+        if self.plan.keep_inputs:
+            # the forward's lists (blocks of rows, each of n_in) or the gradient's (blocks
+            # of inputs, each of rows), one at a time
+            lists = max(fm_kept_blocks(rows) * n_in, fm_kept_blocks(n_in) * rows)
+            blocks = max(fm_kept_blocks(rows), fm_kept_blocks(n_in)) + 1
+            masks = rows * fm_kept_mask_words(n_in)
         return (np.empty(rows * units, self.dtype), np.empty(rows * width, self.dtype),
                 np.empty(rows * width, self.dtype),
-                np.empty(rows * self.plan.n_inputs, self.dtype), np.empty(rows, np.int32),
+                np.empty(rows * n_in, self.dtype), np.empty(rows, np.int32),
                 np.empty(rows * self.plan.n_outputs, self.dtype),
                 np.zeros(self.plan.stats_size, self.dtype), np.zeros(2 * width, self.dtype),
-                np.empty(rows, self.dtype))
+                np.empty(rows, self.dtype), np.empty(lists, np.int32),
+                np.empty(blocks, np.intp), np.empty(masks, np.uint64), np.zeros(1, np.intp))
 
     cdef void _reserve(self, Py_ssize_t rows) except *:
         """Training scratch for batches of up to `rows` rows, allocated once per size."""
@@ -1856,6 +1912,33 @@ cdef inline bint _constrained(const Plan *plan) noexcept nogil:
     return False
 
 
+cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floating *x,
+                                 Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t ldx, int level,
+                                 bint gradient) noexcept nogil:
+    """kept := the inputs x (rows × n_in at a row stride of ldx: a batch's first dense
+    step's, or a unit team member's columns of it) keeps, for the forward product (blocks of
+    rows) or, with gradient, the kernel's gradient (blocks of inputs), in sc's lists
+    (csrc/kept_inputs.h); NULL where none are skipped: float64, BLAS (level 0), no lists (the
+    plan keeps no inputs), or fewer than one in KEEP_MIN_SKIPPED of the products skipped (the
+    lists would cost more than they save)."""
+    cdef Py_ssize_t total = -1, dense = 0
+    if floating is float:
+        if level > 0 and sc.kept != NULL:
+            if gradient:
+                total = fm_kept_of_columns(level, x, rows, n_in, ldx, sc.kept, sc.kept_at,
+                                           sc.kept_masks)
+                dense = fm_kept_blocks(n_in) * rows
+            else:
+                total = fm_kept_of_rows(level, x, rows, n_in, ldx, sc.kept, sc.kept_at)
+                dense = fm_kept_blocks(rows) * n_in
+    if total < 0 or dense - total < dense // KEEP_MIN_SKIPPED:
+        return NULL
+    kept.idx = sc.kept
+    kept.at = sc.kept_at
+    sc.kept_products[0] += 1
+    return kept
+
+
 cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *params,
                               const floating *wt, floating *grads, const floating *x,
                               const int32_t *labels, const floating *targets,
@@ -1881,18 +1964,22 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
     cdef const floating *wt_l
     cdef const Step *s
     cdef Py_ssize_t l, i, j, n, last = plan.n_steps - 1
-    cdef int act
+    cdef int act, level
     cdef double loss_sum, activity = 0, weight_penalty = 0
     cdef floating share
+    cdef fm_kept kept
 
     for l in range(plan.n_steps):
         s = &plan.steps[l]
         inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
         out = acts + s.out_off * rows
         if s.kind == DENSE:
+            level = _train_level(plan, rows, s)
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
-                          s.n_out, s.act, s.alpha, _train_level(plan, rows, s), ahead, NULL, NULL)
+                          s.n_out, s.act, s.alpha, level, ahead, NULL, NULL,
+                          _kept_inputs(&kept, sc, x, rows, s.n_in, s.n_in, level, False)
+                          if l == 0 else NULL)
             activity += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
@@ -1928,11 +2015,14 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
         if s.kind == DENSE:
             _penalty(out, rows * n, s.activity_l1, s.activity_l2, delta, 1.0 / batch_rows)
             wt_l = wt + s.wt_off if wt != NULL and s.wt_off >= 0 else NULL
+            level = _train_level(plan, rows, s)
             dense_backward(inp, params + s.w_off, wt_l, out,
                            acts + s.pre_off * rows if s.pre_off >= 0 else NULL, delta,
                            NULL if s.frozen else grads + s.w_off,
                            NULL if s.frozen else _at(grads, s.b_off), other if l > 0 else NULL,
-                           rows, s.n_in, n, act, s.alpha, _train_level(plan, rows, s), ahead)
+                           rows, s.n_in, n, act, s.alpha, level, ahead,
+                           _kept_inputs(&kept, sc, x, rows, s.n_in, s.n_in, level, True)
+                           if l == 0 and not s.frozen else NULL)
         elif s.kind == BATCH_NORM and s.frozen:
             if l == 0:
                 break
@@ -2007,17 +2097,17 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
                 continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             forward_gemm(inp, params + s.w_off, acts + s.out_off * rows, rows, s.n_in, s.n_out,
-                         _train_level(plan, rows, s), NULL, False, NULL)
+                         _train_level(plan, rows, s), NULL, False, NULL, NULL)
         for l in range(plan.n_steps - 1, -1, -1):
             s = &plan.steps[l]
             if s.kind != DENSE:
                 continue
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
             weight_gradient_gemm(inp, delta, grads + s.w_off, rows, s.n_in, s.n_out,
-                                 _train_level(plan, rows, s), NULL)
+                                 _train_level(plan, rows, s), NULL, NULL)
             if l > 0 and c.wt != NULL and s.wt_off >= 0:
                 forward_gemm(delta, <floating *>c.wt + s.wt_off, other, rows, s.n_out, s.n_in,
-                             _train_level(plan, rows, s), NULL, False, NULL)
+                             _train_level(plan, rows, s), NULL, False, NULL, NULL)
             elif l > 0:
                 gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
                      params + s.w_off, s.n_out, <floating>0, other, s.n_in)
@@ -2376,6 +2466,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef Fault fault
     cdef fm_prefetch pf
     cdef fm_prefetch *ahead
+    cdef fm_kept kept
+    cdef const fm_kept *kp
     deltas[0] = <float *>sc.delta_a
     deltas[1] = <float *>sc.delta_b
     for l in range(plan.n_steps):
@@ -2407,9 +2499,12 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             part = <float *>me.parts + (di % 2) * part_size
             if u1 > u0 and me.fault == OK:
                 inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
-                fm_sgemm_small(level, rows, n, u1 - u0, inp + u0, n_in, 1,
-                               params + s.w_off + u0 * n, n, part, n, NULL, 0,
-                               ahead if l == 0 else NULL)
+                kp = (_kept_inputs(&kept, &me.scratch, inp + u0, rows, u1 - u0, n_in, level,
+                                   False) if l == 0 else NULL)
+                fm_sgemm_small_kept(level, rows, n, u1 - u0, inp + u0, n_in, 1,
+                                    params + s.w_off + u0 * n, n, part, n, NULL, 0,
+                                    ahead if l == 0 else NULL, kp.idx if kp != NULL else NULL,
+                                    kp.at if kp != NULL else NULL)
             fm_team_barrier_wait(&team.barrier)
             if l == 0:
                 # every member reads the same faults, so every member takes the same way out
@@ -2487,8 +2582,12 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             nu = u1 - u0
             if nu > 0:
                 inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
-                fm_sgemm_small(level, nu, n, rows, inp + u0, 1, n_in, d, n,
-                               grads + s.w_off + u0 * n, n, NULL, 0, ahead if l == 0 else NULL)
+                kp = _kept_inputs(&kept, &me.scratch, inp + u0, rows, nu, n_in, level,
+                                  True) if l == 0 else NULL
+                fm_sgemm_small_kept(level, nu, n, rows, inp + u0, 1, n_in, d, n,
+                                    grads + s.w_off + u0 * n, n, NULL, 0,
+                                    ahead if l == 0 else NULL, kp.idx if kp != NULL else NULL,
+                                    kp.at if kp != NULL else NULL)
                 if l > 0:
                     # this member's units of dx, back through the dropout steps between (their
                     # masks on these units), then the activation's derivative and bias
@@ -2588,7 +2687,7 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
                           s.n_out, s.act, s.alpha, plan.predict_level, NULL,
                           c.packed + c.packed_at[l]
                           if c.packed != NULL and c.packed_at[l] >= 0 else NULL,
-                          <int32_t *>tmp if c.skip_zeros and rows == 1 else NULL)
+                          <int32_t *>tmp if c.skip_zeros and rows == 1 else NULL, NULL)
             if activity != NULL:
                 activity[0] += _penalty(dst, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
@@ -2690,7 +2789,7 @@ cdef void _wide_forward(const Call *c, float *params) noexcept nogil:
             else:
                 dense_forward(inp, params + s.w_off, _at(params, s.b_off), <float *>c.out,
                               NULL, c.rows, s.n_in, s.n_out, s.act, s.alpha,
-                              plan.predict_level, NULL, NULL, nonzeros)
+                              plan.predict_level, NULL, NULL, nonzeros, NULL)
             return
         if s.kind == DROPOUT:
             continue

@@ -1,9 +1,9 @@
 # Declarations of csrc/small_gemm.h, fastmlp's own float32 GEMM (inference and training), of
 # csrc/prefetch.h, the lines it brings into cache meanwhile, and of csrc/packed_weights.h, the
-# weights packed for it (inference), and of csrc/sparse_row.h, its one-row product that skips
-# the zeros of x.
+# weights packed for it (inference), of csrc/sparse_row.h, its one-row product that skips
+# the zeros of x, and of csrc/kept_inputs.h, the lists of inputs a block of rows keeps.
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 
 cdef extern from "prefetch.h" nogil:
@@ -24,6 +24,26 @@ cdef extern from "small_gemm.h" nogil:
     int fm_sgemm_small(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *x,
                        Py_ssize_t ldx, Py_ssize_t incx, const float *w, Py_ssize_t ldw, float *y,
                        Py_ssize_t ldy, const float *bias, int relu, fm_prefetch *pf)
+
+
+cdef extern from "small_gemm.h" nogil:
+    int fm_sgemm_small_kept(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *x,
+                            Py_ssize_t ldx, Py_ssize_t incx, const float *w, Py_ssize_t ldw,
+                            float *y, Py_ssize_t ldy, const float *bias, int relu,
+                            fm_prefetch *pf, const int32_t *kept, const Py_ssize_t *kept_at)
+
+
+cdef extern from "kept_inputs.h" nogil:
+    ctypedef struct fm_kept:
+        const int32_t *idx
+        const Py_ssize_t *at
+    Py_ssize_t fm_kept_blocks(Py_ssize_t count)
+    Py_ssize_t fm_kept_mask_words(Py_ssize_t n)
+    Py_ssize_t fm_kept_of_rows(int level, const float *x, Py_ssize_t m, Py_ssize_t k,
+                               Py_ssize_t ldx, int32_t *kept, Py_ssize_t *kept_at)
+    Py_ssize_t fm_kept_of_columns(int level, const float *x, Py_ssize_t rows, Py_ssize_t n,
+                                  Py_ssize_t ldx, int32_t *kept, Py_ssize_t *kept_at,
+                                  uint64_t *masks)
 
 
 cdef extern from "sparse_row.h" nogil:

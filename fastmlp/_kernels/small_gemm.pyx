@@ -5,14 +5,15 @@ zeros of x (csrc/sparse_row.h). The network calls the C functions directly."""
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 from fastmlp._kernels.checks import check_array, check_matrix
-from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, fm_pack_weights, fm_packed_floats,
-                                          fm_prefetch, fm_prefetch_init, fm_prefetch_init_window,
-                                          fm_prefetch_step,
+from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, fm_kept_blocks, fm_kept_mask_words,
+                                          fm_kept_of_columns, fm_kept_of_rows, fm_pack_weights,
+                                          fm_packed_floats, fm_prefetch, fm_prefetch_init,
+                                          fm_prefetch_init_window, fm_prefetch_step,
                                           fm_sgemm_packed, fm_sgemv_skip_zeros,
-                                          fm_small_gemm_level, fm_sgemm_small)
+                                          fm_small_gemm_level, fm_sgemm_small_kept)
 
 cnp.import_array()
 
@@ -43,14 +44,15 @@ cdef int _hook_level(int level) except -1:
 
 
 def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, bias=None,
-                     bint relu=False):
+                     bint relu=False, kept=None):
     """Test hook: y := op(x)·w for C-contiguous float32 matrices, op(x) (m, k) — x, or xᵀ with
     trans_x (x then (k, m), read in place through its strides) — w (k, n), y (m, n), at `level`
     (default: this CPU's; a level above it is refused). Returns False, y untouched, when this
     build has no path for the level. With prefetch=(matrix, rows) (a C-contiguous 2-D array and
     int64 row indices), the GEMM brings those rows' lines into cache meanwhile and the hook
     returns (done, lines the GEMM touched). bias (n,) float32 and relu: y := max(op(x)·w + bias,
-    0) as the tiles are stored."""
+    0) as the tiles are stored. kept=(idx, at) (of kept_inputs_check for this x and trans_x):
+    each block of 6 rows of op(x) runs over its listed depth indices only."""
     for name, arr in (("x", x), ("w", w), ("y", y)):
         check_matrix(arr, name, np.float32, writeable=name == "y")
     cdef Py_ssize_t m = x.shape[1] if trans_x else x.shape[0]
@@ -72,13 +74,54 @@ def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, b
     cdef const float *xp = &xv[0, 0] if x.size else NULL
     cdef const float *wp = &wv[0, 0] if w.size else NULL
     cdef float *yp = &yv[0, 0] if y.size else NULL
+    cdef const int32_t[::1] kept_idx
+    cdef const Py_ssize_t[::1] kept_at
+    cdef const int32_t *idx = NULL
+    cdef const Py_ssize_t *at = NULL
+    if kept is not None:
+        kept_idx, kept_at = kept
+        blocks = fm_kept_blocks(m)
+        if (len(kept_at) != blocks + 1 or kept_at[0] != 0 or len(kept_idx) < kept_at[blocks]
+                or any(kept_at[b] > kept_at[b + 1] for b in range(blocks))
+                or not all(0 <= i < k for i in kept_idx[:kept_at[blocks]])):
+            raise ValueError("`kept` must be kept_inputs_check's lists for this x")
+        idx = &kept_idx[0] if len(kept_idx) else NULL
+        at = &kept_at[0]
     with nogil:
-        done = fm_sgemm_small(level, m, n, k, xp, ldx, incx, wp, n, yp, n, bp, relu, pfp)
+        done = fm_sgemm_small_kept(level, m, n, k, xp, ldx, incx, wp, n, yp, n, bp, relu, pfp,
+                                   idx, at)
     if pfp == NULL:
         return done != 0
     cdef Py_ssize_t untouched = _count_lines(&pf)
     _prefetch_of(&pf, prefetch)
     return done != 0, _count_lines(&pf) - untouched
+
+
+def kept_inputs_check(x, int level=-1, bint columns=False):
+    """Test hook: the kept lists of a C-contiguous float32 matrix x (rows × n), as
+    (idx int32, at intp): for each block of 6 rows of x (columns: of 6 columns, the blocks of
+    xᵀ), the column (row) indices where one of the block's elements is not zero, block b's
+    idx[at[b]:at[b + 1]] (csrc/kept_inputs.h); None where there is no path at `level`.
+    idx is 16 longer than the lists' room and filled with -1 (writes past it show there)."""
+    check_matrix(x, "x", np.float32)
+    level = _hook_level(level)
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
+    cdef Py_ssize_t m = n if columns else rows, k = rows if columns else n
+    blocks = fm_kept_blocks(m)
+    cdef cnp.ndarray idx = np.full(blocks * k + 16, -1, np.int32)
+    cdef cnp.ndarray at = np.zeros(blocks + 1, np.intp)
+    cdef cnp.ndarray masks = np.zeros(max(1, rows * fm_kept_mask_words(n)), np.uint64)
+    cdef const float[:, ::1] xv = x
+    cdef const float *xp = &xv[0, 0] if x.size else NULL
+    cdef Py_ssize_t total
+    if columns:
+        total = fm_kept_of_columns(level, xp, rows, n, n, <int32_t *>cnp.PyArray_DATA(idx),
+                                   <Py_ssize_t *>cnp.PyArray_DATA(at),
+                                   <uint64_t *>cnp.PyArray_DATA(masks))
+    else:
+        total = fm_kept_of_rows(level, xp, rows, n, n, <int32_t *>cnp.PyArray_DATA(idx),
+                                <Py_ssize_t *>cnp.PyArray_DATA(at))
+    return None if total < 0 else (idx, at)
 
 
 def packed_floats(int level, Py_ssize_t k, Py_ssize_t n) -> int:
