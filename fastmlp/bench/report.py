@@ -153,8 +153,9 @@ def text(results: dict[str, Any]) -> str:
         for name, why in run["missing"].items():
             out.append(f"{name}: {why}")
         out.append("Training throughput, samples/s (median of timed epochs, Adam, float32; ceiling = the "
-                   "step's GEMMs alone; %peak = the step's FLOPs at fastmlp's rate against sgemm's; "
-                   "min and max per figure in results.json):")
+                   "step's GEMMs alone, all of their products (fit's first layer skips those of "
+                   "inputs zero across a tile's block); %peak = the step's FLOPs at fastmlp's rate "
+                   "against sgemm's; min and max per figure in results.json):")
         out.extend(_training_table(run))
         zeros = run["data"].get("one_sample_zero_fraction")
         out.append("Inference: one-sample latency and batch-1024 throughput (every engine's calls "
