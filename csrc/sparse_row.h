@@ -14,8 +14,8 @@
  * are zero (reading nearly all of w through an index list gains nothing over the tile), where
  * this build has no path for `level`, and for k past what an int32 index holds.
  *
- * GCC/Clang on x86-64: AVX-512 (the indices of x's non-zero elements by vcompressps, 16 at a
- * time) and AVX2 with FMA (8 at a time, from a movemask).
+ * GCC/Clang on x86-64: AVX-512 and AVX2 with FMA (the indices of x's non-zero elements as
+ * csrc/kept_inputs.h lists them for a block of one row).
  */
 #ifndef FASTMLP_SPARSE_ROW_H
 #define FASTMLP_SPARSE_ROW_H
@@ -23,50 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kept_inputs.h"
 #include "small_gemm.h"
 
 /* Skip x's zeros only where at least 1 in this many of its elements are zero. */
 #define FM_SKIP_MIN_ZEROS 8
 
 #ifdef FM_SMALL_GEMM_X86
-
-/* idx[0..count) := the p in [0, k) with x[p] != 0 (NaN included), in order; returns count.
- * idx holds k int32. */
-static FM_AVX512 ptrdiff_t fm_nonzeros512(const float *x, ptrdiff_t k, int32_t *idx) {
-    ptrdiff_t count = 0;
-    __m512i at = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i step = _mm512_set1_epi32(16);
-    for (ptrdiff_t p = 0; p < k; p += 16) {
-        __mmask16 in = k - p >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - p)) - 1u);
-        __m512 v = _mm512_maskz_loadu_ps(in, x + p);
-        __mmask16 kept = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        int n = __builtin_popcount((unsigned)kept);
-        /* compressed into a register, then a masked store: a compress straight to memory is
-         * microcoded and slow on Zen 4 */
-        _mm512_mask_storeu_epi32(idx + count, (__mmask16)((1u << n) - 1u),
-                                 _mm512_maskz_compress_epi32(kept, at));
-        count += n;
-        at = _mm512_add_epi32(at, step);
-    }
-    return count;
-}
-
-static FM_AVX2 ptrdiff_t fm_nonzeros256(const float *x, ptrdiff_t k, int32_t *idx) {
-    ptrdiff_t count = 0, p = 0;
-    for (; p + 8 <= k; p += 8) {
-        unsigned kept = (unsigned)_mm256_movemask_ps(
-            _mm256_cmp_ps(_mm256_loadu_ps(x + p), _mm256_setzero_ps(), _CMP_NEQ_UQ));
-        while (kept) {
-            idx[count++] = (int32_t)(p + __builtin_ctz(kept));
-            kept &= kept - 1;
-        }
-    }
-    for (; p < k; p++) {
-        idx[count] = (int32_t)p;
-        count += !(x[p] == 0.0f);
-    }
-    return count;
-}
 
 /* One panel of V vectors of columns (the last masked to `last`), over the kept rows. */
 #define FM_ROW512S(V)                                                                           \
@@ -165,17 +128,11 @@ static FM_AVX2 void fm_sgemv256s(ptrdiff_t n, const float *x, const int32_t *idx
 #endif
 
 /* idx[0..count) := the p in [0, k) with x[p] != 0 (NaN included), in order (idx: scratch of
- * k int32); returns count, or -1 where this build has no path for `level` or k is past what
- * an int32 holds (idx untouched). */
+ * k int32): the kept list of one row (csrc/kept_inputs.h); returns count, or -1 where this
+ * build has no path for `level` or k is past what an int32 holds (idx untouched). */
 static inline ptrdiff_t fm_nonzeros(int level, const float *x, ptrdiff_t k, int32_t *idx) {
-#ifdef FM_SMALL_GEMM_X86
-    if (level < 1 || k < 0 || k > INT32_MAX)
-        return -1;
-    return level >= 2 ? fm_nonzeros512(x, k, idx) : fm_nonzeros256(x, k, idx);
-#else
-    (void)level; (void)x; (void)k; (void)idx;
-    return -1;
-#endif
+    ptrdiff_t at[2];
+    return fm_kept_of_rows(level, x, 1, k, k, idx, at);
 }
 
 /* Whether reading the count rows of fm_nonzeros instead of all k pays (see above). */
