@@ -92,16 +92,19 @@ static inline void fm_pack_weights(int level, ptrdiff_t k, ptrdiff_t n, const fl
 #ifdef FM_SMALL_GEMM_X86
 static FM_AVX512 void fm_sgemm512_packed(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                          ptrdiff_t ldx, const float *packed, float *y,
-                                         ptrdiff_t ldy, const float *bias, int relu) {
+                                         ptrdiff_t ldy, const float *bias, int relu,
+                                         const int32_t *kept, const ptrdiff_t *kept_at) {
     ptrdiff_t first, cols, width;
     for (ptrdiff_t q = 0; fm_packed_panel(2, n, q, &first, &cols, &width); q++) {
         ptrdiff_t vectors = width / 16, tail = cols - 16 * (vectors - 1);
         __mmask16 last = (__mmask16)((1u << tail) - 1u);
-        const fm_tile512_fn *tiles = (tail <= 8 ? fm_tiles512h : fm_tiles512)[vectors - 1];
+        const fm_tile512_fn *tiles = (tail <= 8 ? (kept ? fm_tiles512hk : fm_tiles512h)
+                                                : (kept ? fm_tiles512k : fm_tiles512))[vectors - 1];
         for (ptrdiff_t i = 0; i < m; i += FM_MR) {
-            ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
-            tiles[rows - 1](x + i * ldx, ldx, 1, packed, width, y + i * ldy + first, ldy, k, last,
-                            bias ? bias + first : NULL, relu, NULL, NULL);
+            ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR, b = i / FM_MR;
+            tiles[rows - 1](x + i * ldx, ldx, 1, packed, width, y + i * ldy + first, ldy,
+                            kept ? kept_at[b + 1] - kept_at[b] : k, last,
+                            bias ? bias + first : NULL, relu, NULL, kept ? kept + kept_at[b] : NULL);
         }
         packed += k * width;
     }
@@ -109,43 +112,56 @@ static FM_AVX512 void fm_sgemm512_packed(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, 
 
 static FM_AVX2 void fm_sgemm256_packed(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x,
                                        ptrdiff_t ldx, const float *packed, float *y,
-                                       ptrdiff_t ldy, const float *bias, int relu) {
+                                       ptrdiff_t ldy, const float *bias, int relu,
+                                       const int32_t *kept, const ptrdiff_t *kept_at) {
     /* as fm_sgemm256: each block of rows through every panel */
     for (ptrdiff_t i = 0; i < m; i += FM_MR) {
-        ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR;
+        ptrdiff_t rows = m - i < FM_MR ? m - i : FM_MR, b = i / FM_MR;
+        const int32_t *list = kept ? kept + kept_at[b] : NULL;
+        ptrdiff_t depth = kept ? kept_at[b + 1] - kept_at[b] : k;
         ptrdiff_t first, cols, width;
         for (ptrdiff_t q = 0; fm_packed_panel(1, n, q, &first, &cols, &width); q++) {
             ptrdiff_t vectors = (cols + 7) / 8, tail = cols - 8 * (vectors - 1);
             __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)tail),
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            fm_tiles256[vectors - 1][rows - 1](x + i * ldx, ldx, 1, packed + q * k * width, width,
-                                               y + i * ldy + first, ldy, k, last,
-                                               bias ? bias + first : NULL, relu, NULL, NULL);
+            fm_tile256_fn tile = kept ? fm_tiles256k[vectors - 1][rows - 1]
+                                      : fm_tiles256[vectors - 1][rows - 1];
+            tile(x + i * ldx, ldx, 1, packed + q * k * width, width, y + i * ldy + first, ldy,
+                 depth, last, bias ? bias + first : NULL, relu, NULL, list);
         }
     }
 }
 #endif
 
 /* y := x·w (+ bias, max(., 0) when relu, as fm_sgemm_small) from w packed by fm_pack_weights
- * at `level`; x row-major (row stride ldx). Returns 0 (y untouched) when this build has no
- * packed path at that level. */
-static inline int fm_sgemm_packed(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                                  const float *x, ptrdiff_t ldx, const float *packed, float *y,
-                                  ptrdiff_t ldy, const float *bias, int relu) {
+ * at `level`; x row-major (row stride ldx). kept (or NULL): each block of FM_MR rows of x over
+ * its list only, as fm_sgemm_small_kept. Returns 0 (y untouched) when this build has no packed
+ * path at that level. */
+static inline int fm_sgemm_packed_kept(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                       const float *x, ptrdiff_t ldx, const float *packed,
+                                       float *y, ptrdiff_t ldy, const float *bias, int relu,
+                                       const int32_t *kept, const ptrdiff_t *kept_at) {
 #ifdef FM_SMALL_GEMM_X86
     if (level >= 2) {
-        fm_sgemm512_packed(m, n, k, x, ldx, packed, y, ldy, bias, relu);
+        fm_sgemm512_packed(m, n, k, x, ldx, packed, y, ldy, bias, relu, kept, kept_at);
         return 1;
     }
     if (level == 1) {
-        fm_sgemm256_packed(m, n, k, x, ldx, packed, y, ldy, bias, relu);
+        fm_sgemm256_packed(m, n, k, x, ldx, packed, y, ldy, bias, relu, kept, kept_at);
         return 1;
     }
 #else
     (void)level; (void)m; (void)n; (void)k; (void)x; (void)ldx; (void)packed; (void)y; (void)ldy;
-    (void)bias; (void)relu;
+    (void)bias; (void)relu; (void)kept; (void)kept_at;
 #endif
     return 0;
+}
+
+/* fm_sgemm_packed_kept over every p. */
+static inline int fm_sgemm_packed(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                  const float *x, ptrdiff_t ldx, const float *packed, float *y,
+                                  ptrdiff_t ldy, const float *bias, int relu) {
+    return fm_sgemm_packed_kept(level, m, n, k, x, ldx, packed, y, ldy, bias, relu, NULL, NULL);
 }
 
 #endif

@@ -146,3 +146,27 @@ def test_only_float32_models_whose_first_layer_is_dense_keep_inputs():
         assert not _fit_weights(x.astype(np.float64), y, True)[1].keeps_inputs
     finally:
         config.set_floatx("float32")
+
+
+@needs_kernel
+def test_inference_passes_over_lists_give_the_values_without_them():
+    """A pass of several rows over the published (finite) weights runs its first product over
+    each block's list, packed or in place; the same weights read as a copy (no lists, never
+    packed) give the same values."""
+    fastmlp.utils.set_random_seed(6)
+    model = fastmlp.Sequential([fastmlp.Input(shape=(784,)),
+                                fastmlp.layers.Dense(300, activation="relu"),
+                                fastmlp.layers.Dense(10, activation="softmax")])
+    network = model.engine.network
+    config.set_num_threads(1)
+    try:
+        for rows in (2, 3, 7, 64, 1024):
+            x = _images(rows, 784, 0.5, seed=rows)
+            copy = model.engine.published.copy()
+            for _ in range(5):  # the published weights are packed after a few calls
+                listed = model.predict_on_batch(x)
+                plain = network.predict_fast(copy, x, 1 << 20)
+                np.testing.assert_array_equal(listed, plain, err_msg=str(rows))
+            assert network.packed == (rows >= 3)
+    finally:
+        config.set_num_threads(None)

@@ -68,6 +68,7 @@ M = {
  "kept-columns-shifted-block": ("csrc/kept_inputs.h", "count += ((word >> (j % 8)) & block) != 0;", "count += ((word >> ((j + 1) % 8)) & block) != 0;", "tests/test_kept_inputs.py -k 'lists or fit'"),
  "kept-tiles-read-block-0": ("csrc/small_gemm.h", "relu, pf, kept ? kept + kept_at[b] : NULL);", "relu, pf, kept ? kept + kept_at[0] : NULL);", "tests/test_kept_inputs.py -k 'products or fit'"),
  "kept-fit-never-skips": ("fastmlp/_kernels/network.pyx", "    if floating is float:\n        if level > 0 and sc.kept != NULL:", "    if floating is float:\n        if False:", "tests/test_kept_inputs.py -k fit"),
+ "kept-packed-reads-block-0": ("csrc/packed_weights.h", "relu, NULL, kept ? kept + kept_at[b] : NULL);", "relu, NULL, kept ? kept + kept_at[0] : NULL);", "tests/test_kept_inputs.py -k inference"),
  "dropout-in-inference": ("fastmlp/_kernels/network.pyx", "        if s.kind == DROPOUT:\n            if l == last:", "        if False:\n            if l == last:", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
  "activation-step-backward-skipped": ("fastmlp/_kernels/network.pyx", "            _activate_backward(other, delta, out, inp, rows, n, act, s.alpha)", "            _activate_backward(other, delta, out, inp, rows, n, 0, s.alpha)", "tests/test_layer_steps.py"),
  "weights-gathered-by-position": ("fastmlp/_kernels/network.pyx", "            w_batch[i] = weights[src]", "            w_batch[i] = weights[start + i]", "tests/test_training.py -k zero_weighted"),

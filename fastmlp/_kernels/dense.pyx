@@ -9,7 +9,7 @@ from libc.stdint cimport int32_t
 
 from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.small_gemm cimport (FM_PACKED_MIN_ROWS, fm_kept, fm_prefetch,
-                                          fm_sgemm_packed, fm_sgemv_skip_zeros,
+                                          fm_sgemm_packed_kept, fm_sgemv_skip_zeros,
                                           fm_small_gemm_level, fm_sgemm_small_kept)
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d)
@@ -67,7 +67,8 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
     packed (or NULL): w packed for `level` (csrc/packed_weights.h), read instead of w from
     FM_PACKED_MIN_ROWS rows on (the same bits). nonzeros (or NULL): scratch of n_in int32
     for one row, whose product then reads only the rows of w where x is not zero
-    (csrc/sparse_row.h: the same values; w must be finite). kept: as forward_gemm's."""
+    (csrc/sparse_row.h: the same values; w must be finite). kept: as forward_gemm's (packed or
+    in place)."""
     cdef floating *z = pre if pre != NULL else y
     cdef bint relu = act == FM_RELU and pre == NULL
     cdef bint done = False
@@ -75,7 +76,9 @@ cdef void dense_forward(const floating *x, const floating *w, const floating *b,
         if nonzeros != NULL and rows == 1 and level > 0:
             done = fm_sgemv_skip_zeros(level, n_out, n_in, x, w, n_out, z, b, relu, nonzeros)
         elif packed != NULL and rows >= FM_PACKED_MIN_ROWS and level > 0:
-            done = fm_sgemm_packed(level, rows, n_out, n_in, x, n_in, packed, z, n_out, b, relu)
+            done = fm_sgemm_packed_kept(level, rows, n_out, n_in, x, n_in, packed, z, n_out, b,
+                                        relu, kept.idx if kept != NULL else NULL,
+                                        kept.at if kept != NULL else NULL)
     if done or forward_gemm(x, w, z, rows, n_in, n_out, level, b, relu, pf, kept):
         if relu or (act == FM_LINEAR and y == z):
             return

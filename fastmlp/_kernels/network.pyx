@@ -2673,6 +2673,9 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
     cdef const Step *s
     cdef Py_ssize_t l, last = plan.n_steps - 1
     cdef int half = 0
+    cdef fm_kept kept
+    cdef const fm_kept *kp
+    cdef void *lists = NULL
     for l in range(plan.n_steps):
         s = &plan.steps[l]
         if s.kind == DROPOUT:
@@ -2683,11 +2686,15 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
         dst = out if l == last else work + half * chunk * plan.max_hidden
         half ^= 1
         if s.kind == DENSE:
+            # a pass of several rows over finite weights skips, in its first product, the
+            # inputs a block of rows has zero (one row: its zeros, in tmp)
+            kp = (_kept_pass(&kept, &lists, x, rows, s.n_in, plan.predict_level)
+                  if l == 0 and rows > 1 and c.skip_zeros else NULL)
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), dst, NULL, rows, s.n_in,
                           s.n_out, s.act, s.alpha, plan.predict_level, NULL,
                           c.packed + c.packed_at[l]
                           if c.packed != NULL and c.packed_at[l] >= 0 else NULL,
-                          <int32_t *>tmp if c.skip_zeros and rows == 1 else NULL, NULL)
+                          <int32_t *>tmp if c.skip_zeros and rows == 1 else NULL, kp)
             if activity != NULL:
                 activity[0] += _penalty(dst, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
@@ -2695,6 +2702,27 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
         else:
             _batch_norm_inference(s, params, inp, dst, rows, tmp)
         inp = dst
+    free(lists)
+
+
+cdef const fm_kept *_kept_pass(fm_kept *kept, void **lists, const floating *x, Py_ssize_t rows,
+                               Py_ssize_t n_in, int level) noexcept nogil:
+    """kept := the inputs each block of an inference pass's rows x (rows × n_in) keeps for its
+    first product, in lists allocated here (*lists: the caller frees it); NULL where none are
+    skipped: float64, BLAS, no memory, or under one in KEEP_MIN_SKIPPED products skipped."""
+    cdef Py_ssize_t blocks = fm_kept_blocks(rows), total = -1, dense = blocks * n_in
+    if floating is float:
+        if level > 0:
+            # the lists, then their blocks' bounds (Py_ssize_t-aligned after them)
+            lists[0] = malloc(((dense + 1) // 2 + blocks + 1) * sizeof(Py_ssize_t))
+            if lists[0] != NULL:
+                kept.idx = <int32_t *>lists[0]
+                kept.at = <Py_ssize_t *>lists[0] + (dense + 1) // 2
+                total = fm_kept_of_rows(level, x, rows, n_in, n_in, <int32_t *>kept.idx,
+                                        <Py_ssize_t *>kept.at)
+    if total < 0 or dense - total < dense // KEEP_MIN_SKIPPED:
+        return NULL
+    return kept
 
 
 cdef bint _lone_end(int mode) noexcept nogil:

@@ -66,6 +66,10 @@ cdef extern from "packed_weights.h" nogil:
     int fm_sgemm_packed(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *x,
                         Py_ssize_t ldx, const float *packed, float *y, Py_ssize_t ldy,
                         const float *bias, int relu)
+    int fm_sgemm_packed_kept(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                             const float *x, Py_ssize_t ldx, const float *packed, float *y,
+                             Py_ssize_t ldy, const float *bias, int relu, const int32_t *kept,
+                             const Py_ssize_t *kept_at)
 
 
 cdef float *aligned_floats(cnp.ndarray buffer) noexcept
