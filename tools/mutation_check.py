@@ -128,7 +128,7 @@ M = {
  "settle-never-waits": ("fastmlp/bench/load.py", "        if _other_threads_seconds() - before < QUIET * WINDOW:\n            return True", "        if True:\n            return True", "tests/test_bench_cli.py -k settle"),
  "packed-panel-start-wrong": ("csrc/packed_weights.h", "j += 16 * fm_panel_vectors(vectors_all, panels, p);", "j += 16 * fm_panel_vectors(vectors_all, panels, q);", "tests/test_packed_weights.py"),
  "packed-tail-mask-full": ("csrc/packed_weights.h", "        __mmask16 last = (__mmask16)((1u << tail) - 1u);\n        const fm_tile512_fn *tiles", "        __mmask16 last = (__mmask16)0xFFFF;\n        const fm_tile512_fn *tiles", "tests/test_packed_weights.py"),
- "packed-relu-dropped": ("fastmlp/_kernels/dense.pyx", "packed, z, n_out, b, relu)", "packed, z, n_out, b, 0)", "tests/test_packed_weights.py"),
+ "packed-relu-dropped": ("fastmlp/_kernels/dense.pyx", "x, n_in, packed, z, n_out, b,\n                                        relu, kept.idx", "x, n_in, packed, z, n_out, b,\n                                        0, kept.idx", "tests/test_packed_weights.py"),
  "packs-offsets-all-first": ("fastmlp/_kernels/network.pyx", "                at[l] = total\n", "                at[l] = 0\n", "tests/test_packed_weights.py"),
  "packs-kept-after-publish": ([("fastmlp/_kernels/network.pyx", "        self._published = weights\n        self._packs = None\n", "        self._published = weights\n"),
                                ("fastmlp/_kernels/network.pyx", "if packs is not None and packs[0] is params and packs[1] == level:", "if packs is not None and packs[1] == level:")], None, None, "tests/test_packed_weights.py"),

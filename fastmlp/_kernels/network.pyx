@@ -140,8 +140,9 @@ SPLIT_MIN_MACS = 1 << 21
 # smaller ones leave a sleeping helper to a stream of calls (see _lone_begin).
 cdef Py_ssize_t WAKE_MIN_MACS = 1 << 23
 
-# A training step's first dense products skip the inputs a whole block has zero only where
-# at least 1 in this many of their products go (csrc/kept_inputs.h; _kept_inputs).
+# A first dense product (a training step's two, an inference pass's of several rows) skips
+# the inputs a whole block has zero only where at least 1 in this many of its products go
+# (csrc/kept_inputs.h; _kept_inputs, _kept_pass).
 cdef enum:
     KEEP_MIN_SKIPPED = 8
 
@@ -318,8 +319,9 @@ cdef struct Call:
     const float *packed          # PREDICT, EVALUATE: the weights packed (NULL: read in place)
     const int64_t *packed_at     # and where each step's kernel starts in them (−1: none)
     Wide *wide                   # PREDICT: its dense steps' columns shared with a helper (NULL: none)
-    # PREDICT: the weights are finite, so a one-row pass may skip a step's input's zeros
-    # (csrc/sparse_row.h)
+    # PREDICT: the weights are finite, so a pass may skip products of zero inputs: a one-row
+    # pass its input's zeros in every dense step (csrc/sparse_row.h), a longer one its first
+    # step's inputs zero across a block of rows (csrc/kept_inputs.h)
     bint skip_zeros
     bint helping                 # a helper's copy of a wide call: it stops before the last step
     Py_ssize_t rows, first, n_steps, batch
@@ -855,8 +857,9 @@ cdef class Network:
         return packs is not None and packs[0] is self._published
 
     def skips_zeros(self, params) -> bool:
-        """Whether a one-row inference pass over params reads only the rows of each dense
-        kernel where the step's input is not zero (_skips_zeros)."""
+        """Whether inference passes over params skip products of zero inputs: a one-row pass
+        reads only the rows of each dense kernel where the step's input is not zero, a longer
+        one skips in its first product the inputs a block of rows has zero (_skips_zeros)."""
         return self._skips_zeros(params)
 
     def pack_for_call(self, params, Py_ssize_t rows) -> bool:
@@ -1659,9 +1662,10 @@ cdef class Network:
         return 0
 
     cdef bint _skips_zeros(self, params):
-        """Whether a one-row pass over params may skip the zeros of a step's input
-        (csrc/sparse_row.h): params is the published snapshot (never modified) and every
-        element of it is finite, which is checked once a snapshot; float32 on the own GEMM."""
+        """Whether passes over params may skip products of zero inputs (csrc/sparse_row.h,
+        csrc/kept_inputs.h; 0·w must be 0): params is the published snapshot (never
+        modified) and every element of it is finite, which is checked once a snapshot;
+        float32 on the own GEMM."""
         if self.is_double or self.plan.predict_level == 0 or params is not self._published:
             return False
         if self._finite_of is not params:
