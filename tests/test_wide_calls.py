@@ -244,10 +244,16 @@ if pid == 0:
     import signal
     signal.alarm(30)  # a child that hangs is killed, even after its parent was
     before, helped = posted(), network.wide_state()["helper_chunks"]
-    stream(model, x)
-    ok = all(np.array_equal(model(x), expected) for _ in range(100))
-    helped = network.wide_state()["helper_chunks"] - helped
-    os._exit(0 if ok and posted() - before > 100 and helped > 0 else 3)
+    # streams until the child's own helper has shared calls (at once on an idle machine; a
+    # loaded one can keep the new helper off the CPU for a while), every result checked
+    ok, deadline = True, time.perf_counter() + 10
+    while True:
+        stream(model, x)
+        ok = ok and all(np.array_equal(model(x), expected) for _ in range(100))
+        shared = posted() - before > 100 and network.wide_state()["helper_chunks"] > helped
+        if shared or time.perf_counter() > deadline:
+            break
+    os._exit(0 if ok and shared else 3)
 _, status = os.waitpid(pid, 0)
 print(os.waitstatus_to_exitcode(status))
 """, timeout=60)
