@@ -36,6 +36,15 @@ typedef struct {
     const ptrdiff_t *at;
 } fm_kept;
 
+/* Lists are used only where at least 1 in this many of a product's terms are skipped: reading
+ * nearly every row through a list gains nothing over the dense tile. */
+#define FM_KEPT_MIN_SKIPPED 8
+
+/* Whether lists that keep `kept` of a product's `dense` terms pay (kept < 0: no lists). */
+static inline int fm_kept_pays(ptrdiff_t kept, ptrdiff_t dense) {
+    return kept >= 0 && dense - kept > 0 && dense - kept >= dense / FM_KEPT_MIN_SKIPPED;
+}
+
 /* Blocks of `count` rows. */
 static inline ptrdiff_t fm_kept_blocks(ptrdiff_t count) {
     return (count + FM_KEPT_BLOCK - 1) / FM_KEPT_BLOCK;

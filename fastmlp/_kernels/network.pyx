@@ -32,7 +32,7 @@ from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, FM_PACKED_MIN_ROWS, ali
                                           fm_pack_weights, fm_packed_floats, fm_prefetch,
                                           fm_prefetch_init, fm_prefetch_init_window, fm_sgemm_small,
                                           fm_sgemm_small_kept,
-                                          fm_nonzeros, fm_skip_pays, fm_sgemv_kept, fm_kept,
+                                          fm_nonzeros, fm_kept_pays, fm_sgemv_kept, fm_kept,
                                           fm_kept_blocks, fm_kept_mask_words, fm_kept_of_rows,
                                           fm_kept_of_columns,
                                           fm_small_gemm_level)
@@ -139,13 +139,6 @@ SPLIT_MIN_MACS = 1 << 21
 # wakes it and posts its half anyway: its own half outlasts the wake-up (tens of µs here);
 # smaller ones leave a sleeping helper to a stream of calls (see _lone_begin).
 cdef Py_ssize_t WAKE_MIN_MACS = 1 << 23
-
-# A first dense product (a training step's two, an inference pass's of several rows) skips
-# the inputs a whole block has zero only where at least 1 in this many of its products go
-# (csrc/kept_inputs.h; _kept_inputs, _kept_pass).
-cdef enum:
-    KEEP_MIN_SKIPPED = 8
-
 # What a call hands helper 0 (Network._lone_begin): nothing (WHOLE: not a lone call the rule
 # lets share; ALONE: one that could, with the helper asleep), its columns, or half its rows.
 cdef enum Lone:
@@ -1923,8 +1916,7 @@ cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floatin
     step's, or a unit team member's columns of it) keeps, for the forward product (blocks of
     rows) or, with gradient, the kernel's gradient (blocks of inputs), in sc's lists
     (csrc/kept_inputs.h); NULL where none are skipped: float64, BLAS (level 0), no lists (the
-    plan keeps no inputs), or fewer than one in KEEP_MIN_SKIPPED of the products skipped (the
-    lists would cost more than they save)."""
+    plan keeps no inputs), or lists that would not pay (fm_kept_pays)."""
     cdef Py_ssize_t total = -1, dense = 0
     if floating is float:
         if level > 0 and sc.kept != NULL:
@@ -1935,7 +1927,7 @@ cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floatin
             else:
                 total = fm_kept_of_rows(level, x, rows, n_in, ldx, sc.kept, sc.kept_at)
                 dense = fm_kept_blocks(rows) * n_in
-    if total < 0 or dense - total < dense // KEEP_MIN_SKIPPED:
+    if not fm_kept_pays(total, dense):
         return NULL
     kept.idx = sc.kept
     kept.at = sc.kept_at
@@ -2713,7 +2705,7 @@ cdef const fm_kept *_kept_pass(fm_kept *kept, void **lists, const floating *x, P
                                Py_ssize_t n_in, int level) noexcept nogil:
     """kept := the inputs each block of an inference pass's rows x (rows × n_in) keeps for its
     first product, in lists allocated here (*lists: the caller frees it); NULL where none are
-    skipped: float64, BLAS, no memory, or under one in KEEP_MIN_SKIPPED products skipped."""
+    skipped: float64, BLAS, no memory, or lists that would not pay (fm_kept_pays)."""
     cdef Py_ssize_t blocks = fm_kept_blocks(rows), total = -1, dense = blocks * n_in
     if floating is float:
         if level > 0:
@@ -2724,7 +2716,7 @@ cdef const fm_kept *_kept_pass(fm_kept *kept, void **lists, const floating *x, P
                 kept.at = <Py_ssize_t *>lists[0] + (dense + 1) // 2
                 total = fm_kept_of_rows(level, x, rows, n_in, n_in, <int32_t *>kept.idx,
                                         <Py_ssize_t *>kept.at)
-    if total < 0 or dense - total < dense // KEEP_MIN_SKIPPED:
+    if not fm_kept_pays(total, dense):
         return NULL
     return kept
 
@@ -2771,7 +2763,7 @@ cdef void _wide_dense(const Step *s, float *params, const float *x, float *y, Py
     cdef bint relu = s.act == FM_RELU
     if nonzeros != NULL and rows == 1:
         kept = fm_nonzeros(level, x, s.n_in, nonzeros)
-        if not fm_skip_pays(kept, s.n_in):
+        if not fm_kept_pays(kept, s.n_in):
             kept = -1
     while True:
         k = fm_claim_chunk(claimed)

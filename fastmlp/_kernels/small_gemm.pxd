@@ -37,6 +37,7 @@ cdef extern from "kept_inputs.h" nogil:
     ctypedef struct fm_kept:
         const int32_t *idx
         const Py_ssize_t *at
+    int fm_kept_pays(Py_ssize_t kept, Py_ssize_t dense)
     Py_ssize_t fm_kept_blocks(Py_ssize_t count)
     Py_ssize_t fm_kept_mask_words(Py_ssize_t n)
     Py_ssize_t fm_kept_of_rows(int level, const float *x, Py_ssize_t m, Py_ssize_t k,
@@ -48,7 +49,6 @@ cdef extern from "kept_inputs.h" nogil:
 
 cdef extern from "sparse_row.h" nogil:
     Py_ssize_t fm_nonzeros(int level, const float *x, Py_ssize_t k, int32_t *idx)
-    int fm_skip_pays(Py_ssize_t count, Py_ssize_t k)
     void fm_sgemv_kept(int level, Py_ssize_t n, const float *x, const int32_t *idx,
                        Py_ssize_t count, const float *w, Py_ssize_t ldw, float *y,
                        const float *bias, int relu)
