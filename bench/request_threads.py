@@ -18,7 +18,7 @@ import numpy as np
 
 import fastmlp as keras
 from fastmlp.bench.competitors import OnnxRuntime
-from fastmlp.bench.environment import describe
+from fastmlp.bench.environment import cpu_label, describe
 from fastmlp.bench.load import settle
 from fastmlp.bench.measure import concurrent_rates
 from fastmlp.bench.workloads import WORKLOADS
@@ -46,7 +46,8 @@ def show(label, one, two):
 
 def main():
     env = describe()
-    print(f"CPU: {env['cpu']} ({env['cores']} cores); fastmlp's inference GEMM: {env['inference_gemm']}")
+    print(f"CPU: {env['cpu']} ({env['cores']} cores; {cpu_label(env['cpu_identity'])}); "
+          f"fastmlp's inference GEMM: {env['inference_gemm']}")
     for lib in env["blas"]:
         print(f"  BLAS: {lib.get('prefix')} {lib.get('version')} {lib.get('architecture')} "
               f"threads={lib.get('num_threads')}")

@@ -50,6 +50,10 @@ def test_quick_run_writes_json_and_table(tmp_path):
         assert "keras: not installed" in proc.stdout
     blas = run["environment"]["blas"]
     assert blas and ("architecture" in blas[0] or "error" in blas[0])
+    # the CPU by vendor, family and model beside its name (a VM's name can be generic)
+    identity = run["environment"]["cpu_identity"]
+    if identity:
+        assert f"family {identity['family']} model {identity['model']}" in proc.stdout.splitlines()[0]
     # each engine measured in a worker process of its own (one "data" line per worker)
     assert proc.stderr.count("1 thread(s): data") == len(names)
     assert {(c["competitor"], c["batch"], c["callers"]) for c in run["concurrent"]} == {
@@ -337,3 +341,55 @@ def test_a_concurrent_figure_taken_on_one_core_is_marked():
     lines = report._training_table({"training": [fit], "ceiling": []})
     assert "200.0k!" in next(line for line in lines if line.startswith("M1"))
     assert report.BUSY_LEGEND in lines
+
+
+# /proc/cpuinfo's first processor block on this project's two kinds of machine (abridged)
+_EMERALD_RAPIDS = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 207
+model name\t: Intel(R) Xeon(R) Processor
+stepping\t: 2
+flags\t\t: fpu sse2 avx fma avx2 avx512f avx512bw avx512_fp16 amx_tile
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+cpu family\t: 26
+model\t\t: 2
+"""
+_ZEN2 = """processor : 0
+vendor_id : AuthenticAMD
+cpu family : 23
+model : 49
+model name : AMD EPYC 7B12
+stepping : 0
+flags : fpu sse2 avx fma avx2
+"""
+
+
+@pytest.mark.parametrize("text, expected", [
+    (_EMERALD_RAPIDS, {"vendor": "GenuineIntel", "family": 6, "model": 207, "stepping": 2,
+                       "microarchitecture": "Emerald Rapids", "isa": ["avx2", "fma", "avx512f"]}),
+    (_ZEN2, {"vendor": "AuthenticAMD", "family": 23, "model": 49, "stepping": 0,
+             "microarchitecture": "Zen, Zen+ or Zen 2", "isa": ["avx2", "fma"]}),
+    (_ZEN2.replace("cpu family : 23", "cpu family : 26"),
+     {"vendor": "AuthenticAMD", "family": 26, "model": 49, "stepping": 0,
+      "microarchitecture": "Zen 5", "isa": ["avx2", "fma"]}),
+    (_EMERALD_RAPIDS.replace("207", "999"),
+     {"vendor": "GenuineIntel", "family": 6, "model": 999, "stepping": 2,
+      "microarchitecture": None, "isa": ["avx2", "fma", "avx512f"]}),
+    ("", {}),
+])
+def test_cpu_identity_names_the_core(text, expected):
+    """The first processor only; the core's name by family (AMD) or family and model (Intel),
+    None where unknown; only the ISA flags fastmlp's kernels choose by."""
+    from fastmlp.bench.environment import cpu_identity, cpu_label
+    identity = cpu_identity(text)
+    assert identity == expected
+    label = cpu_label(identity)
+    if expected:
+        assert label.startswith(f"{expected['vendor']} family {expected['family']} model {expected['model']}")
+        assert (f"({expected['microarchitecture']})" in label) == (expected["microarchitecture"] is not None)
+        assert label.endswith(" ".join(expected["isa"]))
+    else:
+        assert label == ""

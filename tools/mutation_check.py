@@ -134,6 +134,8 @@ M = {
                                ("fastmlp/_kernels/network.pyx", "if packs is not None and packs[0] is params and packs[1] == level:", "if packs is not None and packs[1] == level:")], None, None, "tests/test_packed_weights.py"),
  "publish-writeable": ("fastmlp/engine.py", "        weights.flags.writeable = False\n", "", "tests/test_packed_weights.py"),
  "pack-count-ignored": ("fastmlp/_kernels/network.pyx", "self._unpacked_calls < PACK_AFTER_CALLS", "self._unpacked_calls < (1 << 60)", "tests/test_packed_weights.py"),
+ "cpu-family-ignored": ("fastmlp/bench/environment.py", "core = _CORES.get((vendor, family, model)) or _CORES.get((vendor, family, None))", "core = _CORES.get((vendor, family, model))", "tests/test_bench_cli.py -k cpu_identity"),
+ "cpu-last-processor": ("fastmlp/bench/environment.py", "                break  # the first processor's block is enough", "                continue", "tests/test_bench_cli.py -k cpu_identity"),
  "inference-in-one-round": ("fastmlp/bench/measure.py", "        for round_ in range(rounds):\n            for name, mode, fn, slow in cases:", "        for round_ in range(1):\n            for name, mode, fn, slow in cases:", "tests/test_bench_cli.py -k in_turn"),
  "handoff-never-sleeps": ("csrc/handoff.h", "if (state == FM_BOX_IDLE && fm_handoff_now() - start >= FM_HANDOFF_SPIN_TICKS", "if (state == FM_BOX_IDLE && fm_handoff_now() - start < 0", "tests/test_handoff.py"),
  "handoff-no-wake": ("fastmlp/_kernels/network.pyx", "                        wakes[k].set()\n", "                        pass\n", "tests/test_handoff.py"),

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from importlib import metadata
-from typing import Any
+from typing import Any, Optional
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -22,6 +22,70 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+# Microarchitectures by (vendor, family, model), where a VM's model name is generic ("Intel(R)
+# Xeon(R) Processor"): fastmlp's figures differ by core (AVX-512 FMA width, divider, caches), so
+# a report says which core it ran on. model None: every model of that family.
+_CORES: dict[tuple[Optional[str], Optional[int], Optional[int]], str] = {
+    ("AuthenticAMD", 23, None): "Zen, Zen+ or Zen 2",
+    ("AuthenticAMD", 25, None): "Zen 3 or Zen 4",
+    ("AuthenticAMD", 26, None): "Zen 5",
+    ("GenuineIntel", 6, 85): "Skylake-SP or Cascade Lake",
+    ("GenuineIntel", 6, 106): "Ice Lake-SP",
+    ("GenuineIntel", 6, 143): "Sapphire Rapids",
+    ("GenuineIntel", 6, 207): "Emerald Rapids",
+    ("GenuineIntel", 6, 173): "Granite Rapids",
+}
+# the instruction-set extensions that decide which of fastmlp's kernels run
+_ISA_FLAGS = ("avx2", "fma", "avx512f")
+
+
+def cpu_identity(cpuinfo: Optional[str] = None) -> dict[str, Any]:
+    """The first processor of /proc/cpuinfo (or of `cpuinfo`, its text): vendor, family, model,
+    stepping, the microarchitecture where known (else None) and which of _ISA_FLAGS it has.
+    An empty dict where there is no /proc/cpuinfo."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return {}
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            if fields:
+                break  # the first processor's block is enough
+            continue
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    if not fields:
+        return {}
+
+    def number(key: str) -> Optional[int]:
+        try:
+            return int(fields[key])
+        except (KeyError, ValueError):
+            return None
+
+    vendor, family, model = fields.get("vendor_id"), number("cpu family"), number("model")
+    core = _CORES.get((vendor, family, model)) or _CORES.get((vendor, family, None))
+    flags = set(fields.get("flags", "").split())
+    return {"vendor": vendor, "family": family, "model": model, "stepping": number("stepping"),
+            "microarchitecture": core, "isa": [flag for flag in _ISA_FLAGS if flag in flags]}
+
+
+def cpu_label(identity: dict[str, Any]) -> str:
+    """cpu_identity's answer in a few words: "GenuineIntel family 6 model 207 (Emerald Rapids);
+    avx2 fma avx512f" ("" when it is empty)."""
+    if not identity:
+        return ""
+    label = f"{identity['vendor']} family {identity['family']} model {identity['model']}"
+    if identity.get("microarchitecture"):
+        label += f" ({identity['microarchitecture']})"
+    if identity.get("isa"):
+        label += "; " + " ".join(identity["isa"])
+    return label
 
 
 def blas_libraries() -> list[dict[str, Any]]:
@@ -39,7 +103,8 @@ def describe() -> dict[str, Any]:
     import numpy
     import scipy
     return {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
+        "cpu": cpu_model(), "cpu_identity": cpu_identity(), "cores": os.cpu_count(),
+        "machine": platform.machine(),
         "simd_clone": _simd_clone(),
         "inference_gemm": _inference_gemm(),
         "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,

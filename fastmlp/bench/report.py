@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from fastmlp.bench.environment import cpu_label
 from fastmlp.bench.load import BUSY, PAIR_MIN
 
 # A figure whose timed epochs spread over more than this share of their median is marked
@@ -129,8 +130,9 @@ def text(results: dict[str, Any]) -> str:
     """The terminal report."""
     out = []
     env = results["runs"][0]["environment"] if results["runs"] else {}
-    out.append(f"CPU: {env.get('cpu')} ({env.get('cores')} cores); Python {env.get('python')}, "
-               f"NumPy {env.get('numpy')}, SciPy {env.get('scipy')}")
+    label = cpu_label(env.get("cpu_identity") or {})
+    out.append(f"CPU: {env.get('cpu')} ({env.get('cores')} cores{'; ' + label if label else ''}); "
+               f"Python {env.get('python')}, NumPy {env.get('numpy')}, SciPy {env.get('scipy')}")
     out.append(f"fastmlp's elementwise loops: {env.get('simd_clone', 'unknown')} clone; "
                f"its inference GEMM: {env.get('inference_gemm', 'unknown')}")
     for lib in env.get("blas", []):
