@@ -71,22 +71,27 @@ static FM_AVX512 ptrdiff_t fm_kept_append512(int32_t *list, ptrdiff_t count, ptr
     return count + n;
 }
 
-static FM_AVX512 void fm_kept_of_rows512(const float *x, ptrdiff_t m, ptrdiff_t k,
-                                         ptrdiff_t ldx, int32_t *kept, ptrdiff_t *kept_at) {
+static FM_AVX512 int fm_kept_of_rows512(const float *x, ptrdiff_t m, ptrdiff_t k,
+                                        ptrdiff_t ldx, int32_t *kept, ptrdiff_t *kept_at) {
     ptrdiff_t count = 0;
+    __mmask16 bad = 0;
     for (ptrdiff_t i = 0, b = 0; i < m; i += FM_KEPT_BLOCK, b++) {
         ptrdiff_t rows = m - i < FM_KEPT_BLOCK ? m - i : FM_KEPT_BLOCK;
         kept_at[b] = count;
         for (ptrdiff_t p = 0; p < k; p += 16) {
             __mmask16 in = k - p >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - p)) - 1u);
             __mmask16 any = 0;
-            for (ptrdiff_t r = 0; r < rows; r++)
-                any |= _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, x + (i + r) * ldx + p),
-                                               _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                __m512 v = _mm512_maskz_loadu_ps(in, x + (i + r) * ldx + p);
+                any |= _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+                /* v - v is NaN where v is NaN or ±inf, else 0 */
+                bad |= _mm512_cmp_ps_mask(_mm512_sub_ps(v, v), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            }
             count = fm_kept_append512(kept, count, p, any);
         }
     }
     kept_at[fm_kept_blocks(m)] = count;
+    return bad == 0;
 }
 
 static FM_AVX512 void fm_row_masks512(const float *x, ptrdiff_t rows, ptrdiff_t n,
@@ -104,17 +109,23 @@ static FM_AVX512 void fm_row_masks512(const float *x, ptrdiff_t rows, ptrdiff_t 
     }
 }
 
-static FM_AVX2 void fm_kept_of_rows256(const float *x, ptrdiff_t m, ptrdiff_t k,
-                                       ptrdiff_t ldx, int32_t *kept, ptrdiff_t *kept_at) {
+static FM_AVX2 int fm_kept_of_rows256(const float *x, ptrdiff_t m, ptrdiff_t k,
+                                      ptrdiff_t ldx, int32_t *kept, ptrdiff_t *kept_at) {
     ptrdiff_t count = 0;
+    __m256 bad = _mm256_setzero_ps();
+    int bad_tail = 0;
     for (ptrdiff_t i = 0, b = 0; i < m; i += FM_KEPT_BLOCK, b++) {
         ptrdiff_t rows = m - i < FM_KEPT_BLOCK ? m - i : FM_KEPT_BLOCK, p = 0;
         kept_at[b] = count;
         for (; p + 8 <= k; p += 8) {
             unsigned any = 0;
-            for (ptrdiff_t r = 0; r < rows; r++)
-                any |= (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(
-                    _mm256_loadu_ps(x + (i + r) * ldx + p), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                __m256 v = _mm256_loadu_ps(x + (i + r) * ldx + p);
+                any |= (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(),
+                                                                  _CMP_NEQ_UQ));
+                /* v - v is NaN where v is NaN or ±inf, else 0: NaN sticks in the sum */
+                bad = _mm256_add_ps(bad, _mm256_sub_ps(v, v));
+            }
             while (any) {
                 kept[count++] = (int32_t)(p + __builtin_ctz(any));
                 any &= any - 1;
@@ -122,13 +133,17 @@ static FM_AVX2 void fm_kept_of_rows256(const float *x, ptrdiff_t m, ptrdiff_t k,
         }
         for (; p < k; p++) {
             int any = 0;
-            for (ptrdiff_t r = 0; r < rows; r++)
-                any |= !(x[(i + r) * ldx + p] == 0.0f);
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                float v = x[(i + r) * ldx + p];
+                any |= !(v == 0.0f);
+                bad_tail |= !(v - v == 0.0f);
+            }
             kept[count] = (int32_t)p;
             count += any;
         }
     }
     kept_at[fm_kept_blocks(m)] = count;
+    return !bad_tail && _mm256_movemask_ps(_mm256_cmp_ps(bad, _mm256_setzero_ps(), _CMP_NEQ_UQ)) == 0;
 }
 
 static FM_AVX2 void fm_row_masks256(const float *x, ptrdiff_t rows, ptrdiff_t n,
@@ -151,20 +166,23 @@ static FM_AVX2 void fm_row_masks256(const float *x, ptrdiff_t rows, ptrdiff_t n,
 /* For x row-major (m rows of k, row stride ldx) as the x of x·w: block b (rows b·FM_KEPT_BLOCK on)
  * keeps the p where one of its rows is not zero (NaN included), kept[kept_at[b] ..
  * kept_at[b + 1]). kept: fm_kept_blocks(m) × k int32; kept_at: fm_kept_blocks(m) + 1.
- * Returns the number of indices kept in all, or -1 (nothing written) where this build has no
- * path for `level` or k is past what an int32 holds. */
+ * *finite := whether every element read is finite (no NaN, no ±inf): the pass reads every
+ * element once, so an inference call checks its input here instead of in a pass of its own.
+ * Returns the number of indices kept in all, or -1 (nothing written, *finite untouched) where
+ * this build has no path for `level` or k is past what an int32 holds. */
 static inline ptrdiff_t fm_kept_of_rows(int level, const float *x, ptrdiff_t m, ptrdiff_t k,
-                                        ptrdiff_t ldx, int32_t *kept, ptrdiff_t *kept_at) {
+                                        ptrdiff_t ldx, int32_t *kept, ptrdiff_t *kept_at,
+                                        int *finite) {
 #ifdef FM_SMALL_GEMM_X86
     if (level < 1 || k > INT32_MAX)
         return -1;
     if (level >= 2)
-        fm_kept_of_rows512(x, m, k, ldx, kept, kept_at);
+        *finite = fm_kept_of_rows512(x, m, k, ldx, kept, kept_at);
     else
-        fm_kept_of_rows256(x, m, k, ldx, kept, kept_at);
+        *finite = fm_kept_of_rows256(x, m, k, ldx, kept, kept_at);
     return kept_at[fm_kept_blocks(m)];
 #else
-    (void)level; (void)x; (void)m; (void)k; (void)ldx; (void)kept; (void)kept_at;
+    (void)level; (void)x; (void)m; (void)k; (void)ldx; (void)kept; (void)kept_at; (void)finite;
     return -1;
 #endif
 }

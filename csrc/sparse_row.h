@@ -32,7 +32,8 @@
  * build has no path for `level` or k is past what an int32 holds (idx untouched). */
 static inline ptrdiff_t fm_nonzeros(int level, const float *x, ptrdiff_t k, int32_t *idx) {
     ptrdiff_t at[2];
-    return fm_kept_of_rows(level, x, 1, k, k, idx, at);
+    int finite; /* not read: a one-row call checks its x in a pass of its own */
+    return fm_kept_of_rows(level, x, 1, k, k, idx, at, &finite);
 }
 
 /* y(1×n) := x(1×k)·w (+ bias, max(·, 0) when relu) over the rows idx[0..count) of w (of

@@ -24,20 +24,24 @@ def _as_numeric_array(value: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _check_finite(arr: np.ndarray, name: str) -> None:
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raises ValueError naming `name` and the index of arr's first NaN or infinity, if any."""
     if arr.dtype.kind == "f" and not all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"Argument `{name}` contains NaN or infinity (first at index {tuple(int(i) for i in bad)}).")
 
 
-def as_features(x: Optional[ArrayLike], input_shape: tuple[int, ...], dtype: DTypeLike, name: str = "x") -> np.ndarray:
-    """x of shape (N, *input_shape), any numeric dtype -> C-contiguous (N, features) in dtype."""
+def as_features(x: Optional[ArrayLike], input_shape: tuple[int, ...], dtype: DTypeLike, name: str = "x",
+                check: bool = True) -> np.ndarray:
+    """x of shape (N, *input_shape), any numeric dtype -> C-contiguous (N, features) in dtype;
+    check=False leaves NaN and infinity to the caller (an inference call checks in its passes)."""
     arr = _as_numeric_array(x, name)
     if tuple(arr.shape[1:]) != tuple(input_shape):
         raise ValueError(f"Argument `{name}` has the wrong shape: the model expects (batch, "
                          f"{', '.join(map(str, input_shape))}). Received: {name}.shape={arr.shape}")
     flat = np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=dtype)
-    _check_finite(flat, name)
+    if check:
+        check_finite(flat, name)
     return flat
 
 
@@ -54,7 +58,7 @@ def as_targets(y: Optional[ArrayLike], n_samples: int, sparse: bool, n_outputs: 
             raise ValueError(f"sparse_categorical_crossentropy expects integer class labels of shape "
                              f"(N,) or (N, 1). Received: {name}.shape={arr.shape}")
         flat = arr.reshape(-1)
-        _check_finite(flat, name)
+        check_finite(flat, name)
         if flat.dtype.kind == "f" and not np.all(flat == np.floor(flat)):
             raise ValueError(f"sparse_categorical_crossentropy expects integer class labels in "
                              f"`{name}`; received non-integer values.")
@@ -71,7 +75,7 @@ def as_targets(y: Optional[ArrayLike], n_samples: int, sparse: bool, n_outputs: 
         raise ValueError(f"Argument `{name}` must have shape (N, {n_outputs}) to match the model's "
                          f"output. Received: {name}.shape={arr.shape}{hint}")
     targets = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(targets, name)
+    check_finite(targets, name)
     return None, targets
 
 
@@ -104,7 +108,7 @@ def as_sample_weights(sample_weight: Optional[ArrayLike], class_weight: Optional
         raise ValueError(f"Argument `{name}` must hold one weight per sample, shape ({n_samples},). "
                          f"Received shape {arr.shape}")
     weights = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(weights, name)
+    check_finite(weights, name)
     if (weights < 0).any():
         raise ValueError(f"Argument `{name}` must not be negative (first at index "
                          f"{int(np.argmax(weights < 0))}).")

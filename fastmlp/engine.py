@@ -30,6 +30,7 @@ from fastmlp._kernels.finite import all_finite
 from fastmlp._kernels.network import HANDOFF, Network
 from fastmlp._kernels.optim import UpdateRule
 from fastmlp._typing import DTypeLike
+from fastmlp.data import check_finite
 from fastmlp.parallel import part_helpers, run_parts, start_team, sync_wide
 
 # A predict call splits across threads only when each thread gets at least this many
@@ -342,23 +343,31 @@ class Engine:
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size,
                                   rule, seed, weights, config.num_threads(), start_team)
 
-    def predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+    def predict(self, x: np.ndarray, batch_size: int, check_x: bool = False) -> np.ndarray:
         """Forward pass over (N, n_inputs) rows with the published weights; a large call on
-        fastmlp's own GEMM splits its rows across config.num_threads() threads."""
+        fastmlp's own GEMM splits its rows across config.num_threads() threads. check_x: x
+        was not checked for NaN and infinity, and the passes check it (a pass of several rows
+        in its first product's lists, which read x anyway: one read of x less than a check
+        before the call); a ValueError names the first element that is not finite."""
         weights = self.published
         rows = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else 0
         out = np.empty((rows, self.n_outputs), dtype=self.dtype)
         parts = self._parts(rows)
         if parts == 1:
-            self.network.predict(weights, x, out, batch_size)
+            finite = self.network.predict(weights, x, out, batch_size, check_x)
         elif HANDOFF:
             wakes = part_helpers(parts - 1)  # fewer if a thread cannot start
-            self.network.predict_parts(weights, x, out, batch_size, len(wakes) + 1, wakes)
+            finite = self.network.predict_parts(weights, x, out, batch_size, len(wakes) + 1, wakes,
+                                                check_x)
         else:
             self.network.pack_for_call(weights, rows)  # the parts' calls are smaller
-            run_parts(lambda start, stop: self.network.predict(weights, x[start:stop],
-                                                               out[start:stop], batch_size),
-                      rows, parts)
+            found = run_parts(lambda start, stop: self.network.predict(
+                weights, x[start:stop], out[start:stop], batch_size, check_x), rows, parts)
+            finite = all(found)
+        if not finite:
+            check_finite(x, "x")
+            # x changed since the pass read it (another thread wrote to it): still an error
+            raise ValueError("Argument `x` contains NaN or infinity.")
         return out
 
     def _parts(self, rows: int) -> int:

@@ -23,7 +23,9 @@ after a part, so a training call right after a predict call shares its cores tha
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 
@@ -68,19 +70,20 @@ def split_rows(rows: int, parts: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def run_parts(work: Callable[[int, int], None], rows: int, parts: int) -> None:
+def run_parts(work: Callable[[int, int], T], rows: int, parts: int) -> list[T]:
     """Calls work(start, stop) for `parts` contiguous parts of range(rows), concurrently (the
-    last part on the calling thread), and returns once all are done; the first exception of
-    a part is raised after every part has finished (none is left writing into the output)."""
+    last part on the calling thread), and returns their results in order once all are done;
+    the first exception of a part is raised after every part has finished (none is left
+    writing into the output)."""
     bounds = split_rows(rows, parts)
     if parts == 1:
-        work(*bounds[0])
-        return
+        return [work(*bounds[0])]
     pool = _executor(parts - 1)
-    futures: list[Future[None]] = [pool.submit(work, start, stop) for start, stop in bounds[:-1]]
+    futures: list[Future[T]] = [pool.submit(work, start, stop) for start, stop in bounds[:-1]]
     error: Optional[BaseException] = None
+    last: Optional[T] = None
     try:
-        work(*bounds[-1])
+        last = work(*bounds[-1])
     except BaseException as caught:  # re-raised below, once the pool's parts have ended
         error = caught
     for future in futures:
@@ -89,6 +92,7 @@ def run_parts(work: Callable[[int, int], None], rows: int, parts: int) -> None:
             error = exc
     if error is not None:
         raise error
+    return [future.result() for future in futures] + [last]  # type: ignore[list-item]
 
 
 _part_wakes: list[threading.Event] = []

@@ -152,8 +152,9 @@ class Trainer:
                                            engine.n_outputs, engine.dtype, name_y)
         return features, labels, targets
 
-    def _features(self, x: Optional[ArrayLike], name: str = "x") -> np.ndarray:
-        """x converted once for the engine, building the model from its shape if needed."""
+    def _features(self, x: Optional[ArrayLike], name: str = "x", check: bool = True) -> np.ndarray:
+        """x converted once for the engine, building the model from its shape if needed
+        (check=False: NaN and infinity left to engine.predict's check_x)."""
         if not self.built:
             shape = np.shape(x) if x is not None else ()
             if len(shape) < 2:
@@ -162,7 +163,7 @@ class Trainer:
             self.build(shape[1:])
         self._require_built()
         assert self._input_shape is not None  # built: the input shape is known
-        return _data.as_features(x, self._input_shape, self.engine.dtype, name)
+        return _data.as_features(x, self._input_shape, self.engine.dtype, name, check)
 
     def _loss_plan(self, labels: Optional[np.ndarray]) -> tuple[str, list[tuple[str, int]]]:
         """(loss name, [(metric kernel name, k)]) for the engine, given the form of the targets."""
@@ -450,9 +451,9 @@ class Trainer:
             raise TypeError(f"predict() got unexpected keyword argument(s) {sorted(kwargs)}")
         batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
         verbose = verbosity(verbose)
-        features = self._features(x)
+        features = self._features(x, check=False)
         bar = Progbar(math.ceil(features.shape[0] / batch_size), verbose)
-        out = self.engine.predict(features, batch_size)
+        out = self.engine.predict(features, batch_size, check_x=True)
         bar.finish()
         return out
 
@@ -558,8 +559,8 @@ class Trainer:
     def _predict_converted(self, x: ArrayLike) -> np.ndarray:
         """predict_on_batch for what its one compiled call declined: converted and checked
         (building a model given no input shape), then split across threads if large."""
-        features = self._features(x)
-        return self.engine.predict(features, max(1, features.shape[0]))
+        features = self._features(x, check=False)
+        return self.engine.predict(features, max(1, features.shape[0]), check_x=True)
 
     def __call__(self, x: ArrayLike, training: Optional[bool] = None, mask: Any = None) -> np.ndarray:
         """model(x): the outputs for x as one batch (NumPy in, NumPy out), as predict_on_batch.

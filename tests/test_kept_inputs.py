@@ -170,3 +170,72 @@ def test_inference_passes_over_lists_give_the_values_without_them():
             assert network.packed == (rows >= 3)
     finally:
         config.set_num_threads(None)
+
+
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_lists_pass_says_whether_x_is_finite(level):
+    """The forward lists' pass reads every element of x once, and reports a NaN or ±inf
+    wherever it lies (in a vector, in the tail past the last full one, in any row of a
+    block); the extremes of the finite floats, ±0 and subnormals are finite."""
+    for rows, width in SHAPES:
+        x = _images(rows, width, 0.5, seed=rows + width)
+        x.flat[::7] = np.float32(3.4028235e38)
+        x.flat[1::11] = np.float32(-3.4028235e38)
+        x.flat[2::13] = np.float32(1e-45)
+        *_, finite = kept_inputs_check(x, level, with_finite=True)
+        assert finite, (rows, width)
+        positions = {0, x.size - 1, x.size // 2, width - 1}
+        positions |= {r * width + c for r in (rows - 1,) for c in range(max(0, width - 17), width)}
+        for position in sorted(positions):
+            for bad in (np.nan, np.inf, -np.inf):
+                y = x.copy()
+                y.flat[position] = bad
+                y_idx, y_at, y_finite = kept_inputs_check(y, level, with_finite=True)
+                assert not y_finite, (rows, width, position, bad)
+                # the lists as before: a NaN or an infinity is kept (it is not zero)
+                expected = _expected_lists(np.where(np.isfinite(y), y, 1.0), False)
+                for b, want in enumerate(expected):
+                    np.testing.assert_array_equal(y_idx[y_at[b]:y_at[b + 1]], want)
+
+
+def _rejects(model, x, r, c):
+    for call in (model.predict_on_batch, model, lambda v: model.predict(v, verbose=0)):
+        with pytest.raises(ValueError, match=rf"`x` contains NaN or infinity \(first at index \({r}, {c}\)\)"):
+            call(x)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inference_finds_a_non_finite_input_in_any_pass(threads, dtype):
+    """An inference call checks its input in its passes (a pass of several rows in its first
+    product's lists, which read x anyway; one row, float64 or BLAS in a read of its own), in
+    one compiled call (up to the fast path's rows) or converted and split across threads: a
+    NaN or ±inf anywhere in x, in the first, a middle or the last pass (one row of its own
+    included), raises as before, naming its index, and the finite x gives the values of a
+    copy of the weights (no lists, checked before the pass)."""
+    fastmlp.utils.set_random_seed(7)
+    model = fastmlp.Sequential([fastmlp.Input(shape=(784,)),
+                                fastmlp.layers.Dense(100, activation="relu", dtype=dtype),
+                                fastmlp.layers.Dense(10, activation="softmax", dtype=dtype)])
+    network = model.engine.network
+    config.set_num_threads(threads)
+    try:
+        per_pass = network.pass_rows(1 << 20, 1 << 20)
+        # float64 runs on BLAS in passes of thousands of rows, each checked the same way;
+        # past the fast path's rows (engine.predict: across threads, in parts)
+        several = (2 * per_pass + 1, 2 * per_pass + 40) if dtype == "float32" else (500,)
+        for rows in (1, 2, 7, 64, *several):
+            x = _images(rows, 784, 0.5, seed=rows).astype(dtype)
+            copy = model.engine.published.copy()
+            for _ in range(3):  # the published weights are packed after a few calls
+                np.testing.assert_array_equal(model.predict_on_batch(x),
+                                              network.predict_fast(copy, x, 1 << 20))
+            last_pass = min(rows - 1, 2 * per_pass)
+            for r, c in {(0, 0), (rows - 1, 783), (rows // 2, 400), (last_pass, 5)}:
+                for bad in (np.nan, np.inf, -np.inf):
+                    y = x.copy()
+                    y[r, c] = bad
+                    _rejects(model, y, r, c)
+    finally:
+        config.set_num_threads(None)

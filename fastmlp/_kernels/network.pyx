@@ -316,6 +316,10 @@ cdef struct Call:
     # pass its input's zeros in every dense step (csrc/sparse_row.h), a longer one its first
     # step's inputs zero across a block of rows (csrc/kept_inputs.h)
     bint skip_zeros
+    # PREDICT: each pass checks that its x is finite (in its first product's lists where it
+    # builds them, which read every element anyway), and x_not_finite says one was not
+    bint check_x
+    bint x_not_finite
     bint helping                 # a helper's copy of a wide call: it stops before the last step
     Py_ssize_t rows, first, n_steps, batch
     Py_ssize_t units             # GEMMS: a unit team's size, whose member 0's products run (1: all)
@@ -1367,26 +1371,31 @@ cdef class Network:
         run.open = True
         return run
 
-    def predict(self, params, x, out, batch_size):
+    def predict(self, params, x, out, batch_size, bint check_x=False):
         """out := network(x) with the weights `params` (this network's size and dtype), for
-        x (N, n_inputs) and out (N, n_outputs), at most batch_size rows a pass."""
+        x (N, n_inputs) and out (N, n_outputs), at most batch_size rows a pass. check_x: each
+        pass checks its rows are finite (in its first product's lists where it builds them:
+        no read of x of its own); returns False when one is not (out is then not to be used),
+        else True."""
         self._require_ready()
         self._check_params(params)
         cdef Py_ssize_t rows = self._check_x(x)
         if not _well_formed(out, self._typenum, 2, rows, self.plan.n_outputs, True):
             check_array(out, "out", self.dtype, (rows, self.plan.n_outputs), writeable=True)
         if rows == 0:
-            return
+            return True
         packs = self._packs_for(params, rows)
-        self._predict_rows(params, cnp.PyArray_DATA(<cnp.ndarray>x),
-                           cnp.PyArray_DATA(<cnp.ndarray>out),
-                           rows, self._pass_rows(rows, batch_size), packs)
+        return self._predict_rows(params, cnp.PyArray_DATA(<cnp.ndarray>x),
+                                  cnp.PyArray_DATA(<cnp.ndarray>out),
+                                  rows, self._pass_rows(rows, batch_size), packs, check_x)
 
-    def predict_parts(self, params, x, out, batch_size, Py_ssize_t parts, wakes):
+    def predict_parts(self, params, x, out, batch_size, Py_ssize_t parts, wakes,
+                      bint check_x=False):
         """predict in `parts` contiguous parts of the rows (sizes differing by at most one, as
         parallel.split_rows): part k < parts − 1 goes to helper k when this call can claim its
         box (wakes[k]: helper k's threading.Event, set when the helper sleeps), the last part
-        and any part no box took run on the calling thread. The same bits as predict."""
+        and any part no box took run on the calling thread. The same bits as predict; check_x
+        and the result as predict's."""
         self._require_ready()
         self._check_params(params)
         cdef Py_ssize_t rows = self._check_x(x)
@@ -1397,7 +1406,7 @@ cdef class Network:
             raise ValueError(f"`parts` must lie in [1, {min(len(wakes), HELPERS_MAX) + 1}] for "
                              f"{len(wakes)} helpers; received {parts}")
         if rows == 0:
-            return
+            return True
         parts = min(parts, rows)
         packs = self._packs_for(params, rows)
         cdef size_t item = sizeof(double) if self.is_double else sizeof(float)
@@ -1408,6 +1417,7 @@ cdef class Network:
         cdef bint *posted = <bint *>calloc(parts, sizeof(bint))
         cdef Py_ssize_t k, start = 0, size, made = 0
         cdef Py_ssize_t base = rows // parts, extra = rows % parts
+        cdef bint finite = True
         _call_begins()
         try:
             if ps == NULL or posted == NULL:
@@ -1418,6 +1428,7 @@ cdef class Network:
                                    op + start * self.plan.n_outputs * item, size,
                                    self._pass_rows(size, batch_size))
                 made += 1
+                ps[k].call.check_x = check_x
                 _use_packs(&ps[k].call, packs)
                 ps[k].params = pp
                 ps[k].is_double = self.is_double
@@ -1436,6 +1447,8 @@ cdef class Network:
                         fm_box_wait_done(&_boxes[k])
                         fm_box_release(&_boxes[k])
                         posted[k] = False
+            for k in range(parts):
+                finite = finite and not ps[k].call.x_not_finite
         finally:
             # after an exception between posting and waiting (waking a helper failed): a part
             # no helper has taken is withdrawn, one a helper runs is waited for, before the
@@ -1451,6 +1464,7 @@ cdef class Network:
             free(ps)
             free(posted)
             _call_ends()
+        return finite
 
     def set_fast_path(self, Py_ssize_t max_rows, row_shape):
         """predict_published takes up to max_rows rows of shape row_shape (a tuple of up to 8
@@ -1526,6 +1540,9 @@ cdef class Network:
         cdef int mode = WHOLE
         cdef bint taken_back = False
         alone = _call_begins()
+        # each pass checks its own rows (a pass of several rows in the lists of its first
+        # product, which read x anyway: one read of x less a call); a ROWS share is a copy of c
+        c.check_x = True
         try:
             mode = self._lone_begin(&c, &part, pp, alone)
             # the check and the pass in one release of the GIL: with request threads calling
@@ -1533,9 +1550,17 @@ cdef class Network:
             # one-row pass
             with nogil:
                 fm_gil_hint_released()
-                finite = (fm_all_finite_d(<const double *>xp, n) if self.is_double
-                          else fm_all_finite_f(<const float *>xp, n))
+                if mode == COLUMNS:
+                    # a wide call's threads share each step's columns, not its passes
+                    finite = (fm_all_finite_d(<const double *>xp, n) if self.is_double
+                              else fm_all_finite_f(<const float *>xp, n))
+                else:
+                    finite = True
                 taken_back = _run_lone(&c, &part, pp, self.is_double, mode, finite)
+                if mode == ROWS:
+                    finite = not (c.x_not_finite or part.call.x_not_finite)
+                elif mode != COLUMNS:
+                    finite = not c.x_not_finite
                 # when another request thread has just taken the GIL back, spin until it lets
                 # go rather than sleep in Python's GIL wait (csrc/gil_hint.h)
                 fm_gil_hint_wait()
@@ -1648,6 +1673,7 @@ cdef class Network:
         c.wide = NULL
         c.helping = False
         c.skip_zeros = self._skips_zeros(params)
+        c.check_x = c.x_not_finite = False
         c.work = malloc((2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width) * item)
         if c.work == NULL:
             raise MemoryError()
@@ -1667,26 +1693,38 @@ cdef class Network:
             self._finite_of = params
         return self._published_finite
 
-    cdef void _predict_rows(self, weights, const void *x, void *out, Py_ssize_t rows,
-                            Py_ssize_t chunk, packs) except *:
+    cdef bint _predict_rows(self, weights, const void *x, void *out, Py_ssize_t rows,
+                            Py_ssize_t chunk, packs, bint check_x) except -1:
         """The inference loop with the weights `weights` over checked buffers, with scratch of
-        this call's own, reading packs (of _packs_for, or None) where they are given."""
+        this call's own, reading packs (of _packs_for, or None) where they are given; check_x
+        and the result as predict's."""
         cdef Call c
         cdef Part part
         cdef void *params = cnp.PyArray_DATA(<cnp.ndarray>weights)
         self._predict_call(&c, weights, x, out, rows, chunk)
         _use_packs(&c, packs)
         cdef int mode = WHOLE
-        cdef bint taken_back = False
+        cdef bint taken_back = False, finite = True
         alone = _call_begins()
+        c.check_x = check_x  # before _lone_begin: a ROWS share is a copy of c
         try:
             mode = self._lone_begin(&c, &part, params, alone)
             with nogil:
-                taken_back = _run_lone(&c, &part, params, self.is_double, mode, True)
+                if check_x and mode == COLUMNS:
+                    # a wide call's threads share each step's columns, not its passes
+                    finite = (fm_all_finite_d(<const double *>x, rows * c.plan.n_inputs)
+                              if self.is_double
+                              else fm_all_finite_f(<const float *>x, rows * c.plan.n_inputs))
+                taken_back = _run_lone(&c, &part, params, self.is_double, mode, finite)
+                if mode == ROWS:
+                    finite = finite and not (c.x_not_finite or part.call.x_not_finite)
+                else:
+                    finite = finite and not c.x_not_finite
         finally:
             _call_ends()
             _lone_free(&c, &part, mode, taken_back)
             free(c.work)
+        return finite
 
     def evaluate(self, params, x, labels, targets, batch_size, int loss, metrics,
                  double epsilon, weights=None):
@@ -1710,7 +1748,7 @@ cdef class Network:
         work = np.empty(2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width
                         + chunk * self.plan.n_outputs, self.dtype)
         c.op = EVALUATE
-        c.skip_zeros = False
+        c.skip_zeros = c.check_x = c.x_not_finite = False
         c.weights = self._check_weights(weights, rows)
         c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
         c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
@@ -1918,6 +1956,7 @@ cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floatin
     (csrc/kept_inputs.h); NULL where none are skipped: float64, BLAS (level 0), no lists (the
     plan keeps no inputs), or lists that would not pay (fm_kept_pays)."""
     cdef Py_ssize_t total = -1, dense = 0
+    cdef int finite  # not read: the trainer checks x once a fit
     if floating is float:
         if level > 0 and sc.kept != NULL:
             if gradient:
@@ -1925,7 +1964,8 @@ cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floatin
                                            sc.kept_masks)
                 dense = fm_kept_blocks(n_in) * rows
             else:
-                total = fm_kept_of_rows(level, x, rows, n_in, ldx, sc.kept, sc.kept_at)
+                total = fm_kept_of_rows(level, x, rows, n_in, ldx, sc.kept, sc.kept_at,
+                                        &finite)
                 dense = fm_kept_blocks(rows) * n_in
     if not fm_kept_pays(total, dense):
         return NULL
@@ -2653,13 +2693,14 @@ cdef class _TeamRun:
             fm_flush_denormals_end(fp_state)
 
 
-cdef void _forward_rows(const Call *c, floating *params, const floating *x, floating *out,
+cdef bint _forward_rows(const Call *c, floating *params, const floating *x, floating *out,
                         Py_ssize_t rows, double *activity) noexcept nogil:
     """out := network(x) in inference mode (dropout is the identity, batch normalization uses
     the moving statistics) for one pass of c (at most c.batch rows); steps ping-pong between
     two halves of c.work, and 2 × max_width after them hold a step's per-column temporaries.
     activity (unless NULL) accumulates the activity penalties of the outputs. Dense kernels
-    are read from c's packs where it has them."""
+    are read from c's packs where it has them. Returns False when c.check_x and some element
+    of x is NaN or infinite (out is then not to be used), else True."""
     cdef const Plan *plan = &c.plan
     cdef floating *work = <floating *>c.work
     cdef Py_ssize_t chunk = c.batch
@@ -2672,6 +2713,7 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
     cdef fm_kept kept
     cdef const fm_kept *kp
     cdef void *lists = NULL
+    cdef int finite = -1  # -1: not known (the lists, if built, read every element of x)
     for l in range(plan.n_steps):
         s = &plan.steps[l]
         if s.kind == DROPOUT:
@@ -2684,7 +2726,7 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
         if s.kind == DENSE:
             # a pass of several rows over finite weights skips, in its first product, the
             # inputs a block of rows has zero (one row: its zeros, in tmp)
-            kp = (_kept_pass(&kept, &lists, x, rows, s.n_in, plan.predict_level)
+            kp = (_kept_pass(&kept, &lists, x, rows, s.n_in, plan.predict_level, &finite)
                   if l == 0 and rows > 1 and c.skip_zeros else NULL)
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), dst, NULL, rows, s.n_in,
                           s.n_out, s.act, s.alpha, plan.predict_level, NULL,
@@ -2699,13 +2741,22 @@ cdef void _forward_rows(const Call *c, floating *params, const floating *x, floa
             _batch_norm_inference(s, params, inp, dst, rows, tmp)
         inp = dst
     free(lists)
+    if not c.check_x:
+        return True
+    if finite < 0:
+        if floating is float:
+            finite = fm_all_finite_f(x, rows * plan.n_inputs)
+        else:
+            finite = fm_all_finite_d(x, rows * plan.n_inputs)
+    return finite != 0
 
 
 cdef const fm_kept *_kept_pass(fm_kept *kept, void **lists, const floating *x, Py_ssize_t rows,
-                               Py_ssize_t n_in, int level) noexcept nogil:
+                               Py_ssize_t n_in, int level, int *finite) noexcept nogil:
     """kept := the inputs each block of an inference pass's rows x (rows × n_in) keeps for its
     first product, in lists allocated here (*lists: the caller frees it); NULL where none are
-    skipped: float64, BLAS, no memory, or lists that would not pay (fm_kept_pays)."""
+    skipped: float64, BLAS, no memory, or lists that would not pay (fm_kept_pays). *finite :=
+    whether x is finite, where the lists were built (else untouched)."""
     cdef Py_ssize_t blocks = fm_kept_blocks(rows), total = -1, dense = blocks * n_in
     if floating is float:
         if level > 0:
@@ -2715,7 +2766,7 @@ cdef const fm_kept *_kept_pass(fm_kept *kept, void **lists, const floating *x, P
                 kept.idx = <int32_t *>lists[0]
                 kept.at = <Py_ssize_t *>lists[0] + (dense + 1) // 2
                 total = fm_kept_of_rows(level, x, rows, n_in, n_in, <int32_t *>kept.idx,
-                                        <Py_ssize_t *>kept.at)
+                                        <Py_ssize_t *>kept.at, finite)
     if not fm_kept_pays(total, dense):
         return NULL
     return kept
@@ -2833,8 +2884,10 @@ cdef void _predict(Call *c, floating *params) noexcept nogil:
             return
     while start < c.rows:
         rows = min(c.batch, c.rows - start)
-        _forward_rows(c, params, <const floating *>c.x + start * n_in,
-                      <floating *>c.out + start * n_out, rows, NULL)
+        if not _forward_rows(c, params, <const floating *>c.x + start * n_in,
+                             <floating *>c.out + start * n_out, rows, NULL):
+            c.x_not_finite = True
+            return  # the call's output is dropped: its caller reports x
         start += c.batch
 
 

@@ -41,7 +41,7 @@ cdef extern from "kept_inputs.h" nogil:
     Py_ssize_t fm_kept_blocks(Py_ssize_t count)
     Py_ssize_t fm_kept_mask_words(Py_ssize_t n)
     Py_ssize_t fm_kept_of_rows(int level, const float *x, Py_ssize_t m, Py_ssize_t k,
-                               Py_ssize_t ldx, int32_t *kept, Py_ssize_t *kept_at)
+                               Py_ssize_t ldx, int32_t *kept, Py_ssize_t *kept_at, int *finite)
     Py_ssize_t fm_kept_of_columns(int level, const float *x, Py_ssize_t rows, Py_ssize_t n,
                                   Py_ssize_t ldx, int32_t *kept, Py_ssize_t *kept_at,
                                   uint64_t *masks)

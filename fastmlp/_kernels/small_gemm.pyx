@@ -97,12 +97,14 @@ def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, b
     return done != 0, _count_lines(&pf) - untouched
 
 
-def kept_inputs_check(x, int level=-1, bint columns=False):
+def kept_inputs_check(x, int level=-1, bint columns=False, bint with_finite=False):
     """Test hook: the kept lists of a C-contiguous float32 matrix x (rows × n), as
     (idx int32, at intp): for each block of 6 rows of x (columns: of 6 columns, the blocks of
     xᵀ), the column (row) indices where one of the block's elements is not zero, block b's
     idx[at[b]:at[b + 1]] (csrc/kept_inputs.h); None where there is no path at `level`.
-    idx is 16 longer than the lists' room and filled with -1 (writes past it show there)."""
+    idx is 16 longer than the lists' room and filled with -1 (writes past it show there).
+    with_finite (rows only): (idx, at, whether every element of x is finite), as the lists'
+    pass found it."""
     check_matrix(x, "x", np.float32)
     level = _hook_level(level)
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
@@ -114,13 +116,16 @@ def kept_inputs_check(x, int level=-1, bint columns=False):
     cdef const float[:, ::1] xv = x
     cdef const float *xp = &xv[0, 0] if x.size else NULL
     cdef Py_ssize_t total
+    cdef int finite = -1
     if columns:
         total = fm_kept_of_columns(level, xp, rows, n, n, <int32_t *>cnp.PyArray_DATA(idx),
                                    <Py_ssize_t *>cnp.PyArray_DATA(at),
                                    <uint64_t *>cnp.PyArray_DATA(masks))
     else:
         total = fm_kept_of_rows(level, xp, rows, n, n, <int32_t *>cnp.PyArray_DATA(idx),
-                                <Py_ssize_t *>cnp.PyArray_DATA(at))
+                                <Py_ssize_t *>cnp.PyArray_DATA(at), &finite)
+    if with_finite:
+        return None if total < 0 else (idx, at, bool(finite))
     return None if total < 0 else (idx, at)
 
 
