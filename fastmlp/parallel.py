@@ -81,9 +81,9 @@ def run_parts(work: Callable[[int, int], T], rows: int, parts: int) -> list[T]:
     pool = _executor(parts - 1)
     futures: list[Future[T]] = [pool.submit(work, start, stop) for start, stop in bounds[:-1]]
     error: Optional[BaseException] = None
-    last: Optional[T] = None
+    last: list[T] = []  # the calling thread's part's result, once it has one
     try:
-        last = work(*bounds[-1])
+        last.append(work(*bounds[-1]))
     except BaseException as caught:  # re-raised below, once the pool's parts have ended
         error = caught
     for future in futures:
@@ -92,7 +92,7 @@ def run_parts(work: Callable[[int, int], T], rows: int, parts: int) -> list[T]:
             error = exc
     if error is not None:
         raise error
-    return [future.result() for future in futures] + [last]  # type: ignore[list-item]
+    return [future.result() for future in futures] + last
 
 
 _part_wakes: list[threading.Event] = []

@@ -308,3 +308,29 @@ def test_set_wide_threads_checks_its_arguments():
         network_module.set_wide_threads(0)
     with pytest.raises(ValueError, match="starter"):
         network_module.set_wide_threads(2, None)
+
+
+@own_gemm
+def test_shared_lone_calls_reject_a_non_finite_input():
+    """A lone call that shares with its helper still finds a NaN or ±inf in x: a wide call
+    (columns shared) checks x before it runs, a call of more rows checks each half in its
+    passes (the helper's half too). Every bad call raises; the helper shared them."""
+    out = run_isolated(SETUP + """
+results = []
+for rows, setter in ((1, "set_wide_min_macs"), (8, "set_split_min_macs")):
+    model = build((300, 200, 100), ("relu",) * 3)
+    getattr(model.engine.network, setter)(0)
+    stream(model, inputs(97, rows=rows))
+    before, raised = posted(), 0
+    for seed in range(60):
+        x = inputs(seed, rows=rows)
+        x[seed % rows, (37 * seed) % 784] = (np.nan, np.inf, -np.inf)[seed % 3]
+        try:
+            model(x)
+        except ValueError as error:
+            raised += "NaN or infinity" in str(error)
+        model(inputs(seed, rows=rows))  # a good call between keeps the helper spinning
+    results += [raised, posted() - before > 30]
+print(*results)
+""", timeout=120)
+    assert out.split()[-4:] == ["60", "True", "60", "True"], out

@@ -1525,8 +1525,7 @@ cdef class Network:
         if rows == 0 or rows > max_rows:
             return None
         cdef const void *xp = cnp.PyArray_DATA(x)
-        cdef Py_ssize_t n = rows * self.plan.n_inputs
-        cdef int finite
+        cdef bint finite = False
         cdef cnp.npy_intp dims[2]
         dims[0], dims[1] = rows, self.plan.n_outputs
         out = cnp.PyArray_EMPTY(2, dims, self._typenum, 0)
@@ -1550,17 +1549,7 @@ cdef class Network:
             # one-row pass
             with nogil:
                 fm_gil_hint_released()
-                if mode == COLUMNS:
-                    # a wide call's threads share each step's columns, not its passes
-                    finite = (fm_all_finite_d(<const double *>xp, n) if self.is_double
-                              else fm_all_finite_f(<const float *>xp, n))
-                else:
-                    finite = True
-                taken_back = _run_lone(&c, &part, pp, self.is_double, mode, finite)
-                if mode == ROWS:
-                    finite = not (c.x_not_finite or part.call.x_not_finite)
-                elif mode != COLUMNS:
-                    finite = not c.x_not_finite
+                taken_back = _run_lone(&c, &part, pp, self.is_double, mode, &finite)
                 # when another request thread has just taken the GIL back, spin until it lets
                 # go rather than sleep in Python's GIL wait (csrc/gil_hint.h)
                 fm_gil_hint_wait()
@@ -1710,16 +1699,7 @@ cdef class Network:
         try:
             mode = self._lone_begin(&c, &part, params, alone)
             with nogil:
-                if check_x and mode == COLUMNS:
-                    # a wide call's threads share each step's columns, not its passes
-                    finite = (fm_all_finite_d(<const double *>x, rows * c.plan.n_inputs)
-                              if self.is_double
-                              else fm_all_finite_f(<const float *>x, rows * c.plan.n_inputs))
-                taken_back = _run_lone(&c, &part, params, self.is_double, mode, finite)
-                if mode == ROWS:
-                    finite = finite and not (c.x_not_finite or part.call.x_not_finite)
-                else:
-                    finite = finite and not c.x_not_finite
+                taken_back = _run_lone(&c, &part, params, self.is_double, mode, &finite)
         finally:
             _call_ends()
             _lone_free(&c, &part, mode, taken_back)
@@ -2787,15 +2767,22 @@ cdef bint _lone_end(int mode) noexcept nogil:
 
 
 cdef bint _run_lone(Call *c, Part *part, void *params, bint is_double, int mode,
-                    bint run) noexcept nogil:
-    """A lone call (Network._lone_begin's mode): c's share (unless not run: x failed its
-    check), then _lone_end, then the share taken back from the helper; returns whether one
-    was taken back (for _lone_free)."""
+                    bint *finite) noexcept nogil:
+    """A lone call (Network._lone_begin's mode): c's share, then _lone_end, then the share
+    taken back from the helper; returns whether one was taken back (for _lone_free). With
+    c.check_x, *finite := whether x is finite, as the passes found it (a ROWS share checks its
+    own rows); a wide call's threads share each step's columns, not its passes, so COLUMNS
+    checks all of x first and runs nothing of a bad one. Else *finite := True."""
+    cdef bint run = True
+    if c.check_x and mode == COLUMNS:
+        run = (fm_all_finite_d(<const double *>c.x, c.rows * c.plan.n_inputs) if is_double
+               else fm_all_finite_f(<const float *>c.x, c.rows * c.plan.n_inputs))
     if run:
         _run(c, params, is_double)
     cdef bint taken_back = _lone_end(mode)
     if taken_back and run:
         _run(&part.call, params, is_double)
+    finite[0] = run and not c.x_not_finite and not (mode == ROWS and part.call.x_not_finite)
     return taken_back
 
 
