@@ -127,3 +127,58 @@ def test_predict_parts_checks_its_parts():
         net.predict_parts(model.engine.published, x, out, 8, 3, [object()])
     net.predict_parts(model.engine.published, x, out, 8, 1, [])
     np.testing.assert_array_equal(out, model.predict_on_batch(x))
+
+
+def test_a_helper_woken_late_leaves_its_chunks_to_the_caller():
+    out = run_isolated(SETUP + """
+class Late:  # wakes the sleeping helper only after the caller has claimed every chunk
+    def __init__(self, wake):
+        self.wake = wake
+    def set(self):
+        threading.Timer(0.05, self.wake.set).start()
+x = inputs(5)
+expected = one_thread(x)
+model.predict_on_batch(x)
+wake = fastmlp.parallel.part_helpers(1)[0]
+net, published = model.engine.network, model.engine.published
+for rows in (1024, 333, 2):
+    time.sleep(0.05)  # the helper sleeps: posting to it needs a wake-up
+    assert network.box_state(0) == 0
+    out = np.empty((rows, 10), np.float32)
+    assert net.predict_parts(published, x[:rows], out, 1024, 2, [Late(wake)])
+    assert np.array_equal(out, expected[:rows]), rows
+print(np.array_equal(model.predict_on_batch(x), expected))
+""", timeout=60)
+    assert out.strip() == "True"
+
+
+@pytest.mark.parametrize("rows,threads,most,least,unit", [
+    (1024, 2, 327, 54, 6), (1024, 2, 109, 14, 6), (512, 2, 109, 14, 6), (5000, 4, 327, 54, 6),
+    (100, 2, 327, 54, 6), (31, 2, 327, 54, 6), (1, 2, 327, 54, 6), (1000, 2, 20, 64, 6),
+    (7, 8, 1, 1, 1), (1000, 3, 1000, 1, 1)])
+def test_chunks_cover_the_rows_large_ones_first(rows, threads, most, least, unit):
+    starts = network_module.chunk_starts(rows, threads, most, least, unit)
+    sizes = np.diff(starts)
+    assert starts[0] == 0 and starts[-1] == rows and (sizes > 0).all()
+    least = -(-least // unit) * unit
+    largest = max(least, most // unit * unit)
+    assert (sizes % unit == 0)[:-1].all() and (sizes[:-1] >= least).all()
+    assert (sizes <= largest).all()
+    assert (np.diff(sizes) <= 0).all()  # large ones first, the last the smallest
+    # each (but the last, which takes what is left) its share of the rows left, in tiles
+    for start, size in zip(starts[:-2], sizes[:-1]):
+        share = -(-(rows - start) // (2 * threads))
+        assert size == min(max(least, -(-share // unit) * unit), largest)
+
+
+def test_chunks_of_a_batch_1024_on_two_threads():
+    net = network_module
+    # M1 (passes of 327 rows, chunks of 54 or more) and M2 (109, 18)
+    assert net.chunk_starts(1024, 2, 327, 54) == [
+        0, 258, 450, 594, 702, 786, 846, 900, 954, 1008, 1024]
+    assert net.chunk_starts(1024, 2, 109, 14) == [
+        0, 108, 216, 324, 432, 540, 648, 744, 816, 870, 912, 942, 966, 984, 1002, 1020, 1024]
+    with pytest.raises(ValueError, match="positive"):
+        net.chunk_starts(0, 2, 327, 32)
+    with pytest.raises(ValueError, match="positive"):
+        net.chunk_starts(10, 2, 327, 32, 0)

@@ -28,7 +28,7 @@ import numpy as np
 from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.dense cimport (dense_forward, dense_backward, forward_gemm,
                                      weight_gradient_gemm)
-from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, FM_PACKED_MIN_ROWS, aligned_floats,
+from fastmlp._kernels.small_gemm cimport (FM_MR, FM_PACK_ALIGN, FM_PACKED_MIN_ROWS, aligned_floats,
                                           fm_pack_weights, fm_packed_floats, fm_prefetch,
                                           fm_prefetch_init, fm_prefetch_init_window, fm_sgemm_small,
                                           fm_sgemm_small_kept,
@@ -45,7 +45,7 @@ from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, FM_SOFTMAX, fm_fl
 from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_rows_key,
                                        fm_dropout_threshold, fm_dropout_cols_f, fm_dropout_cols_d)
 from fastmlp._kernels.team cimport (FM_TEAM_BARRIER, fm_team_barrier, fm_team_barrier_init,
-                                    fm_team_barrier_wait, fm_team_barrier_abandon,
+                                    fm_team_barrier_wait, fm_team_barrier_abandon, fm_team_store,
                                     fm_transpose_rows_f)
 cdef extern from "gil_hint.h" nogil:
     enum:
@@ -107,6 +107,13 @@ cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
 # 2; M1 +1-3%).
 cdef Py_ssize_t PASS_ELEMENTS = 1 << 15
 cdef Py_ssize_t PASS_MIN_ROWS = 32
+
+# A chunk of a split inference call (predict_parts) but its last holds at least this many
+# multiply-adds (M1: 54 rows, M2: 18, rounded up to a tile's rows): a pass reads every weight
+# from L2, which costs about 2 rows' products whatever the model, and the last chunks decide
+# how long a thread waits for another's. Intel Xeon VM, 2 threads, paired calls against one
+# fixed half a thread: with 2^21 (30 / 12 rows) M1 512 rows ×0.97, with 2^22 ×0.99; M2 ×1.2.
+cdef Py_ssize_t CHUNK_MIN_MACS = 1 << 22
 
 # Inference and evaluation calls of FM_PACKED_MIN_ROWS rows or more read the published weights
 # packed for fastmlp's own GEMM (csrc/packed_weights.h). The first such call of PACK_MIN_ROWS
@@ -412,11 +419,89 @@ cdef void _lone_free(Call *c, Part *part, int mode, bint taken_back):
         part.call.work = NULL
 
 
+cdef struct Chunks:
+    # a split inference call's rows, in chunks its threads claim in turn (predict_parts)
+    const char *x
+    char *out
+    size_t x_row, out_row        # bytes of a row of x, of out
+    const Py_ssize_t *starts     # chunk i: rows [starts[i], starts[i + 1])
+    long count
+    long claimed                 # chunks handed out (fm_claim_chunk; count or more: none left)
+
+
 cdef struct Part:
-    # one part of a split inference call: its call (rows, scratch, packs) and the weights
+    # one part of a split inference call: its call (rows, scratch, packs) and the weights; with
+    # chunks (not NULL), the call runs the chunks it claims instead of its own rows
     Call call
     void *params
     bint is_double
+    Chunks *chunks
+
+
+cdef void _run_part(Part *p) noexcept nogil:
+    """Runs part p: its call, or the chunks of p.chunks it claims until none is left (the call
+    takes each chunk's rows in turn). A chunk whose x is not finite ends the claiming for
+    every thread: the call's output is dropped."""
+    cdef Chunks *q = p.chunks
+    cdef long i
+    if q == NULL:
+        _run(&p.call, p.params, p.is_double)
+        return
+    while True:
+        i = fm_claim_chunk(&q.claimed)
+        if i >= q.count:
+            return
+        p.call.x = q.x + q.starts[i] * q.x_row
+        p.call.out = q.out + q.starts[i] * q.out_row
+        p.call.rows = q.starts[i + 1] - q.starts[i]
+        _run(&p.call, p.params, p.is_double)
+        if p.call.x_not_finite:
+            fm_team_store(&q.claimed, q.count)  # the others stop at their next claim
+            return
+
+
+cdef Py_ssize_t *_chunk_starts(Py_ssize_t rows, Py_ssize_t threads, Py_ssize_t most,
+                               Py_ssize_t least, Py_ssize_t unit, long *count) except NULL:
+    """The bounds of a split inference call's chunks (a malloc'd array of count[0] + 1 row
+    indices, from 0 to rows; the caller frees it). Guided: each chunk 1/(2·threads) of the
+    rows left, a multiple of `unit` rows (a tile's) from `least` to `most` (a pass) rounded
+    to it, the last what is left: the first chunks are large, and the last ones, which
+    decide how long one thread waits for another's, small."""
+    cdef Py_ssize_t start, size, n = 0, i
+    cdef Py_ssize_t *starts = NULL
+    if rows < 1 or threads < 1 or most < 1 or least < 1 or unit < 1:
+        raise ValueError(f"_chunk_starts: rows {rows}, threads {threads}, most {most}, least "
+                         f"{least} and unit {unit} must be positive")
+    least = (least + unit - 1) // unit * unit
+    most = max(least, most // unit * unit)
+    for i in range(2):
+        start = 0
+        n = 0
+        while start < rows:
+            if i:
+                starts[n] = start
+            size = (rows - start + 2 * threads - 1) // (2 * threads)
+            size = min(max(least, (size + unit - 1) // unit * unit), most)
+            start += min(size, rows - start)
+            n += 1
+        if i == 0:
+            starts = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+            if starts == NULL:
+                raise MemoryError()
+    starts[n] = rows
+    count[0] = n
+    return starts
+
+
+def chunk_starts(Py_ssize_t rows, Py_ssize_t threads, Py_ssize_t most, Py_ssize_t least,
+                 Py_ssize_t unit=FM_MR):
+    """Test hook: the bounds of predict_parts' chunks (_chunk_starts) as a list, 0 to rows."""
+    cdef long count
+    cdef Py_ssize_t *starts = _chunk_starts(rows, threads, most, least, unit, &count)
+    try:
+        return [starts[i] for i in range(count + 1)]
+    finally:
+        free(starts)
 
 
 def serve_box(Py_ssize_t index, wake):
@@ -432,7 +517,7 @@ def serve_box(Py_ssize_t index, wake):
         with nogil:
             part = <Part *>fm_box_next(box)
             while part != NULL:
-                _run(&part.call, part.params, part.is_double)
+                _run_part(part)
                 fm_box_done(box)
                 part = <Part *>fm_box_next(box)
         wake.wait()
@@ -1391,11 +1476,12 @@ cdef class Network:
 
     def predict_parts(self, params, x, out, batch_size, Py_ssize_t parts, wakes,
                       bint check_x=False):
-        """predict in `parts` contiguous parts of the rows (sizes differing by at most one, as
-        parallel.split_rows): part k < parts − 1 goes to helper k when this call can claim its
-        box (wakes[k]: helper k's threading.Event, set when the helper sleeps), the last part
-        and any part no box took run on the calling thread. The same bits as predict; check_x
-        and the result as predict's."""
+        """predict on up to `parts` threads: the calling thread, and helper k < parts − 1 when
+        this call can claim its box (wakes[k]: helper k's threading.Event, set when the
+        helper sleeps). The rows go in chunks (chunk_starts) that each thread claims as it
+        finishes its last, so a core that runs slower, or a helper woken late, takes fewer
+        rows instead of holding up the call. The same bits as predict (a row's outputs do not
+        depend on its pass); check_x and the result as predict's."""
         self._require_ready()
         self._check_params(params)
         cdef Py_ssize_t rows = self._check_x(x)
@@ -1409,39 +1495,43 @@ cdef class Network:
             return True
         parts = min(parts, rows)
         packs = self._packs_for(params, rows)
+        cdef Py_ssize_t pass_rows = self._pass_rows(rows, batch_size)
         cdef size_t item = sizeof(double) if self.is_double else sizeof(float)
-        cdef const char *xp = <const char *>cnp.PyArray_DATA(<cnp.ndarray>x)
-        cdef char *op = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
         cdef void *pp = cnp.PyArray_DATA(<cnp.ndarray>params)
+        cdef Chunks chunks
+        chunks.x = <const char *>cnp.PyArray_DATA(<cnp.ndarray>x)
+        chunks.out = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+        chunks.x_row = self.plan.n_inputs * item
+        chunks.out_row = self.plan.n_outputs * item
+        chunks.claimed = 0
+        chunks.starts = NULL
         cdef Part *ps = <Part *>calloc(parts, sizeof(Part))
         cdef bint *posted = <bint *>calloc(parts, sizeof(bint))
-        cdef Py_ssize_t k, start = 0, size, made = 0
-        cdef Py_ssize_t base = rows // parts, extra = rows % parts
+        cdef Py_ssize_t k, made = 0
         cdef bint finite = True
         _call_begins()
         try:
             if ps == NULL or posted == NULL:
                 raise MemoryError()
+            chunks.starts = _chunk_starts(rows, parts, pass_rows, self._chunk_min_rows(), FM_MR,
+                                          &chunks.count)
             for k in range(parts):
-                size = base + (1 if k < extra else 0)
-                self._predict_call(&ps[k].call, params, xp + start * self.plan.n_inputs * item,
-                                   op + start * self.plan.n_outputs * item, size,
-                                   self._pass_rows(size, batch_size))
+                self._predict_call(&ps[k].call, params, chunks.x, chunks.out, 0, pass_rows)
                 made += 1
                 ps[k].call.check_x = check_x
                 _use_packs(&ps[k].call, packs)
                 ps[k].params = pp
                 ps[k].is_double = self.is_double
-                start += size
+                ps[k].chunks = &chunks
             for k in range(parts - 1):
                 if FM_HANDOFF and fm_box_claim(&_boxes[k]):
                     posted[k] = True
                     if not fm_box_post(&_boxes[k], &ps[k]):
                         wakes[k].set()
             with nogil:
-                for k in range(parts - 1, -1, -1):
-                    if not posted[k]:
-                        _run(&ps[k].call, pp, self.is_double)
+                # the calling thread claims chunks until none is left, then waits for the
+                # helpers' last ones
+                _run_part(&ps[parts - 1])
                 for k in range(parts - 1):
                     if posted[k]:
                         fm_box_wait_done(&_boxes[k])
@@ -1463,8 +1553,14 @@ cdef class Network:
                 free(ps[k].call.work)
             free(ps)
             free(posted)
+            free(<void *>chunks.starts)
             _call_ends()
         return finite
+
+    cdef Py_ssize_t _chunk_min_rows(self):
+        """The fewest rows of a chunk of predict_parts (but the last): CHUNK_MIN_MACS
+        multiply-adds, so that a claim and a pass's set-up stay small beside its products."""
+        return (CHUNK_MIN_MACS + self._row_macs - 1) // max(1, self._row_macs)
 
     def set_fast_path(self, Py_ssize_t max_rows, row_shape):
         """predict_published takes up to max_rows rows of shape row_shape (a tuple of up to 8
@@ -1592,6 +1688,7 @@ cdef class Network:
         part.call = c[0]
         part.params = params
         part.is_double = False
+        part.chunks = NULL
         if mode == COLUMNS:
             c.wide = <Wide *>calloc(1, sizeof(Wide) + 2 * c.plan.n_steps * sizeof(long))
             if c.wide == NULL:

@@ -20,6 +20,8 @@ cdef extern from "prefetch.h" nogil:
 
 
 cdef extern from "small_gemm.h" nogil:
+    enum:
+        FM_MR  # the rows of a tile
     int fm_small_gemm_level()
     int fm_sgemm_small(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *x,
                        Py_ssize_t ldx, Py_ssize_t incx, const float *w, Py_ssize_t ldw, float *y,

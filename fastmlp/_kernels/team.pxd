@@ -8,6 +8,7 @@ cdef extern from "team.h" nogil:
     void fm_team_barrier_init(fm_team_barrier *b, long parties)
     int fm_team_barrier_wait(fm_team_barrier *b)
     void fm_team_barrier_abandon(fm_team_barrier *b)
+    void fm_team_store(long *p, long v)
 
 cdef extern from "transpose.h" nogil:
     void fm_transpose_rows_f(const float *w, float *wt, Py_ssize_t n_in, Py_ssize_t n_out,
