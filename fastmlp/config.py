@@ -84,7 +84,7 @@ def num_threads() -> int:
 
 
 def set_num_threads(value: Optional[int]) -> None:
-    """Sets how many threads one predict or fit call may use.
+    """Sets how many threads one predict, evaluate or fit call may use.
 
     A float32 predict call runs on fastmlp's own GEMM (on CPUs with AVX2 and FMA, or AVX-512):
     up to 2 × 2**24 multiply-adds (106 rows of a 784-300-200-100-10 model) it runs on the
@@ -95,7 +95,8 @@ def set_num_threads(value: Optional[int]) -> None:
     one- or two-row call of a large model (2**17 multiply-adds a row before its last layer)
     splits its layers' columns, a call of 3 rows or more and 2**21 multiply-adds its rows.
     Results do not depend on it: each row's outputs are bitwise the same whatever the thread
-    count or batch.
+    count or batch. `evaluate` splits as a predict call of its rows, with the one-thread loss
+    and metrics (its batches' sums are added up in order).
 
     A float32 `fit` whose batches give each thread 32 rows or more trains on up to this many
     threads, each taking a share of every batch and of the optimizer update; its results are

@@ -381,10 +381,15 @@ class Engine:
                  batch_size: int, loss: str, metrics: MetricNames = None,
                  weights: Optional[np.ndarray] = None) -> tuple[float, tuple[float, ...]]:
         """(loss sum, metric sums) over all rows with the published weights, for a loss and
-        metrics by Keras name, as set_loss takes them (the training plan is left as it is)."""
+        metrics by Keras name, as set_loss takes them (the training plan is left as it is). A
+        large call on fastmlp's own GEMM runs on config.num_threads() threads, as predict's,
+        with the one-thread bits (its passes' sums are added up in order)."""
+        rows = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else 0
+        parts = self._parts(rows) if HANDOFF else 1
+        wakes = part_helpers(parts - 1) if parts > 1 else []  # fewer if a thread cannot start
         return self.network.evaluate(self.published, x, labels, targets, batch_size,
                                      LOSS_CODES[loss], _metric_codes(metrics), config.epsilon(),
-                                     weights)
+                                     weights, len(wakes) + 1, wakes)
 
     def gradient(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
                  seed: int = 0, weights: Optional[np.ndarray] = None) -> float:

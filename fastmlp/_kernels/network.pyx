@@ -328,6 +328,9 @@ cdef struct Call:
     bint check_x
     bint x_not_finite
     bint helping                 # a helper's copy of a wide call: it stops before the last step
+    # EVALUATE: NULL, or where each pass writes its activity penalty, loss and metric sums
+    # (2 + n_metrics doubles a pass, from the call's first) instead of adding them up
+    double *pass_sums
     Py_ssize_t rows, first, n_steps, batch
     Py_ssize_t units             # GEMMS: a unit team's size, whose member 0's products run (1: all)
     uint64_t seed                # this epoch's dropout seed
@@ -339,8 +342,10 @@ cdef struct Call:
 
 # The boxes through which helper threads take parts of large inference calls (csrc/handoff.h):
 # box i is served by helper i (fastmlp/parallel.py starts them; serve_box is their loop).
-HELPERS_MAX = 63
-cdef fm_box _boxes[63]  # a C static: zeroed, which is sleeping and unowned
+cdef enum:
+    HELPERS_MAX_C = 63
+HELPERS_MAX = HELPERS_MAX_C
+cdef fm_box _boxes[HELPERS_MAX_C]  # a C static: zeroed, which is sleeping and unowned
 
 # Lone calls (WIDE_CHUNKS): how many threads one may use (1: none shares), how to start helper
 # 0 (a callable returning its wake event, or None), that event once started, when the last
@@ -420,13 +425,21 @@ cdef void _lone_free(Call *c, Part *part, int mode, bint taken_back):
 
 
 cdef struct Chunks:
-    # a split inference call's rows, in chunks its threads claim in turn (predict_parts)
+    # a split inference call's rows, in chunks its threads claim in turn (predict_parts,
+    # evaluate on threads)
     const char *x
-    char *out
+    char *out                    # predict's outputs (NULL: evaluate's calls write pass sums)
     size_t x_row, out_row        # bytes of a row of x, of out
     const Py_ssize_t *starts     # chunk i: rows [starts[i], starts[i + 1])
     long count
     long claimed                 # chunks handed out (fm_claim_chunk; count or more: none left)
+    # evaluate: its labels, targets and sample weights (NULL: none), and where pass j's sums go
+    const int32_t *labels
+    const char *targets
+    const char *weights
+    size_t item                  # bytes of an element
+    double *sums
+    Py_ssize_t sums_per_pass
 
 
 cdef struct Part:
@@ -444,6 +457,7 @@ cdef void _run_part(Part *p) noexcept nogil:
     every thread: the call's output is dropped."""
     cdef Chunks *q = p.chunks
     cdef long i
+    cdef Py_ssize_t start
     if q == NULL:
         _run(&p.call, p.params, p.is_double)
         return
@@ -451,9 +465,17 @@ cdef void _run_part(Part *p) noexcept nogil:
         i = fm_claim_chunk(&q.claimed)
         if i >= q.count:
             return
-        p.call.x = q.x + q.starts[i] * q.x_row
-        p.call.out = q.out + q.starts[i] * q.out_row
-        p.call.rows = q.starts[i + 1] - q.starts[i]
+        start = q.starts[i]
+        p.call.x = q.x + start * q.x_row
+        p.call.rows = q.starts[i + 1] - start
+        if q.sums == NULL:
+            p.call.out = q.out + start * q.out_row
+        else:
+            # chunks start at a pass of evaluate's (p.call.batch rows)
+            p.call.labels = q.labels + start if q.labels != NULL else NULL
+            p.call.targets = q.targets + start * q.out_row if q.targets != NULL else NULL
+            p.call.weights = q.weights + start * q.item if q.weights != NULL else NULL
+            p.call.pass_sums = q.sums + start // p.call.batch * q.sums_per_pass
         _run(&p.call, p.params, p.is_double)
         if p.call.x_not_finite:
             fm_team_store(&q.claimed, q.count)  # the others stop at their next claim
@@ -502,6 +524,43 @@ def chunk_starts(Py_ssize_t rows, Py_ssize_t threads, Py_ssize_t most, Py_ssize_
         return [starts[i] for i in range(count + 1)]
     finally:
         free(starts)
+
+
+cdef int _share_parts(Part *ps, Py_ssize_t parts, wakes) except -1:
+    """Runs parts ps[0..parts) of a split call whose chunks they claim: part k < parts − 1 goes
+    to helper k when this call can claim its box (wakes[k]: its threading.Event, set when the
+    helper sleeps), the last on the calling thread, which claims chunks until none is left
+    and then waits for the helpers' last ones (a part no box took has nothing left to claim).
+    After an exception between posting and waiting (waking a helper failed), a part no helper
+    has taken is withdrawn and one a helper runs is waited for before it propagates: the
+    parts' buffers may then be freed. GIL held."""
+    cdef bint posted[HELPERS_MAX_C]
+    cdef Py_ssize_t k
+    if not 1 <= parts <= HELPERS_MAX_C + 1:
+        raise ValueError(f"a split call takes 1 to {HELPERS_MAX_C + 1} parts; received {parts}")
+    for k in range(parts - 1):
+        posted[k] = False
+    try:
+        for k in range(parts - 1):
+            if FM_HANDOFF and fm_box_claim(&_boxes[k]):
+                posted[k] = True
+                if not fm_box_post(&_boxes[k], &ps[k]):
+                    wakes[k].set()
+        with nogil:
+            _run_part(&ps[parts - 1])
+            for k in range(parts - 1):
+                if posted[k]:
+                    fm_box_wait_done(&_boxes[k])
+                    fm_box_release(&_boxes[k])
+                    posted[k] = False
+    finally:
+        for k in range(parts - 1):
+            if posted[k]:
+                if not fm_box_withdraw(&_boxes[k]):
+                    with nogil:
+                        fm_box_wait_done(&_boxes[k])
+                fm_box_release(&_boxes[k])
+    return 0
 
 
 def serve_box(Py_ssize_t index, wake):
@@ -1505,13 +1564,13 @@ cdef class Network:
         chunks.out_row = self.plan.n_outputs * item
         chunks.claimed = 0
         chunks.starts = NULL
+        chunks.sums = NULL
         cdef Part *ps = <Part *>calloc(parts, sizeof(Part))
-        cdef bint *posted = <bint *>calloc(parts, sizeof(bint))
         cdef Py_ssize_t k, made = 0
         cdef bint finite = True
         _call_begins()
         try:
-            if ps == NULL or posted == NULL:
+            if ps == NULL:
                 raise MemoryError()
             chunks.starts = _chunk_starts(rows, parts, pass_rows, self._chunk_min_rows(), FM_MR,
                                           &chunks.count)
@@ -1523,36 +1582,13 @@ cdef class Network:
                 ps[k].params = pp
                 ps[k].is_double = self.is_double
                 ps[k].chunks = &chunks
-            for k in range(parts - 1):
-                if FM_HANDOFF and fm_box_claim(&_boxes[k]):
-                    posted[k] = True
-                    if not fm_box_post(&_boxes[k], &ps[k]):
-                        wakes[k].set()
-            with nogil:
-                # the calling thread claims chunks until none is left, then waits for the
-                # helpers' last ones
-                _run_part(&ps[parts - 1])
-                for k in range(parts - 1):
-                    if posted[k]:
-                        fm_box_wait_done(&_boxes[k])
-                        fm_box_release(&_boxes[k])
-                        posted[k] = False
+            _share_parts(ps, parts, wakes)
             for k in range(parts):
                 finite = finite and not ps[k].call.x_not_finite
         finally:
-            # after an exception between posting and waiting (waking a helper failed): a part
-            # no helper has taken is withdrawn, one a helper runs is waited for, before the
-            # parts' buffers are freed
-            for k in range(parts - 1):
-                if posted != NULL and posted[k]:
-                    if not fm_box_withdraw(&_boxes[k]):
-                        with nogil:
-                            fm_box_wait_done(&_boxes[k])
-                    fm_box_release(&_boxes[k])
             for k in range(made):
                 free(ps[k].call.work)
             free(ps)
-            free(posted)
             free(<void *>chunks.starts)
             _call_ends()
         return finite
@@ -1760,6 +1796,7 @@ cdef class Network:
         c.helping = False
         c.skip_zeros = self._skips_zeros(params)
         c.check_x = c.x_not_finite = False
+        c.pass_sums = NULL
         c.work = malloc((2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width) * item)
         if c.work == NULL:
             raise MemoryError()
@@ -1804,10 +1841,12 @@ cdef class Network:
         return finite
 
     def evaluate(self, params, x, labels, targets, batch_size, int loss, metrics,
-                 double epsilon, weights=None):
+                 double epsilon, weights=None, Py_ssize_t parts=1, wakes=()):
         """Returns (loss sum, metric sums) over all rows of x with the weights `params`, for
         the loss and metric codes given (not the training plan's: evaluation changes nothing
-        a concurrent fit reads)."""
+        a concurrent fit reads). With parts > 1, on up to `parts` threads as predict_parts
+        (wakes: the helpers' events): the threads claim chunks of whole passes, each pass
+        writes its sums, and they are added up in pass order: the one-thread bits."""
         self._require_ready()
         self._check_params(params)
         cdef Py_ssize_t rows = self._check_x(x)
@@ -1815,25 +1854,34 @@ cdef class Network:
         self._check_y(&c, rows, labels, targets, loss, metrics)
         if not 0 < epsilon < 0.5:
             raise ValueError(f"`epsilon` must lie in (0, 0.5); received {epsilon}")
+        wakes = list(wakes)
+        if not 1 <= parts <= len(wakes) + 1 or parts > HELPERS_MAX + 1:
+            raise ValueError(f"`parts` must lie in [1, {min(len(wakes), HELPERS_MAX) + 1}] for "
+                             f"{len(wakes)} helpers; received {parts}")
         c.plan.epsilon = epsilon
         c.loss_sum = 0
         c.metric_sums = [0, 0, 0, 0, 0, 0, 0, 0]
         if rows == 0:
             return 0.0, _sums(&c)
         chunk = self._chunk(rows, batch_size)
-        probs = np.empty(chunk * self.plan.n_outputs, self.dtype)
-        work = np.empty(2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width
-                        + chunk * self.plan.n_outputs, self.dtype)
         c.op = EVALUATE
         c.skip_zeros = c.check_x = c.x_not_finite = False
+        c.pass_sums = NULL
         c.weights = self._check_weights(weights, rows)
         c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
-        c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
-        c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
         c.rows, c.batch = rows, chunk
         packs = self._packs_for(params, rows)
         _use_packs(&c, packs)
         cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>params)
+        cdef Py_ssize_t passes = (rows + chunk - 1) // chunk
+        parts = min(parts, passes)
+        if parts > 1:
+            self._evaluate_parts(&c, p, parts, wakes)
+            return c.loss_sum, _sums(&c)
+        probs = np.empty(chunk * self.plan.n_outputs, self.dtype)
+        work = np.empty(self._evaluate_work(chunk), self.dtype)
+        c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
+        c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
         _call_begins()
         try:
             with nogil:
@@ -1841,6 +1889,73 @@ cdef class Network:
         finally:
             _call_ends()
         return c.loss_sum, _sums(&c)
+
+    cdef Py_ssize_t _evaluate_work(self, Py_ssize_t chunk):
+        """Elements of an evaluate call's scratch for passes of `chunk` rows: the passes' two
+        halves and temporaries (_forward_rows), and the loss's gradient."""
+        return (2 * chunk * self.plan.max_hidden + 2 * self.plan.max_width
+                + chunk * self.plan.n_outputs)
+
+    cdef int _evaluate_parts(self, Call *c, void *params, Py_ssize_t parts, wakes) except -1:
+        """evaluate's call c on `parts` threads (parts ≤ its passes): chunks of whole passes
+        (guided, as predict_parts'), each part with scratch of its own, the passes' sums
+        added up in pass order (_add_pass_sums)."""
+        cdef Py_ssize_t passes = (c.rows + c.batch - 1) // c.batch, k, made = 0
+        cdef size_t item = sizeof(double) if self.is_double else sizeof(float)
+        cdef Py_ssize_t per_pass = 2 + c.plan.n_metrics
+        cdef double penalty
+        cdef Chunks chunks
+        chunks.x = <const char *>c.x
+        chunks.out = NULL
+        chunks.x_row = self.plan.n_inputs * item
+        chunks.out_row = self.plan.n_outputs * item
+        chunks.labels = c.labels
+        chunks.targets = <const char *>c.targets
+        chunks.weights = <const char *>c.weights
+        chunks.item = item
+        chunks.sums_per_pass = per_pass
+        chunks.claimed = 0
+        chunks.starts = NULL
+        chunks.sums = <double *>malloc(passes * per_pass * sizeof(double))
+        cdef Part *ps = <Part *>calloc(parts, sizeof(Part))
+        cdef Py_ssize_t *starts
+        _call_begins()
+        try:
+            if ps == NULL or chunks.sums == NULL:
+                raise MemoryError()
+            # in passes, then in rows: every chunk starts at a pass
+            starts = _chunk_starts(passes, parts, passes,
+                                   (self._chunk_min_rows() + c.batch - 1) // c.batch, 1,
+                                   &chunks.count)
+            chunks.starts = starts
+            for k in range(chunks.count + 1):
+                starts[k] = min(c.rows, starts[k] * c.batch)
+            for k in range(parts):
+                ps[k].call = c[0]
+                ps[k].call.out = malloc(c.batch * self.plan.n_outputs * item)
+                ps[k].call.work = malloc(self._evaluate_work(c.batch) * item)
+                made += 1
+                if ps[k].call.out == NULL or ps[k].call.work == NULL:
+                    raise MemoryError()
+                ps[k].params = params
+                ps[k].is_double = self.is_double
+                ps[k].chunks = &chunks
+            _share_parts(ps, parts, wakes)
+            with nogil:
+                if self.is_double:
+                    penalty = _weight_penalty[double](&c.plan, <double *>params, NULL)
+                else:
+                    penalty = _weight_penalty[float](&c.plan, <float *>params, NULL)
+                _add_pass_sums(c, chunks.sums, passes, penalty)
+        finally:
+            for k in range(made):
+                free(ps[k].call.out)
+                free(ps[k].call.work)
+            free(ps)
+            free(<void *>chunks.starts)
+            free(chunks.sums)
+            _call_ends()
+        return 0
 
     def gradient(self, x, labels, targets, uint64_t seed=0, weights=None):
         """grads := d(mean loss)/d(trainable params) over all rows of x as one batch, in
@@ -2982,22 +3097,48 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
     cdef floating *grad = <floating *>c.work + 2 * c.batch * plan.max_hidden + 2 * plan.max_width
     cdef const int32_t *lb
     cdef const floating *tb
-    cdef double activity
-    # each batch's loss includes the weight penalties, as Keras's test step computes it
-    c.loss_sum += c.rows * _weight_penalty(plan, params, NULL)
+    cdef double activity, loss
+    cdef double *sums = c.pass_sums
+    cdef int m
+    # each batch's loss includes the weight penalties, as Keras's test step computes it (with
+    # pass sums, the caller adds them: _add_pass_sums)
+    if sums == NULL:
+        c.loss_sum += c.rows * _weight_penalty(plan, params, NULL)
     while start < c.rows:
         rows = min(c.batch, c.rows - start)
         activity = 0
         _forward_rows(c, params, <const floating *>c.x + start * plan.n_inputs, probs, rows,
                       &activity)
-        c.loss_sum += activity  # rows × (the batch's activity penalty / rows), as in training
         lb = c.labels + start if c.labels != NULL else NULL
         tb = <const floating *>c.targets + start * n_out if c.targets != NULL else NULL
-        c.loss_sum += loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused,
-                                    plan.epsilon, grad,
-                                    <const floating *>c.weights + start if c.weights != NULL else NULL)
-        _add_metrics(c, probs, lb, tb, rows)
+        loss = loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused, plan.epsilon,
+                             grad, <const floating *>c.weights + start if c.weights != NULL else NULL)
+        if sums == NULL:
+            c.loss_sum += activity  # rows × (the batch's activity penalty / rows), as in training
+            c.loss_sum += loss
+            _add_metrics(c, probs, lb, tb, rows)
+        else:
+            sums[0] = activity
+            sums[1] = loss
+            for m in range(plan.n_metrics):
+                sums[2 + m] = accuracy_sum(plan.metrics[m], probs, lb, tb, rows, n_out,
+                                           plan.top_k[m])
+            sums += 2 + plan.n_metrics
         start += c.batch
+
+
+cdef void _add_pass_sums(Call *c, const double *sums, Py_ssize_t passes, double penalty) noexcept nogil:
+    """c's loss and metric sums := what _evaluate adds up on one thread, from the sums its
+    passes wrote on several (in pass order: the same bits)."""
+    cdef Py_ssize_t _
+    cdef int m
+    c.loss_sum = c.rows * penalty
+    for _ in range(passes):
+        c.loss_sum += sums[0]
+        c.loss_sum += sums[1]
+        for m in range(c.plan.n_metrics):
+            c.metric_sums[m] += sums[2 + m]
+        sums += 2 + c.plan.n_metrics
 
 
 def gil_hint_check(str action="", recorded=None, taken=None, now=None):
