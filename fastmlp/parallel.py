@@ -5,10 +5,10 @@ large ones first, as each finishes its last (Network.predict_parts), so a core t
 or a helper woken late takes fewer rows instead of holding up the call (Intel Xeon VM, 2
 threads, calls of 512-4,096 rows paired with one fixed half a thread: M1 ×0.99-1.20, M2
 ×1.02-1.21). Each thread runs a compiled loop with the GIL released on its own scratch, so
-threads never wait on each other or on BLAS's thread pool. The helpers (part_helpers) are started on first use, up to
-config.num_threads() - 1, and shared by every model and caller: helper k takes its parts
-through box k of the network module (csrc/handoff.h), spinning about 200 µs after each
-part for the next one, then sleeping until a caller wakes it. Where the compiler gave the
+threads never wait on each other or on BLAS's thread pool. The helpers (part_helpers) are
+started on first use, up to config.num_threads() - 1, and shared by every model and caller:
+helper k takes its parts through box k of the network module (csrc/handoff.h), spinning
+about 200 µs after each part for the next one, then sleeping until a caller wakes it. Where the compiler gave the
 kernels no atomics, run_parts splits through a Python thread pool instead.
 
 A request-sized call runs on the calling thread, or, while it runs alone and helper 0 is

@@ -151,7 +151,7 @@ M = {
  "chunk-not-in-tiles": ("fastmlp/_kernels/network.pyx", "            size = min(max(least, (size + unit - 1) // unit * unit), most)", "            size = min(max(least, size), most)", "tests/test_handoff.py -k chunks"),
  "chunk-least-unrounded": ("fastmlp/_kernels/network.pyx", "    least = (least + unit - 1) // unit * unit\n", "\n", "tests/test_handoff.py -k chunks"),
  "eval-activity-after-loss": ("fastmlp/_kernels/network.pyx", "        c.loss_sum += sums[0]\n        c.loss_sum += sums[1]\n", "        c.loss_sum += sums[1]\n        c.loss_sum += sums[0]\n", "tests/test_evaluate_threads.py"),
- "eval-penalty-dropped": ("fastmlp/_kernels/network.pyx", "    c.loss_sum = c.rows * penalty\n", "    c.loss_sum = 0\n", "tests/test_evaluate_threads.py"),
+ "eval-penalty-dropped": ("fastmlp/_kernels/network.pyx", "    c.loss_sum = c.rows * _weight_penalty(&c.plan, params, NULL)\n", "    c.loss_sum = 0\n", "tests/test_evaluate_threads.py"),
  "eval-sums-by-chunk": ("fastmlp/_kernels/network.pyx", "p.call.pass_sums = q.sums + start // p.call.batch * q.sums_per_pass", "p.call.pass_sums = q.sums + i * q.sums_per_pass", "tests/test_evaluate_threads.py"),
  "eval-chunk-labels": ("fastmlp/_kernels/network.pyx", "p.call.labels = q.labels + start if q.labels != NULL else NULL", "p.call.labels = q.labels", "tests/test_evaluate_threads.py"),
  "eval-chunk-targets": ("fastmlp/_kernels/network.pyx", "p.call.targets = q.targets + start * q.out_row if q.targets != NULL else NULL", "p.call.targets = q.targets", "tests/test_evaluate_threads.py"),

@@ -263,7 +263,8 @@ cdef struct Scratch:
 
 
 cdef enum Op:
-    TRAIN, PREDICT, EVALUATE, GRADIENT, GEMMS
+    # PASS_SUMS: an EVALUATE call split across threads, its last step (_add_pass_sums)
+    TRAIN, PREDICT, EVALUATE, PASS_SUMS, GRADIENT, GEMMS
 
 cdef enum Fault:
     OK, NONFINITE_LOSS, BAD_INDEX
@@ -679,6 +680,8 @@ cdef void _dispatch(Call *c, floating *params) noexcept nogil:
         _predict(c, params)
     elif c.op == EVALUATE:
         _evaluate(c, params)
+    elif c.op == PASS_SUMS:
+        _add_pass_sums(c, params)
     elif c.op == GRADIENT:
         c.loss_sum = _forward_backward(&c.plan, &c.scratch, params, <const floating *>c.wt,
                                        <floating *>c.grads, <const floating *>c.x, c.labels,
@@ -1903,7 +1906,6 @@ cdef class Network:
         cdef Py_ssize_t passes = (c.rows + c.batch - 1) // c.batch, k, made = 0
         cdef size_t item = sizeof(double) if self.is_double else sizeof(float)
         cdef Py_ssize_t per_pass = 2 + c.plan.n_metrics
-        cdef double penalty
         cdef Chunks chunks
         chunks.x = <const char *>c.x
         chunks.out = NULL
@@ -1941,12 +1943,10 @@ cdef class Network:
                 ps[k].is_double = self.is_double
                 ps[k].chunks = &chunks
             _share_parts(ps, parts, wakes)
+            c.op = PASS_SUMS
+            c.pass_sums = chunks.sums
             with nogil:
-                if self.is_double:
-                    penalty = _weight_penalty[double](&c.plan, <double *>params, NULL)
-                else:
-                    penalty = _weight_penalty[float](&c.plan, <float *>params, NULL)
-                _add_pass_sums(c, chunks.sums, passes, penalty)
+                _run(c, params, self.is_double)
         finally:
             for k in range(made):
                 free(ps[k].call.out)
@@ -3127,12 +3127,14 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
         start += c.batch
 
 
-cdef void _add_pass_sums(Call *c, const double *sums, Py_ssize_t passes, double penalty) noexcept nogil:
-    """c's loss and metric sums := what _evaluate adds up on one thread, from the sums its
-    passes wrote on several (in pass order: the same bits)."""
-    cdef Py_ssize_t _
+cdef void _add_pass_sums(Call *c, floating *params) noexcept nogil:
+    """c's loss and metric sums := what _evaluate adds up on one thread (the weight penalty,
+    then each pass's activity penalty, loss and metrics, in pass order: the same bits), from
+    the sums c.pass_sums that the passes of c's rows wrote on several threads."""
+    cdef const double *sums = c.pass_sums
+    cdef Py_ssize_t _, passes = (c.rows + c.batch - 1) // c.batch
     cdef int m
-    c.loss_sum = c.rows * penalty
+    c.loss_sum = c.rows * _weight_penalty(&c.plan, params, NULL)
     for _ in range(passes):
         c.loss_sum += sums[0]
         c.loss_sum += sums[1]
