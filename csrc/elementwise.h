@@ -433,25 +433,52 @@ FM_CLONES static void fm_weight_decay_##S(T *restrict w, ptrdiff_t n, T wd, T lr
     for (ptrdiff_t i = 0; i < n; i++) w[i] = w[i] - w[i] * wd * lr;                            \
 }
 
-/* 1 when no element is NaN or ±inf (all exponent bits set), else 0: an integer test that
- * vectorises and allocates nothing, unlike numpy.isfinite(x).all(). */
+/* 1 when no element is NaN or ±inf, else 0: an integer test that vectorises and allocates
+ * nothing, unlike numpy.isfinite(x).all(). |x|'s bits are those of +inf or above exactly when
+ * x is NaN or ±inf, so the test is the largest of them against +inf's: an and and an unsigned
+ * max a vector, in FM_FINITE_LANES running maxima so that several loads are in flight (fit
+ * checks all of x each call: 188 MB of Fashion-MNIST in 17 ms, against 22 ms for a flag per
+ * element, Intel Xeon (Emerald Rapids) VM). */
+#define FM_FINITE_LANES 32
 FM_CLONES static int fm_all_finite_f(const float *restrict x, ptrdiff_t n) {
-    uint32_t bad = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
+    uint32_t lane_max[FM_FINITE_LANES] = {0}, most = 0;
+    ptrdiff_t i = 0;
+    for (; i + FM_FINITE_LANES <= n; i += FM_FINITE_LANES)
+        for (int k = 0; k < FM_FINITE_LANES; k++) {
+            uint32_t bits;
+            memcpy(&bits, x + i + k, sizeof bits);
+            bits &= 0x7fffffffu;
+            lane_max[k] = lane_max[k] > bits ? lane_max[k] : bits;
+        }
+    for (; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, x + i, sizeof bits);
-        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+        bits &= 0x7fffffffu;
+        most = most > bits ? most : bits;
     }
-    return !bad;
+    for (int k = 0; k < FM_FINITE_LANES; k++)
+        most = most > lane_max[k] ? most : lane_max[k];
+    return most < 0x7f800000u;
 }
 FM_CLONES static int fm_all_finite_d(const double *restrict x, ptrdiff_t n) {
-    uint64_t bad = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
+    uint64_t lane_max[FM_FINITE_LANES / 2] = {0}, most = 0;
+    ptrdiff_t i = 0;
+    for (; i + FM_FINITE_LANES / 2 <= n; i += FM_FINITE_LANES / 2)
+        for (int k = 0; k < FM_FINITE_LANES / 2; k++) {
+            uint64_t bits;
+            memcpy(&bits, x + i + k, sizeof bits);
+            bits &= 0x7fffffffffffffffull;
+            lane_max[k] = lane_max[k] > bits ? lane_max[k] : bits;
+        }
+    for (; i < n; i++) {
         uint64_t bits;
         memcpy(&bits, x + i, sizeof bits);
-        bad |= (bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+        bits &= 0x7fffffffffffffffull;
+        most = most > bits ? most : bits;
     }
-    return !bad;
+    for (int k = 0; k < FM_FINITE_LANES / 2; k++)
+        most = most > lane_max[k] ? most : lane_max[k];
+    return most < 0x7ff0000000000000ull;
 }
 
 FM_DEFINE(float, f, expf, logf, tanhf, sqrtf, fabsf, erff, expm1f, log1pf)

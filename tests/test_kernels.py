@@ -145,6 +145,26 @@ def test_all_finite_matches_numpy(rng, dtype, size):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_finds_a_bad_value_in_every_lane_and_the_tail(rng, dtype):
+    """The check keeps running maxima in lanes (32 floats, 16 doubles) and a tail: a NaN (of
+    either sign, any payload) or an infinity anywhere is found, and finite values of either
+    sign, however large, are not taken for one."""
+    from fastmlp._kernels.finite import all_finite
+    uint = np.uint32 if dtype == np.float32 else np.uint64
+    bad_bits = ([0x7FC00000, 0xFFC12345, 0x7F800001, 0x7F800000, 0xFF800000] if dtype == np.float32
+                else [0x7FF8000000000000, 0xFFF8000000001234, 0x7FF0000000000001,
+                      0x7FF0000000000000, 0xFFF0000000000000])
+    for size in (64 + 7, 33, 5):
+        x = (rng.uniform(-1, 1, size) * np.finfo(dtype).max).astype(dtype)
+        x[::3] = -np.finfo(dtype).max  # the largest finite magnitude, negative
+        assert all_finite(x)
+        for where in range(size):
+            y = x.copy()
+            y.view(uint)[where] = bad_bits[where % len(bad_bits)]
+            assert not all_finite(y), (size, where)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("act", ["leaky_relu", "elu"])
 @pytest.mark.parametrize("alpha", [0.0, 0.05, 0.3, 2.0])
 def test_parametrised_activations_take_their_alpha(rng, dtype, act, alpha):

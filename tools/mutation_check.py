@@ -176,7 +176,7 @@ M = {
  "wide-softmax-inside": ("fastmlp/_kernels/network.pyx", "ok = ok and s.act != FM_SOFTMAX", "ok = ok", "tests/test_wide_calls.py"),
  "units-parts-not-summed": ("fastmlp/_kernels/network.pyx", "                            z[i * n + j] += src[i * n + j]", "                            pass", "tests/test_unit_team.py"),
  "units-no-bias-in-sum": ("fastmlp/_kernels/network.pyx", "                fm_bias_act_f(z + i * n + v0, params + s.b_off + v0 if s.b_off >= 0 else NULL,", "                fm_bias_act_f(z + i * n + v0, NULL,", "tests/test_unit_team.py"),
- "units-wt-not-refreshed": ("fastmlp/_kernels/network.pyx", "                    fm_transpose_rows_f(params + s.w_off, wt + s.wt_off, n_in, n, u0, u1)", "                    pass", "tests/test_unit_team.py"),
+ "units-wt-not-refreshed": ("fastmlp/_kernels/network.pyx", "                    fm_transpose_rows_f(plan.train_level, params + s.w_off, wt + s.wt_off, n_in, n,\n                                        u0, u1)", "                    pass", "tests/test_unit_team.py"),
  "units-bias-grad-not-zeroed": ("fastmlp/_kernels/network.pyx", "                        for j in range(u0, u1):\n                            db[j] = 0", "                        for j in range(u0, u1):\n                            pass", "tests/test_unit_team.py"),
  "units-hidden-bias-not-updated": ("fastmlp/_kernels/network.pyx", "                        (<UpdateRule>c.rule).apply_part(params, grads, team.lr, below.b_off + u0, nu)", "                        pass", "tests/test_unit_team.py"),
  "units-nonfinite-applied": ("fastmlp/_kernels/network.pyx", "                me.fault = NONFINITE_LOSS  # the step is not applied: nobody has updated yet", "                pass", "tests/test_unit_team.py -k nonfinite"),
@@ -187,6 +187,15 @@ M = {
  "units-dropout-mask-offset": ("csrc/dropout.h", "            uint32_t h = fm_mix32(row_key ^ ((uint32_t)j * 0x85ebca77u));", "            uint32_t h = fm_mix32(row_key ^ ((uint32_t)(j - j0) * 0x85ebca77u));", "tests/test_unit_team.py -k dropout"),
  "units-dropout-backward-skipped": ("fastmlp/_kernels/network.pyx", "                        _dropout[float](&plan.steps[k], dx, dx, rows, c.seed, step, 0, u0, u1)", "                        pass", "tests/test_unit_team.py -k dropout"),
  "units-dropout-parity-by-step": ("fastmlp/_kernels/network.pyx", "            part = <float *>me.parts + (di % 2) * part_size", "            part = <float *>me.parts + (l % 2) * part_size", "tests/test_unit_team.py -k dropout"),
+ "transpose-8x8-pairs-mixed": ("csrc/transpose.h", "__m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1", "__m256 s0 = _mm256_shuffle_ps(t0, t2, 0x4E), s1", "tests/test_transpose.py"),
+ "transpose-8x8-halves-swapped": ("csrc/transpose.h", "_mm256_storeu_ps(wt, _mm256_permute2f128_ps(s0, s4, 0x20));", "_mm256_storeu_ps(wt, _mm256_permute2f128_ps(s0, s4, 0x31));", "tests/test_transpose.py"),
+ "transpose-column-tail-short": ("csrc/transpose.h", "            for (ptrdiff_t i = ib; i < ib + 8; i++)", "            for (ptrdiff_t i = ib; i < ib + 7; i++)", "tests/test_transpose.py"),
+ "finite-sign-not-masked": ("csrc/elementwise.h", "            bits &= 0x7fffffffu;\n            lane_max[k] = lane_max[k] > bits ? lane_max[k] : bits;", "            lane_max[k] = lane_max[k] > bits ? lane_max[k] : bits;", "tests/test_kernels.py -k finite"),
+ "finite-double-sign-not-masked": ("csrc/elementwise.h", "            bits &= 0x7fffffffffffffffull;\n            lane_max[k]", "            lane_max[k]", "tests/test_kernels.py -k finite"),
+ "finite-inf-passes": ("csrc/elementwise.h", "    return most < 0x7f800000u;", "    return most <= 0x7f800000u;", "tests/test_kernels.py -k finite"),
+ "finite-tail-unchecked": ("csrc/elementwise.h", "    for (; i < n; i++) {\n        uint32_t bits;", "    for (; i < 0; i++) {\n        uint32_t bits;", "tests/test_kernels.py -k finite"),
+ "finite-lanes-not-reduced": ("csrc/elementwise.h", "        most = most > lane_max[k] ? most : lane_max[k];\n    return most < 0x7f800000u;", "        (void)lane_max[k];\n    return most < 0x7f800000u;", "tests/test_kernels.py -k finite"),
+ "finite-check-first-part-only": ("fastmlp/data.py", "flat.size, parts))", "flat.size, parts)[:1])", "tests/test_finite_check.py"),
 }
 
 def main():

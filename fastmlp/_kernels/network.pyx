@@ -2451,7 +2451,28 @@ cdef void _transpose_weights(const Plan *plan, const floating *params, floating 
         i1 = _first_row_at(hi - s.w_off, s.n_out, s.n_in)
         if floating is float:
             if i0 < i1:
-                fm_transpose_rows_f(params + s.w_off, wt + s.wt_off, s.n_in, s.n_out, i0, i1)
+                fm_transpose_rows_f(plan.train_level, params + s.w_off, wt + s.wt_off, s.n_in,
+                                    s.n_out, i0, i1)
+
+
+def transpose_rows(w, wt, Py_ssize_t i0, Py_ssize_t i1, int level):
+    """Test hook: columns [i0, i1) of wt := rows [i0, i1) of w transposed, as training
+    refreshes its transposed kernels (csrc/transpose.h) at `level` (0: element by element;
+    at most what this CPU's own GEMM runs)."""
+    if not isinstance(w, np.ndarray) or w.ndim != 2:
+        raise ValueError(f"`w` must be a 2-D float32 array; received {type(w).__name__}")
+    cdef Py_ssize_t n_in = w.shape[0], n_out = w.shape[1]
+    check_array(w, "w", np.float32, (n_in, n_out))
+    check_array(wt, "wt", np.float32, (n_out, n_in), writeable=True)
+    if not 0 <= i0 <= i1 <= n_in:
+        raise ValueError(f"rows [i0, i1) must lie in [0, {n_in}]; received [{i0}, {i1})")
+    if not 0 <= level <= fm_small_gemm_level():
+        raise ValueError(f"`level` must be in [0, {fm_small_gemm_level()}] on this CPU; "
+                         f"received {level}")
+    cdef const float *src = <const float *>cnp.PyArray_DATA(<cnp.ndarray>w)
+    cdef float *dst = <float *>cnp.PyArray_DATA(<cnp.ndarray>wt)
+    with nogil:
+        fm_transpose_rows_f(level, src, dst, n_in, n_out, i0, i1)
 
 
 cdef inline Py_ssize_t _share_first(Py_ssize_t rows, Py_ssize_t size, Py_ssize_t t) noexcept nogil:
@@ -2844,7 +2865,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                         (<UpdateRule>c.rule).apply_part(params, grads, team.lr, below.b_off + u0, nu)
                 (<UpdateRule>c.rule).apply_part(params, grads, team.lr, s.w_off + u0 * n, nu * n)
                 if l > 0:
-                    fm_transpose_rows_f(params + s.w_off, wt + s.wt_off, n_in, n, u0, u1)
+                    fm_transpose_rows_f(plan.train_level, params + s.w_off, wt + s.wt_off, n_in, n,
+                                        u0, u1)
             if l == 0:
                 break
             fm_team_barrier_wait(&team.barrier)  # the dense step below's dz is whole

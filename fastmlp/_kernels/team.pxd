@@ -11,7 +11,5 @@ cdef extern from "team.h" nogil:
     void fm_team_store(long *p, long v)
 
 cdef extern from "transpose.h" nogil:
-    void fm_transpose_rows_f(const float *w, float *wt, Py_ssize_t n_in, Py_ssize_t n_out,
-                             Py_ssize_t i0, Py_ssize_t i1)
-    void fm_transpose_rows_d(const double *w, double *wt, Py_ssize_t n_in, Py_ssize_t n_out,
-                             Py_ssize_t i0, Py_ssize_t i1)
+    void fm_transpose_rows_f(int level, const float *w, float *wt, Py_ssize_t n_in,
+                             Py_ssize_t n_out, Py_ssize_t i0, Py_ssize_t i1)
