@@ -1905,7 +1905,7 @@ cdef class Network:
         added up in pass order (_add_pass_sums)."""
         cdef Py_ssize_t passes = (c.rows + c.batch - 1) // c.batch, k, made = 0
         cdef size_t item = sizeof(double) if self.is_double else sizeof(float)
-        cdef Py_ssize_t per_pass = 2 + c.plan.n_metrics
+        cdef Py_ssize_t per_pass = _sums_per_pass(&c.plan)
         cdef Chunks chunks
         chunks.x = <const char *>c.x
         chunks.out = NULL
@@ -3119,50 +3119,59 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
     cdef floating *grad = <floating *>c.work + 2 * c.batch * plan.max_hidden + 2 * plan.max_width
     cdef const int32_t *lb
     cdef const floating *tb
-    cdef double activity, loss
-    cdef double *sums = c.pass_sums
+    cdef double one_pass[2 + 8]  # a pass's sums on one thread (Call.metric_sums: 8 at most)
+    cdef double *sums = c.pass_sums if c.pass_sums != NULL else one_pass
     cdef int m
     # each batch's loss includes the weight penalties, as Keras's test step computes it (with
     # pass sums, the caller adds them: _add_pass_sums)
-    if sums == NULL:
+    if c.pass_sums == NULL:
         c.loss_sum += c.rows * _weight_penalty(plan, params, NULL)
     while start < c.rows:
         rows = min(c.batch, c.rows - start)
-        activity = 0
+        # rows × (the batch's activity penalty / rows), as in training
+        sums[0] = 0
         _forward_rows(c, params, <const floating *>c.x + start * plan.n_inputs, probs, rows,
-                      &activity)
+                      &sums[0])
         lb = c.labels + start if c.labels != NULL else NULL
         tb = <const floating *>c.targets + start * n_out if c.targets != NULL else NULL
-        loss = loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused, plan.epsilon,
-                             grad, <const floating *>c.weights + start if c.weights != NULL else NULL)
-        if sums == NULL:
-            c.loss_sum += activity  # rows × (the batch's activity penalty / rows), as in training
-            c.loss_sum += loss
-            _add_metrics(c, probs, lb, tb, rows)
+        sums[1] = loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused, plan.epsilon,
+                                grad, <const floating *>c.weights + start if c.weights != NULL
+                                else NULL)
+        for m in range(plan.n_metrics):
+            sums[2 + m] = accuracy_sum(plan.metrics[m], probs, lb, tb, rows, n_out,
+                                       plan.top_k[m])
+        if c.pass_sums == NULL:
+            _add_pass(c, sums)
         else:
-            sums[0] = activity
-            sums[1] = loss
-            for m in range(plan.n_metrics):
-                sums[2 + m] = accuracy_sum(plan.metrics[m], probs, lb, tb, rows, n_out,
-                                           plan.top_k[m])
-            sums += 2 + plan.n_metrics
+            sums += _sums_per_pass(plan)
         start += c.batch
+
+
+cdef inline Py_ssize_t _sums_per_pass(const Plan *plan) noexcept nogil:
+    """The sums an evaluate pass writes: its activity penalty, its loss, each metric's."""
+    return 2 + plan.n_metrics
+
+
+cdef inline void _add_pass(Call *c, const double *sums) noexcept nogil:
+    """c's loss and metric sums += one evaluate pass's (_evaluate's order, on one thread or
+    after several: the same bits)."""
+    cdef int m
+    c.loss_sum += sums[0]
+    c.loss_sum += sums[1]
+    for m in range(c.plan.n_metrics):
+        c.metric_sums[m] += sums[2 + m]
 
 
 cdef void _add_pass_sums(Call *c, floating *params) noexcept nogil:
     """c's loss and metric sums := what _evaluate adds up on one thread (the weight penalty,
-    then each pass's activity penalty, loss and metrics, in pass order: the same bits), from
-    the sums c.pass_sums that the passes of c's rows wrote on several threads."""
+    then each pass's sums in pass order: the same bits), from the sums c.pass_sums that the
+    passes of c's rows wrote on several threads."""
     cdef const double *sums = c.pass_sums
     cdef Py_ssize_t _, passes = (c.rows + c.batch - 1) // c.batch
-    cdef int m
     c.loss_sum = c.rows * _weight_penalty(&c.plan, params, NULL)
     for _ in range(passes):
-        c.loss_sum += sums[0]
-        c.loss_sum += sums[1]
-        for m in range(c.plan.n_metrics):
-            c.metric_sums[m] += sums[2 + m]
-        sums += 2 + c.plan.n_metrics
+        _add_pass(c, sums)
+        sums += _sums_per_pass(&c.plan)
 
 
 def gil_hint_check(str action="", recorded=None, taken=None, now=None):
