@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(small_gemm_level() == 0,
 # big enough that a batch of 64 makes a team of 2 (32 rows and 2**20 multiply-adds a thread)
 WIDTHS = (200, 64, 32, 5)
 BATCH = 64
+ALWAYS_ROWS = 1 << 62  # set_team_choice's bytes: no network overflows this cache
 
 
 def make_engine(rng, extra=None, dtype=np.float32, **dense):
@@ -29,6 +30,9 @@ def make_engine(rng, extra=None, dtype=np.float32, **dense):
     engine = Engine(steps, dtype)
     engine.params[:] = rng.standard_normal(engine.size) * 0.2
     engine.set_loss("sparse_categorical_crossentropy", "sparse_categorical_accuracy")
+    # the rows team wherever one may train: a unit team would take these calls by default
+    # (32 rows a thread), and tests/test_unit_team.py tests that one
+    engine.network.set_team_choice(0, ALWAYS_ROWS)
     return engine
 
 
@@ -41,7 +45,7 @@ def train(engine, x, labels, optimizer, threads, order=None, steps=100, helpers=
           rule=None, **kwargs):
     rule = rule or engine.new_rule(optimizer)
     # a test of the team must train as one (else it would compare one thread with itself)
-    assert engine.network.team_size(threads, BATCH) == min(threads, 2)
+    assert engine.network.team_for(threads, BATCH, rule) == (min(threads, 2), False)
     result = engine.network.train(x, labels, None, order, 0, steps, BATCH, rule, 7,
                                   kwargs.get("weights"), threads, helpers)
     return result, rule
@@ -237,8 +241,9 @@ def test_a_team_whose_helpers_do_not_start_trains_alone():
             engine = Engine(steps, np.float32)
             engine.params[:] = np.random.default_rng(9).standard_normal(engine.size) * 0.2
             engine.set_loss("sparse_categorical_crossentropy", None)
-            assert engine.network.team_size(threads, {BATCH}) == threads
+            engine.network.set_team_choice(0, {ALWAYS_ROWS})
             rule = engine.new_rule(Adam(1e-3))
+            assert engine.network.team_for(threads, {BATCH}, rule) == (threads, False)
             engine.network.train(x, labels, None, None, 0, 100, {BATCH}, rule, 7, None, threads,
                                  helpers)
             return engine.params.copy()

@@ -89,6 +89,43 @@ def net_rule(engine):
     return engine.new_rule(Adam(1e-3))
 
 
+def test_team_for_gives_a_call_the_unit_team_below_64_rows_a_thread_or_past_the_cache():
+    engine = make_engine()
+    net, rule = engine.network, net_rule(engine)
+    assert net.team_size(2, 64) == 2 and net.unit_team_size(2, 64, rule) == 2
+    assert net.team_for(2, 64, rule) == (2, True)    # 32 rows a thread
+    assert net.team_for(2, 128, rule) == (2, False)  # 64 rows a thread; 195 KB of weights, gradient
+    assert net.team_for(2, 128) == (2, False)        # without the rule, never a unit team
+    assert net.team_for(2, BATCH, rule) == (2, True)  # no team shares 32 rows
+    assert net.team_for(1, 128, rule) == (1, False)
+    net.set_team_choice(64, net.trainable * 8 - 1)
+    assert net.team_for(2, 128, rule) == (2, True)   # weights and a gradient past the cache
+    net.set_team_choice(64, net.trainable * 8)
+    assert net.team_for(2, 128, rule) == (2, False)
+    net.set_team_choice(0, 1 << 62)
+    assert net.team_for(2, 64, rule) == (2, False)
+    # where no unit team may train, the rows team takes 32 rows a thread
+    penalized = make_engine(kernel_penalty=(0.0, 1e-3))
+    assert penalized.network.team_for(2, 64, net_rule(penalized)) == (2, False)
+    for bad in ((-1, 0), (0, -1)):
+        with pytest.raises(ValueError, match="units_below_rows"):
+            net.set_team_choice(*bad)
+
+
+def test_train_runs_the_team_that_team_for_names():
+    x, y = data()
+
+    def trained(units_below_rows):
+        engine = make_engine()
+        engine.network.set_team_choice(units_below_rows, 1 << 62)
+        train(engine, x, y, Adam(1e-3), 2, batch=64, steps=20)
+        return engine.params.copy()
+
+    default, units, rows = trained(64), trained(1 << 30), trained(0)
+    assert np.array_equal(default, units)
+    assert not np.array_equal(default, rows)  # summed by rows: other bits
+
+
 def reference_step(engine, params, x, classes, lr):
     """params after one SGD(lr) step on (x, classes), in float64 NumPy."""
     p = params.astype(np.float64)

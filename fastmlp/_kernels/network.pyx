@@ -90,6 +90,7 @@ from fastmlp._kernels.batch_norm cimport (fm_bn_affine_f, fm_bn_affine_d, fm_bn_
                                           fm_bn_update_moving_d)
 
 from fastmlp._kernels.checks import BLAS_MAX, check_array
+from fastmlp._kernels.cpu_cache import l2_cache_bytes
 from fastmlp._kernels.codes import (CONSTRAINT_CODES, check_metrics, check_activation, check_alpha, check_loss,
                                     fuses, needs, needs_pre)
 from fastmlp._kernels.loss import check_labels_or_targets
@@ -179,11 +180,21 @@ TEAM_MIN_MACS = 1 << 20
 # A unit team (batches that team_size leaves to one thread): the least multiply-adds of
 # forward and backward a thread's units of a step must hold. Zen 5 VM, Fashion-MNIST, Adam,
 # batch 32, two threads against one: M1 ×1.48-1.58, M2 ×1.71-1.72 (at batch 128 M1 ×1.46 and
-# M2 ×1.37 against the row team's ×1.67 and ×1.31 in the same minutes: rows stay theirs).
+# M2 ×1.37 against the row team's ×1.67 and ×1.31 in the same minutes: see UNITS_BELOW_ROWS).
 # Threads owning kernel *columns* instead ran at ×0.27 / ×0.32: a row of a kernel whose
 # width is not a multiple of 16 floats puts a cache line astride the two threads' columns in
 # every row, and the weights', gradients' and slots' lines then bounced between the cores.
 UNIT_MIN_MACS = 1 << 20
+# Where both kinds of team may train a call, the unit team takes it when the team sharing the
+# rows would give a thread fewer than UNITS_BELOW_ROWS rows, or when the weights and a gradient
+# of them (8 bytes a parameter) overflow one core's L2 cache (cpu_cache.l2_cache_bytes): each
+# member of a rows team reads all the weights and writes a whole gradient every step, a unit
+# team's member half of each. Intel Xeon (Emerald Rapids, 2 MiB L2) VM, Fashion-MNIST, Adam,
+# two threads, unit team against rows team, paired epochs (median): 784-100-10 ×1.06 at batch
+# 64, ×0.97 at 128, ×0.94 at 256; 784-300-200-100-10 ×1.23 / ×1.04 / ×1.01; 784-256-128-10
+# ×1.15 / ×1.04 / ×0.93; 784-512-10 ×1.44 / ×1.29 / ×1.15. On the Zen 5 VM (1 MiB L2) at batch
+# 128: 784-100-10 ×0.87, 784-300-200-100-10 ×1.05 (the figures above).
+UNITS_BELOW_ROWS = 64
 cdef enum:
     TEAM_BLOCK = 512  # elements of the gradient a team member sums at a time (in L1)
     UNIT_BLOCK = 16  # a unit team member's units come in blocks of this many
@@ -824,6 +835,8 @@ cdef class Network:
     cdef bint _wide_ok             # its one- and two-row calls may split (see WIDE_CHUNKS)
     cdef Py_ssize_t _split_min_macs  # SPLIT_MIN_MACS, or as a test set it
     cdef Py_ssize_t _row_macs      # multiply-adds of one row's dense steps
+    cdef Py_ssize_t _units_below_rows  # UNITS_BELOW_ROWS, or as a test set it
+    cdef Py_ssize_t _cache_bytes   # the L2 cache's bytes, or as a test set them
     cdef bint _split_ok            # its lone calls of 3+ rows may hand half to helper 0
     cdef int _row_ndim             # and rows of this shape (0: not set)
     cdef cnp.npy_intp _row_dims[8]
@@ -911,6 +924,8 @@ cdef class Network:
         self.trainable = trainable
         self.capacity = 0
         self._pack_min_rows = PACK_MIN_ROWS
+        self._units_below_rows = UNITS_BELOW_ROWS
+        self._cache_bytes = l2_cache_bytes()
         self._wide_min_macs = WIDE_MIN_MACS
         self._split_min_macs = SPLIT_MIN_MACS
         self._refresh_wide()
@@ -1343,11 +1358,29 @@ cdef class Network:
         on: a team sharing the rows (team_size) where one pays, else a unit team where one
         may train (unit_team_size; never without the rule), else (1, False)."""
         size = self.team_size(threads, batch)
-        if size == 1 and rule is not None:
-            units = self.unit_team_size(threads, batch, rule)
-            if units > 1:
-                return units, True
+        units = self.unit_team_size(threads, batch, rule) if rule is not None else 1
+        if units > 1 and (size == 1 or batch // size < self._units_below_rows
+                          or self.trainable * 8 > self._cache_bytes):
+            return units, True
         return size, False
+
+    def team_for(self, Py_ssize_t threads, Py_ssize_t batch, UpdateRule rule=None) -> tuple:
+        """(threads, whether a unit team) a training call with batches of `batch` rows runs
+        on, given up to `threads` and the update rule it would be given (None: no unit team):
+        where both kinds of team may train it, the unit team below UNITS_BELOW_ROWS rows a
+        thread or where the weights and a gradient overflow a core's L2 cache."""
+        self._require_ready()
+        return self._team_for(threads, batch, rule)
+
+    def set_team_choice(self, Py_ssize_t units_below_rows, Py_ssize_t cache_bytes):
+        """For tests and the benchmark: where both kinds of team may train, the unit team
+        below `units_below_rows` rows a thread (default UNITS_BELOW_ROWS) or past
+        `cache_bytes` of weights and gradient (default: the L2 cache's bytes)."""
+        if units_below_rows < 0 or cache_bytes < 0:
+            raise ValueError(f"`units_below_rows` and `cache_bytes` must be >= 0; received "
+                             f"{units_below_rows}, {cache_bytes}")
+        self._units_below_rows = units_below_rows
+        self._cache_bytes = cache_bytes
 
     cdef Py_ssize_t _chunk(self, Py_ssize_t rows, batch_size) except -1:
         """Rows per inference pass: the batch size, capped by the rows and the scratch budget."""
