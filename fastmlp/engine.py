@@ -338,8 +338,8 @@ class Engine:
         the rows, or None for the rows in order) on the live weights; `seed` is the epoch's
         dropout seed, `weights` the per-sample loss weights or None; see Network.train. Does
         not publish: the caller does once its steps leave the weights whole. Runs on up to
-        config.num_threads() threads (Network.team_size and unit_team_size say when a team
-        pays)."""
+        config.num_threads() threads (Network.team_for says which team, if any, takes the
+        call)."""
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size,
                                   rule, seed, weights, config.num_threads(), start_team)
 

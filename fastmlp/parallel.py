@@ -8,8 +8,9 @@ threads, calls of 512-4,096 rows paired with one fixed half a thread: M1 ×0.99-
 threads never wait on each other or on BLAS's thread pool. The helpers (part_helpers) are
 started on first use, up to config.num_threads() - 1, and shared by every model and caller:
 helper k takes its parts through box k of the network module (csrc/handoff.h), spinning
-about 200 µs after each part for the next one, then sleeping until a caller wakes it. Where the compiler gave the
-kernels no atomics, run_parts splits through a Python thread pool instead.
+about 200 µs after each part for the next one, then sleeping until a caller wakes it. Where
+the compiler gave the kernels no atomics, run_parts splits through a Python thread pool
+instead.
 
 A request-sized call runs on the calling thread, or, while it runs alone and helper 0 is
 awake, shares its work with helper 0 (sync_wide; Network's lone calls): one or two rows of a
