@@ -89,6 +89,41 @@ def test_inference_figures_take_every_engines_calls_in_turn(monkeypatch):
     assert [r["calls"] for r in result["throughput"]] == [200, 200]
 
 
+def test_fastmlp_epochs_and_its_ceiling_are_taken_in_the_same_rounds(monkeypatch):
+    from fastmlp.bench import measure
+    from fastmlp.bench.competitors import Fastmlp, Numpy
+    monkeypatch.setattr(measure, "settle", lambda: True)
+    log = []
+
+    def recording(cls):
+        class Engine(cls):
+            def __init__(self):
+                pass
+
+            def build(self, workload):
+                log.append((self.name, "build"))
+
+            def train_epoch(self, x, y, batch_size):
+                log.append((self.name, "warm" if len(x) < 10_000 else "epoch"))
+
+            def gemm_ceiling(self, batch_size, steps):
+                log.append((self.name, f"ceiling {batch_size} {steps}"))
+        return Engine()
+
+    result = {"training": [], "ceiling": [], "sgemm_gflops_2048": 100.0}
+    x, y = np.zeros((12_000, 784), np.float32), np.zeros(12_000, np.int32)
+    for engine in (recording(Fastmlp), recording(Numpy)):
+        measure._training(result, engine, "M1", 32, x, y, epochs=2)
+    # fastmlp: a ceiling run before each epoch (3 at least); the others: their epochs alone
+    ceiling = ("fastmlp", "ceiling 32 375")
+    assert log == [("fastmlp", "build"), ("fastmlp", "warm"),
+                   ceiling, ("fastmlp", "epoch"), ceiling, ("fastmlp", "epoch"), ceiling,
+                   ("numpy", "build"), ("numpy", "warm"), ("numpy", "epoch"), ("numpy", "epoch")]
+    assert [r["competitor"] for r in result["training"]] == ["fastmlp", "numpy"]
+    assert [len(r["epoch_seconds"]) for r in result["training"]] == [2, 2]
+    assert len(result["ceiling"]) == 1 and len(result["ceiling"][0]["epoch_seconds"]) == 3
+
+
 def test_fastmlp_runs_on_the_threads_of_its_worker():
     from fastmlp import config
     from fastmlp.bench.competitors import Fastmlp

@@ -183,6 +183,7 @@ M = {
  "units-nonfinite-applied": ("fastmlp/_kernels/network.pyx", "                me.fault = NONFINITE_LOSS  # the step is not applied: nobody has updated yet", "                pass", "tests/test_unit_team.py -k nonfinite"),
  "units-same-units-for-all": ("fastmlp/_kernels/network.pyx", "    u0[0] = min(UNIT_BLOCK * _share_first(blocks, size, t), n)", "    u0[0] = 0", "tests/test_unit_team.py"),
  "units-never-chosen": ("fastmlp/_kernels/network.pyx", "            return units, True", "            return 1, False", "tests/test_unit_team.py -k fit"),
+ "bench-ceiling-after-epochs": ("fastmlp/bench/measure.py", "            if ceiling:\n                start = time.perf_counter()", "            if ceiling and round_ >= epochs:\n                start = time.perf_counter()", "tests/test_bench_cli.py -k same_rounds"),
  "units-choice-rows-bound": ("fastmlp/_kernels/network.pyx", "(size == 1 or batch // size < self._units_below_rows", "(size == 1 or batch // size <= self._units_below_rows", "tests/test_unit_team.py -k team_for"),
  "units-choice-cache-ignored": ("fastmlp/_kernels/network.pyx", "                          or self.trainable * 8 > self._cache_bytes):", "                          or False):", "tests/test_unit_team.py -k team_for"),
  "units-choice-not-run": ("fastmlp/_kernels/network.pyx", "            size, units = (self._team_for(threads, batch, rule) if helpers", "            size, units = (self._team_for(threads, batch, None) if helpers", "tests/test_unit_team.py -k team_for"),
