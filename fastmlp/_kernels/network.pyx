@@ -189,7 +189,7 @@ UNIT_MIN_MACS = 1 << 20
 # rows would give a thread fewer than UNITS_BELOW_ROWS rows, or when the weights and a gradient
 # of them (8 bytes a parameter) overflow one core's L2 cache (cpu_cache.l2_cache_bytes): each
 # member of a rows team reads all the weights and writes a whole gradient every step, a unit
-# team's member half of each. Intel Xeon (Emerald Rapids, 2 MiB L2) VM, Fashion-MNIST, Adam,
+# team's member its units' share of each. Intel Xeon (Emerald Rapids, 2 MiB L2) VM, Fashion-MNIST, Adam,
 # two threads, unit team against rows team, paired epochs (median): 784-100-10 ×1.06 at batch
 # 64, ×0.97 at 128, ×0.94 at 256; 784-300-200-100-10 ×1.23 / ×1.04 / ×1.01; 784-256-128-10
 # ×1.15 / ×1.04 / ×0.93; 784-512-10 ×1.44 / ×1.29 / ×1.15. On the Zen 5 VM (1 MiB L2) at batch
@@ -1355,8 +1355,10 @@ cdef class Network:
 
     cdef tuple _team_for(self, Py_ssize_t threads, Py_ssize_t batch, UpdateRule rule):
         """(threads, whether a unit team) a training call with batches of `batch` rows runs
-        on: a team sharing the rows (team_size) where one pays, else a unit team where one
-        may train (unit_team_size; never without the rule), else (1, False)."""
+        on: a unit team where one may train (unit_team_size; never without the rule) and no
+        team sharing the rows pays (team_size), or the rows team would give a thread fewer
+        than _units_below_rows rows, or the weights and a gradient overflow _cache_bytes;
+        else the rows team where one pays; else (1, False)."""
         size = self.team_size(threads, batch)
         units = self.unit_team_size(threads, batch, rule) if rule is not None else 1
         if units > 1 and (size == 1 or batch // size < self._units_below_rows
