@@ -124,6 +124,50 @@ def test_fastmlp_epochs_and_its_ceiling_are_taken_in_the_same_rounds(monkeypatch
     assert len(result["ceiling"]) == 1 and len(result["ceiling"][0]["epoch_seconds"]) == 3
 
 
+def test_every_engine_makes_the_same_turns_in_a_training_cell(monkeypatch):
+    """Workers stay aligned cell by cell only if each makes as many turns, trained or not."""
+    from contextlib import contextmanager
+
+    from fastmlp.bench import measure
+    from fastmlp.bench.competitors import Fastmlp, Numpy, OnnxRuntime
+    monkeypatch.setattr(measure, "settle", lambda: True)
+
+    class Counting:
+        def __init__(self):
+            self.turns = 0
+
+        @contextmanager
+        def turn(self):
+            self.turns += 1
+            yield
+
+    def quiet(cls):
+        class Engine(cls):
+            def __init__(self):
+                pass
+
+            def build(self, workload):
+                pass
+
+            def train_epoch(self, x, y, batch_size):
+                pass
+
+            def gemm_ceiling(self, batch_size, steps):
+                pass
+        return Engine()
+
+    x, y = np.zeros((12_000, 784), np.float32), np.zeros(12_000, np.int32)
+    for epochs in (1, 3, 5):
+        counts = []
+        for cls in (Fastmlp, Numpy, OnnxRuntime):
+            rotation = Counting()
+            result = {"training": [], "ceiling": [], "sgemm_gflops_2048": 100.0}
+            measure._training(result, quiet(cls), "M1", 32, x, y, epochs, rotation)
+            counts.append(rotation.turns)
+            assert len(result["training"]) == (0 if cls is OnnxRuntime else 1)
+        assert counts == [1 + max(3, epochs)] * 3
+
+
 def test_fastmlp_runs_on_the_threads_of_its_worker():
     from fastmlp import config
     from fastmlp.bench.competitors import Fastmlp

@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Optional
 
+from fastmlp.bench import turns
 from fastmlp.bench.environment import OPENBLAS_VARIABLES
 
 
@@ -40,6 +42,8 @@ def parse(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--no-footprint", action="store_true", help="skip import-time and size measurements")
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-out", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--turns", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--turn-index", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     for name in args.workloads.split(","):
         if name not in ("M1", "M2"):
@@ -68,11 +72,40 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_worker(args: argparse.Namespace) -> int:
     from fastmlp.bench import measure
+    from fastmlp.bench.load import settle_machine
+    from fastmlp.bench.turns import Alone, Turns
     s = _settings(args)
-    result = measure.run(args.worker, s["workloads"], s["batches"], s["epochs"], s["samples"], s["only"],
-                         s["latency_calls"], s["budget_s"], s["inference_rounds"])
+    rotation = (Turns(Path(args.turns), args.turn_index, settle_machine) if args.turns
+                else Alone())
+    try:
+        result = measure.run(args.worker, s["workloads"], s["batches"], s["epochs"], s["samples"],
+                             s["only"], s["latency_calls"], s["budget_s"], s["inference_rounds"],
+                             rotation)
+    finally:
+        rotation.finish()
     Path(args.worker_out).write_text(json.dumps(result))
     return 0
+
+
+def run_together(commands: list[list[str]], env: dict[str, str], poll: float = 0.05) -> int:
+    """Starts every command at once and waits for all; returns 0, or the first failure's exit
+    code once it has stopped the others (a worker waiting for a failed one's turn would wait
+    for ever)."""
+    procs = [subprocess.Popen(cmd, env=env) for cmd in commands]
+    try:
+        while True:
+            codes = [p.poll() for p in procs]
+            failed = [c for c in codes if c not in (None, 0)]
+            if failed:
+                return failed[0]
+            if all(c == 0 for c in codes):
+                return 0
+            time.sleep(poll)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 _WORKER = "import sys; del sys.path[0]; from fastmlp.bench import main; sys.exit(main(sys.argv[1:]))"
@@ -116,26 +149,36 @@ def main(argv: Optional[list[str]] = None) -> int:
     # TensorFlow's, ONNX Runtime's spinning workers, another OpenBLAS) shares the cores with
     # the next engine's measurement
     engines: list[Optional[str]] = [cls.name for cls in wanted if cls.name not in missing] or [None]
+    # ... all at once, taking their measurements in turns (fastmlp/bench/turns.py), so that
+    # every engine's figure of a cell samples the same minutes
+    together = len(engines) > 1 and turns.supported()
     runs = []
     for threads in s["threads"]:
-        parts = []
-        for engine in engines:
-            worker_env = dict(env, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-                              MKL_NUM_THREADS=str(threads))
-            only = [] if engine is None else ["--only", engine]
-            with tempfile.TemporaryDirectory() as tmp:
-                target = Path(tmp) / "run.json"
+        worker_env = dict(env, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+                          MKL_NUM_THREADS=str(threads))
+        with tempfile.TemporaryDirectory() as tmp:
+            state = turns.create(Path(tmp), len(engines)) if together else None
+            commands, targets = [], []
+            for index, engine in enumerate(engines):
+                only = [] if engine is None else ["--only", engine]
+                targets.append(Path(tmp) / f"run{index}.json")
                 # not `-m`: it puts the working directory first on sys.path, and from a source
                 # tree that shadows the installed package (whose kernels are compiled)
-                cmd = [sys.executable, "-c", _WORKER, *passthrough, *only, "--worker", str(threads),
-                       "--worker-out", str(target)]
-                code = subprocess.call(cmd, env=worker_env)
-                if code != 0:
-                    print(f"[fastmlp-bench] the worker for {engine or 'the engines'} at {threads} "
-                          f"thread(s) failed (exit {code})", file=sys.stderr)
-                    return code
-                parts.append(json.loads(target.read_text()))
-        runs.append(merge_workers(parts, missing))
+                commands.append([sys.executable, "-c", _WORKER, *passthrough, *only, "--worker",
+                                 str(threads), "--worker-out", str(targets[-1])]
+                                + (["--turns", str(state), "--turn-index", str(index)]
+                                   if state else []))
+            if together:
+                code = run_together(commands, worker_env)
+            else:
+                code = 0
+                for cmd in commands:
+                    code = code or subprocess.call(cmd, env=worker_env)
+            if code != 0:
+                print(f"[fastmlp-bench] a worker at {threads} thread(s) failed (exit {code})",
+                      file=sys.stderr)
+                return code
+            runs.append(merge_workers([json.loads(t.read_text()) for t in targets], missing))
     results: dict[str, Any] = {"command": "fastmlp-bench " + " ".join(passthrough), "settings": s,
                "cleared_openblas_variables": cleared, "runs": runs, "footprint": {}}
     if not args.no_footprint:

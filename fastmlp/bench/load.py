@@ -61,23 +61,49 @@ def settle(max_seconds: float = 2.0) -> bool:
             return False
 
 
+def settle_machine(max_seconds: float = 2.0) -> bool:
+    """Waits until other processes have stopped using the CPU (at most max_seconds; True once
+    they have): the benchmark's workers take turns, and the worker whose turn just ended can
+    leave its engine's thread pool spinning for tens of ms."""
+    start = time.perf_counter()
+    while True:
+        busy, own = _busy_seconds(), _own_seconds()
+        if busy is None:
+            return True
+        time.sleep(WINDOW)
+        after = _busy_seconds()
+        if after is not None and (after - busy) - (_own_seconds() - own) < QUIET * WINDOW:
+            return True
+        if time.perf_counter() - start >= max_seconds:
+            return False
+
+
 class Meter:
     """Measures the background load over a block: `with Meter() as m: ...; m.load` (None for
-    a block shorter than MIN_SECONDS or without /proc/stat)."""
+    blocks shorter than MIN_SECONDS in all, or without /proc/stat). Entered again, it adds the
+    new block to the ones before (a figure taken in turns: the load while it was measured, not
+    while the other workers took theirs)."""
+
+    def __init__(self) -> None:
+        self.load: Optional[float] = None
+        self._others = 0.0
+        self._seconds = 0.0
+        self._known = True
 
     def __enter__(self) -> "Meter":
         self._busy, self._own, self._wall = _busy_seconds(), _own_seconds(), time.perf_counter()
-        self.load: Optional[float] = None
         return self
 
     def __exit__(self, *exc: object) -> None:
         busy = _busy_seconds()
-        wall = time.perf_counter() - self._wall
-        # /proc/stat counts in clock ticks (10 ms): shorter blocks would read mostly rounding
-        if busy is None or self._busy is None or wall < MIN_SECONDS:
+        self._seconds += time.perf_counter() - self._wall
+        if busy is None or self._busy is None:
+            self._known = False
             return
-        others = (busy - self._busy) - (_own_seconds() - self._own)
-        self.load = max(0.0, others / (wall * (os.cpu_count() or 1)))
+        self._others += (busy - self._busy) - (_own_seconds() - self._own)
+        # /proc/stat counts in clock ticks (10 ms): shorter blocks would read mostly rounding
+        if self._known and self._seconds >= MIN_SECONDS:
+            self.load = max(0.0, self._others / (self._seconds * (os.cpu_count() or 1)))
 
 
 def _gemm_task() -> Optional[Callable[[], object]]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from fastmlp.bench import competitors as _competitors
 from fastmlp.bench.load import PAIR_MIN, Meter, core_pair, settle
+from fastmlp.bench.turns import Alone
 from fastmlp.bench.workloads import WORKLOADS, load_data
 
 
@@ -118,17 +119,18 @@ def concurrent_rates(fn: Callable[[np.ndarray], object], x: np.ndarray, callers:
 
 def run(threads: int, workloads: list[str], batches: list[int], epochs: int, samples: int,
         only: list[str], latency_calls: int, budget_s: float,
-        inference_rounds: Optional[int] = None) -> dict[str, Any]:
-    """All measurements at `threads` threads, as a JSON-ready dict."""
+        inference_rounds: Optional[int] = None, turns: Any = None) -> dict[str, Any]:
+    """All measurements at `threads` threads, as a JSON-ready dict. turns (or None: alone): the
+    rotation this worker takes its measurements in (fastmlp/bench/turns.py); every worker of a
+    rotation makes the same sequence of turns, one engine each."""
     from fastmlp.bench.environment import describe
+    turns = turns or Alone()
     result: dict[str, Any] = {"threads": threads, "training": [], "ceiling": [], "latency": [],
                     "throughput": [], "concurrent": [], "missing": {}, "versions": {}}
     x, y, source = load_data(samples)
     # fastmlp's one-row calls skip zero inputs: the one-sample row's share of them matters
     result["data"] = {"source": source, "samples": len(x),
                       "one_sample_zero_fraction": float(np.mean(x[0] == 0))}
-    progress(f"{threads} thread(s): data {source}, {len(x)} samples; sgemm 2048³")
-    result["sgemm_gflops_2048"] = sgemm_gflops()
     engines = {}
     for cls in _competitors.ALL:
         if only and cls.name not in only:
@@ -140,60 +142,76 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
             continue
         engines[cls.name] = cls(threads)
         result["versions"][cls.name] = engines[cls.name].version()
-    result["environment"] = describe()
+    turns.ready()
+    with turns.turn():
+        progress(f"{threads} thread(s): data {source}, {len(x)} samples; sgemm 2048³")
+        result["sgemm_gflops_2048"] = sgemm_gflops()
+        result["environment"] = describe()
 
     for wname in workloads:
         for batch in batches:
             for name, engine in engines.items():
-                if engine.trains:
-                    progress(f"{threads} thread(s): training {wname} batch {batch}: {name}")
-                    _training(result, engine, wname, batch, x, y, epochs)
+                progress(f"{threads} thread(s): training {wname} batch {batch}: {name}")
+                _training(result, engine, wname, batch, x, y, epochs, turns)
 
         _inference(result, engines, wname, x, latency_calls, budget_s, threads,
-                   inference_rounds or INFERENCE_ROUNDS)
+                   inference_rounds or INFERENCE_ROUNDS, turns)
         for name, engine in engines.items():
-            if name in CONCURRENT:
-                # the first inference mode (fastmlp's predict_on_batch, ORT's run) from 1 and 2
-                # request threads sharing one model; three repeats each, with the load beside them
-                fn = next(iter(engine.inference_modes().values()))
-                for batch in (1, 64):
-                    rows = np.ascontiguousarray(x[:batch])
-                    for callers in (1, 2):
+            # the first inference mode (fastmlp's predict_on_batch, ORT's run) from 1 and 2
+            # request threads sharing one model; three repeats each, with the load beside them
+            fn = next(iter(engine.inference_modes().values()))
+            for batch in (1, 64):
+                rows = np.ascontiguousarray(x[:batch])
+                for callers in (1, 2):
+                    with turns.turn():
+                        if name not in CONCURRENT:
+                            continue
                         settle()
                         with Meter() as meter:
                             rates, pair, retries = concurrent_rates(fn, rows, callers, budget_s / 8)
-                        result["concurrent"].append({
-                            "workload": wname, "competitor": name, "batch": batch, "callers": callers,
-                            "samples_per_s_min_median_max": [min(rates), statistics.median(rates), max(rates)],
-                            "background_load": meter.load, "core_pair": pair, "retries": retries})
+                    result["concurrent"].append({
+                        "workload": wname, "competitor": name, "batch": batch, "callers": callers,
+                        "samples_per_s_min_median_max": [min(rates), statistics.median(rates), max(rates)],
+                        "background_load": meter.load, "core_pair": pair, "retries": retries})
     return result
 
 
 def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np.ndarray,
-              y: np.ndarray, epochs: int) -> None:
+              y: np.ndarray, epochs: int, turns: Any = None) -> None:
     """An engine's training throughput: `epochs` epochs over x, after a warm-up on its first
     rows. fastmlp's GEMM-only ceiling is taken in the same rounds (a ceiling run, then an
     epoch; max(3, epochs) ceiling runs): the VM's speed moves by up to 2x within minutes, and
-    a ceiling measured before all the epochs was read in another phase than they were."""
+    a ceiling measured before all the epochs was read in another phase than they were. In
+    turns: the build and warm-up one turn, each round one (max(3, epochs) of them, whatever
+    the engine: an engine that does not train, or has no more rounds, passes its turns)."""
+    turns = turns or Alone()
     workload = WORKLOADS[wname]
     steps = math.ceil(len(x) / batch)
     ceiling = isinstance(engine, _competitors.Fastmlp)
-    engine.build(workload)
-    warm = min(len(x), 4 * 1024)
-    engine.train_epoch(x[:warm], y[:warm], batch)  # allocates the scratch once
+    with turns.turn():
+        if engine.trains:
+            engine.build(workload)
+            warm = min(len(x), 4 * 1024)
+            engine.train_epoch(x[:warm], y[:warm], batch)  # allocates the scratch once
     times: list[float] = []
     ceiling_times: list[float] = []
-    settle()
-    with Meter() as meter:
-        for round_ in range(max(3, epochs) if ceiling else epochs):
-            if ceiling:
-                start = time.perf_counter()
-                engine.gemm_ceiling(batch, steps)
-                ceiling_times.append(time.perf_counter() - start)
-            if round_ < epochs:
-                start = time.perf_counter()
-                engine.train_epoch(x, y, batch)
-                times.append(time.perf_counter() - start)
+    meter = Meter()
+    for round_ in range(max(3, epochs)):
+        with turns.turn():
+            if not engine.trains or (round_ >= epochs and not ceiling):
+                continue
+            settle()
+            with meter:
+                if ceiling:
+                    start = time.perf_counter()
+                    engine.gemm_ceiling(batch, steps)
+                    ceiling_times.append(time.perf_counter() - start)
+                if round_ < epochs:
+                    start = time.perf_counter()
+                    engine.train_epoch(x, y, batch)
+                    times.append(time.perf_counter() - start)
+    if not engine.trains:
+        return
     if ceiling:
         secs = statistics.median(ceiling_times)
         result["ceiling"].append({"workload": wname, "batch": batch, "epoch_seconds": ceiling_times,
@@ -218,25 +236,28 @@ INFERENCE_ROUNDS = 5
 
 def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: np.ndarray,
                latency_calls: int, budget_s: float, threads: int,
-               rounds: int = INFERENCE_ROUNDS) -> None:
+               rounds: int = INFERENCE_ROUNDS, turns: Any = None) -> None:
     """One-sample latency and batch-1024 throughput of every engine's inference modes, in
     INFERENCE_ROUNDS rounds that take each mode's calls in turn: the VM's speed drifts over a
     run (the second core's by 30%), and a ratio of two figures measured a minute apart, one
     engine after the other, carried that drift; in rounds, every figure samples the same
-    stretch of time. Each figure pools its rounds' calls; the background load is the whole
-    block's."""
+    stretch of time. Each figure pools its rounds' calls; the background load is the rounds'.
+    In turns: the builds one turn, each round one (the workers' engines' rounds alternate)."""
+    turns = turns or Alone()
     one = np.ascontiguousarray(x[:1])
     big = np.ascontiguousarray(x[:1024])
     cases = []
-    for name, engine in engines.items():
-        progress(f"{threads} thread(s): inference {wname}: {name}")
-        engine.build(WORKLOADS[wname])
-        for mode, fn in engine.inference_modes().items():
-            cases.append((name, mode, fn, mode == "predict" and name == "keras"))
+    with turns.turn():
+        for name, engine in engines.items():
+            progress(f"{threads} thread(s): inference {wname}: {name}")
+            engine.build(WORKLOADS[wname])
+            for mode, fn in engine.inference_modes().items():
+                cases.append((name, mode, fn, mode == "predict" and name == "keras"))
     one_calls: dict[tuple[str, str], list[float]] = {(n, m): [] for n, m, _, _ in cases}
     big_calls: dict[tuple[str, str], list[float]] = {(n, m): [] for n, m, _, _ in cases}
-    with Meter() as meter:
-        for round_ in range(rounds):
+    meter = Meter()
+    for round_ in range(rounds):
+        with turns.turn(), meter:
             for name, mode, fn, slow in cases:
                 settle()
                 # warmed up in the first round; a few untimed calls after a settle in the others
