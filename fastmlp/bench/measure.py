@@ -151,7 +151,8 @@ def run(threads: int, workloads: list[str], batches: list[int], epochs: int, sam
     for wname in workloads:
         for batch in batches:
             for name, engine in engines.items():
-                progress(f"{threads} thread(s): training {wname} batch {batch}: {name}")
+                if engine.trains:
+                    progress(f"{threads} thread(s): training {wname} batch {batch}: {name}")
                 _training(result, engine, wname, batch, x, y, epochs, turns)
 
         _inference(result, engines, wname, x, latency_calls, budget_s, threads,
