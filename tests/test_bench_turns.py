@@ -38,8 +38,9 @@ finally:
 def rotate(tmp_path, counts, delays=None):
     state = turns.create(tmp_path, len(counts))
     log = tmp_path / "log.txt"
+    # started outside the source tree, so that they import the installed fastmlp
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(state), str(i), str(n),
-                               str((delays or {}).get(i, 0.0)), str(log)])
+                               str((delays or {}).get(i, 0.0)), str(log)], cwd=tmp_path)
              for i, n in enumerate(counts)]
     assert [p.wait(timeout=60) for p in procs] == [0] * len(counts)
     lines = [line.split() for line in log.read_text().splitlines()]
