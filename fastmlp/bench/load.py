@@ -45,37 +45,43 @@ def _other_threads_seconds() -> float:
     return time.process_time() - time.thread_time()
 
 
+def _wait_quiet(used_seconds: Callable[[], Optional[float]], max_seconds: float) -> bool:
+    """Sleeps window after window until one in which the CPU seconds `used_seconds` counts
+    grew by under QUIET of it (True), or max_seconds have passed (False); True at once where
+    it reads None (nothing to read)."""
+    start = time.perf_counter()
+    while True:
+        before = used_seconds()
+        if before is None:
+            return True
+        time.sleep(WINDOW)
+        after = used_seconds()
+        if after is not None and after - before < QUIET * WINDOW:
+            return True
+        if time.perf_counter() - start >= max_seconds:
+            return False
+
+
 def settle(max_seconds: float = 2.0) -> bool:
     """Waits until this process's other threads have stopped using the CPU, at most
     max_seconds; True once they have, False if they had not by then. Thread pools spin for a
     while after each call (ONNX Runtime's ~40 ms, OpenBLAS's and OpenMP's too): a measurement
     started then shares the cores with the previous engine's spinning workers (measured:
     fastmlp's 2-thread batch-1024 predict at half speed right after an ONNX Runtime call)."""
-    start = time.perf_counter()
-    while True:
-        before = _other_threads_seconds()
-        time.sleep(WINDOW)
-        if _other_threads_seconds() - before < QUIET * WINDOW:
-            return True
-        if time.perf_counter() - start >= max_seconds:
-            return False
+    return _wait_quiet(_other_threads_seconds, max_seconds)
+
+
+def _other_processes_seconds() -> Optional[float]:
+    """CPU time all processes but this one have used since boot (None without /proc/stat)."""
+    busy = _busy_seconds()
+    return None if busy is None else busy - _own_seconds()
 
 
 def settle_machine(max_seconds: float = 2.0) -> bool:
     """Waits until other processes have stopped using the CPU (at most max_seconds; True once
     they have): the benchmark's workers take turns, and the worker whose turn just ended can
     leave its engine's thread pool spinning for tens of ms."""
-    start = time.perf_counter()
-    while True:
-        busy, own = _busy_seconds(), _own_seconds()
-        if busy is None:
-            return True
-        time.sleep(WINDOW)
-        after = _busy_seconds()
-        if after is not None and (after - busy) - (_own_seconds() - own) < QUIET * WINDOW:
-            return True
-        if time.perf_counter() - start >= max_seconds:
-            return False
+    return _wait_quiet(_other_processes_seconds, max_seconds)
 
 
 class Meter:
@@ -91,16 +97,16 @@ class Meter:
         self._known = True
 
     def __enter__(self) -> "Meter":
-        self._busy, self._own, self._wall = _busy_seconds(), _own_seconds(), time.perf_counter()
+        self._start, self._wall = _other_processes_seconds(), time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        busy = _busy_seconds()
+        end = _other_processes_seconds()
         self._seconds += time.perf_counter() - self._wall
-        if busy is None or self._busy is None:
+        if end is None or self._start is None:
             self._known = False
             return
-        self._others += (busy - self._busy) - (_own_seconds() - self._own)
+        self._others += end - self._start
         # /proc/stat counts in clock ticks (10 ms): shorter blocks would read mostly rounding
         if self._known and self._seconds >= MIN_SECONDS:
             self.load = max(0.0, self._others / (self._seconds * (os.cpu_count() or 1)))
