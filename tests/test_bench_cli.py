@@ -41,6 +41,9 @@ def test_quick_run_writes_json_and_table(tmp_path):
     assert run["ceiling"][0]["samples_per_s"] > 0 and run["sgemm_gflops_2048"] > 0
     assert {(r["competitor"], r["mode"]) for r in run["latency"]} >= {("fastmlp", "predict_on_batch"), ("numpy", "forward")}
     assert all(r["max_us"] >= r["p99_us"] >= r["median_us"] >= r["min_us"] > 0 for r in run["latency"])
+    # each round's median kept, for ratios paired round by round
+    assert all(len(r["round_median_us"]) == r["rounds"] for r in run["latency"] + run["throughput"])
+    assert "paired round by round" in proc.stdout
     for r in run["throughput"] + run["ceiling"]:
         low, median, high = r["samples_per_s_min_median_max"]
         assert 0 < low <= median <= high and median == pytest.approx(r["samples_per_s"])
@@ -62,6 +65,8 @@ def test_quick_run_writes_json_and_table(tmp_path):
 
 
 def test_inference_figures_take_every_engines_calls_in_turn(monkeypatch):
+    from contextlib import contextmanager
+
     from fastmlp.bench import measure
     monkeypatch.setattr(measure, "settle", lambda: True)
     log = []
@@ -76,15 +81,27 @@ def test_inference_figures_take_every_engines_calls_in_turn(monkeypatch):
         def inference_modes(self):
             return {"call": lambda x: log.append((self.name, len(x)))}
 
+    class Rotation:
+        @contextmanager
+        def turn(self):
+            log.append("turn")
+            yield
+
     result = {"latency": [], "throughput": []}
     x = np.zeros((1024, 784), np.float32)
-    measure._inference(result, {"a": Engine("a"), "b": Engine("b")}, "M1", x, 50, 1.0, 1)
-    # each round: a's one-sample calls, a's batch calls, then b's; rounds repeat that
+    measure._inference(result, {"a": Engine("a"), "b": Engine("b")}, "M1", x, 50, 1.0, 1,
+                       turns=Rotation())
+    # the builds' turn, then each round a turn of one-sample calls and a turn of batch calls
+    blocks = "".join("|" if c == "turn" else "s" if c[1] == 1 else "B" for c in log).split("|")
+    assert blocks[:2] == ["", ""] and len(blocks) == 2 + 2 * measure.INFERENCE_ROUNDS
+    assert all(set(b) == {"s"} for b in blocks[2::2]) and all(set(b) == {"B"} for b in blocks[3::2])
+    log[:] = [c for c in log if c != "turn"]
+    # each round: a's one-sample calls, b's, then a's batch calls, b's; rounds repeat that
     turns = [log[0]] + [call for before, call in zip(log, log[1:]) if call != before]
-    assert turns == [("a", 1), ("a", 1024), ("b", 1), ("b", 1024)] * measure.INFERENCE_ROUNDS
+    assert turns == [("a", 1), ("b", 1), ("a", 1024), ("b", 1024)] * measure.INFERENCE_ROUNDS
     for r in result["latency"] + result["throughput"]:
         assert r["rounds"] == measure.INFERENCE_ROUNDS
-    # each figure pools its rounds: 50 one-sample calls (10 a round), 200 batch calls (40)
+    # each figure pools its rounds: 50 one-sample calls (5 a round), 200 batch calls (20)
     assert [r["calls"] for r in result["latency"]] == [50, 50]
     assert [r["calls"] for r in result["throughput"]] == [200, 200]
 
@@ -421,6 +438,34 @@ def test_a_concurrent_figure_taken_on_one_core_is_marked():
     assert "200.0k!" in next(line for line in lines if line.startswith("M1"))
     assert report.BUSY_LEGEND in lines
 
+
+
+def test_inference_ratios_are_paired_round_by_round():
+    from fastmlp.bench import report
+    # a slow phase in rounds 1-2 slows both engines: paired, fastmlp reads 2x throughout,
+    # where its pooled median against theirs would not be a ratio of the same moments
+    assert report.round_ratios([1.0, 3.0, 3.0, 1.0], [2.0, 6.0, 6.0, 2.0]) == (0.5, 0.5, 0.5)
+    median, low, high = report.round_ratios([1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5)
+    assert (low, median, high) == (2.0, 3.0, 4.0)
+    assert report.round_ratios([3.0], [2.0]) == (1.5, 1.5, 1.5)
+    assert report.round_ratios([], []) is None
+
+    def entries(kind, engine, rounds, mode="call"):
+        return {"workload": "M1", "competitor": engine, "mode": mode, "round_median_us": rounds}
+
+    run = {"latency": [entries("l", "fastmlp", [2.0, 4.0, 2.0]),
+                       entries("l", "fastmlp", [9.0, 9.0, 9.0], mode="predict"),
+                       entries("l", "onnxruntime", [8.0, 16.0, 8.0])],
+           "throughput": [entries("t", "fastmlp", [100.0, 200.0, 100.0]),
+                          entries("t", "fastmlp", [900.0] * 3, mode="predict"),
+                          entries("t", "onnxruntime", [150.0, 300.0, 150.0])]}
+    lines = report._paired_table(run)
+    # fastmlp's first mode against theirs: a quarter of the µs, 1.5x the rate
+    assert len(lines) == 2 and lines[1].split()[:2] == ["M1", "onnxruntime"]
+    assert "0.25x [0.25-0.25]" in lines[1] and "1.50x [1.50-1.50]" in lines[1]
+    # results written before the rounds were kept: no paired table
+    assert report._paired_table({"latency": [{"workload": "M1", "competitor": "x", "mode": "m"}],
+                                 "throughput": []}) == []
 
 # /proc/cpuinfo's first processor block on this project's two kinds of machine (abridged)
 _EMERALD_RAPIDS = """processor\t: 0

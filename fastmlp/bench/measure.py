@@ -232,7 +232,7 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
 
 
 # The inference figures are taken in this many rounds, every engine's calls in turn in each.
-INFERENCE_ROUNDS = 5
+INFERENCE_ROUNDS = 10
 
 
 def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: np.ndarray,
@@ -243,7 +243,10 @@ def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: n
     run (the second core's by 30%), and a ratio of two figures measured a minute apart, one
     engine after the other, carried that drift; in rounds, every figure samples the same
     stretch of time. Each figure pools its rounds' calls; the background load is the rounds'.
-    In turns: the builds one turn, each round one (the workers' engines' rounds alternate)."""
+    In turns: the builds one turn, then each round two, its one-sample calls and its batch
+    calls, so that the workers' engines' batch calls follow each other within a second or so
+    (with one turn a round, the turns of five engines put seconds between them, and the VM's
+    phases of seconds came in between)."""
     turns = turns or Alone()
     one = np.ascontiguousarray(x[:1])
     big = np.ascontiguousarray(x[:1024])
@@ -254,30 +257,39 @@ def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: n
             engine.build(WORKLOADS[wname])
             for mode, fn in engine.inference_modes().items():
                 cases.append((name, mode, fn, mode == "predict" and name == "keras"))
-    one_calls: dict[tuple[str, str], list[float]] = {(n, m): [] for n, m, _, _ in cases}
-    big_calls: dict[tuple[str, str], list[float]] = {(n, m): [] for n, m, _, _ in cases}
+    # every call's µs, a list a round (so the report can pair engines round by round)
+    one_calls: dict[tuple[str, str], list[list[float]]] = {(n, m): [] for n, m, _, _ in cases}
+    big_calls: dict[tuple[str, str], list[list[float]]] = {(n, m): [] for n, m, _, _ in cases}
     meter = Meter()
     for round_ in range(rounds):
         with turns.turn(), meter:
             for name, mode, fn, slow in cases:
                 settle()
                 # warmed up in the first round; a few untimed calls after a settle in the others
-                one_calls[name, mode] += _per_call(fn, one, budget_s / (4 if slow else 1) / rounds,
-                                                   (200 if slow else latency_calls) // rounds,
-                                                   warmup=3 if round_ else 20, min_calls=30 // rounds)
+                one_calls[name, mode].append(_per_call(
+                    fn, one, budget_s / (4 if slow else 1) / rounds,
+                    (200 if slow else latency_calls) // rounds, warmup=3 if round_ else 20,
+                    min_calls=max(1, 30 // rounds)))
+        with turns.turn(), meter:
+            for name, mode, fn, _ in cases:
                 settle()
-                big_calls[name, mode] += _per_call(fn, big, budget_s / 2 / rounds, 200 // rounds,
-                                                   warmup=3, min_calls=30 // rounds)
+                big_calls[name, mode].append(_per_call(fn, big, budget_s / 2 / rounds,
+                                                       max(1, 200 // rounds), warmup=3,
+                                                       min_calls=max(1, 30 // rounds)))
     for name, mode, _, _ in cases:
-        calls = one_calls[name, mode]
+        calls = [t for block in one_calls[name, mode] for t in block]
         result["latency"].append({"workload": wname, "competitor": name, "mode": mode,
                                   "calls": len(calls), "rounds": rounds, "min_us": min(calls),
                                   "median_us": statistics.median(calls),
                                   "p99_us": float(np.percentile(calls, 99)), "max_us": max(calls),
+                                  "round_median_us": [statistics.median(b)
+                                                      for b in one_calls[name, mode]],
                                   "background_load": meter.load})
-        batch_times = big_calls[name, mode]
+        batch_times = [t for block in big_calls[name, mode] for t in block]
         rates = _rates(1024, [t / 1e6 for t in batch_times])
         result["throughput"].append({"workload": wname, "competitor": name, "mode": mode,
                                      "batch": 1024, "calls": len(batch_times), "rounds": rounds,
                                      "samples_per_s": rates[1], "samples_per_s_min_median_max": rates,
+                                     "round_median_us": [statistics.median(b)
+                                                         for b in big_calls[name, mode]],
                                      "background_load": meter.load})

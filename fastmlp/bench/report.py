@@ -1,6 +1,7 @@
 """The benchmark's outputs: terminal tables with ratios, the JSON of every raw timing, and a
 PNG bar chart."""
 import json
+import statistics
 from pathlib import Path
 from typing import Any, Optional
 
@@ -89,6 +90,51 @@ def _inference_table(run: dict[str, Any]) -> list[str]:
     return lines
 
 
+def round_ratios(mine: list[float], theirs: list[float]) -> Optional[tuple[float, float, float]]:
+    """Median and quartiles of mine[i] / theirs[i] over the rounds both were measured in (a
+    round's engines took their calls within a second or so of each other, while the VM's
+    speed moves within seconds: ratios paired round by round carry less of that drift than a
+    ratio of pooled figures); None without rounds in common."""
+    ratios = [a / b for a, b in zip(mine, theirs) if a > 0 and b > 0]
+    if not ratios:
+        return None
+    if len(ratios) == 1:
+        return ratios[0], ratios[0], ratios[0]
+    low, median, high = statistics.quantiles(ratios, n=4, method="inclusive")
+    return median, low, high
+
+
+def _paired(value: Optional[tuple[float, float, float]]) -> str:
+    return f"{value[0]:.2f}x [{value[1]:.2f}-{value[2]:.2f}]" if value else "—"
+
+
+def _paired_table(run: dict[str, Any]) -> list[str]:
+    """fastmlp's first inference mode against every other engine's first, paired round by
+    round: one-sample µs (fastmlp's / theirs: under 1 is faster) and batch-1024 rate (fastmlp's
+    / theirs: over 1 is faster)."""
+    def first(kind: str) -> dict[tuple[str, str], list[float]]:
+        found: dict[tuple[str, str], list[float]] = {}
+        for r in run[kind]:
+            if "round_median_us" in r:
+                found.setdefault((r["workload"], r["competitor"]), r["round_median_us"])
+        return found
+    latency, batch = first("latency"), first("throughput")
+    lines = []
+    for (workload, engine), theirs in latency.items():
+        mine = latency.get((workload, "fastmlp"))
+        if engine == "fastmlp" or mine is None:
+            continue
+        # a rate's ratio is the inverse of its times'
+        rate = (round_ratios(batch[workload, engine], batch[workload, "fastmlp"])
+                if (workload, engine) in batch and (workload, "fastmlp") in batch else None)
+        lines.append(f"{workload:<9}{engine:<13}{_paired(round_ratios(mine, theirs)):>26}"
+                     f"{_paired(rate):>26}")
+    if not lines:
+        return []
+    return [f"{'workload':<9}{'against':<13}{'one sample, µs ratio':>26}{'batch 1024, rate ratio':>26}",
+            *lines]
+
+
 def _concurrent_mark(c: dict[str, Any]) -> str:
     """_busy_mark's '!', and '*' after a figure measured while the machine gave two threads of
     compute less than PAIR_MIN cores (core_pair in results.json)."""
@@ -164,6 +210,12 @@ def text(results: dict[str, Any]) -> str:
                    "in rounds taken in turn, pooled; the sample is the data's first row"
                    + (f", {zeros:.0%} of its inputs zero" if zeros is not None else "") + "):")
         out.extend(_inference_table(run))
+        paired = _paired_table(run)
+        if paired:
+            out.append("fastmlp (its first call) against each engine's first call, paired round "
+                       "by round (median [quartiles] of the rounds' ratios; µs under 1x and rate "
+                       "over 1x: fastmlp faster):")
+            out.extend(paired)
         if run.get("concurrent"):
             out.append("Concurrent requests: samples/s from request threads sharing one model "
                        "(median of 3; ORT with this run's intra-op threads; 2 callers measured "

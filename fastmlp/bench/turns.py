@@ -89,10 +89,14 @@ class Turns:
                     return
             time.sleep(POLL_SECONDS)
 
+    def _pass_on(self, data: dict[str, Any]) -> None:
+        """Hands the turn to the next worker, if it is this one's."""
+        if data["turn"] == self.index:
+            data["turn"] = self._next(data, self.index)
+
     def _give(self) -> None:
         with self._locked() as data:
-            if data["turn"] == self.index:
-                data["turn"] = self._next(data, self.index)
+            self._pass_on(data)
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -111,8 +115,7 @@ class Turns:
         with self._locked() as data:
             data["done"][self.index] = True
             data["ready"][self.index] = True  # an ended worker never holds the others up
-            if data["turn"] == self.index:
-                data["turn"] = self._next(data, self.index)
+            self._pass_on(data)
 
 
 class Alone:
