@@ -106,7 +106,9 @@ def set_num_threads(value: Optional[int]) -> None:
     RMSprop, Adagrad), train with each thread owning blocks of every layer's units (a unit
     team: its weights stay on its core); other small batches, batch normalization in training
     mode and weight constraints train on the calling thread. float64 models, and CPUs without
-    AVX2, run on BLAS and its own threads (set those with OPENBLAS_NUM_THREADS or threadpoolctl), as a lone thread's large products do.
+    AVX2, run on BLAS and its own threads (set those with OPENBLAS_NUM_THREADS or threadpoolctl),
+    as a lone training thread's products past 2**24 multiply-adds do when this allows 2 or
+    more; with 1, a float32 fit on fastmlp's own GEMM runs every product on it (one core).
 
     Args:
         value: a positive integer, or None for the default (the cores this process may use).

@@ -39,10 +39,11 @@ from fastmlp.parallel import part_helpers, run_parts, start_team, sync_wide
 MACS_PER_PART = 1 << 24
 
 # A lone training thread runs its forward x·W and weight gradient xᵀ·dz on fastmlp's own GEMM
-# up to this many multiply-adds, on BLAS above: the own kernel packs nothing, hands nothing to
+# up to a limit of multiply-adds, on BLAS above: the own kernel packs nothing, hands nothing to
 # BLAS's threads and prefetches the next batch's rows; BLAS's second thread pays off on large
-# products only while the second core is free. Keyed by "BLAS runs one thread"
-# (config.blas_threads, from the environment): (limit, dx = dz·Wᵀ on the own GEMM too).
+# products only while the second core is free. train_gemm_rule gives (limit, dx = dz·Wᵀ on the
+# own GEMM too) from BLAS's thread count (config.blas_threads, from the environment) and the
+# call's (config.num_threads).
 # Measured on a Zen 5 VM (real Fashion-MNIST, Adam, samples/s against one thread's):
 #   no limit against 2**24, 1 BLAS thread: M2 b128 ×1.08, b256 ×1.06, b1024 ×1.04;
 #   M1 b256 ×1.15, b1024 ×1.13 (each product on one core either way: the own kernel is faster)
@@ -52,8 +53,23 @@ MACS_PER_PART = 1 << 24
 #   with dx on the own GEMM (Wᵀ refreshed after each update): ×0.98, ×0.99 free, ×1.01,
 #   ×1.29 busy. M1 b16-32 ×1.00 either way. Robustness wins: a second core that a busy
 #   machine takes away must not cost 5× in speed.
+# A call of one thread (set_num_threads(1)) under BLAS of several runs every product on the
+# own GEMM: one thread means one core, and no BLAS pool spins beside it. Intel Xeon (Emerald
+# Rapids) VM, 2 BLAS threads, paired epochs, no limit against 2**24: M2 b128 ×0.92 (what
+# BLAS's second core gave its first layer, 27% of a core spinning meanwhile), M2 b32 ×1.00,
+# M1 b32/b128 ×1.01/×1.00.
 # A wrong count makes the split slower, never wrong.
-TRAIN_GEMM = {True: (sys.maxsize, False), False: (1 << 24, True)}
+def train_gemm_rule(blas_threads: int, threads: int) -> tuple[int, bool]:
+    """(train_gemm_max, solo_transposes) for a training call of up to `threads` threads with
+    BLAS running `blas_threads`: one BLAS thread, every forward and weight-gradient product on
+    the own GEMM and dx on BLAS (one core either way); a one-thread call under BLAS of several,
+    every product on the own GEMM; else BLAS past 2**24 multiply-adds, dx on the own GEMM."""
+    if blas_threads == 1:
+        return sys.maxsize, False
+    if threads == 1:
+        return sys.maxsize, True
+    return 1 << 24, True
+
 
 # (shape, trainable) of one weight array
 WeightSpec = tuple[tuple[int, ...], bool]
@@ -222,7 +238,8 @@ class Engine:
         self.network = Network(self.params, self.grads,
                                [self._network_step(i) for i in range(len(self.steps))],
                                self.trainable_size)
-        self.network.set_train_gemm_max(*TRAIN_GEMM[config.blas_threads() == 1])
+        self._blas_threads = config.blas_threads()  # as BLAS read it when it loaded
+        self.network.set_train_gemm_max(*train_gemm_rule(self._blas_threads, config.num_threads()))
         sync_wide(config.num_threads())  # lone calls may share from the first one
         self.publish()
         self._macs_per_row = max(1, sum(step.n_in * step.n_out for step in self.steps
@@ -339,9 +356,11 @@ class Engine:
         dropout seed, `weights` the per-sample loss weights or None; see Network.train. Does
         not publish: the caller does once its steps leave the weights whole. Runs on up to
         config.num_threads() threads (Network.team_for says which team, if any, takes the
-        call)."""
+        call); a call of one thread never hands a product to BLAS's threads (train_gemm_rule)."""
+        threads = config.num_threads()
+        self.network.set_train_gemm_max(*train_gemm_rule(self._blas_threads, threads))
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size,
-                                  rule, seed, weights, config.num_threads(), start_team)
+                                  rule, seed, weights, threads, start_team)
 
     def predict(self, x: np.ndarray, batch_size: int, check_x: bool = False) -> np.ndarray:
         """Forward pass over (N, n_inputs) rows with the published weights; a large call on

@@ -433,6 +433,46 @@ def test_the_training_limit_follows_the_blas_threads_the_environment_sets(env, l
     assert (int(macs), transposes == "True") == limit
 
 
+
+def test_the_training_limit_follows_the_call_thread_count():
+    from fastmlp.engine import train_gemm_rule
+    assert train_gemm_rule(1, 1) == train_gemm_rule(1, 2) == (2**63 - 1, False)
+    assert train_gemm_rule(2, 2) == train_gemm_rule(4, 3) == (2**24, True)
+    # a call of one thread under BLAS of several: every product on the own GEMM, dx included
+    assert train_gemm_rule(2, 1) == train_gemm_rule(8, 1) == (2**63 - 1, True)
+
+
+@needs_kernel
+def test_a_one_thread_fit_hands_no_product_to_blas_threads(tmp_path):
+    """set_num_threads(1) under BLAS of two threads: fit's first layer of M2 at batch 128
+    (30 M multiply-adds, past 2**24) runs on the own GEMM; with 2 threads allowed, a call no
+    team takes hands it to BLAS again. Each fit call applies the rule of its thread count."""
+    import os
+    import subprocess
+    import sys
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")}
+    code = """if True:
+        import numpy as np, fastmlp
+        from fastmlp import config
+        m = fastmlp.Sequential([fastmlp.Input((784,)), fastmlp.layers.Dense(300, activation="relu"),
+                                fastmlp.layers.Dense(10, activation="softmax")])
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        n = m.engine.network
+        x = np.random.default_rng(0).random((256, 784), dtype=np.float32)
+        y = np.arange(256) % 10
+        for threads, batch in ((1, 128), (2, 16), (1, 16)):
+            config.set_num_threads(threads)
+            m.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+            print(n.train_gemm_max, n.solo_transposes, n.train_gemm_level(128, 0))
+    """
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, "OPENBLAS_NUM_THREADS": "2"},
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line.split() for line in out.stdout.splitlines()]
+    assert lines == [[str(2**63 - 1), "True", str(TOP)], [str(2**24), "True", "0"],
+                     [str(2**63 - 1), "True", str(TOP)]]
+
 @needs_kernel
 @pytest.mark.parametrize("level", LEVELS)
 def test_transposed_x_matches_float64_reference(level):

@@ -1139,7 +1139,7 @@ cdef class Network:
         self._team_key = None
 
     def set_train_gemm_max(self, Py_ssize_t macs, bint transposes=False):
-        """Sets train_gemm_max and solo_transposes (the engine's rule: engine.TRAIN_GEMM)."""
+        """Sets train_gemm_max and solo_transposes (the engine's rule: engine.train_gemm_rule)."""
         if macs < 0:
             raise ValueError(f"`macs` must be >= 0; received {macs}")
         if self._busy:
