@@ -125,29 +125,38 @@ static inline void fm_act_row_##S(T *r, const T *z, ptrdiff_t cols, int act, T a
     }                                                                                          \
 }                                                                                              \
                                                                                                \
-/* z := z + b, then y := act(z), one pass a row; b may be NULL (no bias), y may be z (in      \
- * place). An activation that fm_act_needs_pre keeps z for its backward pass (y != z). */     \
-FM_CLONES static void fm_bias_act_##S(T *z, const T *restrict b, T *y, ptrdiff_t rows,            \
-                                   ptrdiff_t cols, int act, T alpha) {                         \
+/* z := z + b, then y := act(z), one pass a row, over `cols` columns of rows `ld` apart (a    \
+ * thread's columns of a wider matrix; ld = cols: the whole matrix); b may be NULL (no bias),  \
+ * y may be z (in place). An activation that fm_act_needs_pre keeps z for its backward pass  \
+ * (y != z). */                                                                               \
+FM_CLONES static void fm_bias_act_ld_##S(T *z, const T *restrict b, T *y, ptrdiff_t rows,         \
+                                      ptrdiff_t cols, ptrdiff_t ld, int act, T alpha) {        \
     for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
-        T *zr = z + i * cols;                                                                  \
+        T *zr = z + i * ld;                                                                    \
         if (b) for (ptrdiff_t j = 0; j < cols; j++) zr[j] += b[j];                             \
-        fm_act_row_##S(y + i * cols, zr, cols, act, alpha);                                    \
+        fm_act_row_##S(y + i * ld, zr, cols, act, alpha);                                      \
     }                                                                                          \
+}                                                                                              \
+                                                                                               \
+static inline void fm_bias_act_##S(T *z, const T *restrict b, T *y, ptrdiff_t rows,             \
+                                   ptrdiff_t cols, int act, T alpha) {                         \
+    fm_bias_act_ld_##S(z, b, y, rows, cols, cols, act, alpha);                                 \
 }                                                                                              \
                                                                                                \
 /* dz := dy * act'(.) (in place: dz may be dy), from the activation's output y, or from its  \
  * input `pre` for the activations that need it (fm_act_needs_pre: GELU, SiLU), and          \
- * db := column sums of dz in the same pass (db may be NULL). */                               \
-FM_CLONES static void fm_act_backward_##S(T *dz, const T *dy, const T *restrict y,               \
-                                       const T *restrict pre, ptrdiff_t rows, ptrdiff_t cols,  \
-                                       int act, T alpha, T *restrict db) {                     \
+ * db := column sums of dz in the same pass, row after row (db may be NULL); over `cols`     \
+ * columns of rows `ld` apart in all four (ld = cols: whole matrices). */                     \
+FM_CLONES static void fm_act_backward_ld_##S(T *dz, const T *dy, const T *restrict y,            \
+                                          const T *restrict pre, ptrdiff_t rows,               \
+                                          ptrdiff_t cols, ptrdiff_t ld, int act, T alpha,      \
+                                          T *restrict db) {                                    \
     if (db) for (ptrdiff_t j = 0; j < cols; j++) db[j] = 0;                                    \
     for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
-        T *z = dz + i * cols;                                                                  \
-        const T *d = dy + i * cols;                                                            \
-        const T *restrict o = y + i * cols;                                                    \
-        const T *restrict x = pre ? pre + i * cols : NULL;                                     \
+        T *z = dz + i * ld;                                                                    \
+        const T *d = dy + i * ld;                                                              \
+        const T *restrict o = y + i * ld;                                                      \
+        const T *restrict x = pre ? pre + i * ld : NULL;                                       \
         switch (act) {                                                                         \
         case FM_RELU:                                                                          \
             for (ptrdiff_t j = 0; j < cols; j++) z[j] = o[j] > 0 ? d[j] : (T)0;                \
@@ -208,6 +217,12 @@ FM_CLONES static void fm_act_backward_##S(T *dz, const T *dy, const T *restrict 
         }                                                                                      \
         if (db) for (ptrdiff_t j = 0; j < cols; j++) db[j] += z[j];                            \
     }                                                                                          \
+}                                                                                              \
+                                                                                               \
+static inline void fm_act_backward_##S(T *dz, const T *dy, const T *restrict y,                 \
+                                       const T *restrict pre, ptrdiff_t rows, ptrdiff_t cols,  \
+                                       int act, T alpha, T *restrict db) {                     \
+    fm_act_backward_ld_##S(dz, dy, y, pre, rows, cols, cols, act, alpha, db);                  \
 }                                                                                              \
                                                                                                \
 static inline T fm_clip_##S(T p, T eps) { return p < eps ? eps : (p > 1 - eps ? 1 - eps : p); } \

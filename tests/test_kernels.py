@@ -5,7 +5,12 @@ import pytest
 from fastmlp import _reference as ref
 from fastmlp import config as keras_config
 from fastmlp._kernels.codes import ACCURACY_CODES, ACTIVATION_CODES, LOSS_CODES
-from fastmlp._kernels.dense import dense_backward_check, dense_forward_check
+from fastmlp._kernels.dense import (
+    act_backward_columns_check,
+    bias_act_columns_check,
+    dense_backward_check,
+    dense_forward_check,
+)
 from fastmlp._kernels.loss import accuracy_check, loss_check
 
 ACTIVATIONS = sorted(ACTIVATION_CODES)
@@ -196,6 +201,65 @@ def test_activations_differentiated_from_their_input_keep_it(rng, dtype, act):
     with pytest.raises(ValueError, match="needs `pre`"):
         dense_backward_check(x, w, y, np.ones_like(y), ACTIVATION_CODES[act])
 
+
+# a unit team member's columns of a 100-wide layer (blocks of 16), one column, all, none
+COLUMNS = [(0, 48), (48, 100), (64, 100), (16, 17), (0, 100), (5, 5)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("c0,c1", COLUMNS)
+def test_bias_and_activation_over_a_block_of_columns(rng, dtype, act, c0, c1):
+    """The elementwise pass a unit team member runs over its columns [c0, c1) of a wider
+    matrix (rows 100 apart): z + b and act(z + b) there, nothing written elsewhere."""
+    z = rng.standard_normal((7, 100)).astype(dtype)
+    b = rng.standard_normal(100).astype(dtype)
+    z2, y = bias_act_columns_check(z, b, ACTIVATION_CODES[act], c0, c1)
+    inside = (z[:, c0:c1].astype(np.float64) + b[c0:c1])
+    _close(z2[:, c0:c1], inside, dtype)
+    outside = np.ones(100, bool)
+    outside[c0:c1] = False
+    np.testing.assert_array_equal(z2[:, outside], z[:, outside])
+    assert np.isnan(y[:, outside]).all()
+    if c1 > c0:
+        _close(y[:, c0:c1], ref.activation(inside, act), dtype, 10)
+    z3, y3 = bias_act_columns_check(z, None, ACTIVATION_CODES["tanh"], c0, c1)
+    np.testing.assert_array_equal(z3, z)
+    _close(y3[:, c0:c1], np.tanh(z[:, c0:c1].astype(np.float64)), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("c0,c1", COLUMNS)
+def test_activation_backward_over_a_block_of_columns(rng, dtype, act, c0, c1):
+    """dz = dy·act' over columns [c0, c1) of rows 100 apart, and the bias gradient of those
+    columns (their sums over the rows) from the same pass; nothing written elsewhere."""
+    rows = 9
+    pre = rng.standard_normal((rows, 100)).astype(dtype)
+    y = np.full_like(pre, 5.0)
+    if c1 > c0:
+        y[:, c0:c1] = ref.activation(pre[:, c0:c1].astype(np.float64), act)
+    dy = rng.standard_normal((rows, 100)).astype(dtype)
+    dz, db = act_backward_columns_check(dy, y, pre, ACTIVATION_CODES[act], c0, c1)
+    outside = np.ones(100, bool)
+    outside[c0:c1] = False
+    assert np.isnan(dz[:, outside]).all() and db.shape == (c1 - c0,)
+    if c1 > c0:
+        expected = ref.activation_backward(dy[:, c0:c1].astype(np.float64),
+                                           y[:, c0:c1].astype(np.float64), act,
+                                           z=pre[:, c0:c1].astype(np.float64))
+        _close(dz[:, c0:c1], expected, dtype, 10)
+        _close(db, expected.sum(axis=0), dtype, 10 * rows)
+
+
+def test_block_of_columns_arguments_are_checked():
+    z = np.zeros((3, 8), np.float32)
+    with pytest.raises(ValueError, match=r"\[0, 8\]"):
+        bias_act_columns_check(z, None, ACTIVATION_CODES["relu"], 4, 9)
+    with pytest.raises(ValueError, match=r"\[0, 8\]"):
+        act_backward_columns_check(z, z, None, ACTIVATION_CODES["relu"], 5, 4)
+    with pytest.raises(ValueError, match="`b`"):
+        bias_act_columns_check(z, np.zeros(3, np.float32), ACTIVATION_CODES["relu"], 0, 8)
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind,k", [("mean_squared_error", 5), ("mean_absolute_error", 5),

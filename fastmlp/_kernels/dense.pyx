@@ -12,6 +12,8 @@ from fastmlp._kernels.small_gemm cimport (FM_PACKED_MIN_ROWS, fm_kept, fm_prefet
                                           fm_sgemm_packed_kept, fm_sgemv_skip_zeros,
                                           fm_small_gemm_level, fm_sgemm_small_kept)
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, fm_bias_act_f, fm_bias_act_d,
+                                           fm_bias_act_ld_f, fm_bias_act_ld_d,
+                                           fm_act_backward_ld_f, fm_act_backward_ld_d,
                                            fm_act_backward_f, fm_act_backward_d)
 from fastmlp._kernels.checks import check_array, check_matrix
 from fastmlp._kernels.codes import (ACTIVATION_CODES, DEFAULT_ALPHA, check_activation,
@@ -238,3 +240,87 @@ cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w, wt
     with nogil:
         dense_backward(&x[0, 0], &w[0, 0], wt_ptr, &y[0, 0], pre_ptr, &dz[0, 0], &dw[0, 0], &db[0],
                        dx_ptr, x.shape[0], x.shape[1], w.shape[1], act, alpha, level, NULL, NULL)
+
+
+def _check_columns(z, Py_ssize_t c0, Py_ssize_t c1):
+    dtype = getattr(z, "dtype", None)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"`z` must be a float32 or float64 array; received {dtype}")
+    check_matrix(z, "z", dtype, nonempty=True)
+    if not 0 <= c0 <= c1 <= z.shape[1]:
+        raise ValueError(f"columns [c0, c1) must lie in [0, {z.shape[1]}]; received [{c0}, {c1})")
+
+
+def bias_act_columns_check(z, b, int act, Py_ssize_t c0, Py_ssize_t c1, alpha=None):
+    """Test hook: (z', y) where the kernel added b to columns [c0, c1) of (rows, cols) z and
+    wrote act of them into y (a unit team member's columns of a wider matrix: rows cols apart);
+    z' and y hold z and NaN elsewhere. b (cols,) or None."""
+    _check_columns(z, c0, c1)
+    if b is not None:
+        check_array(b, "b", z.dtype, (z.shape[1],))
+    check_activation(act)
+    alpha = _alpha(act, alpha)
+    z = np.array(z, copy=True)
+    y = np.full_like(z, np.nan)
+    if z.dtype == np.float32:
+        _bias_act_columns[float](z, b, y, act, c0, c1, alpha)
+    else:
+        _bias_act_columns[double](z, b, y, act, c0, c1, alpha)
+    return z, y
+
+
+cdef void _bias_act_columns(floating[:, ::1] z, b, floating[:, ::1] y, int act, Py_ssize_t c0,
+                            Py_ssize_t c1, double alpha):
+    cdef const floating[::1] bias
+    cdef const floating *b_ptr = NULL
+    cdef Py_ssize_t rows = z.shape[0], cols = z.shape[1]
+    if b is not None:
+        bias = b
+        b_ptr = &bias[c0] if c1 > c0 else NULL
+    if c1 == c0:
+        return
+    with nogil:
+        if floating is float:
+            fm_bias_act_ld_f(&z[0, c0], b_ptr, &y[0, c0], rows, c1 - c0, cols, act, <float>alpha)
+        else:
+            fm_bias_act_ld_d(&z[0, c0], b_ptr, &y[0, c0], rows, c1 - c0, cols, act, alpha)
+
+
+def act_backward_columns_check(dy, y, pre, int act, Py_ssize_t c0, Py_ssize_t c1, alpha=None):
+    """Test hook: (dz, db) where the kernel wrote dy·act' into columns [c0, c1) of dy's copy
+    (NaN elsewhere: it starts as NaN there) and db := their column sums, row after row (db
+    has c1 − c0 entries). y, pre: (rows, cols) like dy; pre may be None."""
+    _check_columns(dy, c0, c1)
+    check_array(y, "y", dy.dtype, dy.shape)
+    if pre is not None:
+        check_array(pre, "pre", dy.dtype, dy.shape)
+    check_activation(act)
+    alpha = _alpha(act, alpha)
+    dz = np.full_like(dy, np.nan)
+    dz[:, c0:c1] = dy[:, c0:c1]
+    db = np.empty(c1 - c0, dtype=dy.dtype)
+    if dy.dtype == np.float32:
+        _act_backward_columns[float](dz, y, pre, db, act, c0, c1, alpha)
+    else:
+        _act_backward_columns[double](dz, y, pre, db, act, c0, c1, alpha)
+    return dz, db
+
+
+cdef void _act_backward_columns(floating[:, ::1] dz, const floating[:, ::1] y, pre,
+                                floating[::1] db, int act, Py_ssize_t c0, Py_ssize_t c1,
+                                double alpha):
+    cdef const floating[:, ::1] kept
+    cdef const floating *pre_ptr = NULL
+    cdef Py_ssize_t rows = dz.shape[0], cols = dz.shape[1]
+    if c1 == c0:
+        return
+    if pre is not None:
+        kept = pre
+        pre_ptr = &kept[0, c0]
+    with nogil:
+        if floating is float:
+            fm_act_backward_ld_f(&dz[0, c0], &dz[0, c0], &y[0, c0], pre_ptr, rows, c1 - c0, cols,
+                                 act, <float>alpha, &db[0])
+        else:
+            fm_act_backward_ld_d(&dz[0, c0], &dz[0, c0], &y[0, c0], pre_ptr, rows, c1 - c0, cols,
+                                 act, alpha, &db[0])

@@ -17,6 +17,16 @@ cdef extern from "elementwise.h" nogil:
                        int act, float alpha)
     void fm_bias_act_d(double *z, const double *b, double *y, Py_ssize_t rows, Py_ssize_t cols,
                        int act, double alpha)
+    void fm_bias_act_ld_f(float *z, const float *b, float *y, Py_ssize_t rows, Py_ssize_t cols,
+                          Py_ssize_t ld, int act, float alpha)
+    void fm_bias_act_ld_d(double *z, const double *b, double *y, Py_ssize_t rows,
+                          Py_ssize_t cols, Py_ssize_t ld, int act, double alpha)
+    void fm_act_backward_ld_f(float *dz, const float *dy, const float *y, const float *pre,
+                              Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int act,
+                              float alpha, float *db)
+    void fm_act_backward_ld_d(double *dz, const double *dy, const double *y, const double *pre,
+                              Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int act,
+                              double alpha, double *db)
     void fm_act_backward_f(float *dz, const float *dy, const float *y, const float *pre,
                            Py_ssize_t rows, Py_ssize_t cols, int act, float alpha, float *db)
     void fm_act_backward_d(double *dz, const double *dy, const double *y, const double *pre,

@@ -41,7 +41,8 @@ from fastmlp._kernels.optim cimport UpdateRule
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, FM_SOFTMAX, fm_flush_denormals_begin, fm_all_finite_f,
                                            fm_all_finite_d,
                                            fm_flush_denormals_end, fm_bias_act_f, fm_bias_act_d,
-                                           fm_act_backward_f, fm_act_backward_d)
+                                           fm_act_backward_f, fm_act_backward_d, fm_bias_act_ld_f,
+                                           fm_act_backward_ld_f)
 from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_rows_key,
                                        fm_dropout_threshold, fm_dropout_cols_f, fm_dropout_cols_d)
 from fastmlp._kernels.team cimport (FM_TEAM_BARRIER, fm_team_barrier, fm_team_barrier_init,
@@ -2732,7 +2733,6 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef float *z
     cdef float *y
     cdef float *pre
-    cdef float *db
     cdef float *part
     cdef const float *src
     cdef const float *inp
@@ -2824,9 +2824,9 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                         for j in range(v0, v1):
                             z[i * n + j] = src[i * n + j]
                 summed = True
-            for i in range(rows):
-                fm_bias_act_f(z + i * n + v0, params + s.b_off + v0 if s.b_off >= 0 else NULL,
-                              y + i * n + v0, 1, v1 - v0, s.act, <float>s.alpha)
+            # its columns of rows n apart, in one pass
+            fm_bias_act_ld_f(z + v0, params + s.b_off + v0 if s.b_off >= 0 else NULL, y + v0,
+                             rows, v1 - v0, n, s.act, <float>s.alpha)
             di += 1
         # the loss, on the calling thread (di: the dense steps; the last is one)
         s = &plan.steps[last]
@@ -2884,19 +2884,13 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                         _dropout[float](&plan.steps[k], dx, dx, rows, c.seed, step, 0, u0, u1)
                     y = acts + below.out_off * rows
                     pre = acts + below.pre_off * rows if below.pre_off >= 0 else NULL
-                    for i in range(rows):
-                        fm_act_backward_f(dx + i * n_in + u0, dx + i * n_in + u0,
-                                          y + i * n_in + u0,
-                                          pre + i * n_in + u0 if pre != NULL else NULL, 1, nu,
-                                          below.act, <float>below.alpha, NULL)
+                    # its columns of rows n_in apart, and their bias gradient (Σ over the
+                    # rows in row order, as a whole step's) in the same pass
+                    fm_act_backward_ld_f(dx + u0, dx + u0, y + u0,
+                                         pre + u0 if pre != NULL else NULL, rows, nu, n_in,
+                                         below.act, <float>below.alpha,
+                                         grads + below.b_off + u0 if below.b_off >= 0 else NULL)
                     if below.b_off >= 0:
-                        # Σ over the rows in row order, as fm_act_backward_f sums a whole step's
-                        db = grads + below.b_off
-                        for j in range(u0, u1):
-                            db[j] = 0
-                        for i in range(rows):
-                            for j in range(u0, u1):
-                                db[j] += dx[i * n_in + j]
                         (<UpdateRule>c.rule).apply_part(params, grads, team.lr, below.b_off + u0, nu)
                 (<UpdateRule>c.rule).apply_part(params, grads, team.lr, s.w_off + u0 * n, nu * n)
                 if l > 0:
@@ -3064,7 +3058,7 @@ cdef void _wide_dense(const Step *s, float *params, const float *x, float *y, Py
     elementwise). mine (or NULL): counts the chunks this thread wrote. nonzeros (or NULL):
     this thread's scratch of n_in int32 for one row, whose chunks then read only the rows of
     w where x is not zero (as dense_forward's)."""
-    cdef Py_ssize_t n = s.n_out, vectors = (s.n_out + 15) // 16, c0, c1, r, kept = -1
+    cdef Py_ssize_t n = s.n_out, vectors = (s.n_out + 15) // 16, c0, c1, kept = -1
     cdef long chunks = min(WIDE_CHUNKS, vectors), k
     cdef const float *b = _at(params, s.b_off)
     cdef bint relu = s.act == FM_RELU
@@ -3085,9 +3079,7 @@ cdef void _wide_dense(const Step *s, float *params, const float *x, float *y, Py
             fm_sgemm_small(level, rows, c1 - c0, s.n_in, x, s.n_in, 1, params + s.w_off + c0,
                            n, y + c0, n, b + c0 if b != NULL else NULL, relu, NULL)
         if not relu and s.act != FM_LINEAR:
-            for r in range(rows):
-                fm_bias_act_f(y + r * n + c0, NULL, y + r * n + c0, 1, c1 - c0, s.act,
-                              <float>s.alpha)
+            fm_bias_act_ld_f(y + c0, NULL, y + c0, rows, c1 - c0, n, s.act, <float>s.alpha)
         if mine != NULL:
             mine[0] += 1
         fm_chunk_done(finished)
