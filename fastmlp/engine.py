@@ -357,10 +357,15 @@ class Engine:
         not publish: the caller does once its steps leave the weights whole. Runs on up to
         config.num_threads() threads (Network.team_for says which team, if any, takes the
         call); a call of one thread never hands a product to BLAS's threads (train_gemm_rule)."""
-        threads = config.num_threads()
-        self.network.set_train_gemm_max(*train_gemm_rule(self._blas_threads, threads))
+        threads = self._train_threads()
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size,
                                   rule, seed, weights, threads, start_team)
+
+    def _train_threads(self) -> int:
+        """config.num_threads(), with train_gemm_rule applied for that many."""
+        threads = config.num_threads()
+        self.network.set_train_gemm_max(*train_gemm_rule(self._blas_threads, threads))
+        return threads
 
     def predict(self, x: np.ndarray, batch_size: int, check_x: bool = False) -> np.ndarray:
         """Forward pass over (N, n_inputs) rows with the published weights; a large call on
@@ -420,5 +425,5 @@ class Engine:
         """Runs only the GEMMs of n_steps training steps of `rows` rows, as train runs them on
         config.num_threads() threads with the update rule `rule`: the benchmark's ceiling for
         a training step (see Network.gemm_steps)."""
-        self.network.gemm_steps(rows, n_steps, config.num_threads(), rule)
+        self.network.gemm_steps(rows, n_steps, self._train_threads(), rule)
 

@@ -446,7 +446,8 @@ def test_the_training_limit_follows_the_call_thread_count():
 def test_a_one_thread_fit_hands_no_product_to_blas_threads(tmp_path):
     """set_num_threads(1) under BLAS of two threads: fit's first layer of M2 at batch 128
     (30 M multiply-adds, past 2**24) runs on the own GEMM; with 2 threads allowed, a call no
-    team takes hands it to BLAS again. Each fit call applies the rule of its thread count."""
+    team takes hands it to BLAS again. Each fit call (and the benchmark's ceiling,
+    gemm_steps) applies the rule of its thread count."""
     import os
     import subprocess
     import sys
@@ -465,13 +466,17 @@ def test_a_one_thread_fit_hands_no_product_to_blas_threads(tmp_path):
             config.set_num_threads(threads)
             m.fit(x, y, batch_size=batch, epochs=1, verbose=0)
             print(n.train_gemm_max, n.solo_transposes, n.train_gemm_level(128, 0))
+        for threads in (2, 1):  # the benchmark's ceiling runs its products as fit would
+            config.set_num_threads(threads)
+            m.engine.gemm_steps(16, 1)
+            print(n.train_gemm_max, n.solo_transposes, n.train_gemm_level(128, 0))
     """
     out = subprocess.run([sys.executable, "-c", code], env={**clean, "OPENBLAS_NUM_THREADS": "2"},
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [line.split() for line in out.stdout.splitlines()]
-    assert lines == [[str(2**63 - 1), "True", str(TOP)], [str(2**24), "True", "0"],
-                     [str(2**63 - 1), "True", str(TOP)]]
+    one, two = [str(2**63 - 1), "True", str(TOP)], [str(2**24), "True", "0"]
+    assert lines == [one, two, one, two, one]
 
 @needs_kernel
 @pytest.mark.parametrize("level", LEVELS)
