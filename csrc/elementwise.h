@@ -228,14 +228,16 @@ static inline void fm_act_backward_##S(T *dz, const T *dy, const T *restrict y, 
 static inline T fm_clip_##S(T p, T eps) { return p < eps ? eps : (p > 1 - eps ? 1 - eps : p); } \
                                                                                                \
 /* Loss summed over the rows (each row's loss is Keras's per-sample value) and, in grad, the   \
- * gradient of (sum / rows): with respect to the pre-activation when `fused` (softmax or       \
- * sigmoid folded in: (p - y) / N), else with respect to p. Probabilities are normalised and   \
- * clipped to [eps, 1 - eps] as Keras does; a clipped entry passes no gradient. */             \
-static inline double fm_loss_##S(int loss, const T *restrict p, const int32_t *restrict labels, \
-                                 const T *restrict t, ptrdiff_t rows, ptrdiff_t cols, int fused, \
-                                 T eps, T *restrict grad) {                                    \
+ * gradient of (sum / batch): with respect to the pre-activation when `fused` (softmax or      \
+ * sigmoid folded in: (p - y) / N), else with respect to p. batch: the rows of the whole batch \
+ * these are part of (rows: all of it). Probabilities are normalised and clipped to            \
+ * [eps, 1 - eps] as Keras does; a clipped entry passes no gradient. */                        \
+static inline double fm_loss_part_##S(int loss, const T *restrict p,                          \
+                                      const int32_t *restrict labels, const T *restrict t,     \
+                                      ptrdiff_t rows, ptrdiff_t batch, ptrdiff_t cols,         \
+                                      int fused, T eps, T *restrict grad) {                    \
     double sum = 0;                                                                            \
-    T inv_rows = (T)1 / (T)rows, inv_n = (T)1 / ((T)rows * (T)cols);                           \
+    T inv_rows = (T)1 / (T)batch, inv_n = (T)1 / ((T)batch * (T)cols);                         \
     for (ptrdiff_t i = 0; i < rows; i++) {                                                     \
         const T *restrict q = p + i * cols;                                                    \
         T *restrict g = grad + i * cols;                                                       \
@@ -302,6 +304,12 @@ static inline double fm_loss_##S(int loss, const T *restrict p, const int32_t *r
         }                                                                                      \
     }                                                                                          \
     return sum;                                                                                \
+}                                                                                              \
+                                                                                               \
+static inline double fm_loss_##S(int loss, const T *restrict p, const int32_t *restrict labels, \
+                                 const T *restrict t, ptrdiff_t rows, ptrdiff_t cols, int fused, \
+                                 T eps, T *restrict grad) {                                    \
+    return fm_loss_part_##S(loss, p, labels, t, rows, rows, cols, fused, eps, grad);           \
 }                                                                                              \
                                                                                                \
 static inline ptrdiff_t fm_argmax_##S(const T *r, ptrdiff_t cols) {                            \

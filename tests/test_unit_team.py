@@ -267,12 +267,15 @@ def test_a_bad_index_stops_a_unit_team_before_the_step(bad):
     assert rule.iterations == iterations == 1
 
 
-def test_a_nonfinite_loss_in_a_unit_team_is_reported_and_not_applied():
+@pytest.mark.parametrize("row", [3, 20])
+def test_a_nonfinite_loss_in_a_unit_team_is_reported_and_not_applied(row):
+    """Each member computes the loss of its share of the batch's rows (0-15, 16-31): a loss
+    that is not finite in either share stops both members, and the step begun is cancelled."""
     engine = make_engine(layers=(*LAYERS[:-1], (33, 5, "linear")))
     engine.set_loss("mean_squared_error", None)
     x, _ = data()
     targets = np.random.default_rng(5).standard_normal((len(x), 5)).astype(np.float32)
-    targets[BATCH + 3] = np.inf  # step 1
+    targets[BATCH + row] = np.inf  # step 1
     rule = engine.new_rule(Adam(1e-3))
     assert expected_size(engine, Adam(1e-3), 2) == 2
     assert engine.network.train(x, None, targets, None, 0, 1, BATCH, rule, 7, None, 2,

@@ -31,6 +31,12 @@ cdef extern from "elementwise.h" nogil:
                            Py_ssize_t rows, Py_ssize_t cols, int act, float alpha, float *db)
     void fm_act_backward_d(double *dz, const double *dy, const double *y, const double *pre,
                            Py_ssize_t rows, Py_ssize_t cols, int act, double alpha, double *db)
+    double fm_loss_part_f(int loss, const float *p, const int32_t *labels, const float *t,
+                          Py_ssize_t rows, Py_ssize_t batch, Py_ssize_t cols, int fused,
+                          float eps, float *grad)
+    double fm_loss_part_d(int loss, const double *p, const int32_t *labels, const double *t,
+                          Py_ssize_t rows, Py_ssize_t batch, Py_ssize_t cols, int fused,
+                          double eps, double *grad)
     double fm_loss_f(int loss, const float *p, const int32_t *labels, const float *t,
                      Py_ssize_t rows, Py_ssize_t cols, int fused, float eps, float *grad)
     double fm_loss_d(int loss, const double *p, const int32_t *labels, const double *t,

@@ -8,7 +8,8 @@ engine passes in.
 import numpy as np
 from libc.stdint cimport int32_t
 
-from fastmlp._kernels.elementwise cimport fm_loss_f, fm_loss_d, fm_accuracy_f, fm_accuracy_d
+from fastmlp._kernels.elementwise cimport (fm_loss_f, fm_loss_d, fm_loss_part_f, fm_loss_part_d,
+                                           fm_accuracy_f, fm_accuracy_d)
 from fastmlp._kernels.checks import check_array, check_matrix
 from fastmlp._kernels.codes import ACCURACY_CODES, check_accuracy, check_loss, needs
 
@@ -16,20 +17,24 @@ from fastmlp._kernels.codes import ACCURACY_CODES, check_accuracy, check_loss, n
 cdef double loss_and_grad(int loss, const floating *p, const int32_t *labels,
                           const floating *targets, Py_ssize_t rows, Py_ssize_t cols,
                           bint fused, double epsilon, floating *grad,
-                          const floating *weights) noexcept nogil:
-    """Returns Σ per-sample loss; grad := d(mean loss)/dz if fused else d(mean loss)/dp.
-    With per-sample weights (NULL: none), Σ wᵢ·lossᵢ and the gradient of Σ wᵢ·lossᵢ / rows,
+                          const floating *weights, Py_ssize_t batch=0) noexcept nogil:
+    """Returns Σ per-sample loss; grad := d(mean loss)/dz if fused else d(mean loss)/dp, the
+    mean over `batch` rows (0: these rows; a thread's share of a batch passes the batch's).
+    With per-sample weights (NULL: none), Σ wᵢ·lossᵢ and the gradient of Σ wᵢ·lossᵢ / batch,
     Keras's sum_over_batch_size reduction."""
     cdef Py_ssize_t i, j
     cdef double total = 0, row
     cdef floating scale
+    if batch <= 0:
+        batch = rows
     if weights == NULL:
         if floating is float:
-            return fm_loss_f(loss, p, labels, targets, rows, cols, fused, <float>epsilon, grad)
+            return fm_loss_part_f(loss, p, labels, targets, rows, batch, cols, fused,
+                                  <float>epsilon, grad)
         else:
-            return fm_loss_d(loss, p, labels, targets, rows, cols, fused, epsilon, grad)
+            return fm_loss_part_d(loss, p, labels, targets, rows, batch, cols, fused, epsilon,
+                                  grad)
     for i in range(rows):
-        # each row as a batch of one (its own loss and gradient), then weighted
         if floating is float:
             row = fm_loss_f(loss, p + i * cols, labels + i if labels != NULL else NULL,
                             targets + i * cols if targets != NULL else NULL, 1, cols, fused,
@@ -39,7 +44,7 @@ cdef double loss_and_grad(int loss, const floating *p, const int32_t *labels,
                             targets + i * cols if targets != NULL else NULL, 1, cols, fused,
                             epsilon, grad + i * cols)
         total += weights[i] * row
-        scale = weights[i] / <floating>rows
+        scale = weights[i] / <floating>batch
         for j in range(cols):
             grad[i * cols + j] *= scale
     return total

@@ -2511,6 +2511,17 @@ def transpose_rows(w, wt, Py_ssize_t i0, Py_ssize_t i1, int level):
         fm_transpose_rows_f(level, src, dst, n_in, n_out, i0, i1)
 
 
+cdef inline void _add_members_sums(Call *c, const Team *team, Py_ssize_t rows) noexcept nogil:
+    """The calling thread's account of a team's step of `rows` rows: the members' loss and
+    metric sums added to the call's in member order (the same bits for the same team size)."""
+    cdef Py_ssize_t k, m
+    for k in range(team.size):
+        c.loss_sum += team.members[k].loss
+        for m in range(c.plan.n_metrics):
+            c.metric_sums[m] += team.members[k].metric_sums[m]
+    c.samples += rows
+
+
 cdef inline Py_ssize_t _share_first(Py_ssize_t rows, Py_ssize_t size, Py_ssize_t t) noexcept nogil:
     """The first of a team member's rows of a batch: shares differ by at most a row, the first
     ones larger."""
@@ -2651,11 +2662,7 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
                 c.bad_step = step
             return
         if t == 0:
-            for k in range(size):
-                c.loss_sum += team.members[k].loss
-                for m in range(plan.n_metrics):
-                    c.metric_sums[m] += team.members[k].metric_sums[m]
-            c.samples += rows
+            _add_members_sums(c, team, rows)
         # this share's gradient, summed in member order, into this member's own buffer when it
         # updates its share itself: a buffer another core wrote would cost the next step's
         # backward a transfer of every line back
@@ -2707,9 +2714,11 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     and their columns of Wᵀ) and the biases of its output units. Forward, each member
     multiplies its input units' columns of the step's input by its kernel rows into a part of
     the step's output of its own; the members meet; each sums the parts of its own units, in
-    member order, adds their bias and applies the activation. The calling thread does that for
-    the last step's outputs, computes the loss, its gradient dz, the metrics and the last
-    bias's update. Backward, after a meeting, each member reads the whole dz of a step and
+    member order, adds their bias and applies the activation. Of the last step's outputs each
+    member takes its share of the rows instead (all the units), and computes their loss, its
+    gradient dz (of the batch's mean) and metrics; after a meeting the calling thread adds the
+    members' sums up in member order and updates the last bias (it began the step, taking its
+    learning rate, after the first meeting, and cancels it if a loss is not finite). Backward, after a meeting, each member reads the whole dz of a step and
     writes its kernel rows' gradient (xᵀ·dz over its input units), its input units' dx
     (dz·Wᵀ) and their activation's derivative and bias gradient, and updates what it owns; the
     members meet again before the step below reads that dz. Kernel rows are contiguous: a
@@ -2744,8 +2753,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef const Step *below
     cdef Py_ssize_t size = team.size, last = plan.n_steps - 1, part_size = c.batch * plan.max_width
     cdef Py_ssize_t step, start, rows, l, b, i, j, k, n, n_in, u0, u1, v0, v1, nu, di, dense = 0
+    cdef Py_ssize_t r0 = 0, r1 = 0
     cdef int level = plan.train_level
-    cdef double loss_sum
     cdef bint summed, gathered
     cdef Fault fault
     cdef fm_prefetch pf
@@ -2764,7 +2773,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             break
         rows = min(c.batch, c.rows - start)
         _units_of(plan.n_inputs, size, t, &u0, &u1)
-        gathered = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1, t == 0)
+        gathered = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1, True)
         me.fault = OK if gathered else BAD_INDEX
         # the next batch's columns of this member, brought in while the first step's products run
         ahead = _ahead_units(c, step + 1, u0, u1, &pf)
@@ -2800,23 +2809,29 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                         c.fault = fault
                         c.bad_step = step
                     return
-            if l < last:
-                _units_of(n, size, t, &v0, &v1)
-            elif t == 0:
-                v0, v1 = 0, n
-            else:
-                break
-            # this member's units of the step's output: the parts summed in member order
+                if t == 0:
+                    # the step's learning rate, read by every member after the loss's meeting
+                    # (cancelled if the loss is not finite)
+                    team.lr = (<UpdateRule>c.rule).begin_step()
             y = acts + s.out_off * rows
             pre = acts + s.pre_off * rows if s.pre_off >= 0 else NULL
             z = pre if pre != NULL else y
+            if l < last:
+                # this member's units of the step's output, of all the rows
+                _units_of(n, size, t, &v0, &v1)
+                r0, r1 = 0, rows
+            else:
+                # the last step's: all its units, of this member's rows (each computes their loss)
+                v0, v1 = 0, n
+                r0, r1 = _share_first(rows, size, t), _share_first(rows, size, t + 1)
+            # the parts summed in member order
             summed = False
             for k in range(size):
                 _units_of(n_in, size, k, &u0, &u1)
                 if u1 == u0:
                     continue  # member k had no input units: no part
                 src = <const float *>team.members[k].parts + (di % 2) * part_size
-                for i in range(rows):
+                for i in range(r0, r1):
                     if summed:
                         for j in range(v0, v1):
                             z[i * n + j] += src[i * n + j]
@@ -2824,35 +2839,55 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                         for j in range(v0, v1):
                             z[i * n + j] = src[i * n + j]
                 summed = True
-            # its columns of rows n apart, in one pass
-            fm_bias_act_ld_f(z + v0, params + s.b_off + v0 if s.b_off >= 0 else NULL, y + v0,
-                             rows, v1 - v0, n, s.act, <float>s.alpha)
+            # its block of rows n apart, in one pass
+            fm_bias_act_ld_f(z + r0 * n + v0, params + s.b_off + v0 if s.b_off >= 0 else NULL,
+                             y + r0 * n + v0, r1 - r0, v1 - v0, n, s.act, <float>s.alpha)
             di += 1
-        # the loss, on the calling thread (di: the dense steps; the last is one)
+        # the loss of this member's rows [r0, r1) (di: the dense steps; the last is one), its
+        # gradient (of the whole batch's mean) and metrics, added up by the calling thread in
+        # member order after the meeting
         s = &plan.steps[last]
         di = dense - 1
         d = deltas[di % 2]
-        if t == 0:
-            y = acts + s.out_off * rows
-            loss_sum = loss_and_grad(plan.loss, y, lb, tb, rows, plan.n_outputs, plan.fused,
-                                     plan.epsilon, d, wb)
-            if isfinite(loss_sum):
-                c.loss_sum += loss_sum
-                _add_metrics(c, y, lb, tb, rows)
-                c.samples += rows
-                team.lr = (<UpdateRule>c.rule).begin_step()
-                fm_act_backward_f(d, d, y, acts + s.pre_off * rows if s.pre_off >= 0 else NULL,
-                                  rows, s.n_out, FM_LINEAR if plan.fused else s.act,
-                                  <float>s.alpha, _at(grads, s.b_off))
-                if s.b_off >= 0:
-                    (<UpdateRule>c.rule).apply_part(params, grads, team.lr, s.b_off, s.n_out)
+        y = acts + s.out_off * rows
+        n = s.n_out
+        me.loss = 0
+        for k in range(plan.n_metrics):
+            me.metric_sums[k] = 0
+        if r1 > r0:
+            me.loss = loss_and_grad(plan.loss, y + r0 * n, lb + r0 if lb != NULL else NULL,
+                                    tb + r0 * n if tb != NULL else NULL, r1 - r0, n, plan.fused,
+                                    plan.epsilon, d + r0 * n, wb + r0 if wb != NULL else NULL,
+                                    rows)
+            if isfinite(me.loss):
+                for k in range(plan.n_metrics):
+                    me.metric_sums[k] = accuracy_sum(plan.metrics[k], y + r0 * n,
+                                                     lb + r0 if lb != NULL else NULL,
+                                                     tb + r0 * n if tb != NULL else NULL, r1 - r0,
+                                                     n, plan.top_k[k])
+                fm_act_backward_f(d + r0 * n, d + r0 * n, y + r0 * n,
+                                  acts + s.pre_off * rows + r0 * n if s.pre_off >= 0 else NULL,
+                                  r1 - r0, n, FM_LINEAR if plan.fused else s.act,
+                                  <float>s.alpha, NULL)
             else:
                 me.fault = NONFINITE_LOSS  # the step is not applied: nobody has updated yet
-                c.fault = NONFINITE_LOSS
-                c.bad_step = step
         fm_team_barrier_wait(&team.barrier)
-        if team.members[0].fault != OK:
+        # every member reads the same faults, so every member takes the same way out
+        fault = OK
+        for k in range(size):
+            fault = max(fault, team.members[k].fault)
+        if fault != OK:
+            if t == 0:
+                (<UpdateRule>c.rule).cancel_step()
+                c.fault = fault
+                c.bad_step = step
             return
+        if t == 0:
+            _add_members_sums(c, team, rows)
+            if s.b_off >= 0:
+                # the last bias's gradient: Σ over the rows in row order (a linear pass)
+                fm_act_backward_f(d, d, y, NULL, rows, n, FM_LINEAR, 0, grads + s.b_off)
+                (<UpdateRule>c.rule).apply_part(params, grads, team.lr, s.b_off, n)
         # backward: d holds dense step l's whole dz; b is the dense step below it
         l = last
         while True:
