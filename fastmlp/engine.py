@@ -239,7 +239,7 @@ class Engine:
                                [self._network_step(i) for i in range(len(self.steps))],
                                self.trainable_size)
         self._blas_threads = config.blas_threads()  # as BLAS read it when it loaded
-        self.network.set_train_gemm_max(*train_gemm_rule(self._blas_threads, config.num_threads()))
+        self._train_threads()
         sync_wide(config.num_threads())  # lone calls may share from the first one
         self.publish()
         self._macs_per_row = max(1, sum(step.n_in * step.n_out for step in self.steps

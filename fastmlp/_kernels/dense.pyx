@@ -127,12 +127,18 @@ def _alpha(int act, alpha):
     return check_alpha(act, alpha)
 
 
+def _check_float_matrix(arr, str name):
+    """A nonempty C-contiguous float32 or float64 matrix; returns its dtype."""
+    dtype = getattr(arr, "dtype", None)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"`{name}` must be a float32 or float64 array; received {dtype}")
+    check_matrix(arr, name, dtype, nonempty=True)
+    return dtype
+
+
 def _check_layer(x, w, b=None, y=None, dy=None):
     """The test hooks' boundary: x (rows, n_in), w (n_in, n_out), b (n_out,), y/dy (rows, n_out)."""
-    dtype = getattr(x, "dtype", None)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"`x` must be a float32 or float64 array; received {dtype}")
-    check_matrix(x, "x", dtype, nonempty=True)
+    dtype = _check_float_matrix(x, "x")
     check_matrix(w, "w", dtype, nonempty=True)
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"`w` must have {x.shape[1]} rows (x's width); received shape {w.shape}")
@@ -243,10 +249,7 @@ cdef void _backward_typed(const floating[:, ::1] x, const floating[:, ::1] w, wt
 
 
 def _check_columns(z, Py_ssize_t c0, Py_ssize_t c1):
-    dtype = getattr(z, "dtype", None)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"`z` must be a float32 or float64 array; received {dtype}")
-    check_matrix(z, "z", dtype, nonempty=True)
+    _check_float_matrix(z, "z")
     if not 0 <= c0 <= c1 <= z.shape[1]:
         raise ValueError(f"columns [c0, c1) must lie in [0, {z.shape[1]}]; received [{c0}, {c1})")
 
@@ -274,11 +277,11 @@ cdef void _bias_act_columns(floating[:, ::1] z, b, floating[:, ::1] y, int act, 
     cdef const floating[::1] bias
     cdef const floating *b_ptr = NULL
     cdef Py_ssize_t rows = z.shape[0], cols = z.shape[1]
-    if b is not None:
-        bias = b
-        b_ptr = &bias[c0] if c1 > c0 else NULL
     if c1 == c0:
         return
+    if b is not None:
+        bias = b
+        b_ptr = &bias[c0]
     with nogil:
         if floating is float:
             fm_bias_act_ld_f(&z[0, c0], b_ptr, &y[0, c0], rows, c1 - c0, cols, act, <float>alpha)

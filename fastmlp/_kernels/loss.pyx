@@ -35,6 +35,7 @@ cdef double loss_and_grad(int loss, const floating *p, const int32_t *labels,
             return fm_loss_part_d(loss, p, labels, targets, rows, batch, cols, fused, epsilon,
                                   grad)
     for i in range(rows):
+        # each row as a batch of one (its own loss and gradient), then weighted
         if floating is float:
             row = fm_loss_f(loss, p + i * cols, labels + i if labels != NULL else NULL,
                             targets + i * cols if targets != NULL else NULL, 1, cols, fused,

@@ -261,6 +261,7 @@ def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: n
     one_calls: dict[tuple[str, str], list[list[float]]] = {(n, m): [] for n, m, _, _ in cases}
     big_calls: dict[tuple[str, str], list[list[float]]] = {(n, m): [] for n, m, _, _ in cases}
     meter = Meter()
+    least = max(1, 30 // rounds)  # calls a figure takes a round, whatever its budget
     for round_ in range(rounds):
         with turns.turn(), meter:
             for name, mode, fn, slow in cases:
@@ -269,13 +270,13 @@ def _inference(result: dict[str, Any], engines: dict[str, Any], wname: str, x: n
                 one_calls[name, mode].append(_per_call(
                     fn, one, budget_s / (4 if slow else 1) / rounds,
                     (200 if slow else latency_calls) // rounds, warmup=3 if round_ else 20,
-                    min_calls=max(1, 30 // rounds)))
+                    min_calls=least))
         with turns.turn(), meter:
             for name, mode, fn, _ in cases:
                 settle()
                 big_calls[name, mode].append(_per_call(fn, big, budget_s / 2 / rounds,
                                                        max(1, 200 // rounds), warmup=3,
-                                                       min_calls=max(1, 30 // rounds)))
+                                                       min_calls=least))
     for name, mode, _, _ in cases:
         calls = [t for block in one_calls[name, mode] for t in block]
         result["latency"].append({"workload": wname, "competitor": name, "mode": mode,
