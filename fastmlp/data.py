@@ -11,8 +11,9 @@ from fastmlp.parallel import run_parts
 
 # The NaN/infinity check of a large array splits across config.num_threads() threads, each
 # part this many elements or more (all_finite releases the GIL, and the check is bound by
-# memory bandwidth, which a second core adds to). fit checks all of x each call: Fashion-MNIST's
-# 47 M floats in 15.6 ms on one thread, 9.4 ms on two (Intel Xeon (Emerald Rapids) VM).
+# memory bandwidth, which a second core adds to): Fashion-MNIST's 47 M floats in 15.6 ms on one
+# thread, 9.4 ms on two (Intel Xeon (Emerald Rapids) VM). fit leaves x to its steps, which check
+# each row as they gather it, unless a callback has batch hooks (trainer.py).
 FINITE_PART_MIN = 1 << 21
 
 
@@ -41,11 +42,13 @@ def _all_finite(arr: np.ndarray) -> bool:
     return all(run_parts(lambda start, stop: all_finite(flat[start:stop]), flat.size, parts))
 
 
-def check_finite(arr: np.ndarray, name: str) -> None:
-    """Raises ValueError naming `name` and the index of arr's first NaN or infinity, if any."""
+def check_finite(arr: np.ndarray, name: str, first_row: int = 0) -> None:
+    """Raises ValueError naming `name` and the index of arr's first NaN or infinity, if any
+    (arr: `name`'s rows from first_row on, whose indices the message gives)."""
     if arr.dtype.kind == "f" and not _all_finite(arr):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"Argument `{name}` contains NaN or infinity (first at index {tuple(int(i) for i in bad)}).")
+        bad = [int(i) for i in np.argwhere(~np.isfinite(arr))[0]]
+        bad[0] += first_row
+        raise ValueError(f"Argument `{name}` contains NaN or infinity (first at index {tuple(bad)}).")
 
 
 def as_features(x: Optional[ArrayLike], input_shape: tuple[int, ...], dtype: DTypeLike, name: str = "x",

@@ -28,6 +28,7 @@ from fastmlp._kernels.codes import (
 )
 from fastmlp._kernels.finite import all_finite
 from fastmlp._kernels.network import HANDOFF, Network
+from fastmlp._kernels.network import InputNotFinite as InputNotFinite  # train's, for the trainer
 from fastmlp._kernels.optim import UpdateRule
 from fastmlp._typing import DTypeLike
 from fastmlp.data import check_finite
@@ -349,17 +350,19 @@ class Engine:
 
     def train(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
               order: Optional[np.ndarray], first_step: int, n_steps: int, batch_size: int,
-              rule: UpdateRule, seed: int = 0, weights: Optional[np.ndarray] = None
-              ) -> tuple[float, tuple[float, ...], int, int]:
+              rule: UpdateRule, seed: int = 0, weights: Optional[np.ndarray] = None,
+              check_x: bool = False) -> tuple[float, tuple[float, ...], int, int]:
         """Runs n_steps compiled training steps over the batches of `order` (a permutation of
         the rows, or None for the rows in order) on the live weights; `seed` is the epoch's
         dropout seed, `weights` the per-sample loss weights or None; see Network.train. Does
         not publish: the caller does once its steps leave the weights whole. Runs on up to
         config.num_threads() threads (Network.team_for says which team, if any, takes the
-        call); a call of one thread never hands a product to BLAS's threads (train_gemm_rule)."""
+        call); a call of one thread never hands a product to BLAS's threads (train_gemm_rule).
+        check_x: x was not checked for NaN and infinity, and each step checks its rows as it
+        gathers them (InputNotFinite: that step was not applied, those before it were)."""
         threads = self._train_threads()
         return self.network.train(x, labels, targets, order, first_step, n_steps, batch_size,
-                                  rule, seed, weights, threads, start_team)
+                                  rule, seed, weights, threads, start_team, check_x)
 
     def _train_threads(self) -> int:
         """config.num_threads(), with train_gemm_rule applied for that many."""

@@ -13,6 +13,8 @@ cdef extern from "elementwise.h" nogil:
     int fm_act_needs_pre(int act)
     int fm_all_finite_f(const float *x, Py_ssize_t n)
     int fm_all_finite_d(const double *x, Py_ssize_t n)
+    int fm_copy_finite_f(float *dst, const float *src, Py_ssize_t n)
+    int fm_copy_finite_d(double *dst, const double *src, Py_ssize_t n)
     void fm_bias_act_f(float *z, const float *b, float *y, Py_ssize_t rows, Py_ssize_t cols,
                        int act, float alpha)
     void fm_bias_act_d(double *z, const double *b, double *y, Py_ssize_t rows, Py_ssize_t cols,

@@ -39,7 +39,7 @@ from fastmlp._kernels.small_gemm cimport (FM_MR, FM_PACK_ALIGN, FM_PACKED_MIN_RO
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
 from fastmlp._kernels.elementwise cimport (FM_LINEAR, FM_RELU, FM_SOFTMAX, fm_flush_denormals_begin, fm_all_finite_f,
-                                           fm_all_finite_d,
+                                           fm_all_finite_d, fm_copy_finite_f, fm_copy_finite_d,
                                            fm_flush_denormals_end, fm_bias_act_f, fm_bias_act_d,
                                            fm_act_backward_f, fm_act_backward_d, fm_bias_act_ld_f,
                                            fm_act_backward_ld_f)
@@ -279,7 +279,8 @@ cdef enum Op:
     TRAIN, PREDICT, EVALUATE, PASS_SUMS, GRADIENT, GEMMS
 
 cdef enum Fault:
-    OK, NONFINITE_LOSS, BAD_INDEX
+    # a team's members report the largest of theirs
+    OK, NONFINITE_LOSS, NONFINITE_X, BAD_INDEX
 
 
 cdef struct Member:
@@ -337,7 +338,8 @@ cdef struct Call:
     # step's inputs zero across a block of rows (csrc/kept_inputs.h)
     bint skip_zeros
     # PREDICT: each pass checks that its x is finite (in its first product's lists where it
-    # builds them, which read every element anyway), and x_not_finite says one was not
+    # builds them, which read every element anyway), and x_not_finite says one was not.
+    # TRAIN: each step checks its batch's rows of x as it gathers them (NONFINITE_X)
     bint check_x
     bint x_not_finite
     bint helping                 # a helper's copy of a wide call: it stops before the last step
@@ -798,6 +800,16 @@ cdef inline void _add_metrics(Call *c, const floating *outputs, const int32_t *l
     for i in range(c.plan.n_metrics):
         c.metric_sums[i] += accuracy_sum(c.plan.metrics[i], outputs, labels, targets, rows,
                                          c.plan.n_outputs, c.plan.top_k[i])
+
+
+class InputNotFinite(ValueError):
+    """Network.train(check_x=True) found NaN or infinity in a row of x of step `step`; that
+    step was not applied, the steps of the call before it were."""
+
+    def __init__(self, step):
+        super().__init__(f"`x` holds NaN or infinity in a row of step {step}; that step was not "
+                         "applied")
+        self.step = step
 
 
 cdef class Network:
@@ -1409,7 +1421,7 @@ cdef class Network:
     # ----- entry points ---------------------------------------------------------------------
     def train(self, x, labels, targets, order, Py_ssize_t first_step, Py_ssize_t n_steps,
               batch_size, UpdateRule rule not None, uint64_t seed=0, weights=None,
-              Py_ssize_t threads=1, helpers=None):
+              Py_ssize_t threads=1, helpers=None, bint check_x=False):
         """Runs up to n_steps optimizer steps over the batches first_step.. of `order` (a
         permutation of the rows, or None for the rows in order). A batch larger than the data
         is the whole data, as in Keras. Dropout masks depend on (layer seed, `seed`, step
@@ -1425,6 +1437,9 @@ cdef class Network:
         and threads started by helpers(task, count), which must call task(t) for t in
         1..count on threads of their own and return objects whose result() waits for each.
         A team's results are the same bits for the same number of threads.
+
+        check_x: check each batch's rows of x for NaN and infinity as they are gathered; a
+        step with one raises InputNotFinite before it is applied (the steps before it are).
         """
         self._enter_training()
         cdef Call c
@@ -1465,6 +1480,8 @@ cdef class Network:
             c.samples = 0
             c.bad_step = -1
             c.fault = OK
+            c.check_x = check_x
+            c.x_not_finite = False
             # one thread: dx = dz·Wᵀ by BLAS reading W, unless the engine chose otherwise
             c.wt = self._wt_data() if self.plan.solo_transposes else NULL
             c.team = NULL
@@ -1501,6 +1518,8 @@ cdef class Network:
         if c.fault == BAD_INDEX:
             raise ValueError(f"`order` holds a row index outside [0, {rows}) in step "
                              f"{c.bad_step}; that step was not applied")
+        if c.fault == NONFINITE_X:
+            raise InputNotFinite(c.bad_step)
         return c.loss_sum, _sums(&c), c.samples, c.bad_step
 
     cdef void *_wt_data(self) except? NULL:
@@ -2415,15 +2434,31 @@ cdef void _unit_gemms_only(Call *c, float *params) noexcept nogil:
                                NULL, 0, NULL)
 
 
-cdef bint _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t rows,
-                 const floating **xb, const int32_t **lb, const floating **tb,
-                 const floating **wb, Py_ssize_t u0=0, Py_ssize_t u1=-1,
-                 bint with_labels=True) noexcept nogil:
+cdef inline bint _row_finite(const floating *row, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return fm_all_finite_f(row, n) != 0
+    else:
+        return fm_all_finite_d(row, n) != 0
+
+
+cdef inline bint _copy_finite(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return fm_copy_finite_f(dst, src, n) != 0
+    else:
+        return fm_copy_finite_d(dst, src, n) != 0
+
+
+cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t rows,
+                  const floating **xb, const int32_t **lb, const floating **tb,
+                  const floating **wb, Py_ssize_t u0=0, Py_ssize_t u1=-1,
+                  bint with_labels=True) noexcept nogil:
     """Points xb, lb, tb, wb (labels, targets, weights: NULL when absent) at rows [start,
-    start + rows) of the epoch's order, gathered into sc when it is shuffled; False for an index
-    outside the data (checked as gathered: never a read past x). A unit team's member
-    gathers columns [u0, u1) of x alone (−1: all; the others in sc are left unwritten), and
-    the labels, targets and weights only with_labels (the one computing the loss)."""
+    start + rows) of the epoch's order, gathered into sc when it is shuffled; BAD_INDEX for an
+    index outside the data (checked as gathered: never a read past x), NONFINITE_X when
+    c.check_x and a row holds NaN or infinity (each row checked as it is copied, while it is
+    in cache: a read of x less than a check before the call). A unit team's member gathers
+    (and checks) columns [u0, u1) of x alone (−1: all; the others in sc are left unwritten),
+    and the labels, targets and weights only with_labels (the one computing the loss)."""
     cdef const floating *x = <const floating *>c.x
     cdef const floating *targets = <const floating *>c.targets
     cdef const floating *weights = <const floating *>c.weights
@@ -2439,12 +2474,19 @@ cdef bint _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t 
         lb[0] = c.labels + start if c.labels != NULL else NULL
         tb[0] = targets + start * n_out if targets != NULL else NULL
         wb[0] = weights + start if weights != NULL else NULL
-        return True
+        if c.check_x:
+            for i in range(rows):
+                if not _row_finite(xb[0] + i * n_in + u0, u1 - u0):
+                    return NONFINITE_X
+        return OK
     for i in range(rows):
         src = c.order[start + i]
         if src < 0 or src >= c.rows:
-            return False
-        memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))
+            return BAD_INDEX
+        if not c.check_x:
+            memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))
+        elif not _copy_finite(x_batch + i * n_in + u0, x + src * n_in + u0, u1 - u0):
+            return NONFINITE_X
         if not with_labels:
             continue
         if c.labels != NULL:
@@ -2457,7 +2499,7 @@ cdef bint _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t 
     lb[0] = sc.labels_batch if c.labels != NULL else NULL
     tb[0] = t_batch if targets != NULL else NULL
     wb[0] = w_batch if weights != NULL else NULL
-    return True
+    return OK
 
 
 cdef inline Py_ssize_t _first_row_at(Py_ssize_t offset, Py_ssize_t n_out,
@@ -2562,13 +2604,15 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
     cdef double loss_sum
     cdef bint constrained = _constrained(plan)
     cdef fm_prefetch pf
+    cdef Fault fault
     for step in range(c.first, c.first + c.n_steps):
         start = step * c.batch
         if start >= c.rows:
             break
         rows = min(c.batch, c.rows - start)
-        if not _batch(c, &c.scratch, start, rows, &xb, &lb, &tb, &wb):
-            c.fault = BAD_INDEX
+        fault = _batch(c, &c.scratch, start, rows, &xb, &lb, &tb, &wb)
+        if fault != OK:
+            c.fault = fault
             c.bad_step = step
             return
         loss_sum = _forward_backward(plan, &c.scratch, params, <const floating *>c.wt,
@@ -2633,9 +2677,8 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
         for m in range(plan.n_metrics):
             me.metric_sums[m] = 0
         if me.rows > 0:
-            if not _batch(c, &me.scratch, start + first, me.rows, &xb, &lb, &tb, &wb):
-                me.fault = BAD_INDEX
-            else:
+            me.fault = _batch(c, &me.scratch, start + first, me.rows, &xb, &lb, &tb, &wb)
+            if me.fault == OK:
                 me.loss = _forward_backward(plan, &me.scratch, params, wt, <floating *>me.grads,
                                             xb, lb, tb, wb, me.rows, rows, first, t == 0,
                                             c.seed, step,
@@ -2755,7 +2798,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef Py_ssize_t step, start, rows, l, b, i, j, k, n, n_in, u0, u1, v0, v1, nu, di, dense = 0
     cdef Py_ssize_t r0 = 0, r1 = 0
     cdef int level = plan.train_level
-    cdef bint summed, gathered
+    cdef bint summed
     cdef Fault fault
     cdef fm_prefetch pf
     cdef fm_prefetch *ahead
@@ -2773,8 +2816,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             break
         rows = min(c.batch, c.rows - start)
         _units_of(plan.n_inputs, size, t, &u0, &u1)
-        gathered = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1, True)
-        me.fault = OK if gathered else BAD_INDEX
+        me.fault = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1, True)
         # the next batch's columns of this member, brought in while the first step's products run
         ahead = _ahead_units(c, step + 1, u0, u1, &pf)
         # forward (di: the dense steps before this one, whose parity picks the parts' buffer)
