@@ -406,17 +406,23 @@ class Engine:
 
     def evaluate(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
                  batch_size: int, loss: str, metrics: MetricNames = None,
-                 weights: Optional[np.ndarray] = None) -> tuple[float, tuple[float, ...]]:
+                 weights: Optional[np.ndarray] = None, check_x: bool = False
+                 ) -> tuple[float, tuple[float, ...]]:
         """(loss sum, metric sums) over all rows with the published weights, for a loss and
         metrics by Keras name, as set_loss takes them (the training plan is left as it is). A
         large call on fastmlp's own GEMM runs on config.num_threads() threads, as predict's,
-        with the one-thread bits (its passes' sums are added up in order)."""
+        with the one-thread bits (its passes' sums are added up in order). check_x: as
+        predict's (each pass checks its rows; a ValueError names the first bad element)."""
         rows = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else 0
         parts = self._parts(rows) if HANDOFF else 1
         wakes = part_helpers(parts - 1) if parts > 1 else []  # fewer if a thread cannot start
-        return self.network.evaluate(self.published, x, labels, targets, batch_size,
-                                     LOSS_CODES[loss], _metric_codes(metrics), config.epsilon(),
-                                     weights, len(wakes) + 1, wakes)
+        try:
+            return self.network.evaluate(self.published, x, labels, targets, batch_size,
+                                         LOSS_CODES[loss], _metric_codes(metrics),
+                                         config.epsilon(), weights, len(wakes) + 1, wakes, check_x)
+        except InputNotFinite:
+            check_finite(x, "x")  # raises, naming the first bad element
+            raise
 
     def gradient(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
                  seed: int = 0, weights: Optional[np.ndarray] = None) -> float:

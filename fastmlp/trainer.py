@@ -441,6 +441,7 @@ class Trainer:
 
         Raises:
             FloatingPointError: the loss is NaN or infinite (the outputs overflow).
+            ValueError: bad input, x's NaN or infinity included (named by its first index).
         """
         if kwargs:
             raise TypeError(f"evaluate() got unexpected keyword argument(s) {sorted(kwargs)}")
@@ -448,12 +449,14 @@ class Trainer:
             raise RuntimeError("You must call compile() before evaluate().")
         batch_size = 32 if batch_size is None else positive_int("batch_size", batch_size)
         verbose = verbosity(verbose)
-        features, labels, targets = self._prepare(x, y)
+        # x's NaN and infinity are left to the passes, which read x anyway (one read of x less
+        # a call: 10-13% of an evaluate call of M1 over Fashion-MNIST's test set)
+        features, labels, targets = self._prepare(x, y, check_x=False)
         weights = _data.as_sample_weights(sample_weight, None, None, features.shape[0], self.engine.dtype)
         loss_name, metric = self._loss_plan(labels)
         bar = Progbar(math.ceil(features.shape[0] / batch_size), verbose)
         loss_sum, acc_sum = self.engine.evaluate(features, labels, targets, batch_size, loss_name,
-                                                  metric, weights)
+                                                  metric, weights, check_x=True)
         logs = self._logs(loss_sum, acc_sum, features.shape[0])
         if not math.isfinite(logs["loss"]):
             raise FloatingPointError(f"The loss of model {self.name!r} on these data is "
@@ -557,11 +560,11 @@ class Trainer:
         """
         if not self.compiled:
             raise RuntimeError("You must call compile() before test_on_batch().")
-        features, labels, targets = self._prepare(x, y)
+        features, labels, targets = self._prepare(x, y, check_x=False)
         weights = _data.as_sample_weights(sample_weight, None, None, features.shape[0], self.engine.dtype)
         loss_name, metric = self._loss_plan(labels)
         loss_sum, sums = self.engine.evaluate(features, labels, targets, max(1, features.shape[0]),
-                                              loss_name, metric, weights)
+                                              loss_name, metric, weights, check_x=True)
         return self._results(self._logs(loss_sum, sums, features.shape[0]), return_dict)
 
     def predict_on_batch(self, x: ArrayLike) -> np.ndarray:

@@ -16,6 +16,15 @@ def rng():
     return np.random.default_rng(1234)
 
 
+@pytest.fixture
+def threads():
+    """config.set_num_threads, for a test to call; the default (None: the cores the process
+    may use) is set back after it."""
+    from fastmlp import config
+    yield config.set_num_threads
+    config.set_num_threads(None)
+
+
 @pytest.fixture(autouse=True)
 def fresh_names():
     import fastmlp

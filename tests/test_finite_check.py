@@ -8,13 +8,6 @@ from fastmlp import config
 from fastmlp.data import FINITE_PART_MIN, check_finite
 
 
-@pytest.fixture
-def threads():
-    before = config.num_threads()
-    yield
-    config.set_num_threads(before)
-
-
 @pytest.mark.parametrize("count", [1, 2])
 def test_a_bad_value_in_any_part_is_found_and_named(threads, count):
     config.set_num_threads(count)

@@ -123,12 +123,6 @@ def _model(hidden=(300, 200, 100), input_shape=(784,)):
     return fastmlp.Sequential(layers)
 
 
-@pytest.fixture
-def threads():
-    yield config.set_num_threads
-    config.set_num_threads(None)
-
-
 def _inputs(rows, width=784, seed=0):
     return np.random.default_rng(seed).random((rows, width), dtype=np.float32)
 

@@ -14,8 +14,8 @@ HANDOFF: bool
 Metrics = Union[int, Sequence[Union[int, tuple[int, int]]]]
 
 class InputNotFinite(ValueError):
-    step: int
-    def __init__(self, step: int) -> None: ...
+    step: Optional[int]
+    def __init__(self, step: Optional[int] = ...) -> None: ...
 
 class Network:
     is_double: bool
@@ -91,7 +91,7 @@ class Network:
     def evaluate(self, params: np.ndarray, x: np.ndarray, labels: Optional[np.ndarray],
                  targets: Optional[np.ndarray], batch_size: int, loss: int, metrics: Metrics,
                  epsilon: float, weights: Optional[np.ndarray] = ..., parts: int = ...,
-                 wakes: Sequence[Any] = ...) -> tuple[float, tuple[float, ...]]: ...
+                 wakes: Sequence[Any] = ..., check_x: bool = ...) -> tuple[float, tuple[float, ...]]: ...
     def gradient(self, x: np.ndarray, labels: Optional[np.ndarray], targets: Optional[np.ndarray],
                  seed: int = ..., weights: Optional[np.ndarray] = ...) -> float: ...
     def gemm_steps(self, rows: int, n_steps: int, threads: int = ...,

@@ -803,12 +803,13 @@ cdef inline void _add_metrics(Call *c, const floating *outputs, const int32_t *l
 
 
 class InputNotFinite(ValueError):
-    """Network.train(check_x=True) found NaN or infinity in a row of x of step `step`; that
-    step was not applied, the steps of the call before it were."""
+    """A call told to check x (check_x=True) found NaN or infinity in it: Network.train in a
+    row of step `step` (that step was not applied, the steps of the call before it were),
+    Network.evaluate anywhere (step None; its sums were dropped)."""
 
-    def __init__(self, step):
-        super().__init__(f"`x` holds NaN or infinity in a row of step {step}; that step was not "
-                         "applied")
+    def __init__(self, step=None):
+        super().__init__("`x` holds NaN or infinity" + (
+            "" if step is None else f" in a row of step {step}; that step was not applied"))
         self.step = step
 
 
@@ -1899,12 +1900,14 @@ cdef class Network:
         return finite
 
     def evaluate(self, params, x, labels, targets, batch_size, int loss, metrics,
-                 double epsilon, weights=None, Py_ssize_t parts=1, wakes=()):
+                 double epsilon, weights=None, Py_ssize_t parts=1, wakes=(), bint check_x=False):
         """Returns (loss sum, metric sums) over all rows of x with the weights `params`, for
         the loss and metric codes given (not the training plan's: evaluation changes nothing
         a concurrent fit reads). With parts > 1, on up to `parts` threads as predict_parts
         (wakes: the helpers' events): the threads claim chunks of whole passes, each pass
-        writes its sums, and they are added up in pass order: the one-thread bits."""
+        writes its sums, and they are added up in pass order: the one-thread bits. check_x:
+        each pass checks its rows of x for NaN and infinity after its first product read them
+        (InputNotFinite)."""
         self._require_ready()
         self._check_params(params)
         cdef Py_ssize_t rows = self._check_x(x)
@@ -1923,7 +1926,8 @@ cdef class Network:
             return 0.0, _sums(&c)
         chunk = self._chunk(rows, batch_size)
         c.op = EVALUATE
-        c.skip_zeros = c.check_x = c.x_not_finite = False
+        c.skip_zeros = c.x_not_finite = False
+        c.check_x = check_x
         c.pass_sums = NULL
         c.weights = self._check_weights(weights, rows)
         c.x = cnp.PyArray_DATA(<cnp.ndarray>x)
@@ -1935,17 +1939,19 @@ cdef class Network:
         parts = min(parts, passes)
         if parts > 1:
             self._evaluate_parts(&c, p, parts, wakes)
-            return c.loss_sum, _sums(&c)
-        probs = np.empty(chunk * self.plan.n_outputs, self.dtype)
-        work = np.empty(self._evaluate_work(chunk), self.dtype)
-        c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
-        c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
-        _call_begins()
-        try:
-            with nogil:
-                _run(&c, p, self.is_double)
-        finally:
-            _call_ends()
+        else:
+            probs = np.empty(chunk * self.plan.n_outputs, self.dtype)
+            work = np.empty(self._evaluate_work(chunk), self.dtype)
+            c.out = cnp.PyArray_DATA(<cnp.ndarray>probs)
+            c.work = cnp.PyArray_DATA(<cnp.ndarray>work)
+            _call_begins()
+            try:
+                with nogil:
+                    _run(&c, p, self.is_double)
+            finally:
+                _call_ends()
+        if c.x_not_finite:
+            raise InputNotFinite()
         return c.loss_sum, _sums(&c)
 
     cdef Py_ssize_t _evaluate_work(self, Py_ssize_t chunk):
@@ -1998,6 +2004,10 @@ cdef class Network:
                 ps[k].is_double = self.is_double
                 ps[k].chunks = &chunks
             _share_parts(ps, parts, wakes)
+            for k in range(parts):
+                if ps[k].call.x_not_finite:
+                    c.x_not_finite = True  # the passes left unclaimed wrote no sums
+                    return 0
             c.op = PASS_SUMS
             c.pass_sums = chunks.sums
             with nogil:
@@ -3234,8 +3244,10 @@ cdef void _evaluate(Call *c, floating *params) noexcept nogil:
         rows = min(c.batch, c.rows - start)
         # rows × (the batch's activity penalty / rows), as in training
         sums[0] = 0
-        _forward_rows(c, params, <const floating *>c.x + start * plan.n_inputs, probs, rows,
-                      &sums[0])
+        if not _forward_rows(c, params, <const floating *>c.x + start * plan.n_inputs, probs,
+                             rows, &sums[0]):
+            c.x_not_finite = True
+            return  # the call's sums are dropped: its caller reports x
         lb = c.labels + start if c.labels != NULL else NULL
         tb = <const floating *>c.targets + start * n_out if c.targets != NULL else NULL
         sums[1] = loss_and_grad(plan.loss, probs, lb, tb, rows, n_out, plan.fused, plan.epsilon,

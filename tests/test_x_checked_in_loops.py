@@ -1,8 +1,10 @@
-"""fit's check of x for NaN and infinity as its first epoch's steps gather the rows (instead
-of a pass over x before the call): every member of a team checks what it gathers, a step
-with a bad row is not applied, and fit then puts back what the call began with and names
-the first bad element as the check before the call did. Oracles: the same steps trained
-without the bad row, the model's state before the call, numpy.isfinite for the index."""
+"""fit's and evaluate's check of x for NaN and infinity inside their compiled loops (instead of
+a pass over x before the call). fit: its first epoch's steps check the rows as they gather
+them, every member of a team what it gathers; a step with a bad row is not applied, and fit
+then puts back what the call began with and names the first bad element as the check before
+the call did. evaluate: each pass checks its rows after its first product read them. Oracles:
+the same steps trained without the bad row, the model's state before the call, the same call
+unchecked, numpy.isfinite for the index."""
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from fastmlp import callbacks as cbs
 from fastmlp import config, seeding
 from fastmlp import data as _data
 from fastmlp._kernels.small_gemm import small_gemm_level
-from fastmlp.engine import DenseStep, Engine, InputNotFinite
+from fastmlp.engine import LOSS_CODES, DenseStep, Engine, InputNotFinite
 from fastmlp.optimizers import Adam
 from fastmlp.parallel import start_team
 
@@ -30,10 +32,10 @@ def make_engine(dtype=np.float32, team=None):
     return engine
 
 
-def data():
+def data(rows=ROWS):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((ROWS, LAYERS[0][0])).astype(np.float32)
-    return x, rng.integers(0, LAYERS[-1][1], ROWS).astype(np.int32)
+    x = rng.standard_normal((rows, LAYERS[0][0])).astype(np.float32)
+    return x, rng.integers(0, LAYERS[-1][1], rows).astype(np.int32)
 
 
 # (team, batch, threads, dtype): alone (float64: on BLAS), a team sharing the rows (32
@@ -130,10 +132,13 @@ def assert_same_state(a, b):
 
 
 @pytest.fixture
-def threads():
-    before = config.num_threads()
-    yield
-    config.set_num_threads(before)
+def x_checks(monkeypatch):
+    """The names check_finite is called with (it still checks)."""
+    names = []
+    original = _data.check_finite
+    monkeypatch.setattr(_data, "check_finite", lambda arr, name, first_row=0: (
+        names.append(name), original(arr, name, first_row)))
+    return names
 
 
 @pytest.mark.parametrize("count", [1, 2])
@@ -199,7 +204,7 @@ class BatchRecorder(Recorder):
         self.calls.append("batch_end")
 
 
-def test_x_is_checked_before_the_call_when_a_callback_would_see_a_step(monkeypatch):
+def test_x_is_checked_before_the_call_when_a_callback_would_see_a_step():
     x, y = fit_data()
     x[100, 2] = np.nan
     m = model()
@@ -212,15 +217,57 @@ def test_x_is_checked_before_the_call_when_a_callback_would_see_a_step(monkeypat
         m.fit(x, y, epochs=1, initial_epoch=1, verbose=0)
 
 
-def test_a_plain_fit_reads_x_once_in_its_steps(monkeypatch):
+def test_a_plain_fit_reads_x_once_in_its_steps(x_checks):
     """The point of the change: fit does not pass over x before its steps (they check it)."""
-    checked = []
-    original = _data.check_finite
-    monkeypatch.setattr(_data, "check_finite", lambda arr, name, first_row=0: (
-        checked.append(name), original(arr, name, first_row)))
+    checked = x_checks
     x, y = fit_data()
     m = model()
     m.fit(x, y, epochs=2, batch_size=16, verbose=0)
     assert "x" not in checked and "y" in checked
     m.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[BatchRecorder()])
     assert checked.count("x") == 1
+
+
+# ----- evaluate -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("count", [1, 2])
+@pytest.mark.parametrize("row", [0, 999, 1999])  # the first pass's, one inside, the last pass's
+def test_evaluate_finds_a_bad_element_in_any_pass(threads, count, row):
+    config.set_num_threads(count)
+    engine = make_engine()
+    x, labels = data(rows=2000)
+    if count == 2 and small_gemm_level() == 0:
+        pytest.skip("inference runs on BLAS's threads without fastmlp's own GEMM")
+    assert engine._parts(len(x)) == count  # two threads claim the passes in chunks
+    args = (labels, None, 32, "sparse_categorical_crossentropy", "sparse_categorical_accuracy")
+    clean = engine.evaluate(x, *args)
+    assert engine.evaluate(x, *args, check_x=True) == clean  # the same sums, bit for bit
+    x[row, 7] = np.nan
+    x[1500 if row < 1500 else 1000, 3] = np.inf  # a second one: the first is named
+    first = min(row, 1500 if row < 1500 else 1000)
+    with pytest.raises(ValueError, match=rf"`x` contains NaN or infinity \(first at index "
+                                         rf"\({first}, {7 if first == row else 3}\)\)"):
+        engine.evaluate(x, *args, check_x=True)
+    with pytest.raises(InputNotFinite) as caught:
+        engine.network.evaluate(engine.published, x, labels, None, 32,
+                                LOSS_CODES["sparse_categorical_crossentropy"], (), 1e-7,
+                                check_x=True)
+    assert caught.value.step is None
+    # unchecked, the call runs on (its loss is whatever the bad row makes it)
+    engine.evaluate(x, *args)
+
+
+@pytest.mark.parametrize("call", ["evaluate", "test_on_batch"])
+def test_model_evaluation_names_the_first_bad_element(call, x_checks):
+    checked = x_checks
+    x, y = fit_data()
+    m = model()
+    run = (lambda xs: m.evaluate(xs, y, verbose=0)) if call == "evaluate" else (
+        lambda xs: m.test_on_batch(xs, y))
+    clean = run(x)
+    assert "x" not in checked  # a clean call does not read x before its passes
+    x[120, 5] = -np.inf
+    with pytest.raises(ValueError, match=r"`x` contains NaN or infinity \(first at index \(120, 5\)\)"):
+        run(x)
+    x[120, 5] = 0.5
+    assert run(x) != clean
