@@ -337,9 +337,9 @@ cdef struct Call:
     # pass its input's zeros in every dense step (csrc/sparse_row.h), a longer one its first
     # step's inputs zero across a block of rows (csrc/kept_inputs.h)
     bint skip_zeros
-    # PREDICT: each pass checks that its x is finite (in its first product's lists where it
-    # builds them, which read every element anyway), and x_not_finite says one was not.
-    # TRAIN: each step checks its batch's rows of x as it gathers them (NONFINITE_X)
+    # PREDICT, EVALUATE: each pass checks that its x is finite (in its first product's lists
+    # where it builds them, which read every element anyway), and x_not_finite says one was
+    # not. TRAIN: each step checks its batch's rows of x as it gathers them (NONFINITE_X)
     bint check_x
     bint x_not_finite
     bint helping                 # a helper's copy of a wide call: it stops before the last step
