@@ -242,6 +242,8 @@ M = {
  "model-evaluate-unchecked": ("fastmlp/trainer.py", "batch_size, loss_name,\n                                                  metric, weights, check_x=True)", "batch_size, loss_name,\n                                                  metric, weights, check_x=False)", "tests/test_x_checked_in_loops.py -k model_evaluation"),
  "test-on-batch-unchecked": ("fastmlp/trainer.py", "loss_name, metric, weights, check_x=True)", "loss_name, metric, weights, check_x=False)", "tests/test_x_checked_in_loops.py -k model_evaluation"),
  "evaluate-error-unnamed": ("fastmlp/engine.py", "            check_finite(x, \"x\")  # raises, naming the first bad element\n            raise", "            raise", "tests/test_x_checked_in_loops.py -k evaluat"),
+ "units-metrics-wrong-rows": ("fastmlp/_kernels/network.pyx", "_add_metrics(plan, me.metric_sums, y + r0 * n, lb + r0 if lb != NULL else NULL,", "_add_metrics(plan, me.metric_sums, y, lb + r0 if lb != NULL else NULL,", "tests/test_unit_team.py"),
+ "team-metrics-not-added": ("fastmlp/_kernels/network.pyx", "+ plan.steps[plan.n_steps - 1].out_off * me.rows, lb, tb, me.rows)", "+ plan.steps[plan.n_steps - 1].out_off * me.rows, lb, tb, 0)", "tests/test_team.py"),
 }
 
 def main():

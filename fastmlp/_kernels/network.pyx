@@ -794,12 +794,15 @@ cdef tuple _sums(Call *c):
     return tuple(c.metric_sums[i] for i in range(c.plan.n_metrics))
 
 
-cdef inline void _add_metrics(Call *c, const floating *outputs, const int32_t *labels,
-                              const floating *targets, Py_ssize_t rows) noexcept nogil:
+cdef inline void _add_metrics(const Plan *plan, double *sums, const floating *outputs,
+                              const int32_t *labels, const floating *targets,
+                              Py_ssize_t rows) noexcept nogil:
+    """sums[i] += metric i's sum over `rows` rows of the outputs (a call's sums, or a team
+    member's of its rows)."""
     cdef int i
-    for i in range(c.plan.n_metrics):
-        c.metric_sums[i] += accuracy_sum(c.plan.metrics[i], outputs, labels, targets, rows,
-                                         c.plan.n_outputs, c.plan.top_k[i])
+    for i in range(plan.n_metrics):
+        sums[i] += accuracy_sum(plan.metrics[i], outputs, labels, targets, rows,
+                                plan.n_outputs, plan.top_k[i])
 
 
 class InputNotFinite(ValueError):
@@ -2460,15 +2463,14 @@ cdef inline bint _copy_finite(floating *dst, const floating *src, Py_ssize_t n) 
 
 cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t rows,
                   const floating **xb, const int32_t **lb, const floating **tb,
-                  const floating **wb, Py_ssize_t u0=0, Py_ssize_t u1=-1,
-                  bint with_labels=True) noexcept nogil:
+                  const floating **wb, Py_ssize_t u0=0, Py_ssize_t u1=-1) noexcept nogil:
     """Points xb, lb, tb, wb (labels, targets, weights: NULL when absent) at rows [start,
     start + rows) of the epoch's order, gathered into sc when it is shuffled; BAD_INDEX for an
     index outside the data (checked as gathered: never a read past x), NONFINITE_X when
     c.check_x and a row holds NaN or infinity (each row checked as it is copied, while it is
     in cache: a read of x less than a check before the call). A unit team's member gathers
     (and checks) columns [u0, u1) of x alone (−1: all; the others in sc are left unwritten),
-    and the labels, targets and weights only with_labels (the one computing the loss)."""
+    and all of the rows' labels, targets and weights."""
     cdef const floating *x = <const floating *>c.x
     cdef const floating *targets = <const floating *>c.targets
     cdef const floating *weights = <const floating *>c.weights
@@ -2497,8 +2499,6 @@ cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t
             memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))
         elif not _copy_finite(x_batch + i * n_in + u0, x + src * n_in + u0, u1 - u0):
             return NONFINITE_X
-        if not with_labels:
-            continue
         if c.labels != NULL:
             sc.labels_batch[i] = c.labels[src]
         else:
@@ -2634,7 +2634,8 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
             return
         _update_moving_statistics(plan, &c.scratch, params)
         c.loss_sum += loss_sum
-        _add_metrics(c, <floating *>c.scratch.acts + plan.steps[plan.n_steps - 1].out_off * rows,
+        _add_metrics(plan, c.metric_sums,
+                     <floating *>c.scratch.acts + plan.steps[plan.n_steps - 1].out_off * rows,
                      lb, tb, rows)
         c.samples += rows
         (<UpdateRule>c.rule).apply(params, c.grads)
@@ -2695,11 +2696,8 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
                                             _ahead(c, step + 1, size, t, sizeof(floating), &pf))
                 if not isfinite(me.loss):
                     me.fault = NONFINITE_LOSS
-                for m in range(plan.n_metrics):
-                    me.metric_sums[m] = accuracy_sum(
-                        plan.metrics[m], <floating *>me.scratch.acts
-                        + plan.steps[plan.n_steps - 1].out_off * me.rows, lb, tb, me.rows,
-                        plan.n_outputs, plan.top_k[m])
+                _add_metrics(plan, me.metric_sums, <floating *>me.scratch.acts
+                             + plan.steps[plan.n_steps - 1].out_off * me.rows, lb, tb, me.rows)
         if t == 0 and team.splits:
             team.lr = (<UpdateRule>c.rule).begin_step()
         fm_team_barrier_wait(&team.barrier)
@@ -2826,7 +2824,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             break
         rows = min(c.batch, c.rows - start)
         _units_of(plan.n_inputs, size, t, &u0, &u1)
-        me.fault = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1, True)
+        me.fault = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1)
         # the next batch's columns of this member, brought in while the first step's products run
         ahead = _ahead_units(c, step + 1, u0, u1, &pf)
         # forward (di: the dense steps before this one, whose parity picks the parts' buffer)
@@ -2912,11 +2910,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                                     plan.epsilon, d + r0 * n, wb + r0 if wb != NULL else NULL,
                                     rows)
             if isfinite(me.loss):
-                for k in range(plan.n_metrics):
-                    me.metric_sums[k] = accuracy_sum(plan.metrics[k], y + r0 * n,
-                                                     lb + r0 if lb != NULL else NULL,
-                                                     tb + r0 * n if tb != NULL else NULL, r1 - r0,
-                                                     n, plan.top_k[k])
+                _add_metrics(plan, me.metric_sums, y + r0 * n, lb + r0 if lb != NULL else NULL,
+                             tb + r0 * n if tb != NULL else NULL, r1 - r0)
                 fm_act_backward_f(d + r0 * n, d + r0 * n, y + r0 * n,
                                   acts + s.pre_off * rows + r0 * n if s.pre_off >= 0 else NULL,
                                   r1 - r0, n, FM_LINEAR if plan.fused else s.act,
