@@ -1,9 +1,11 @@
 """A training step's first products skip the inputs a whole block of rows has zero
 (csrc/kept_inputs.h, fm_sgemm_small_kept): the lists against NumPy's, for the forward's blocks
-of rows and the kernel gradient's blocks of columns, at both levels and every edge; the
-products over them bitwise the dense products (and within rounding of a float64 reference);
-and `fit` giving the same bits with the lists as without, on one thread and on a team of rows,
-on image-like data (where they skip) and dense data (where they are not used)."""
+of rows and the kernel gradient's blocks of columns, at both levels and every edge, made from
+x or from the bit masks a shuffled batch's gather makes (fm_gather_row: its copy and its
+finiteness too); the products over them bitwise the dense products (and within rounding of a
+float64 reference); and `fit` giving the same bits with the lists as without, on one thread
+and on a team of rows, on image-like data (where they skip) and dense data (where they are not
+used), shuffled (lists from the gather's masks) and in order (from a read of the batch)."""
 import numpy as np
 import pytest
 
@@ -44,13 +46,16 @@ def _expected_lists(x, columns):
 @needs_kernel
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("columns", [False, True], ids=["forward", "gradient"])
-def test_the_lists_hold_the_indices_a_block_keeps(level, columns):
+@pytest.mark.parametrize("gathered", [False, True], ids=["from-x", "from-gather-masks"])
+def test_the_lists_hold_the_indices_a_block_keeps(level, columns, gathered):
     for rows, width in SHAPES:
         for zero_fraction in (0.0, 0.5, 0.9, 1.0):
             x = _images(rows, width, zero_fraction, seed=rows * width)
             if rows > 2:
                 x[2, width // 2] = np.nan  # not zero: kept
-            idx, at = kept_inputs_check(x, level, columns)
+            idx, at, *copy = kept_inputs_check(x, level, columns, gathered=gathered)
+            if gathered:
+                assert np.array_equal(copy[0].view(np.int32), x.view(np.int32))
             expected = _expected_lists(x, columns)
             assert len(at) == len(expected) + 1 and at[0] == 0
             for b, want in enumerate(expected):
@@ -98,7 +103,36 @@ def test_lists_that_do_not_fit_the_product_are_refused():
         small_gemm_check(x, w, y, kept=(bad, at))
 
 
-def _fit_weights(x, y, keep, hidden=(64,), batch=32, threads=1, first=None):
+@needs_kernel
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_gathered_row_is_copied_and_its_finiteness_found(level):
+    """fm_gather_row copies a row bit for bit (-0, subnormals, NaN's payload) and reports a
+    NaN or ±inf wherever it lies (a full vector of either level, the tail past it, the last
+    element), and the lists made from its masks are those of the finite copy's zeros."""
+    for width in (1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 784):
+        x = _images(4, width, 0.5, seed=width)
+        x.flat[::5] = np.float32(1e-45)
+        x.flat[1::7] = np.float32(-3.4028235e38)
+        for columns in (False, True):
+            *_, copy, finite = kept_inputs_check(x, level, columns, with_finite=True, gathered=True)
+            assert finite and np.array_equal(copy.view(np.int32), x.view(np.int32)), width
+        for position in sorted({0, width // 2, width - 1, 3 * width + width - 1,
+                                3 * width + (width // 16) * 16}):
+            if position >= x.size:
+                continue
+            for bad in (np.float32(np.nan), np.float32(np.inf), np.float32(-np.inf),
+                        np.array(0x7FC01234, np.uint32).view(np.float32)):
+                y = x.copy()
+                y.flat[position] = bad
+                idx, at, copy, finite = kept_inputs_check(y, level, with_finite=True,
+                                                          gathered=True)
+                assert not finite, (width, position, bad)
+                assert np.array_equal(copy.view(np.int32), y.view(np.int32)), (width, position)
+                for b, want in enumerate(_expected_lists(np.where(np.isfinite(y), y, 1.0), False)):
+                    np.testing.assert_array_equal(idx[at[b]:at[b + 1]], want)
+
+
+def _fit_weights(x, y, keep, hidden=(64,), batch=32, threads=1, first=None, shuffle=True):
     fastmlp.utils.set_random_seed(4)
     layers = [fastmlp.Input(shape=(x.shape[1],))] + ([first] if first is not None else [])
     layers += [fastmlp.layers.Dense(u, activation="relu") for u in hidden]
@@ -108,21 +142,23 @@ def _fit_weights(x, y, keep, hidden=(64,), batch=32, threads=1, first=None):
     network.set_keeps_inputs(keep)
     config.set_num_threads(threads)
     try:
-        model.fit(x, y, epochs=2, batch_size=batch, verbose=0)
+        model.fit(x, y, epochs=2, batch_size=batch, verbose=0, shuffle=shuffle)
     finally:
         config.set_num_threads(None)
     return model.get_weights(), network, model._training_rule("fit")
 
 
 @needs_kernel
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffled", "in-order"])
 @pytest.mark.parametrize("threads, batch", [(1, 32), (1, 128), (2, 128), (2, 32)],
                          ids=["one-thread-b32", "one-thread-b128", "row-team-b128", "unit-team-b32"])
-def test_fit_gives_the_same_bits_with_the_lists_as_without(threads, batch):
+def test_fit_gives_the_same_bits_with_the_lists_as_without(threads, batch, shuffle):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 1024)
     images, dense = _images(1024, 784, 0.5), rng.random((1024, 784), dtype=np.float32)
     for x, skips in ((images, True), (dense, False)):
-        on, network, rule = _fit_weights(x, y, True, batch=batch, threads=threads)
+        on, network, rule = _fit_weights(x, y, True, batch=batch, threads=threads,
+                                         shuffle=shuffle)
         assert network.keeps_inputs
         if threads > 1:  # a team of rows (b128) or of units (b32)
             assert max(network.team_size(threads, batch),
@@ -130,7 +166,11 @@ def test_fit_gives_the_same_bits_with_the_lists_as_without(threads, batch):
         # the image-like rows skip (forward and gradient, each step); dense rows leave nothing
         # to skip, and their products run without lists
         assert (network.kept_products > 0) == skips, network.kept_products
-        off, network, _ = _fit_weights(x, y, False, batch=batch, threads=threads)
+        # a shuffled batch's lists come from the masks its gather made, rows in order (not
+        # copied) are read for theirs
+        assert network.gathered_kept_products == (network.kept_products if shuffle else 0)
+        off, network, _ = _fit_weights(x, y, False, batch=batch, threads=threads,
+                                       shuffle=shuffle)
         assert not network.keeps_inputs and network.kept_products == 0
         for a, b in zip(on, off):
             assert np.array_equal(a.view(np.int32), b.view(np.int32))

@@ -34,7 +34,8 @@ from fastmlp._kernels.small_gemm cimport (FM_MR, FM_PACK_ALIGN, FM_PACKED_MIN_RO
                                           fm_sgemm_small_kept,
                                           fm_nonzeros, fm_kept_pays, fm_sgemv_kept, fm_kept,
                                           fm_kept_blocks, fm_kept_mask_words, fm_kept_of_rows,
-                                          fm_kept_of_columns,
+                                          fm_kept_of_columns, fm_kept_of_mask_rows,
+                                          fm_kept_of_mask_columns, fm_gather_row,
                                           fm_small_gemm_level)
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
@@ -269,8 +270,9 @@ cdef struct Scratch:
     int32_t *kept
     Py_ssize_t *kept_at
     uint64_t *kept_masks
-    # products run over kept lists since the scratch was made (a Call holds a copy of this
-    # struct, so the count lives in the arrays)
+    # products run over kept lists since the scratch was made, and of those the ones whose
+    # lists came from the masks _batch made as it gathered (a Call holds a copy of this
+    # struct, so the counts live in the arrays)
     Py_ssize_t *kept_products
 
 
@@ -700,7 +702,7 @@ cdef void _dispatch(Call *c, floating *params) noexcept nogil:
         c.loss_sum = _forward_backward(&c.plan, &c.scratch, params, <const floating *>c.wt,
                                        <floating *>c.grads, <const floating *>c.x, c.labels,
                                        <const floating *>c.targets, <const floating *>c.weights,
-                                       c.rows, c.rows, 0, True, c.seed, 0, NULL)
+                                       c.rows, c.rows, 0, True, c.seed, 0, NULL, NULL)
     else:
         _gemms_only(c, params)
 
@@ -1145,6 +1147,12 @@ cdef class Network:
         over kept lists since its scratch was made (keeps_inputs)."""
         return self._scratch.kept_products[0] if self.capacity else 0
 
+    @property
+    def gathered_kept_products(self) -> int:
+        """For tests: how many of kept_products ran over lists made from the bit masks the
+        shuffled batches' gather made (fm_gather_row), not from a read of the batch."""
+        return self._scratch.kept_products[1] if self.capacity else 0
+
     def set_keeps_inputs(self, bint keep):
         """For tests and the benchmark: keeps_inputs on (where the model allows it) or off."""
         if self._busy:
@@ -1277,7 +1285,7 @@ cdef class Network:
                 np.empty(rows * self.plan.n_outputs, self.dtype),
                 np.zeros(self.plan.stats_size, self.dtype), np.zeros(2 * width, self.dtype),
                 np.empty(rows, self.dtype), np.empty(lists, np.int32),
-                np.empty(blocks, np.intp), np.empty(masks, np.uint64), np.zeros(1, np.intp))
+                np.empty(blocks, np.intp), np.empty(masks, np.uint64), np.zeros(2, np.intp))
 
     cdef void _reserve(self, Py_ssize_t rows) except *:
         """Training scratch for batches of up to `rows` rows, allocated once per size."""
@@ -2209,29 +2217,38 @@ cdef inline bint _constrained(const Plan *plan) noexcept nogil:
 
 cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floating *x,
                                  Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t ldx, int level,
-                                 bint gradient) noexcept nogil:
+                                 bint gradient, const uint64_t *x_masks) noexcept nogil:
     """kept := the inputs x (rows × n_in at a row stride of ldx: a batch's first dense
     step's, or a unit team member's columns of it) keeps, for the forward product (blocks of
     rows) or, with gradient, the kernel's gradient (blocks of inputs), in sc's lists
     (csrc/kept_inputs.h); NULL where none are skipped: float64, BLAS (level 0), no lists (the
-    plan keeps no inputs), or lists that would not pay (fm_kept_pays)."""
+    plan keeps no inputs), or lists that would not pay (fm_kept_pays). x_masks: x's rows'
+    bit masks as _batch made them while it gathered x (read instead of x), or NULL."""
     cdef Py_ssize_t total = -1, dense = 0
     cdef int finite  # not read: the trainer checks x once a fit
     if floating is float:
         if level > 0 and sc.kept != NULL:
             if gradient:
-                total = fm_kept_of_columns(level, x, rows, n_in, ldx, sc.kept, sc.kept_at,
-                                           sc.kept_masks)
+                if x_masks != NULL:
+                    total = fm_kept_of_mask_columns(x_masks, rows, n_in, sc.kept, sc.kept_at)
+                else:
+                    total = fm_kept_of_columns(level, x, rows, n_in, ldx, sc.kept, sc.kept_at,
+                                               sc.kept_masks)
                 dense = fm_kept_blocks(n_in) * rows
             else:
-                total = fm_kept_of_rows(level, x, rows, n_in, ldx, sc.kept, sc.kept_at,
-                                        &finite)
+                if x_masks != NULL:
+                    total = fm_kept_of_mask_rows(level, x_masks, rows, n_in, sc.kept, sc.kept_at)
+                else:
+                    total = fm_kept_of_rows(level, x, rows, n_in, ldx, sc.kept, sc.kept_at,
+                                            &finite)
                 dense = fm_kept_blocks(rows) * n_in
     if not fm_kept_pays(total, dense):
         return NULL
     kept.idx = sc.kept
     kept.at = sc.kept_at
     sc.kept_products[0] += 1
+    if x_masks != NULL:
+        sc.kept_products[1] += 1
     return kept
 
 
@@ -2240,7 +2257,8 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
                               const int32_t *labels, const floating *targets,
                               const floating *weights, Py_ssize_t rows, Py_ssize_t batch_rows,
                               Py_ssize_t first_row, bint weight_terms, uint64_t epoch_seed,
-                              Py_ssize_t step, fm_prefetch *ahead) noexcept nogil:
+                              Py_ssize_t step, fm_prefetch *ahead,
+                              const uint64_t *x_masks) noexcept nogil:
     """One batch in training mode: forward into the training scratch (batch statistics kept
     for backward), loss gradient, backward into grads; returns the loss sum. wt: the Wᵀ
     buffer, or NULL.
@@ -2248,7 +2266,8 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
     A thread of a team passes its share of the batch, `rows` rows from first_row on of
     batch_rows: the loss is still the batch's mean, and the weight penalties (value and
     gradient) are added by the one thread given weight_terms. ahead (or NULL): the next batch's
-    rows, brought into cache while the own GEMM's products run (csrc/prefetch.h)."""
+    rows, brought into cache while the own GEMM's products run (csrc/prefetch.h). x_masks:
+    x's rows' bit masks from _batch's gather, or NULL (_kept_inputs)."""
     cdef floating *acts = <floating *>sc.acts
     cdef floating *delta = <floating *>sc.delta_a
     cdef floating *other = <floating *>sc.delta_b
@@ -2274,8 +2293,8 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
             dense_forward(inp, params + s.w_off, _at(params, s.b_off), out,
                           acts + s.pre_off * rows if s.pre_off >= 0 else NULL, rows, s.n_in,
                           s.n_out, s.act, s.alpha, level, ahead, NULL, NULL,
-                          _kept_inputs(&kept, sc, x, rows, s.n_in, s.n_in, level, False)
-                          if l == 0 else NULL)
+                          _kept_inputs(&kept, sc, x, rows, s.n_in, s.n_in, level, False,
+                                       x_masks) if l == 0 else NULL)
             activity += _penalty(out, rows * s.n_out, s.activity_l1, s.activity_l2, NULL, 0)
         elif s.kind == ACTIVATION:
             _activate(<floating *>inp, NULL, out, rows, s.n_out, s.act, s.alpha)
@@ -2317,8 +2336,8 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
                            NULL if s.frozen else grads + s.w_off,
                            NULL if s.frozen else _at(grads, s.b_off), other if l > 0 else NULL,
                            rows, s.n_in, n, act, s.alpha, level, ahead,
-                           _kept_inputs(&kept, sc, x, rows, s.n_in, s.n_in, level, True)
-                           if l == 0 and not s.frozen else NULL)
+                           _kept_inputs(&kept, sc, x, rows, s.n_in, s.n_in, level, True,
+                                        x_masks) if l == 0 and not s.frozen else NULL)
         elif s.kind == BATCH_NORM and s.frozen:
             if l == 0:
                 break
@@ -2463,23 +2482,29 @@ cdef inline bint _copy_finite(floating *dst, const floating *src, Py_ssize_t n) 
 
 cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t rows,
                   const floating **xb, const int32_t **lb, const floating **tb,
-                  const floating **wb, Py_ssize_t u0=0, Py_ssize_t u1=-1) noexcept nogil:
+                  const floating **wb, const uint64_t **mb, Py_ssize_t u0=0,
+                  Py_ssize_t u1=-1) noexcept nogil:
     """Points xb, lb, tb, wb (labels, targets, weights: NULL when absent) at rows [start,
     start + rows) of the epoch's order, gathered into sc when it is shuffled; BAD_INDEX for an
     index outside the data (checked as gathered: never a read past x), NONFINITE_X when
     c.check_x and a row holds NaN or infinity (each row checked as it is copied, while it is
     in cache: a read of x less than a check before the call). A unit team's member gathers
     (and checks) columns [u0, u1) of x alone (−1: all; the others in sc are left unwritten),
-    and all of the rows' labels, targets and weights."""
+    and all of the rows' labels, targets and weights. mb := the gathered rows' bit masks
+    (fm_gather_row, in sc.kept_masks: rows × fm_kept_mask_words(u1 - u0) words, for
+    _kept_inputs) where the plan keeps inputs and the rows were gathered, else NULL."""
     cdef const floating *x = <const floating *>c.x
     cdef const floating *targets = <const floating *>c.targets
     cdef const floating *weights = <const floating *>c.weights
     cdef floating *x_batch = <floating *>sc.x_batch
     cdef floating *t_batch = <floating *>sc.targets_batch
     cdef floating *w_batch = <floating *>sc.weights_batch
-    cdef Py_ssize_t i, src, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs
+    cdef Py_ssize_t i, src, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs, words = 0
+    cdef uint64_t *masks = NULL
+    cdef int level = c.plan.train_level, finite
     if u1 < 0:
         u1 = n_in
+    mb[0] = NULL
     if c.order == NULL:
         # rows in order: the batch is a contiguous slice, no copy needed
         xb[0] = x + start * n_in
@@ -2491,13 +2516,29 @@ cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t
                 if not _row_finite(xb[0] + i * n_in + u0, u1 - u0):
                     return NONFINITE_X
         return OK
+    if floating is float:
+        if sc.kept != NULL and level > 0:
+            masks = sc.kept_masks
+            words = fm_kept_mask_words(u1 - u0)
     for i in range(rows):
         src = c.order[start + i]
         if src < 0 or src >= c.rows:
             return BAD_INDEX
-        if not c.check_x:
-            memcpy(x_batch + i * n_in + u0, x + src * n_in + u0, (u1 - u0) * sizeof(floating))
-        elif not _copy_finite(x_batch + i * n_in + u0, x + src * n_in + u0, u1 - u0):
+        finite = -1
+        if floating is float:
+            if masks != NULL:
+                # copied, its mask made and its finiteness found in one pass
+                finite = fm_gather_row(level, x_batch + i * n_in + u0, x + src * n_in + u0,
+                                       u1 - u0, masks + i * words)
+                if finite < 0:
+                    masks = NULL  # no path at this level (not so where training's GEMM runs)
+        if finite < 0:
+            if not c.check_x:
+                memcpy(x_batch + i * n_in + u0, x + src * n_in + u0,
+                       (u1 - u0) * sizeof(floating))
+            elif not _copy_finite(x_batch + i * n_in + u0, x + src * n_in + u0, u1 - u0):
+                return NONFINITE_X
+        elif finite == 0 and c.check_x:
             return NONFINITE_X
         if c.labels != NULL:
             sc.labels_batch[i] = c.labels[src]
@@ -2506,6 +2547,7 @@ cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t
         if weights != NULL:
             w_batch[i] = weights[src]
     xb[0] = x_batch
+    mb[0] = masks
     lb[0] = sc.labels_batch if c.labels != NULL else NULL
     tb[0] = t_batch if targets != NULL else NULL
     wb[0] = w_batch if weights != NULL else NULL
@@ -2610,6 +2652,7 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
     cdef const floating *tb
     cdef const floating *wb
     cdef const int32_t *lb
+    cdef const uint64_t *mb
     cdef Py_ssize_t step, start, rows
     cdef double loss_sum
     cdef bint constrained = _constrained(plan)
@@ -2620,14 +2663,15 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
         if start >= c.rows:
             break
         rows = min(c.batch, c.rows - start)
-        fault = _batch(c, &c.scratch, start, rows, &xb, &lb, &tb, &wb)
+        fault = _batch(c, &c.scratch, start, rows, &xb, &lb, &tb, &wb, &mb)
         if fault != OK:
             c.fault = fault
             c.bad_step = step
             return
         loss_sum = _forward_backward(plan, &c.scratch, params, <const floating *>c.wt,
                                      <floating *>c.grads, xb, lb, tb, wb, rows, rows, 0, True,
-                                     c.seed, step, _ahead(c, step + 1, 1, 0, sizeof(floating), &pf))
+                                     c.seed, step, _ahead(c, step + 1, 1, 0, sizeof(floating), &pf),
+                                     mb)
         if not isfinite(loss_sum):
             c.fault = NONFINITE_LOSS
             c.bad_step = step
@@ -2665,6 +2709,7 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
     cdef const floating *tb
     cdef const floating *wb
     cdef const int32_t *lb
+    cdef const uint64_t *mb
     cdef Py_ssize_t size = team.size, step, start, rows, first, k, i, block, count
     cdef Py_ssize_t lo = me.lo, n = me.hi - me.lo
     cdef Fault fault
@@ -2688,12 +2733,13 @@ cdef void _team_steps(Call *c, floating *params, Py_ssize_t t) noexcept nogil:
         for m in range(plan.n_metrics):
             me.metric_sums[m] = 0
         if me.rows > 0:
-            me.fault = _batch(c, &me.scratch, start + first, me.rows, &xb, &lb, &tb, &wb)
+            me.fault = _batch(c, &me.scratch, start + first, me.rows, &xb, &lb, &tb, &wb, &mb)
             if me.fault == OK:
                 me.loss = _forward_backward(plan, &me.scratch, params, wt, <floating *>me.grads,
                                             xb, lb, tb, wb, me.rows, rows, first, t == 0,
                                             c.seed, step,
-                                            _ahead(c, step + 1, size, t, sizeof(floating), &pf))
+                                            _ahead(c, step + 1, size, t, sizeof(floating), &pf),
+                                            mb)
                 if not isfinite(me.loss):
                     me.fault = NONFINITE_LOSS
                 _add_metrics(plan, me.metric_sums, <floating *>me.scratch.acts
@@ -2800,6 +2846,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef const float *tb = NULL
     cdef const float *wb = NULL
     cdef const int32_t *lb = NULL
+    cdef const uint64_t *mb = NULL
     cdef const Step *s
     cdef const Step *below
     cdef Py_ssize_t size = team.size, last = plan.n_steps - 1, part_size = c.batch * plan.max_width
@@ -2824,7 +2871,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             break
         rows = min(c.batch, c.rows - start)
         _units_of(plan.n_inputs, size, t, &u0, &u1)
-        me.fault = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, u0, u1)
+        me.fault = _batch[float](c, &me.scratch, start, rows, &xb, &lb, &tb, &wb, &mb, u0, u1)
         # the next batch's columns of this member, brought in while the first step's products run
         ahead = _ahead_units(c, step + 1, u0, u1, &pf)
         # forward (di: the dense steps before this one, whose parity picks the parts' buffer)
@@ -2843,7 +2890,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             if u1 > u0 and me.fault == OK:
                 inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
                 kp = (_kept_inputs(&kept, &me.scratch, inp + u0, rows, u1 - u0, n_in, level,
-                                   False) if l == 0 else NULL)
+                                   False, mb) if l == 0 else NULL)
                 fm_sgemm_small_kept(level, rows, n, u1 - u0, inp + u0, n_in, 1,
                                     params + s.w_off + u0 * n, n, part, n, NULL, 0,
                                     ahead if l == 0 else NULL, kp.idx if kp != NULL else NULL,
@@ -2949,7 +2996,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
             if nu > 0:
                 inp = xb if l == 0 else acts + plan.steps[l - 1].out_off * rows
                 kp = _kept_inputs(&kept, &me.scratch, inp + u0, rows, nu, n_in, level,
-                                  True) if l == 0 else NULL
+                                  True, mb) if l == 0 else NULL
                 fm_sgemm_small_kept(level, nu, n, rows, inp + u0, 1, n_in, d, n,
                                     grads + s.w_off + u0 * n, n, NULL, 0,
                                     ahead if l == 0 else NULL, kp.idx if kp != NULL else NULL,

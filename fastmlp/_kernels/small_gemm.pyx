@@ -10,6 +10,8 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from fastmlp._kernels.checks import check_array, check_matrix
 from fastmlp._kernels.small_gemm cimport (FM_PACK_ALIGN, fm_kept_blocks, fm_kept_mask_words,
                                           fm_kept_of_columns, fm_kept_of_rows, fm_pack_weights,
+                                          fm_kept_of_mask_rows, fm_kept_of_mask_columns,
+                                          fm_gather_row,
                                           fm_packed_floats, fm_prefetch, fm_prefetch_init,
                                           fm_prefetch_init_window, fm_prefetch_step,
                                           fm_sgemm_packed, fm_sgemv_skip_zeros,
@@ -97,30 +99,53 @@ def small_gemm_check(x, w, y, int level=-1, bint trans_x=False, prefetch=None, b
     return done != 0, _count_lines(&pf) - untouched
 
 
-def kept_inputs_check(x, int level=-1, bint columns=False, bint with_finite=False):
+def kept_inputs_check(x, int level=-1, bint columns=False, bint with_finite=False,
+                      bint gathered=False):
     """Test hook: the kept lists of a C-contiguous float32 matrix x (rows × n), as
     (idx int32, at intp): for each block of 6 rows of x (columns: of 6 columns, the blocks of
     xᵀ), the column (row) indices where one of the block's elements is not zero, block b's
     idx[at[b]:at[b + 1]] (csrc/kept_inputs.h); None where there is no path at `level`.
     idx is 16 longer than the lists' room and filled with -1 (writes past it show there).
-    with_finite (rows only): (idx, at, whether every element of x is finite), as the lists'
-    pass found it."""
+    with_finite: (idx, at, whether every element of x is finite), as the pass that read x
+    found it (rows only, unless gathered). gathered: x's rows first gathered into a copy
+    as a shuffled training batch's are (fm_gather_row: the copy, each row's bit mask and
+    its finiteness in one pass) and the lists made from those masks alone; then (idx, at,
+    the copy[, finite])."""
     check_matrix(x, "x", np.float32)
     level = _hook_level(level)
-    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], i, words = fm_kept_mask_words(n)
     cdef Py_ssize_t m = n if columns else rows, k = rows if columns else n
     blocks = fm_kept_blocks(m)
     cdef cnp.ndarray idx = np.full(blocks * k + 16, -1, np.int32)
     cdef cnp.ndarray at = np.zeros(blocks + 1, np.intp)
-    cdef cnp.ndarray masks = np.zeros(max(1, rows * fm_kept_mask_words(n)), np.uint64)
+    # filled with ones: a mask maker must write every word of its rows
+    cdef cnp.ndarray masks = np.full(max(1, rows * words), np.uint64(2**64 - 1), np.uint64)
+    cdef cnp.ndarray copy = np.full((rows, n), np.nan, np.float32)
     cdef const float[:, ::1] xv = x
     cdef const float *xp = &xv[0, 0] if x.size else NULL
+    cdef float *cp = <float *>cnp.PyArray_DATA(copy)
+    cdef uint64_t *mp = <uint64_t *>cnp.PyArray_DATA(masks)
     cdef Py_ssize_t total
-    cdef int finite = -1
+    cdef int finite = -1, row_finite
+    if gathered:
+        finite = 1
+        for i in range(rows):
+            row_finite = fm_gather_row(level, cp + i * n, xp + i * n, n, mp + i * words)
+            if row_finite < 0:
+                return None
+            finite = finite and row_finite
+        if columns:
+            total = fm_kept_of_mask_columns(mp, rows, n, <int32_t *>cnp.PyArray_DATA(idx),
+                                            <Py_ssize_t *>cnp.PyArray_DATA(at))
+        else:
+            total = fm_kept_of_mask_rows(level, mp, rows, n, <int32_t *>cnp.PyArray_DATA(idx),
+                                         <Py_ssize_t *>cnp.PyArray_DATA(at))
+        if total < 0:
+            return None
+        return (idx, at, copy, bool(finite)) if with_finite else (idx, at, copy)
     if columns:
         total = fm_kept_of_columns(level, xp, rows, n, n, <int32_t *>cnp.PyArray_DATA(idx),
-                                   <Py_ssize_t *>cnp.PyArray_DATA(at),
-                                   <uint64_t *>cnp.PyArray_DATA(masks))
+                                   <Py_ssize_t *>cnp.PyArray_DATA(at), mp)
     else:
         total = fm_kept_of_rows(level, xp, rows, n, n, <int32_t *>cnp.PyArray_DATA(idx),
                                 <Py_ssize_t *>cnp.PyArray_DATA(at), &finite)
