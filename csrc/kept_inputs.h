@@ -55,8 +55,10 @@ static inline ptrdiff_t fm_kept_blocks(ptrdiff_t count) {
     return (count + FM_KEPT_BLOCK - 1) / FM_KEPT_BLOCK;
 }
 
-/* 64-bit words of a row's bit mask in fm_kept_of_columns's `masks`: one past its bits, so a
- * block's bits are read as one 8-byte load wherever they start. */
+/* Rows' bit masks (bit p of a row set where its element p is not zero, NaN included; none
+ * past its n elements) are laid out word by word: word w of row r at masks[w·rows + r], so a
+ * block of rows reads its words side by side, and a block of columns tests one word of 8 rows
+ * in one vector. A row has fm_kept_mask_words(n) words (the last one spare, zero). */
 static inline ptrdiff_t fm_kept_mask_words(ptrdiff_t n) {
     return (n + 63) / 64 + 1;
 }
@@ -99,20 +101,6 @@ static FM_AVX512 int fm_kept_of_rows512(const float *x, ptrdiff_t m, ptrdiff_t k
     return bad == 0;
 }
 
-static FM_AVX512 void fm_row_masks512(const float *x, ptrdiff_t rows, ptrdiff_t n,
-                                      ptrdiff_t ldx, uint64_t *masks) {
-    ptrdiff_t words = fm_kept_mask_words(n);
-    for (ptrdiff_t p = 0; p < rows; p++) {
-        uint64_t *row = masks + p * words;
-        uint16_t *bits = (uint16_t *)row;
-        memset(row, 0, (size_t)words * sizeof(uint64_t));
-        for (ptrdiff_t j = 0; j < n; j += 16) {
-            __mmask16 in = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
-            bits[j / 16] = (uint16_t)_mm512_mask_cmp_ps_mask(
-                in, _mm512_maskz_loadu_ps(in, x + p * ldx + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        }
-    }
-}
 
 static FM_AVX2 int fm_kept_of_rows256(const float *x, ptrdiff_t m, ptrdiff_t k,
                                       ptrdiff_t ldx, int32_t *kept, ptrdiff_t *kept_at) {
@@ -151,76 +139,70 @@ static FM_AVX2 int fm_kept_of_rows256(const float *x, ptrdiff_t m, ptrdiff_t k,
     return !bad_tail && _mm256_movemask_ps(_mm256_cmp_ps(bad, _mm256_setzero_ps(), _CMP_NEQ_UQ)) == 0;
 }
 
-static FM_AVX2 void fm_row_masks256(const float *x, ptrdiff_t rows, ptrdiff_t n,
-                                    ptrdiff_t ldx, uint64_t *masks) {
-    ptrdiff_t words = fm_kept_mask_words(n);
-    for (ptrdiff_t p = 0; p < rows; p++) {
-        uint64_t *row = masks + p * words;
-        uint8_t *bits = (uint8_t *)row;
-        memset(row, 0, (size_t)words * sizeof(uint64_t));
-        ptrdiff_t j = 0;
-        for (; j + 8 <= n; j += 8)
-            bits[j / 8] = (uint8_t)_mm256_movemask_ps(
-                _mm256_cmp_ps(_mm256_loadu_ps(x + p * ldx + j), _mm256_setzero_ps(), _CMP_NEQ_UQ));
-        for (; j < n; j++)
-            bits[j / 8] |= (uint8_t)(!(x[p * ldx + j] == 0.0f) << (j % 8));
-    }
-}
 
-/* The gatherers copy with memcpy, then read the copy (in L1) for the mask and the finiteness:
- * in a C test over rows in L2, 2.1 us a batch of 32 rows of 784 against 2.3 for one pass of
- * loads, stores and compares, 4.4 with masked loads and stores throughout, and 3.2 for
- * fm_copy_finite_f alone. This is their common start: the copy, and the mask cleared (the
- * makers set only the bits of their n elements). */
-static inline void fm_gather_begin(float *restrict dst, const float *restrict src, ptrdiff_t n,
-                                   uint64_t *mask) {
-    memcpy(dst, src, (size_t)n * sizeof(float));
-    for (ptrdiff_t w = 0, words = fm_kept_mask_words(n); w < words; w++)
-        mask[w] = 0;
-}
-
-static FM_AVX512 int fm_gather_row512(float *restrict dst, const float *restrict src,
-                                      ptrdiff_t n, uint64_t *mask) {
-    uint16_t *bits = (uint16_t *)mask;
+/* Row x's bit mask (n elements) into mask[0], mask[stride], ... (fm_kept_mask_words(n)
+ * words); returns whether every element is finite. */
+static FM_AVX512 int fm_row_mask512(const float *x, ptrdiff_t n, uint64_t *mask,
+                                    ptrdiff_t stride) {
     __m512 bad = _mm512_setzero_ps();
-    ptrdiff_t p = 0;
-    fm_gather_begin(dst, src, n, mask);
-    for (; p + 16 <= n; p += 16) {
-        __m512 v = _mm512_loadu_ps(dst + p);
-        bits[p / 16] = (uint16_t)_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        /* v - v is NaN where v is NaN or ±inf, else 0: NaN sticks in the sum */
-        bad = _mm512_add_ps(bad, _mm512_sub_ps(v, v));
-    }
-    if (p < n) {
-        __mmask16 in = (__mmask16)((1u << (n - p)) - 1u);
-        __m512 v = _mm512_maskz_loadu_ps(in, dst + p);
-        bits[p / 16] = (uint16_t)_mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        bad = _mm512_add_ps(bad, _mm512_sub_ps(v, v));
+    for (ptrdiff_t w = 0, words = fm_kept_mask_words(n); w < words; w++) {
+        uint64_t word = 0;
+        for (ptrdiff_t part = 0, p = w * 64; part < 4 && p < n; part++, p += 16) {
+            __mmask16 in = n - p >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - p)) - 1u);
+            __m512 v = n - p >= 16 ? _mm512_loadu_ps(x + p) : _mm512_maskz_loadu_ps(in, x + p);
+            word |= (uint64_t)_mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ)
+                    << (16 * part);
+            /* v - v is NaN where v is NaN or ±inf, else 0: NaN sticks in the sum */
+            bad = _mm512_add_ps(bad, _mm512_sub_ps(v, v));
+        }
+        mask[w * stride] = word;
     }
     return _mm512_cmp_ps_mask(bad, _mm512_setzero_ps(), _CMP_NEQ_UQ) == 0;
 }
 
-static FM_AVX2 int fm_gather_row256(float *restrict dst, const float *restrict src,
-                                    ptrdiff_t n, uint64_t *mask) {
-    uint8_t *bits = (uint8_t *)mask;
+static FM_AVX2 int fm_row_mask256(const float *x, ptrdiff_t n, uint64_t *mask,
+                                  ptrdiff_t stride) {
     __m256 bad = _mm256_setzero_ps();
     int bad_tail = 0;
-    ptrdiff_t p = 0;
-    fm_gather_begin(dst, src, n, mask);
-    for (; p + 8 <= n; p += 8) {
-        __m256 v = _mm256_loadu_ps(dst + p);
-        bits[p / 8] = (uint8_t)_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(),
-                                                                _CMP_NEQ_UQ));
-        bad = _mm256_add_ps(bad, _mm256_sub_ps(v, v));
-    }
-    for (; p < n; p++) {
-        float v = dst[p];
-        bits[p / 8] |= (uint8_t)(!(v == 0.0f) << (p % 8));
-        bad_tail |= !(v - v == 0.0f);
+    for (ptrdiff_t w = 0, words = fm_kept_mask_words(n); w < words; w++) {
+        uint64_t word = 0;
+        ptrdiff_t p = w * 64, end = n < p + 64 ? n : p + 64;
+        for (; p + 8 <= end; p += 8) {
+            __m256 v = _mm256_loadu_ps(x + p);
+            word |= (uint64_t)(unsigned)_mm256_movemask_ps(
+                        _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ)) << (p % 64);
+            bad = _mm256_add_ps(bad, _mm256_sub_ps(v, v));
+        }
+        for (; p < end; p++) {
+            word |= (uint64_t)!(x[p] == 0.0f) << (p % 64);
+            bad_tail |= !(x[p] - x[p] == 0.0f);
+        }
+        mask[w * stride] = word;
     }
     return !bad_tail && _mm256_movemask_ps(_mm256_cmp_ps(bad, _mm256_setzero_ps(), _CMP_NEQ_UQ)) == 0;
 }
+
+/* Block b's list for the kernel gradient, 16 rows at a time: the rows whose word holds a
+ * set bit in `lo` (and, for a block across two words, whose next word holds one in `hi`). */
+static FM_AVX512 ptrdiff_t fm_kept_rows_of_block512(const uint64_t *word, const uint64_t *next,
+                                                    ptrdiff_t rows, uint64_t lo, uint64_t hi,
+                                                    int32_t *kept, ptrdiff_t count) {
+    const __m512i lo_bits = _mm512_set1_epi64((long long)lo), hi_bits = _mm512_set1_epi64((long long)hi);
+    for (ptrdiff_t p = 0; p < rows; p += 16) {
+        ptrdiff_t left = rows - p;
+        __mmask8 in0 = left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1u);
+        __mmask8 in1 = left >= 16 ? (__mmask8)0xFF : left > 8 ? (__mmask8)((1u << (left - 8)) - 1u) : 0;
+        unsigned hit = _mm512_mask_test_epi64_mask(in0, _mm512_maskz_loadu_epi64(in0, word + p), lo_bits)
+                       | (unsigned)_mm512_mask_test_epi64_mask(in1, _mm512_maskz_loadu_epi64(in1, word + p + 8), lo_bits) << 8;
+        if (hi)
+            hit |= _mm512_mask_test_epi64_mask(in0, _mm512_maskz_loadu_epi64(in0, next + p), hi_bits)
+                   | (unsigned)_mm512_mask_test_epi64_mask(in1, _mm512_maskz_loadu_epi64(in1, next + p + 8), hi_bits) << 8;
+        count = fm_kept_append512(kept, count, p, (__mmask16)hit);
+    }
+    return count;
+}
 #endif
+
 
 /* For x row-major (m rows of k, row stride ldx) as the x of x·w: block b (rows b·FM_KEPT_BLOCK on)
  * keeps the p where one of its rows is not zero (NaN included), kept[kept_at[b] ..
@@ -246,51 +228,22 @@ static inline ptrdiff_t fm_kept_of_rows(int level, const float *x, ptrdiff_t m, 
 #endif
 }
 
-/* The lists of fm_kept_of_columns from rows' bit masks already made (rows ×
- * fm_kept_mask_words(n) words, bit p of a row set where its element p is not zero, none set
- * past n): by fm_kept_of_columns, or by fm_gather_row as a shuffled batch was gathered.
- * Returns as fm_kept_of_columns. */
-static inline ptrdiff_t fm_kept_of_mask_columns(const uint64_t *masks, ptrdiff_t rows,
-                                                ptrdiff_t n, int32_t *kept, ptrdiff_t *kept_at) {
-    if (rows > INT32_MAX)
-        return -1;
-    ptrdiff_t words = fm_kept_mask_words(n), count = 0;
-    for (ptrdiff_t j = 0, b = 0; j < n; j += FM_KEPT_BLOCK, b++) {
-        ptrdiff_t width = n - j < FM_KEPT_BLOCK ? n - j : FM_KEPT_BLOCK;
-        uint64_t block = ((uint64_t)1 << width) - 1u;
-        const unsigned char *first = (const unsigned char *)masks + j / 8;
-        kept_at[b] = count;
-        for (ptrdiff_t p = 0; p < rows; p++) {
-            uint64_t word;
-            memcpy(&word, first + p * words * (ptrdiff_t)sizeof(uint64_t), sizeof word);
-            kept[count] = (int32_t)p;
-            count += ((word >> (j % 8)) & block) != 0;
-        }
-    }
-    kept_at[fm_kept_blocks(n)] = count;
-    return count;
-}
-
-/* The lists of fm_kept_of_rows (blocks of FM_KEPT_BLOCK rows of m, each of k) from the rows'
- * bit masks (m × fm_kept_mask_words(k) words, as fm_kept_of_mask_columns reads): a block's
- * words ORed, then their bits listed; the floats are not read again. Returns as
- * fm_kept_of_rows (no finiteness: the masks' maker checked that, when asked). */
+/* The lists of fm_kept_of_rows from the m rows' bit masks (as laid out above, k elements a
+ * row): a block's words ORed, then their bits listed; the floats are not read again. Returns
+ * as fm_kept_of_rows (no finiteness: the masks' maker found that). */
 static inline ptrdiff_t fm_kept_of_mask_rows(int level, const uint64_t *masks, ptrdiff_t m,
                                              ptrdiff_t k, int32_t *kept, ptrdiff_t *kept_at) {
 #ifdef FM_SMALL_GEMM_X86
     if (level < 1 || k > INT32_MAX)
         return -1;
-    ptrdiff_t words = fm_kept_mask_words(k), count = 0;
+    ptrdiff_t count = 0;
     for (ptrdiff_t i = 0, b = 0; i < m; i += FM_KEPT_BLOCK, b++) {
         ptrdiff_t rows = m - i < FM_KEPT_BLOCK ? m - i : FM_KEPT_BLOCK;
         kept_at[b] = count;
         for (ptrdiff_t w = 0; w * 64 < k; w++) {
-            uint64_t any = 0, word;
-            for (ptrdiff_t r = 0; r < rows; r++) {
-                /* read as bytes: the makers store them as 8- or 16-bit pieces */
-                memcpy(&word, masks + (i + r) * words + w, sizeof word);
-                any |= word;
-            }
+            uint64_t any = 0;
+            for (ptrdiff_t r = 0; r < rows; r++)
+                any |= masks[w * m + i + r];
             if (level >= 2) {
                 for (int part = 0; part < 4; part++)
                     count = fm_kept_append512(kept, count, w * 64 + part * 16,
@@ -311,22 +264,58 @@ static inline ptrdiff_t fm_kept_of_mask_rows(int level, const uint64_t *masks, p
 #endif
 }
 
+/* The lists of fm_kept_of_columns from the rows' bit masks (as laid out above, n elements a
+ * row): block b keeps the rows with a bit set among its columns' (AVX-512: 16 rows a vector
+ * test). Returns as fm_kept_of_columns. */
+static inline ptrdiff_t fm_kept_of_mask_columns(int level, const uint64_t *masks, ptrdiff_t rows,
+                                                ptrdiff_t n, int32_t *kept, ptrdiff_t *kept_at) {
+#ifdef FM_SMALL_GEMM_X86
+    if (level < 1 || rows > INT32_MAX)
+        return -1;
+    ptrdiff_t count = 0;
+    for (ptrdiff_t j = 0, b = 0; j < n; j += FM_KEPT_BLOCK, b++) {
+        ptrdiff_t width = n - j < FM_KEPT_BLOCK ? n - j : FM_KEPT_BLOCK, shift = j % 64;
+        uint64_t block = ((uint64_t)1 << width) - 1u;
+        /* the block's bits in its first word, and those past that word in the next (spare
+         * for the last: zero) */
+        uint64_t lo = block << shift, hi = shift + width > 64 ? block >> (64 - shift) : 0;
+        const uint64_t *word = masks + (j / 64) * rows, *next = word + rows;
+        kept_at[b] = count;
+        if (level >= 2) {
+            count = fm_kept_rows_of_block512(word, next, rows, lo, hi, kept, count);
+            continue;
+        }
+        for (ptrdiff_t p = 0; p < rows; p++) {
+            kept[count] = (int32_t)p;
+            count += ((word[p] & lo) | (next[p] & hi)) != 0;
+        }
+    }
+    kept_at[fm_kept_blocks(n)] = count;
+    return count;
+#else
+    (void)level; (void)masks; (void)rows; (void)n; (void)kept; (void)kept_at;
+    return -1;
+#endif
+}
+
 /* For the same x (rows of n, row stride ldx) read as xᵀ, the x of xᵀ·dz: block b (columns
  * b·FM_KEPT_BLOCK on) keeps the rows p where one of its columns is not zero, kept[kept_at[b] ..
  * kept_at[b + 1]). kept: fm_kept_blocks(n) × rows int32; kept_at: fm_kept_blocks(n) + 1;
- * masks: scratch of rows × fm_kept_mask_words(n) words (each row's bit mask of its non-zero
- * elements). Returns as fm_kept_of_rows. */
+ * masks: scratch of rows × fm_kept_mask_words(n) words (the rows' bit masks). Returns as
+ * fm_kept_of_rows. */
 static inline ptrdiff_t fm_kept_of_columns(int level, const float *x, ptrdiff_t rows,
                                            ptrdiff_t n, ptrdiff_t ldx, int32_t *kept,
                                            ptrdiff_t *kept_at, uint64_t *masks) {
 #ifdef FM_SMALL_GEMM_X86
     if (level < 1 || rows > INT32_MAX)
         return -1;
-    if (level >= 2)
-        fm_row_masks512(x, rows, n, ldx, masks);
-    else
-        fm_row_masks256(x, rows, n, ldx, masks);
-    return fm_kept_of_mask_columns(masks, rows, n, kept, kept_at);
+    for (ptrdiff_t p = 0; p < rows; p++) {
+        if (level >= 2)
+            fm_row_mask512(x + p * ldx, n, masks + p, rows);
+        else
+            fm_row_mask256(x + p * ldx, n, masks + p, rows);
+    }
+    return fm_kept_of_mask_columns(level, masks, rows, n, kept, kept_at);
 #else
     (void)level; (void)x; (void)rows; (void)n; (void)ldx; (void)kept; (void)kept_at;
     (void)masks;
@@ -334,21 +323,24 @@ static inline ptrdiff_t fm_kept_of_columns(int level, const float *x, ptrdiff_t 
 #endif
 }
 
-/* A shuffled batch's row gathered: dst[0 .. n) := src[0 .. n), and mask (fm_kept_mask_words(n)
- * words) := its bit mask of non-zero elements (NaN included), as fm_kept_of_mask_rows and
- * fm_kept_of_mask_columns read, in the pass that copies it: the lists of the batch's first
- * products then never read its floats again. Returns 1 where every element is finite, 0
- * where one is NaN or ±inf (all copied still), -1 where this build has no path for `level`
- * (nothing written). */
+/* A shuffled batch's row gathered: dst[0 .. n) := src[0 .. n), and its bit mask into mask[0],
+ * mask[stride], ... (the batch's rows: the layout above), as fm_kept_of_mask_rows and
+ * fm_kept_of_mask_columns read: the lists of the batch's first products then never read its
+ * floats again. The copy is memcpy's; the mask and the finiteness are read from the copy, in
+ * L1 (in a C test over rows in L2, a batch of 32 rows of 784: 2.1 us, against 2.3 for one
+ * pass of loads, stores and compares, 4.4 with masked loads and stores throughout, 3.2 for
+ * fm_copy_finite_f alone). Returns 1 where every element is finite, 0 where one is NaN or
+ * ±inf (all copied still), -1 where this build has no path for `level` (nothing written). */
 static inline int fm_gather_row(int level, float *dst, const float *src, ptrdiff_t n,
-                                uint64_t *mask) {
+                                uint64_t *mask, ptrdiff_t stride) {
 #ifdef FM_SMALL_GEMM_X86
-    if (level >= 2)
-        return fm_gather_row512(dst, src, n, mask);
-    if (level >= 1)
-        return fm_gather_row256(dst, src, n, mask);
+    if (level >= 1) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return level >= 2 ? fm_row_mask512(dst, n, mask, stride)
+                          : fm_row_mask256(dst, n, mask, stride);
+    }
 #endif
-    (void)dst; (void)src; (void)n; (void)mask;
+    (void)level; (void)dst; (void)src; (void)n; (void)mask; (void)stride;
     return -1;
 }
 

@@ -2230,7 +2230,8 @@ cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floatin
         if level > 0 and sc.kept != NULL:
             if gradient:
                 if x_masks != NULL:
-                    total = fm_kept_of_mask_columns(x_masks, rows, n_in, sc.kept, sc.kept_at)
+                    total = fm_kept_of_mask_columns(level, x_masks, rows, n_in, sc.kept,
+                                                    sc.kept_at)
                 else:
                     total = fm_kept_of_columns(level, x, rows, n_in, ldx, sc.kept, sc.kept_at,
                                                sc.kept_masks)
@@ -2491,15 +2492,15 @@ cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t
     in cache: a read of x less than a check before the call). A unit team's member gathers
     (and checks) columns [u0, u1) of x alone (−1: all; the others in sc are left unwritten),
     and all of the rows' labels, targets and weights. mb := the gathered rows' bit masks
-    (fm_gather_row, in sc.kept_masks: rows × fm_kept_mask_words(u1 - u0) words, for
-    _kept_inputs) where the plan keeps inputs and the rows were gathered, else NULL."""
+    (fm_gather_row, in sc.kept_masks: fm_kept_mask_words(u1 - u0) words a row, word by word,
+    for _kept_inputs) where the plan keeps inputs and the rows were gathered, else NULL."""
     cdef const floating *x = <const floating *>c.x
     cdef const floating *targets = <const floating *>c.targets
     cdef const floating *weights = <const floating *>c.weights
     cdef floating *x_batch = <floating *>sc.x_batch
     cdef floating *t_batch = <floating *>sc.targets_batch
     cdef floating *w_batch = <floating *>sc.weights_batch
-    cdef Py_ssize_t i, src, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs, words = 0
+    cdef Py_ssize_t i, src, n_in = c.plan.n_inputs, n_out = c.plan.n_outputs
     cdef uint64_t *masks = NULL
     cdef int level = c.plan.train_level, finite
     if u1 < 0:
@@ -2519,7 +2520,6 @@ cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t
     if floating is float:
         if sc.kept != NULL and level > 0:
             masks = sc.kept_masks
-            words = fm_kept_mask_words(u1 - u0)
     for i in range(rows):
         src = c.order[start + i]
         if src < 0 or src >= c.rows:
@@ -2529,7 +2529,7 @@ cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t
             if masks != NULL:
                 # copied, its mask made and its finiteness found in one pass
                 finite = fm_gather_row(level, x_batch + i * n_in + u0, x + src * n_in + u0,
-                                       u1 - u0, masks + i * words)
+                                       u1 - u0, masks + i, rows)
                 if finite < 0:
                     masks = NULL  # no path at this level (not so where training's GEMM runs)
         if finite < 0:

@@ -49,9 +49,10 @@ cdef extern from "kept_inputs.h" nogil:
                                   uint64_t *masks)
     Py_ssize_t fm_kept_of_mask_rows(int level, const uint64_t *masks, Py_ssize_t m, Py_ssize_t k,
                                     int32_t *kept, Py_ssize_t *kept_at)
-    Py_ssize_t fm_kept_of_mask_columns(const uint64_t *masks, Py_ssize_t rows, Py_ssize_t n,
-                                       int32_t *kept, Py_ssize_t *kept_at)
-    int fm_gather_row(int level, float *dst, const float *src, Py_ssize_t n, uint64_t *mask)
+    Py_ssize_t fm_kept_of_mask_columns(int level, const uint64_t *masks, Py_ssize_t rows,
+                                       Py_ssize_t n, int32_t *kept, Py_ssize_t *kept_at)
+    int fm_gather_row(int level, float *dst, const float *src, Py_ssize_t n, uint64_t *mask,
+                      Py_ssize_t stride)
 
 
 cdef extern from "sparse_row.h" nogil:

@@ -130,12 +130,13 @@ def kept_inputs_check(x, int level=-1, bint columns=False, bint with_finite=Fals
     if gathered:
         finite = 1
         for i in range(rows):
-            row_finite = fm_gather_row(level, cp + i * n, xp + i * n, n, mp + i * words)
+            row_finite = fm_gather_row(level, cp + i * n, xp + i * n, n, mp + i, rows)
             if row_finite < 0:
                 return None
             finite = finite and row_finite
         if columns:
-            total = fm_kept_of_mask_columns(mp, rows, n, <int32_t *>cnp.PyArray_DATA(idx),
+            total = fm_kept_of_mask_columns(level, mp, rows, n,
+                                            <int32_t *>cnp.PyArray_DATA(idx),
                                             <Py_ssize_t *>cnp.PyArray_DATA(at))
         else:
             total = fm_kept_of_mask_rows(level, mp, rows, n, <int32_t *>cnp.PyArray_DATA(idx),
