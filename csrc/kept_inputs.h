@@ -139,7 +139,6 @@ static FM_AVX2 int fm_kept_of_rows256(const float *x, ptrdiff_t m, ptrdiff_t k,
     return !bad_tail && _mm256_movemask_ps(_mm256_cmp_ps(bad, _mm256_setzero_ps(), _CMP_NEQ_UQ)) == 0;
 }
 
-
 /* Row x's bit mask (n elements) into mask[0], mask[stride], ... (fm_kept_mask_words(n)
  * words); returns whether every element is finite. */
 static FM_AVX512 int fm_row_mask512(const float *x, ptrdiff_t n, uint64_t *mask,
@@ -179,7 +178,20 @@ static FM_AVX2 int fm_row_mask256(const float *x, ptrdiff_t n, uint64_t *mask,
         }
         mask[w * stride] = word;
     }
-    return !bad_tail && _mm256_movemask_ps(_mm256_cmp_ps(bad, _mm256_setzero_ps(), _CMP_NEQ_UQ)) == 0;
+    return !bad_tail
+           && _mm256_movemask_ps(_mm256_cmp_ps(bad, _mm256_setzero_ps(), _CMP_NEQ_UQ)) == 0;
+}
+
+/* Which of the (up to) 16 rows whose words start at `word` (`left` of them from there on)
+ * hold a set bit in `bits`: bit r of the result for row r. */
+static FM_AVX512 unsigned fm_rows_hit512(const uint64_t *word, ptrdiff_t left, __m512i bits) {
+    __mmask8 in0 = left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1u);
+    __mmask8 in1 = left >= 16 ? (__mmask8)0xFF
+                   : left > 8 ? (__mmask8)((1u << (left - 8)) - 1u) : (__mmask8)0;
+    unsigned low = _mm512_mask_test_epi64_mask(in0, _mm512_maskz_loadu_epi64(in0, word), bits);
+    unsigned high = _mm512_mask_test_epi64_mask(in1, _mm512_maskz_loadu_epi64(in1, word + 8),
+                                                bits);
+    return low | high << 8;
 }
 
 /* Block b's list for the kernel gradient, 16 rows at a time: the rows whose word holds a
@@ -187,16 +199,12 @@ static FM_AVX2 int fm_row_mask256(const float *x, ptrdiff_t n, uint64_t *mask,
 static FM_AVX512 ptrdiff_t fm_kept_rows_of_block512(const uint64_t *word, const uint64_t *next,
                                                     ptrdiff_t rows, uint64_t lo, uint64_t hi,
                                                     int32_t *kept, ptrdiff_t count) {
-    const __m512i lo_bits = _mm512_set1_epi64((long long)lo), hi_bits = _mm512_set1_epi64((long long)hi);
+    const __m512i lo_bits = _mm512_set1_epi64((long long)lo);
+    const __m512i hi_bits = _mm512_set1_epi64((long long)hi);
     for (ptrdiff_t p = 0; p < rows; p += 16) {
-        ptrdiff_t left = rows - p;
-        __mmask8 in0 = left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1u);
-        __mmask8 in1 = left >= 16 ? (__mmask8)0xFF : left > 8 ? (__mmask8)((1u << (left - 8)) - 1u) : 0;
-        unsigned hit = _mm512_mask_test_epi64_mask(in0, _mm512_maskz_loadu_epi64(in0, word + p), lo_bits)
-                       | (unsigned)_mm512_mask_test_epi64_mask(in1, _mm512_maskz_loadu_epi64(in1, word + p + 8), lo_bits) << 8;
+        unsigned hit = fm_rows_hit512(word + p, rows - p, lo_bits);
         if (hi)
-            hit |= _mm512_mask_test_epi64_mask(in0, _mm512_maskz_loadu_epi64(in0, next + p), hi_bits)
-                   | (unsigned)_mm512_mask_test_epi64_mask(in1, _mm512_maskz_loadu_epi64(in1, next + p + 8), hi_bits) << 8;
+            hit |= fm_rows_hit512(next + p, rows - p, hi_bits);
         count = fm_kept_append512(kept, count, p, (__mmask16)hit);
     }
     return count;
