@@ -369,23 +369,27 @@ def test_a_figure_whose_epochs_spread_is_marked_unsteady():
 
 def test_core_pair_reads_whether_two_threads_ran_side_by_side():
     """Two threads of work that needs no core (a sleep, the GIL released) run side by side
-    whatever the machine: ×2; work that holds the GIL (a Python loop) runs one at a time: ×1
-    (×1.1-1.2: a thread that gets the GIL back past its loop's end counts that call at once).
-    Both tasks last a span of the clock, not of CPU work, so a core that changes speed between
-    the one-thread and the two-thread phases (a VM's does) cannot move the ratio. The default
-    task (fastmlp's GEMM) gives a ratio where this CPU has that GEMM."""
+    whatever the machine: ×2; work that holds the GIL (a Python loop) runs one at a time: ×1.
+    Both tasks last a span of time, not of CPU work, so a core that changes speed between the
+    one-thread and the two-thread phases (a VM's does) cannot move the ratio: the sleep a span
+    of the clock, the loop a span of its own thread's CPU time (the clock would let a thread
+    that the OS or the other thread's GIL held off come back past its loop's end and count
+    that call at once: up to ×2.1 with other processes busy on both cores). On a quiet
+    machine the loop reads ×1.00; with other processes busy, a phase of 0.1 s can still catch
+    more of a core than the other (×0.85-1.54 seen), so the loop's ratio is the least of three
+    probes. The default task (fastmlp's GEMM) gives a ratio where this CPU has that GEMM."""
     import time
 
     from fastmlp._kernels.small_gemm import small_gemm_level
     from fastmlp.bench import load
 
     def python_loop_for_a_millisecond():
-        end = time.perf_counter() + 0.001
-        while time.perf_counter() < end:
+        end = time.thread_time() + 0.001
+        while time.thread_time() < end:
             pass
 
     assert load.core_pair(lambda: time.sleep(0.002), seconds=0.1) > 1.7
-    assert load.core_pair(python_loop_for_a_millisecond, seconds=0.1) < 1.4
+    assert min(load.core_pair(python_loop_for_a_millisecond, seconds=0.1) for _ in range(3)) < 1.4
     probe = load.core_pair()
     assert (probe is None) == (small_gemm_level() == 0)
     assert probe is None or 0 < probe < 4  # a VM core changing speed between phases moves it
