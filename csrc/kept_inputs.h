@@ -12,10 +12,11 @@
  * - the weight gradient, blocks of 6 pixels: a sample zero on all 6 (Fashion-MNIST 31%, MNIST
  *   66%), fm_kept_of_columns.
  *
- * Both lists come from each row's bit mask of its non-zero elements. A shuffled batch's gather
- * makes the masks as it copies the rows (fm_gather_row), so its lists never read the floats
- * again (fm_kept_of_mask_rows, fm_kept_of_mask_columns); rows read in place get theirs from
- * fm_kept_of_rows and fm_kept_of_columns.
+ * Both lists come from each row's bit mask of its non-zero elements. A training batch makes
+ * the masks as it takes its rows: a shuffled batch's gather as it copies them (fm_gather_row),
+ * rows in order in one read in place that also checks them (fm_row_mask); its lists then never
+ * read the floats again (fm_kept_of_mask_rows, fm_kept_of_mask_columns). fm_kept_of_rows
+ * (inference: it also finds NaN) and fm_kept_of_columns read the floats themselves.
  *
  * GCC/Clang on x86-64: AVX-512 and AVX2 (the levels of the own GEMM); elsewhere the builders
  * return -1 and the products run dense.
@@ -331,6 +332,22 @@ static inline ptrdiff_t fm_kept_of_columns(int level, const float *x, ptrdiff_t 
 #endif
 }
 
+/* Row x's bit mask (n elements) into mask[0], mask[stride], ... (the batch's rows: the layout
+ * above), in one read that also finds NaN and ±inf: a batch whose rows are read in place
+ * (not gathered) makes its masks so. Returns 1 where every element is finite, 0 where one is
+ * NaN or ±inf, -1 where this build has no path for `level` (nothing written). */
+static inline int fm_row_mask(int level, const float *x, ptrdiff_t n, uint64_t *mask,
+                              ptrdiff_t stride) {
+#ifdef FM_SMALL_GEMM_X86
+    if (level >= 2)
+        return fm_row_mask512(x, n, mask, stride);
+    if (level >= 1)
+        return fm_row_mask256(x, n, mask, stride);
+#endif
+    (void)level; (void)x; (void)n; (void)mask; (void)stride;
+    return -1;
+}
+
 /* A shuffled batch's row gathered: dst[0 .. n) := src[0 .. n), and its bit mask into mask[0],
  * mask[stride], ... (the batch's rows: the layout above), as fm_kept_of_mask_rows and
  * fm_kept_of_mask_columns read: the lists of the batch's first products then never read its
@@ -344,8 +361,7 @@ static inline int fm_gather_row(int level, float *dst, const float *src, ptrdiff
 #ifdef FM_SMALL_GEMM_X86
     if (level >= 1) {
         memcpy(dst, src, (size_t)n * sizeof(float));
-        return level >= 2 ? fm_row_mask512(dst, n, mask, stride)
-                          : fm_row_mask256(dst, n, mask, stride);
+        return fm_row_mask(level, dst, n, mask, stride);
     }
 #endif
     (void)level; (void)dst; (void)src; (void)n; (void)mask; (void)stride;

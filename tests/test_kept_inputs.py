@@ -5,7 +5,7 @@ x or from the bit masks a shuffled batch's gather makes (fm_gather_row: its copy
 finiteness too); the products over them bitwise the dense products (and within rounding of a
 float64 reference); and `fit` giving the same bits with the lists as without, on one thread
 and on a team of rows, on image-like data (where they skip) and dense data (where they are not
-used), shuffled (lists from the gather's masks) and in order (from a read of the batch)."""
+used), shuffled and in order (lists from the masks the batch's gather or in-place read made)."""
 import numpy as np
 import pytest
 
@@ -166,9 +166,9 @@ def test_fit_gives_the_same_bits_with_the_lists_as_without(threads, batch, shuff
         # the image-like rows skip (forward and gradient, each step); dense rows leave nothing
         # to skip, and their products run without lists
         assert (network.kept_products > 0) == skips, network.kept_products
-        # a shuffled batch's lists come from the masks its gather made, rows in order (not
-        # copied) are read for theirs
-        assert network.gathered_kept_products == (network.kept_products if shuffle else 0)
+        # the lists come from the masks _batch made as it gathered the rows (shuffled) or
+        # checked them in place (in order), never from a read of their own
+        assert network.masked_kept_products == network.kept_products
         off, network, _ = _fit_weights(x, y, False, batch=batch, threads=threads,
                                        shuffle=shuffle)
         assert not network.keeps_inputs and network.kept_products == 0

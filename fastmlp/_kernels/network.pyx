@@ -35,7 +35,7 @@ from fastmlp._kernels.small_gemm cimport (FM_MR, FM_PACK_ALIGN, FM_PACKED_MIN_RO
                                           fm_nonzeros, fm_kept_pays, fm_sgemv_kept, fm_kept,
                                           fm_kept_blocks, fm_kept_mask_words, fm_kept_of_rows,
                                           fm_kept_of_columns, fm_kept_of_mask_rows,
-                                          fm_kept_of_mask_columns, fm_gather_row,
+                                          fm_kept_of_mask_columns, fm_gather_row, fm_row_mask,
                                           fm_small_gemm_level)
 from fastmlp._kernels.loss cimport loss_and_grad, accuracy_sum
 from fastmlp._kernels.optim cimport UpdateRule
@@ -271,8 +271,8 @@ cdef struct Scratch:
     Py_ssize_t *kept_at
     uint64_t *kept_masks
     # products run over kept lists since the scratch was made, and of those the ones whose
-    # lists came from the masks _batch made as it gathered (a Call holds a copy of this
-    # struct, so the counts live in the arrays)
+    # lists came from the masks _batch made (a Call holds a copy of this struct, so the
+    # counts live in the arrays)
     Py_ssize_t *kept_products
 
 
@@ -1148,9 +1148,10 @@ cdef class Network:
         return self._scratch.kept_products[0] if self.capacity else 0
 
     @property
-    def gathered_kept_products(self) -> int:
-        """For tests: how many of kept_products ran over lists made from the bit masks the
-        shuffled batches' gather made (fm_gather_row), not from a read of the batch."""
+    def masked_kept_products(self) -> int:
+        """For tests: how many of kept_products ran over lists made from the bit masks _batch
+        made as it took the batch's rows (fm_gather_row, fm_row_mask), not from a read of
+        the batch of their own."""
         return self._scratch.kept_products[1] if self.capacity else 0
 
     def set_keeps_inputs(self, bint keep):
@@ -2223,7 +2224,7 @@ cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floatin
     rows) or, with gradient, the kernel's gradient (blocks of inputs), in sc's lists
     (csrc/kept_inputs.h); NULL where none are skipped: float64, BLAS (level 0), no lists (the
     plan keeps no inputs), or lists that would not pay (fm_kept_pays). x_masks: x's rows'
-    bit masks as _batch made them while it gathered x (read instead of x), or NULL."""
+    bit masks as _batch made them when it took x (read instead of x), or NULL."""
     cdef Py_ssize_t total = -1, dense = 0
     cdef int finite  # not read: the trainer checks x once a fit
     if floating is float:
@@ -2268,7 +2269,7 @@ cdef double _forward_backward(const Plan *plan, const Scratch *sc, floating *par
     batch_rows: the loss is still the batch's mean, and the weight penalties (value and
     gradient) are added by the one thread given weight_terms. ahead (or NULL): the next batch's
     rows, brought into cache while the own GEMM's products run (csrc/prefetch.h). x_masks:
-    x's rows' bit masks from _batch's gather, or NULL (_kept_inputs)."""
+    x's rows' bit masks from _batch, or NULL (_kept_inputs)."""
     cdef floating *acts = <floating *>sc.acts
     cdef floating *delta = <floating *>sc.delta_a
     cdef floating *other = <floating *>sc.delta_b
@@ -2491,9 +2492,10 @@ cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t
     c.check_x and a row holds NaN or infinity (each row checked as it is copied, while it is
     in cache: a read of x less than a check before the call). A unit team's member gathers
     (and checks) columns [u0, u1) of x alone (−1: all; the others in sc are left unwritten),
-    and all of the rows' labels, targets and weights. mb := the gathered rows' bit masks
-    (fm_gather_row, in sc.kept_masks: fm_kept_mask_words(u1 - u0) words a row, word by word,
-    for _kept_inputs) where the plan keeps inputs and the rows were gathered, else NULL."""
+    and all of the rows' labels, targets and weights. mb := the rows' bit masks, made in the
+    read that copies (fm_gather_row) or checks (fm_row_mask) each row (in sc.kept_masks:
+    fm_kept_mask_words(u1 - u0) words a row, word by word, for _kept_inputs), where the plan
+    keeps inputs, else NULL."""
     cdef const floating *x = <const floating *>c.x
     cdef const floating *targets = <const floating *>c.targets
     cdef const floating *weights = <const floating *>c.weights
@@ -2506,20 +2508,29 @@ cdef Fault _batch(const Call *c, const Scratch *sc, Py_ssize_t start, Py_ssize_t
     if u1 < 0:
         u1 = n_in
     mb[0] = NULL
+    if floating is float:
+        if sc.kept != NULL and level > 0:
+            masks = sc.kept_masks
     if c.order == NULL:
         # rows in order: the batch is a contiguous slice, no copy needed
         xb[0] = x + start * n_in
         lb[0] = c.labels + start if c.labels != NULL else NULL
         tb[0] = targets + start * n_out if targets != NULL else NULL
         wb[0] = weights + start if weights != NULL else NULL
-        if c.check_x:
-            for i in range(rows):
-                if not _row_finite(xb[0] + i * n_in + u0, u1 - u0):
-                    return NONFINITE_X
+        for i in range(rows if masks != NULL or c.check_x else 0):
+            finite = -1
+            if floating is float:
+                if masks != NULL:
+                    # read once in place: its mask made and its finiteness found
+                    finite = fm_row_mask(level, xb[0] + i * n_in + u0, u1 - u0, masks + i, rows)
+                    if finite < 0:
+                        masks = NULL  # as below
+            if finite < 0 and c.check_x and not _row_finite(xb[0] + i * n_in + u0, u1 - u0):
+                return NONFINITE_X
+            if finite == 0 and c.check_x:
+                return NONFINITE_X  # a row in place
+        mb[0] = masks
         return OK
-    if floating is float:
-        if sc.kept != NULL and level > 0:
-            masks = sc.kept_masks
     for i in range(rows):
         src = c.order[start + i]
         if src < 0 or src >= c.rows:

@@ -53,6 +53,7 @@ cdef extern from "kept_inputs.h" nogil:
                                        Py_ssize_t n, int32_t *kept, Py_ssize_t *kept_at)
     int fm_gather_row(int level, float *dst, const float *src, Py_ssize_t n, uint64_t *mask,
                       Py_ssize_t stride)
+    int fm_row_mask(int level, const float *x, Py_ssize_t n, uint64_t *mask, Py_ssize_t stride)
 
 
 cdef extern from "sparse_row.h" nogil:
