@@ -307,31 +307,6 @@ static inline ptrdiff_t fm_kept_of_mask_columns(int level, const uint64_t *masks
 #endif
 }
 
-/* For the same x (rows of n, row stride ldx) read as xᵀ, the x of xᵀ·dz: block b (columns
- * b·FM_KEPT_BLOCK on) keeps the rows p where one of its columns is not zero, kept[kept_at[b] ..
- * kept_at[b + 1]). kept: fm_kept_blocks(n) × rows int32; kept_at: fm_kept_blocks(n) + 1;
- * masks: scratch of rows × fm_kept_mask_words(n) words (the rows' bit masks). Returns as
- * fm_kept_of_rows. */
-static inline ptrdiff_t fm_kept_of_columns(int level, const float *x, ptrdiff_t rows,
-                                           ptrdiff_t n, ptrdiff_t ldx, int32_t *kept,
-                                           ptrdiff_t *kept_at, uint64_t *masks) {
-#ifdef FM_SMALL_GEMM_X86
-    if (level < 1 || rows > INT32_MAX)
-        return -1;
-    for (ptrdiff_t p = 0; p < rows; p++) {
-        if (level >= 2)
-            fm_row_mask512(x + p * ldx, n, masks + p, rows);
-        else
-            fm_row_mask256(x + p * ldx, n, masks + p, rows);
-    }
-    return fm_kept_of_mask_columns(level, masks, rows, n, kept, kept_at);
-#else
-    (void)level; (void)x; (void)rows; (void)n; (void)ldx; (void)kept; (void)kept_at;
-    (void)masks;
-    return -1;
-#endif
-}
-
 /* Row x's bit mask (n elements) into mask[0], mask[stride], ... (the batch's rows: the layout
  * above), in one read that also finds NaN and ±inf: a batch whose rows are read in place
  * (not gathered) makes its masks so. Returns 1 where every element is finite, 0 where one is
@@ -346,6 +321,27 @@ static inline int fm_row_mask(int level, const float *x, ptrdiff_t n, uint64_t *
 #endif
     (void)level; (void)x; (void)n; (void)mask; (void)stride;
     return -1;
+}
+
+/* For the same x (rows of n, row stride ldx) read as xᵀ, the x of xᵀ·dz: block b (columns
+ * b·FM_KEPT_BLOCK on) keeps the rows p where one of its columns is not zero, kept[kept_at[b] ..
+ * kept_at[b + 1]). kept: fm_kept_blocks(n) × rows int32; kept_at: fm_kept_blocks(n) + 1;
+ * masks: scratch of rows × fm_kept_mask_words(n) words (the rows' bit masks). Returns as
+ * fm_kept_of_rows. */
+static inline ptrdiff_t fm_kept_of_columns(int level, const float *x, ptrdiff_t rows,
+                                           ptrdiff_t n, ptrdiff_t ldx, int32_t *kept,
+                                           ptrdiff_t *kept_at, uint64_t *masks) {
+#ifdef FM_SMALL_GEMM_X86
+    if (level < 1 || rows > INT32_MAX)
+        return -1;
+    for (ptrdiff_t p = 0; p < rows; p++)
+        fm_row_mask(level, x + p * ldx, n, masks + p, rows);
+    return fm_kept_of_mask_columns(level, masks, rows, n, kept, kept_at);
+#else
+    (void)level; (void)x; (void)rows; (void)n; (void)ldx; (void)kept; (void)kept_at;
+    (void)masks;
+    return -1;
+#endif
 }
 
 /* A shuffled batch's row gathered: dst[0 .. n) := src[0 .. n), and its bit mask into mask[0],

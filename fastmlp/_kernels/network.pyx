@@ -2226,7 +2226,7 @@ cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floatin
     plan keeps no inputs), or lists that would not pay (fm_kept_pays). x_masks: x's rows'
     bit masks as _batch made them when it took x (read instead of x), or NULL."""
     cdef Py_ssize_t total = -1, dense = 0
-    cdef int finite  # not read: the trainer checks x once a fit
+    cdef int finite  # not read: in training _batch checks x's rows as it takes them
     if floating is float:
         if level > 0 and sc.kept != NULL:
             if gradient:
