@@ -32,7 +32,7 @@ M = {
  "no-replay": ("fastmlp/trainer.py", "        if bad_step >= 0 and engine.finite(rule):", "        if bad_step >= 0:", "tests/test_training_faults.py"),
  "no-final-weight-check": ("fastmlp/trainer.py", "                if bad_step >= 0 or not engine.finite(rule):", "                if bad_step >= 0:", "tests/test_training_faults.py"),
  "adam-alpha-double": ("fastmlp/_kernels/optim.pyx", "alpha_f = <float>lr * sqrtf(<float>1 - powf(b2, tf)) / (<float>1 - powf(b1, tf))", "alpha_f = <float>(lr * sqrt(1.0 - pow(self.beta_2, t)) / (1.0 - pow(self.beta_1, t)))", "tests/test_keras_golden.py"),
- "adam-one-minus-beta-in-float": ("fastmlp/_kernels/optim.pyx", "                      <float>(1.0 - self.beta_2), <float>self.epsilon)", "                      <float>1.0 - <float>self.beta_2, <float>self.epsilon)", "tests/test_keras_optimizer_golden.py"),
+ "adam-one-minus-beta-in-float": ("fastmlp/_kernels/optim.pyx", "            c2 = <float>(1.0 - self.beta_2)", "            c2 = <float>1.0 - <float>self.beta_2", "tests/test_keras_optimizer_golden.py"),
  "amsgrad-ignored": ("csrc/elementwise.h", "            w[i] -= m[i] * alpha / (SQRT(v_hat[i]) + eps);", "            w[i] -= m[i] * alpha / (SQRT(v[i]) + eps);", "tests/test_keras_optimizer_golden.py"),
  "nadam-u-product-stale": ("fastmlp/_kernels/optim.pyx", "            self.u_product = u_prodf\n", "\n", "tests/test_keras_optimizer_golden.py"),
  "clipnorm-global": ("fastmlp/_kernels/optim.pyx", "        if self._clipnorm > 0:", "        if False:", "tests/test_keras_optimizer_golden.py tests/test_optimizers.py"),
@@ -261,6 +261,15 @@ M = {
  "evaluate-error-unnamed": ("fastmlp/engine.py", "            check_finite(x, \"x\")  # raises, naming the first bad element\n            raise", "            raise", "tests/test_x_checked_in_loops.py -k evaluat"),
  "units-metrics-wrong-rows": ("fastmlp/_kernels/network.pyx", "_add_metrics(plan, me.metric_sums, y + r0 * n, lb + r0 if lb != NULL else NULL,", "_add_metrics(plan, me.metric_sums, y, lb + r0 if lb != NULL else NULL,", "tests/test_unit_team.py"),
  "team-metrics-not-added": ("fastmlp/_kernels/network.pyx", "+ plan.steps[plan.n_steps - 1].out_off * me.rows, lb, tb, me.rows)", "+ plan.steps[plan.n_steps - 1].out_off * me.rows, lb, tb, 0)", "tests/test_team.py"),
+ "adam-split-fma-range-too-low": ("csrc/adam_split.h", "_mm512_cmp_ps_mask(v, _mm512_set1_ps(0x1p-100f), _CMP_GE_OQ)", "_mm512_cmp_ps_mask(v, _mm512_set1_ps(0x1p-120f), _CMP_GE_OQ)", "tests/test_adam_split.py -k every_float"),
+ "adam-split-no-rounding-step": ("csrc/adam_split.h", "    s = _mm512_fmadd_ps(s, _mm512_fnmadd_ps(s, h, half), s);\n", "", "tests/test_adam_split.py -k every_float"),
+ "adam-split-round-up-on-tie": ("csrc/adam_split.h", "__mmask16 go_up = _mm512_cmp_ps_mask(d, su, _CMP_GT_OQ);", "__mmask16 go_up = _mm512_cmp_ps_mask(d, su, _CMP_GE_OQ);", "tests/test_adam_split.py -k every_float"),
+ "adam-split-residual-difference": ("csrc/adam_split.h", "__mmask16 go_up = _mm512_cmp_ps_mask(d, su, _CMP_GT_OQ);", "__mmask16 go_up = _mm512_cmp_ps_mask(_mm512_sub_ps(d, su), _mm512_setzero_ps(), _CMP_GT_OQ);", "tests/test_adam_split.py -k every_float"),
+ "adam-split-lanes-unchecked": ("csrc/adam_split.h", "if (__builtin_expect(fm_sqrt_by_fma_lanes512(v) == 0xFFFF, 1))", "if (1)", "tests/test_adam_split.py -k clones_bits"),
+ "adam-split-rounding-mode-ignored": ("csrc/adam_split.h", "if (level >= 1 && (_mm_getcsr() & 0x6000u) == 0) {", "if (level >= 1) {", "tests/test_adam_split.py -k rounding"),
+ "adam-split-tail-dropped": ("csrc/adam_split.h", "    fm_adam_f(w + head, g + head, m + head, v + head, NULL, n - head, alpha, one_minus_b1,", "    fm_adam_f(w + head, g + head, m + head, v + head, NULL, 0, alpha, one_minus_b1,", "tests/test_adam_split.py tests/test_optimizers.py"),
+ "adam-split-moment-wrong-beta": ("csrc/adam_split.h", "        mm = _mm512_fmadd_ps(_mm512_sub_ps(gg, mm), c1, mm);", "        mm = _mm512_fmadd_ps(_mm512_sub_ps(gg, mm), c2, mm);", "tests/test_adam_split.py -k clones_bits"),
+ "adam-split-level-unchecked": ("fastmlp/_kernels/optim.pyx", "and 0 <= value <= fm_adam_split_level()):", "and 0 <= value):", "tests/test_adam_split.py -k split_level"),
 }
 
 def main():

@@ -43,11 +43,16 @@ class RMSpropRule(UpdateRule):
     def __init__(self, size: int, dtype: Any, learning_rate: float, rho: float, momentum: float,
                  epsilon: float) -> None: ...
 
+def adam_split_level() -> int: ...
+def adam_path() -> str: ...
+def sqrt_by_fma_mismatches(lo: int, hi: int, flush: bool = ...) -> tuple[int, int]: ...
+
 class AdamRule(UpdateRule):
     beta_1: float
     beta_2: float
     epsilon: float
     amsgrad: bool
+    split_level: int
     def __init__(self, size: int, dtype: Any, learning_rate: float, beta_1: float, beta_2: float,
                  epsilon: float, amsgrad: bool = ...) -> None: ...
 

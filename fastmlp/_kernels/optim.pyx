@@ -18,6 +18,13 @@ from fastmlp._kernels.elementwise cimport (
     fm_sum_squares_d, fm_scale_f, fm_scale_d, fm_clip_values_f, fm_clip_values_d,
     fm_weight_decay_f, fm_weight_decay_d, fm_flush_denormals_begin, fm_flush_denormals_end)
 
+cdef extern from "adam_split.h" nogil:
+    int fm_adam_split_level()
+    void fm_adam_f_split(int level, float *w, const float *g, float *m, float *v, Py_ssize_t n,
+                         float alpha, float one_minus_b1, float one_minus_b2, float eps)
+    int64_t fm_sqrt_by_fma_mismatches(unsigned long long lo, unsigned long long hi,
+                                      int64_t *taken)
+
 # Learning-rate schedules the rules evaluate themselves, each step, in float32 as Keras does
 # (keras/src/optimizers/schedules/learning_rate_schedule.py), at the step count before the step.
 SCHEDULES = {"constant": 0, "exponential": 1, "piecewise": 2, "cosine": 3}
@@ -333,11 +340,45 @@ cdef class RMSpropRule(UpdateRule):
                          <float>self.epsilon)
 
 
+def adam_split_level() -> int:
+    """1 where float32 Adam takes half its square roots by FMAs (csrc/adam_split.h: an Intel
+    CPU with AVX-512), else 0."""
+    return fm_adam_split_level()
+
+
+def adam_path() -> str:
+    """Which loop takes a float32 Adam step on this CPU, for fastmlp.config and the benchmark."""
+    if fm_adam_split_level() >= 1:
+        return "AVX-512, square roots split between the divider and FMAs"
+    return "the elementwise clone"
+
+
+def sqrt_by_fma_mismatches(lo, hi, bint flush=True):
+    """For the tests: (lanes taken, lanes differing from vsqrtps) of csrc/adam_split.h's FMA
+    square root over the float32 bit patterns [lo, hi), 0 <= lo <= hi <= 2**32, with
+    flush-to-zero and denormals-are-zero set (as in training) or in the caller's state."""
+    if fm_adam_split_level() < 1:
+        raise RuntimeError("this CPU or build has no split Adam path (adam_split_level() is 0)")
+    if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi <= 1 << 32):
+        raise ValueError(f"need integers 0 <= lo <= hi <= 2**32; received lo={lo!r}, hi={hi!r}")
+    cdef unsigned long long a = lo, b = hi
+    cdef int64_t taken = 0, bad
+    cdef unsigned long long fp_state
+    with nogil:
+        if flush:
+            fp_state = fm_flush_denormals_begin()
+        bad = fm_sqrt_by_fma_mismatches(a, b, &taken)
+        if flush:
+            fm_flush_denormals_end(fp_state)
+    return int(taken), int(bad)
+
+
 cdef class AdamRule(UpdateRule):
     """m += (g − m)(1−β1), v += (g² − v)(1−β2), w -= α·m/(√v + ε), α = lr·√(1−β2ᵗ)/(1−β1ᵗ);
     with amsgrad, v̂ := max(v̂, v) takes v's place in the step."""
     cdef public double beta_1, beta_2, epsilon
     cdef readonly bint amsgrad
+    cdef int _split_level
     cdef object _m, _v, _v_hat
     cdef void *_m_ptr
     cdef void *_v_ptr
@@ -354,9 +395,24 @@ cdef class AdamRule(UpdateRule):
         self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
         self._v_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v)
         self._v_hat_ptr = NULL
+        self._split_level = fm_adam_split_level()
         if amsgrad:
             self._v_hat = self._new_slot()
             self._v_hat_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v_hat)
+
+    @property
+    def split_level(self):
+        """The float32 step's path: fm_adam_split_level() (the default) or 0 (the elementwise
+        clone alone); the same bits either way. AMSGrad and float64 take the clone."""
+        return self._split_level
+
+    @split_level.setter
+    def split_level(self, value):
+        if isinstance(value, bool) or not (isinstance(value, int)
+                                           and 0 <= value <= fm_adam_split_level()):
+            raise ValueError(f"`split_level` must be an integer in [0, {fm_adam_split_level()}] "
+                             f"on this CPU; received {value!r}")
+        self._split_level = value
 
     cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
                       Py_ssize_t n) noexcept nogil:
@@ -365,7 +421,7 @@ cdef class AdamRule(UpdateRule):
         cdef double t = <double>self.iterations
         cdef double alpha
         cdef float tf = <float>t, b1 = <float>self.beta_1, b2 = <float>self.beta_2
-        cdef float alpha_f
+        cdef float alpha_f, c1, c2
         cdef Py_ssize_t v_hat_lo = lo if self._v_hat_ptr != NULL else 0  # NULL without amsgrad
         if self.is_double:
             alpha = lr * sqrt(1.0 - pow(self.beta_2, t)) / (1.0 - pow(self.beta_1, t))
@@ -374,9 +430,16 @@ cdef class AdamRule(UpdateRule):
                       1.0 - self.beta_2, self.epsilon)
         else:
             alpha_f = <float>lr * sqrtf(<float>1 - powf(b2, tf)) / (<float>1 - powf(b1, tf))
-            fm_adam_f(<float *>w + lo, <const float *>g + lo, <float *>self._m_ptr + lo,
-                      <float *>self._v_ptr + lo, <float *>self._v_hat_ptr + v_hat_lo, n, alpha_f, <float>(1.0 - self.beta_1),
-                      <float>(1.0 - self.beta_2), <float>self.epsilon)
+            c1 = <float>(1.0 - self.beta_1)
+            c2 = <float>(1.0 - self.beta_2)
+            if self._v_hat_ptr == NULL:
+                fm_adam_f_split(self._split_level, <float *>w + lo, <const float *>g + lo,
+                                <float *>self._m_ptr + lo, <float *>self._v_ptr + lo, n, alpha_f,
+                                c1, c2, <float>self.epsilon)
+            else:
+                fm_adam_f(<float *>w + lo, <const float *>g + lo, <float *>self._m_ptr + lo,
+                          <float *>self._v_ptr + lo, <float *>self._v_hat_ptr + v_hat_lo, n,
+                          alpha_f, c1, c2, <float>self.epsilon)
 
 
 cdef class NadamRule(UpdateRule):

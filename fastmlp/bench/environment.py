@@ -105,7 +105,7 @@ def describe() -> dict[str, Any]:
     return {
         "cpu": cpu_model(), "cpu_identity": cpu_identity(), "cores": os.cpu_count(),
         "machine": platform.machine(),
-        "simd_clone": _simd_clone(),
+        "simd_clone": _simd_clone(), "adam_path": _adam_path(),
         "inference_gemm": _inference_gemm(),
         "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
         "blas": blas_libraries(),
@@ -116,6 +116,11 @@ def describe() -> dict[str, Any]:
 def _inference_gemm() -> str:
     from fastmlp._kernels.small_gemm import LEVEL_NAMES, small_gemm_level
     return LEVEL_NAMES[small_gemm_level()]
+
+
+def _adam_path() -> str:
+    from fastmlp._kernels.optim import adam_path
+    return adam_path()
 
 
 def _simd_clone() -> str:

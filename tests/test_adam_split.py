@@ -1,0 +1,153 @@
+"""float32 Adam with half its square roots by FMAs (csrc/adam_split.h): the same bits as the
+elementwise clone's loop, over every float the FMA square root takes and over steps with the
+values that must not take it (NaN, inf, -0, subnormal and tiny moments)."""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastmlp as keras
+from fastmlp._kernels import optim
+
+needs_split = pytest.mark.skipif(optim.adam_split_level() < 1,
+                                 reason="no split Adam path on this CPU (Intel AVX-512 only)")
+
+# +0 and every float of [2^-100, FLT_MAX]
+FMA_LANES = 1 + int(np.float32(np.finfo(np.float32).max).view(np.uint32)) - int(
+    np.float32(2.0 ** -100).view(np.uint32)) + 1
+
+
+@needs_split
+@pytest.mark.parametrize("flush", [True, False], ids=["flush", "caller-state"])
+def test_fma_square_root_is_vsqrtps_over_every_float_it_takes(flush):
+    taken, wrong = optim.sqrt_by_fma_mismatches(0, 1 << 32, flush)
+    assert (taken, wrong) == (FMA_LANES, 0)
+
+
+@needs_split
+def test_fma_square_root_counts_a_short_range():
+    # 2^-100 and the 4 floats after it, then +0 alone: the lane mask of a partial vector
+    start = int(np.float32(2.0 ** -100).view(np.uint32))
+    assert optim.sqrt_by_fma_mismatches(start, start + 5) == (5, 0)
+    assert optim.sqrt_by_fma_mismatches(0, 1) == (1, 0)
+    assert optim.sqrt_by_fma_mismatches(start - 16, start) == (0, 0)
+
+
+def _gradients(size, steps, rng):
+    """Steps of gradients mixing ordinary values with the ones that must take vsqrtps."""
+    specials = np.array([0.0, -0.0, 1e-25, -3e-30, 1e-19, 1e-45, 2e19, -3e19, np.inf,
+                         -np.inf, np.nan, 1e-38, 7e-16], dtype=np.float32)
+    out = []
+    for step in range(steps):
+        g = (rng.standard_normal(size) * 10.0 ** rng.integers(-12, 3, size)).astype(np.float32)
+        if step % 3 == 1:  # a few specials among ordinary values
+            at = rng.integers(0, size, max(1, size // 50))
+            g[at] = rng.choice(specials, at.size)
+        if step % 5 == 2:  # whole runs of zeros and of tiny values (moments decaying)
+            g[: size // 3] = 0.0
+            g[size // 3: size // 2] = np.float32(1e-24)
+        out.append(g)
+    return out
+
+
+def _bits(a):
+    return np.asarray(a, dtype=np.float32).view(np.uint32)
+
+
+def _run_rule(size, grads, level, w0, slots0, epsilon):
+    """Every step's weights and slots, as bits (a NaN later in the run must not hide a step
+    that differed)."""
+    rule = keras.optimizers.Adam(learning_rate=0.01, epsilon=epsilon).build(size, np.float32)
+    rule.split_level = level
+    rule.set_state(0, slots0)
+    w = w0.copy()
+    states = []
+    for g in grads:
+        rule.step(w, g)
+        states.append(np.concatenate([_bits(w)] + [_bits(s) for s in rule.get_state()[1]]))
+    return w, states
+
+
+@needs_split
+@pytest.mark.parametrize("epsilon", [1e-7, 1e-30])  # 1e-30: tiny moments' roots count
+@pytest.mark.parametrize("size", [1, 31, 32, 33, 95, 1000, 79510])
+def test_split_step_gives_the_clones_bits(size, epsilon):
+    rng = np.random.default_rng(size)
+    grads = _gradients(size, 40, rng)
+    w0 = rng.standard_normal(size).astype(np.float32)
+    m0 = np.zeros(size, np.float32)
+    v0 = np.zeros(size, np.float32)
+    # slots a checkpoint may hold: -0, subnormals, tiny, huge, inf
+    odd = np.array([-0.0, 1e-40, 3e-39, 1e-35, 2e-31, 1e30, np.inf], dtype=np.float32)
+    v0[: min(size, odd.size)] = odd[: min(size, odd.size)]
+    m0[size // 2:] = np.float32(1e-30)
+    w_split, split = _run_rule(size, grads, 1, w0, [m0, v0], epsilon)
+    w_clone, clone = _run_rule(size, grads, 0, w0, [m0, v0], epsilon)
+    for step, (a, b) in enumerate(zip(split, clone)):
+        assert np.array_equal(a, b), f"step {step}: {int((a != b).sum())} elements differ"
+    if size > odd.size:  # the steps moved ordinary weights (a weight of size 1 meets a NaN)
+        moved = np.isfinite(w_split) & (w_split != w0)
+        assert moved.sum() > size // 2
+
+
+def _model(seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.layers.Input((40,)),
+                              keras.layers.Dense(70, activation="relu"),
+                              keras.layers.Dense(5, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@needs_split
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fit_gives_the_same_weights_split_or_not(threads):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((640, 40)).astype(np.float32)
+    x[x < 0.3] = 0.0
+    y = rng.integers(0, 5, 640)
+    weights = []
+    previous = keras.config.num_threads()
+    keras.config.set_num_threads(threads)
+    try:
+        for level in (1, 0):
+            model = _model(11)
+            model.fit(x[:32], y[:32], batch_size=32, epochs=1, verbose=0, shuffle=False)
+            model.optimizer._rule.split_level = level
+            model.fit(x, y, batch_size=32, epochs=3, verbose=0, shuffle=False)
+            weights.append([w.copy() for w in model.get_weights()])
+    finally:
+        keras.config.set_num_threads(previous)
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+    assert not np.array_equal(weights[0][0], _model(11).get_weights()[0])  # it trained
+
+
+def test_split_level_is_checked():
+    rule = keras.optimizers.Adam().build(64, np.float32)
+    assert rule.split_level == optim.adam_split_level()
+    for bad in (-1, optim.adam_split_level() + 1, 1.0, "1", None, True):
+        with pytest.raises(ValueError, match="split_level"):
+            rule.split_level = bad
+    rule.split_level = 0
+    assert rule.split_level == 0
+
+
+def test_adam_path_names_the_loop():
+    path = optim.adam_path()
+    if optim.adam_split_level() >= 1:
+        assert "FMA" in path
+    else:
+        assert path == "the elementwise clone"
+
+
+def test_mismatch_counter_checks_its_range():
+    if optim.adam_split_level() < 1:
+        with pytest.raises(RuntimeError, match="adam_split_level"):
+            optim.sqrt_by_fma_mismatches(0, 16)
+        return
+    for lo, hi in ((-1, 4), (5, 4), (0, (1 << 32) + 1), (0.0, 4), (0, "4")):
+        with pytest.raises(ValueError, match="lo <= hi"):
+            optim.sqrt_by_fma_mismatches(lo, hi)
