@@ -17,6 +17,7 @@ cdef class UpdateRule:
     cdef double _clipnorm, _clipvalue, _global_clipnorm, _weight_decay
     cdef bint _decays
     cdef bint _whole_only        # a step cannot be applied in parts (state beyond the slots)
+    cdef int _split_level        # float32 square roots split by csrc/split_sqrt.h (0: not)
     cdef object _segments
     cdef int64_t *_seg
     cdef Py_ssize_t _n_segments

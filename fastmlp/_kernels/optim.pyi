@@ -12,6 +12,7 @@ class UpdateRule:
     iterations: int
     learning_rate: float
     slots: list[np.ndarray]
+    split_level: int
     def __init__(self, size: int, dtype: Any, learning_rate: float) -> None: ...
     def set_schedule(self, kind: str, initial: float = ..., decay_steps: float = ...,
                      decay_rate: float = ..., staircase: bool = ..., alpha: float = ...,
@@ -43,8 +44,8 @@ class RMSpropRule(UpdateRule):
     def __init__(self, size: int, dtype: Any, learning_rate: float, rho: float, momentum: float,
                  epsilon: float) -> None: ...
 
-def adam_split_level() -> int: ...
-def adam_path() -> str: ...
+def split_sqrt_level() -> int: ...
+def sqrt_path() -> str: ...
 def sqrt_by_fma_mismatches(lo: int, hi: int, flush: bool = ...) -> tuple[int, int]: ...
 
 class AdamRule(UpdateRule):
@@ -52,7 +53,6 @@ class AdamRule(UpdateRule):
     beta_2: float
     epsilon: float
     amsgrad: bool
-    split_level: int
     def __init__(self, size: int, dtype: Any, learning_rate: float, beta_1: float, beta_2: float,
                  epsilon: float, amsgrad: bool = ...) -> None: ...
 

@@ -13,15 +13,20 @@ from fastmlp._kernels.checks import check_array
 cnp.import_array()
 
 from fastmlp._kernels.elementwise cimport (
-    fm_sgd_f, fm_sgd_d, fm_sgd_momentum_f, fm_sgd_momentum_d, fm_adagrad_f, fm_adagrad_d,
-    fm_rmsprop_f, fm_rmsprop_d, fm_adam_f, fm_adam_d, fm_nadam_f, fm_nadam_d, fm_sum_squares_f,
+    fm_sgd_f, fm_sgd_d, fm_sgd_momentum_f, fm_sgd_momentum_d, fm_adagrad_d,
+    fm_rmsprop_d, fm_adam_f, fm_adam_d, fm_nadam_f, fm_nadam_d, fm_sum_squares_f,
     fm_sum_squares_d, fm_scale_f, fm_scale_d, fm_clip_values_f, fm_clip_values_d,
     fm_weight_decay_f, fm_weight_decay_d, fm_flush_denormals_begin, fm_flush_denormals_end)
 
-cdef extern from "adam_split.h" nogil:
-    int fm_adam_split_level()
+cdef extern from "split_sqrt.h" nogil:
+    int fm_split_sqrt_level()
     void fm_adam_f_split(int level, float *w, const float *g, float *m, float *v, Py_ssize_t n,
                          float alpha, float one_minus_b1, float one_minus_b2, float eps)
+    void fm_rmsprop_f_split(int level, float *w, const float *g, float *v, float *m,
+                            Py_ssize_t n, float lr, float rho, float rest, float momentum,
+                            float eps)
+    void fm_adagrad_f_split(int level, float *w, const float *g, float *acc, Py_ssize_t n,
+                            float lr, float eps)
     int64_t fm_sqrt_by_fma_mismatches(unsigned long long lo, unsigned long long hi,
                                       int64_t *taken)
 
@@ -56,6 +61,23 @@ cdef class UpdateRule:
         self._segments = np.array([[0, size]], dtype=np.int64)
         self._n_segments = 1
         self._seg = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>self._segments)
+        self._split_level = fm_split_sqrt_level()
+
+    @property
+    def split_level(self):
+        """The path of a float32 Adam, RMSprop or Adagrad step: fm_split_sqrt_level() (the
+        default: half the square roots by FMAs, csrc/split_sqrt.h) or 0 (the elementwise
+        clone alone); the same bits either way. AMSGrad, float64 and the other rules take the
+        clone."""
+        return self._split_level
+
+    @split_level.setter
+    def split_level(self, value):
+        if isinstance(value, bool) or not (isinstance(value, int)
+                                           and 0 <= value <= fm_split_sqrt_level()):
+            raise ValueError(f"`split_level` must be an integer in [0, {fm_split_sqrt_level()}] "
+                             f"on this CPU; received {value!r}")
+        self._split_level = value
 
     def _new_slot(self, double fill=0.0):
         slot = np.full(self.size, fill, dtype=np.float64 if self.is_double else np.float32)
@@ -302,8 +324,8 @@ cdef class AdagradRule(UpdateRule):
             fm_adagrad_d(<double *>w + lo, <const double *>g + lo, <double *>self._acc_ptr + lo,
                          n, lr, self.epsilon)
         else:
-            fm_adagrad_f(<float *>w + lo, <const float *>g + lo, <float *>self._acc_ptr + lo,
-                         n, <float>lr, <float>self.epsilon)
+            fm_adagrad_f_split(self._split_level, <float *>w + lo, <const float *>g + lo,
+                               <float *>self._acc_ptr + lo, n, <float>lr, <float>self.epsilon)
 
 
 cdef class RMSpropRule(UpdateRule):
@@ -334,31 +356,32 @@ cdef class RMSpropRule(UpdateRule):
                          <double *>self._m_ptr + m_lo, n, lr, self.rho, 1.0 - self.rho,
                          self.momentum, self.epsilon)
         else:
-            fm_rmsprop_f(<float *>w + lo, <const float *>g + lo, <float *>self._v_ptr + lo,
-                         <float *>self._m_ptr + m_lo, n, <float>lr,
-                         <float>self.rho, <float>(1.0 - self.rho), <float>self.momentum,
-                         <float>self.epsilon)
+            fm_rmsprop_f_split(self._split_level, <float *>w + lo, <const float *>g + lo,
+                               <float *>self._v_ptr + lo, <float *>self._m_ptr + m_lo, n,
+                               <float>lr, <float>self.rho, <float>(1.0 - self.rho),
+                               <float>self.momentum, <float>self.epsilon)
 
 
-def adam_split_level() -> int:
-    """1 where float32 Adam takes half its square roots by FMAs (csrc/adam_split.h: an Intel
-    CPU with AVX-512), else 0."""
-    return fm_adam_split_level()
+def split_sqrt_level() -> int:
+    """1 where float32 Adam, RMSprop and Adagrad take half their square roots by FMAs
+    (csrc/split_sqrt.h: an Intel CPU with AVX-512), else 0."""
+    return fm_split_sqrt_level()
 
 
-def adam_path() -> str:
-    """Which loop takes a float32 Adam step on this CPU, for fastmlp.config and the benchmark."""
-    if fm_adam_split_level() >= 1:
-        return "AVX-512, square roots split between the divider and FMAs"
-    return "the elementwise clone"
+def sqrt_path() -> str:
+    """How float32 Adam, RMSprop and Adagrad take their square roots on this CPU, for
+    fastmlp.config and the benchmark."""
+    if fm_split_sqrt_level() >= 1:
+        return "AVX-512, split between the divider and FMAs"
+    return "the elementwise clone's"
 
 
 def sqrt_by_fma_mismatches(lo, hi, bint flush=True):
-    """For the tests: (lanes taken, lanes differing from vsqrtps) of csrc/adam_split.h's FMA
+    """For the tests: (lanes taken, lanes differing from vsqrtps) of csrc/split_sqrt.h's FMA
     square root over the float32 bit patterns [lo, hi), 0 <= lo <= hi <= 2**32, with
     flush-to-zero and denormals-are-zero set (as in training) or in the caller's state."""
-    if fm_adam_split_level() < 1:
-        raise RuntimeError("this CPU or build has no split Adam path (adam_split_level() is 0)")
+    if fm_split_sqrt_level() < 1:
+        raise RuntimeError("this CPU or build has no split square roots (split_sqrt_level() is 0)")
     if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi <= 1 << 32):
         raise ValueError(f"need integers 0 <= lo <= hi <= 2**32; received lo={lo!r}, hi={hi!r}")
     cdef unsigned long long a = lo, b = hi
@@ -378,7 +401,6 @@ cdef class AdamRule(UpdateRule):
     with amsgrad, v̂ := max(v̂, v) takes v's place in the step."""
     cdef public double beta_1, beta_2, epsilon
     cdef readonly bint amsgrad
-    cdef int _split_level
     cdef object _m, _v, _v_hat
     cdef void *_m_ptr
     cdef void *_v_ptr
@@ -395,24 +417,9 @@ cdef class AdamRule(UpdateRule):
         self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
         self._v_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v)
         self._v_hat_ptr = NULL
-        self._split_level = fm_adam_split_level()
         if amsgrad:
             self._v_hat = self._new_slot()
             self._v_hat_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v_hat)
-
-    @property
-    def split_level(self):
-        """The float32 step's path: fm_adam_split_level() (the default) or 0 (the elementwise
-        clone alone); the same bits either way. AMSGrad and float64 take the clone."""
-        return self._split_level
-
-    @split_level.setter
-    def split_level(self, value):
-        if isinstance(value, bool) or not (isinstance(value, int)
-                                           and 0 <= value <= fm_adam_split_level()):
-            raise ValueError(f"`split_level` must be an integer in [0, {fm_adam_split_level()}] "
-                             f"on this CPU; received {value!r}")
-        self._split_level = value
 
     cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
                       Py_ssize_t n) noexcept nogil:

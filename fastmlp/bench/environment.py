@@ -105,7 +105,7 @@ def describe() -> dict[str, Any]:
     return {
         "cpu": cpu_model(), "cpu_identity": cpu_identity(), "cores": os.cpu_count(),
         "machine": platform.machine(),
-        "simd_clone": _simd_clone(), "adam_path": _adam_path(),
+        "simd_clone": _simd_clone(), "optimizer_sqrt": _optimizer_sqrt(),
         "inference_gemm": _inference_gemm(),
         "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
         "blas": blas_libraries(),
@@ -118,9 +118,9 @@ def _inference_gemm() -> str:
     return LEVEL_NAMES[small_gemm_level()]
 
 
-def _adam_path() -> str:
-    from fastmlp._kernels.optim import adam_path
-    return adam_path()
+def _optimizer_sqrt() -> str:
+    from fastmlp._kernels.optim import sqrt_path
+    return sqrt_path()
 
 
 def _simd_clone() -> str:

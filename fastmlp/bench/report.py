@@ -180,7 +180,7 @@ def text(results: dict[str, Any]) -> str:
     out.append(f"CPU: {env.get('cpu')} ({env.get('cores')} cores{'; ' + label if label else ''}); "
                f"Python {env.get('python')}, NumPy {env.get('numpy')}, SciPy {env.get('scipy')}")
     out.append(f"fastmlp's elementwise loops: {env.get('simd_clone', 'unknown')} clone; "
-               f"its float32 Adam: {env.get('adam_path', 'unknown')}; "
+               f"its optimizers' square roots: {env.get('optimizer_sqrt', 'unknown')}; "
                f"its inference GEMM: {env.get('inference_gemm', 'unknown')}")
     for lib in env.get("blas", []):
         if "error" in lib:

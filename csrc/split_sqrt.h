@@ -1,28 +1,31 @@
-/* Keras's Adam step on float32 with half its square roots taken by FMAs instead of the
- * divider: the same bits as fm_adam_f's x86-64-v3 clone, faster on an Intel AVX-512 core.
+/* The optimizer steps whose every weight needs a square root and a division (Adam, RMSprop,
+ * Adagrad) on float32, with half their square roots taken by FMAs instead of the divider:
+ * the same bits as the elementwise clone's loops (x86-64-v3), faster on an Intel AVX-512 core.
  *
- * Why: each weight's step needs a square root and a division, and both go through the one
- * divider unit; on an Intel core (Emerald Rapids) the plain loop waits on it (29 us for M1's
- * 79,510 weights, a fifth of a one-thread batch-32 step) while its two 512-bit FMA ports sit
- * half idle. Every replacement of the division (stop 23) or of every square root (stop 29)
- * by FMAs alone lost: it fills the ports instead. Taking the square roots of every other
- * vector by FMAs balances the two: 22 us in a C test over the same weights, the same bits.
+ * Why: the square root and the division both go through the one divider unit; on an Intel
+ * core (Emerald Rapids) Keras's Adam loop waits on it (29 us for M1's 79,510 weights, a fifth
+ * of a one-thread batch-32 step) while the two 512-bit FMA ports sit half idle. Every
+ * replacement of the division (stop 23) or of every square root (stop 29) by FMAs alone lost:
+ * it fills the ports instead. Taking the square roots of every other vector by FMAs balances
+ * the two: 22 us in a C test over the same weights, the same bits. (Where the state streams
+ * from L3, as M2's 5 MB, neither bound matters and the split changes nothing.)
  *
  * The FMA square root is exact (correctly rounded to nearest, as vsqrtps): rsqrt14, one
  * Goldschmidt step, then a rounding test on the exact residual d = v - s*s (an FMA): v lies
  * past the midpoint to s's upper neighbour exactly where d > s*u, past the lower one where
  * d <= -s*u (u = ulp(s); d and s*u are multiples of u*u, so no tie is missed). Checked against
  * vsqrtps over every float of [2^-100, FLT_MAX] and at +0, with flush-to-zero on and off
- * (tests/test_adam_split.py, through fm_sqrt_by_fma_mismatches below). A vector holding
+ * (tests/test_split_sqrt.py, through fm_sqrt_by_fma_mismatches below). A vector holding
  * anything else (tiny or subnormal v, -0, NaN, inf, a negative) takes vsqrtps, and so does
- * the whole call when the rounding mode is not to-nearest.
+ * the whole call when the rounding mode is not to-nearest. Each loop's other operations are
+ * its clone's, FMAs where gcc contracts them (tests compare the bits step by step).
  *
  * Intel only: on AMD's cores the balance of divider and FMA ports differs and this was not
  * measured there (an x86-64-v4 clone of the plain loop ran slower on a Zen 5), so they keep
- * the v3 clone. GCC on x86-64 only; elsewhere fm_adam_split_level() is 0.
+ * the v3 clone. GCC on x86-64 only; elsewhere fm_split_sqrt_level() is 0.
  */
-#ifndef FASTMLP_ADAM_SPLIT_H
-#define FASTMLP_ADAM_SPLIT_H
+#ifndef FASTMLP_SPLIT_SQRT_H
+#define FASTMLP_SPLIT_SQRT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +33,7 @@
 #include "elementwise.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12
-#define FM_ADAM_SPLIT_X86 1
+#define FM_SPLIT_SQRT_X86 1
 #include <immintrin.h>
 #define FM_V4 __attribute__((target("arch=x86-64-v4")))
 
@@ -107,6 +110,56 @@ FM_V4 static void fm_adam_split512(float *restrict w, const float *restrict g,
 #undef FM_ADAM_MOMENTS512
 #undef FM_ADAM_MOVE512
 
+/* fm_rmsprop_f's loop (m: the momentum slot, or NULL) over n = a multiple of 32 weights, as
+ * its clone rounds it: v := rho*v + rest*(g*g) (the first product an FMA), q := lr*g /
+ * sqrt(v + eps), m := momentum*m + q (an FMA) and w -= m, or w -= q. */
+#define FM_RMSPROP512(at, root_of)                                                            \
+    {                                                                                          \
+        __m512 gg = _mm512_loadu_ps(g + (at));                                                 \
+        __m512 vv = _mm512_fmadd_ps(rho_, _mm512_loadu_ps(v + (at)),                           \
+                                    _mm512_mul_ps(_mm512_mul_ps(gg, gg), rest_));              \
+        _mm512_storeu_ps(v + (at), vv);                                                        \
+        __m512 q = _mm512_div_ps(_mm512_mul_ps(gg, lr_), root_of(_mm512_add_ps(vv, e)));       \
+        if (m) {                                                                               \
+            q = _mm512_fmadd_ps(momentum_, _mm512_loadu_ps(m + (at)), q);                      \
+            _mm512_storeu_ps(m + (at), q);                                                     \
+        }                                                                                      \
+        _mm512_storeu_ps(w + (at), _mm512_sub_ps(_mm512_loadu_ps(w + (at)), q));              \
+    }
+FM_V4 static void fm_rmsprop_split512(float *restrict w, const float *restrict g,
+                                      float *restrict v, float *restrict m, ptrdiff_t n,
+                                      float lr, float rho, float rest, float momentum,
+                                      float eps) {
+    const __m512 lr_ = _mm512_set1_ps(lr), rho_ = _mm512_set1_ps(rho),
+                 rest_ = _mm512_set1_ps(rest), momentum_ = _mm512_set1_ps(momentum),
+                 e = _mm512_set1_ps(eps);
+    for (ptrdiff_t i = 0; i + 32 <= n; i += 32) {
+        FM_RMSPROP512(i, _mm512_sqrt_ps)
+        FM_RMSPROP512(i + 16, fm_sqrt_checked512)
+    }
+}
+#undef FM_RMSPROP512
+
+/* fm_adagrad_f's loop over n = a multiple of 32 weights, as its clone rounds it:
+ * acc := g*g + acc (an FMA), w -= lr*g / sqrt(acc + eps). */
+#define FM_ADAGRAD512(at, root_of)                                                            \
+    {                                                                                          \
+        __m512 gg = _mm512_loadu_ps(g + (at));                                                 \
+        __m512 aa = _mm512_fmadd_ps(gg, gg, _mm512_loadu_ps(acc + (at)));                      \
+        _mm512_storeu_ps(acc + (at), aa);                                                      \
+        __m512 q = _mm512_div_ps(_mm512_mul_ps(gg, lr_), root_of(_mm512_add_ps(aa, e)));       \
+        _mm512_storeu_ps(w + (at), _mm512_sub_ps(_mm512_loadu_ps(w + (at)), q));              \
+    }
+FM_V4 static void fm_adagrad_split512(float *restrict w, const float *restrict g,
+                                      float *restrict acc, ptrdiff_t n, float lr, float eps) {
+    const __m512 lr_ = _mm512_set1_ps(lr), e = _mm512_set1_ps(eps);
+    for (ptrdiff_t i = 0; i + 32 <= n; i += 32) {
+        FM_ADAGRAD512(i, _mm512_sqrt_ps)
+        FM_ADAGRAD512(i + 16, fm_sqrt_checked512)
+    }
+}
+#undef FM_ADAGRAD512
+
 /* For the tests: over the float bit patterns [lo, hi) (hi <= 2^32), the lanes
  * fm_sqrt_by_fma512 takes (*taken) and those where it differs from vsqrtps (returned), in
  * the caller's floating-point state. */
@@ -128,10 +181,10 @@ FM_V4 static int64_t fm_sqrt_by_fma_mismatches(uint64_t lo, uint64_t hi, int64_t
 #undef FM_V4
 #endif
 
-/* 1 where fm_adam_f_split can split (an Intel CPU with x86-64-v4 and this build's path),
+/* 1 where the loops below can split (an Intel CPU with x86-64-v4 and this build's path),
  * else 0. */
-static inline int fm_adam_split_level(void) {
-#ifdef FM_ADAM_SPLIT_X86
+static inline int fm_split_sqrt_level(void) {
+#ifdef FM_SPLIT_SQRT_X86
     __builtin_cpu_init();
     if (__builtin_cpu_is("intel") && __builtin_cpu_supports("x86-64-v4"))
         return 1;
@@ -139,24 +192,58 @@ static inline int fm_adam_split_level(void) {
     return 0;
 }
 
+/* The part of a call the split loop takes at `level` (fm_split_sqrt_level() or 0: none):
+ * whole 32s of n, under round-to-nearest (MXCSR bits 13-14 clear: the rounding test assumes
+ * it); the clone takes the rest. */
+static inline ptrdiff_t fm_split_head(int level, ptrdiff_t n) {
+#ifdef FM_SPLIT_SQRT_X86
+    if (level >= 1 && (_mm_getcsr() & 0x6000u) == 0)
+        return n - n % 32;
+#else
+    (void)level;
+#endif
+    (void)n;
+    return 0;
+}
+
 /* fm_adam_f (v_hat NULL: plain Adam), its square roots split at `level`
- * (fm_adam_split_level() or 0: not split); the same bits either way. */
+ * (fm_split_sqrt_level() or 0: not split); the same bits either way. */
 static inline void fm_adam_f_split(int level, float *restrict w, const float *restrict g,
                                    float *restrict m, float *restrict v, ptrdiff_t n,
                                    float alpha, float one_minus_b1, float one_minus_b2,
                                    float eps) {
-    ptrdiff_t head = 0;
-#ifdef FM_ADAM_SPLIT_X86
-    /* the rounding test assumes round-to-nearest (MXCSR bits 13-14 clear) */
-    if (level >= 1 && (_mm_getcsr() & 0x6000u) == 0) {
-        head = n - n % 32;
+    ptrdiff_t head = fm_split_head(level, n);
+#ifdef FM_SPLIT_SQRT_X86
+    if (head > 0)
         fm_adam_split512(w, g, m, v, head, alpha, one_minus_b1, one_minus_b2, eps);
-    }
-#else
-    (void)level;
 #endif
     fm_adam_f(w + head, g + head, m + head, v + head, NULL, n - head, alpha, one_minus_b1,
               one_minus_b2, eps);
+}
+
+/* fm_rmsprop_f (m: the momentum slot, or NULL), its square roots split at `level`. */
+static inline void fm_rmsprop_f_split(int level, float *restrict w, const float *restrict g,
+                                      float *restrict v, float *restrict m, ptrdiff_t n,
+                                      float lr, float rho, float rest, float momentum,
+                                      float eps) {
+    ptrdiff_t head = fm_split_head(level, n);
+#ifdef FM_SPLIT_SQRT_X86
+    if (head > 0)
+        fm_rmsprop_split512(w, g, v, m, head, lr, rho, rest, momentum, eps);
+#endif
+    fm_rmsprop_f(w + head, g + head, v + head, m ? m + head : NULL, n - head, lr, rho, rest,
+                 momentum, eps);
+}
+
+/* fm_adagrad_f, its square roots split at `level`. */
+static inline void fm_adagrad_f_split(int level, float *restrict w, const float *restrict g,
+                                      float *restrict acc, ptrdiff_t n, float lr, float eps) {
+    ptrdiff_t head = fm_split_head(level, n);
+#ifdef FM_SPLIT_SQRT_X86
+    if (head > 0)
+        fm_adagrad_split512(w, g, acc, head, lr, eps);
+#endif
+    fm_adagrad_f(w + head, g + head, acc + head, n - head, lr, eps);
 }
 
 #endif

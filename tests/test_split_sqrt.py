@@ -1,6 +1,6 @@
-"""float32 Adam with half its square roots by FMAs (csrc/adam_split.h): the same bits as the
-elementwise clone's loop, over every float the FMA square root takes and over steps with the
-values that must not take it (NaN, inf, -0, subnormal and tiny moments)."""
+"""float32 Adam, RMSprop and Adagrad with half their square roots by FMAs (csrc/split_sqrt.h):
+the same bits as the elementwise clone's loops, over every float the FMA square root takes and
+over steps with the values that must not take it (NaN, inf, -0, subnormal and tiny moments)."""
 import subprocess
 import sys
 import textwrap
@@ -11,12 +11,21 @@ import pytest
 import fastmlp as keras
 from fastmlp._kernels import optim
 
-needs_split = pytest.mark.skipif(optim.adam_split_level() < 1,
-                                 reason="no split Adam path on this CPU (Intel AVX-512 only)")
+needs_split = pytest.mark.skipif(optim.split_sqrt_level() < 1,
+                                 reason="no split square roots on this CPU (Intel AVX-512 only)")
 
 # +0 and every float of [2^-100, FLT_MAX]
 FMA_LANES = 1 + int(np.float32(np.finfo(np.float32).max).view(np.uint32)) - int(
     np.float32(2.0 ** -100).view(np.uint32)) + 1
+
+# each rule with settings that reach every branch of its loop
+RULES = {
+    "adam": lambda eps: keras.optimizers.Adam(learning_rate=0.01, epsilon=eps),
+    "rmsprop": lambda eps: keras.optimizers.RMSprop(learning_rate=0.01, epsilon=eps),
+    "rmsprop-momentum": lambda eps: keras.optimizers.RMSprop(learning_rate=0.01, momentum=0.9,
+                                                             epsilon=eps),
+    "adagrad": lambda eps: keras.optimizers.Adagrad(learning_rate=0.01, epsilon=eps),
+}
 
 
 @needs_split
@@ -56,10 +65,14 @@ def _bits(a):
     return np.asarray(a, dtype=np.float32).view(np.uint32)
 
 
-def _run_rule(size, grads, level, w0, slots0, epsilon):
+def _bits(a):
+    return np.asarray(a, dtype=np.float32).view(np.uint32)
+
+
+def _run_rule(make, size, grads, level, w0, slots0):
     """Every step's weights and slots, as bits (a NaN later in the run must not hide a step
     that differed)."""
-    rule = keras.optimizers.Adam(learning_rate=0.01, epsilon=epsilon).build(size, np.float32)
+    rule = make().build(size, np.float32)
     rule.split_level = level
     rule.set_state(0, slots0)
     w = w0.copy()
@@ -71,20 +84,23 @@ def _run_rule(size, grads, level, w0, slots0, epsilon):
 
 
 @needs_split
+@pytest.mark.parametrize("rule", sorted(RULES))
 @pytest.mark.parametrize("epsilon", [1e-7, 1e-30])  # 1e-30: tiny moments' roots count
 @pytest.mark.parametrize("size", [1, 31, 32, 33, 95, 1000, 79510])
-def test_split_step_gives_the_clones_bits(size, epsilon):
+def test_split_step_gives_the_clones_bits(size, epsilon, rule):
     rng = np.random.default_rng(size)
     grads = _gradients(size, 40, rng)
     w0 = rng.standard_normal(size).astype(np.float32)
-    m0 = np.zeros(size, np.float32)
-    v0 = np.zeros(size, np.float32)
-    # slots a checkpoint may hold: -0, subnormals, tiny, huge, inf
+    make = RULES[rule]
+    n_slots = len(make(epsilon).build(size, np.float32).get_state()[1])
+    slots0 = [np.zeros(size, np.float32) for _ in range(n_slots)]
+    # slots a checkpoint may hold: -0, subnormals, tiny, huge, inf (in the slot under the root)
     odd = np.array([-0.0, 1e-40, 3e-39, 1e-35, 2e-31, 1e30, np.inf], dtype=np.float32)
-    v0[: min(size, odd.size)] = odd[: min(size, odd.size)]
-    m0[size // 2:] = np.float32(1e-30)
-    w_split, split = _run_rule(size, grads, 1, w0, [m0, v0], epsilon)
-    w_clone, clone = _run_rule(size, grads, 0, w0, [m0, v0], epsilon)
+    under_root = 1 if rule == "adam" else 0
+    slots0[under_root][: min(size, odd.size)] = odd[: min(size, odd.size)]
+    slots0[-1][size // 2:] += np.float32(1e-30)
+    w_split, split = _run_rule(lambda: make(epsilon), size, grads, 1, w0, slots0)
+    _, clone = _run_rule(lambda: make(epsilon), size, grads, 0, w0, slots0)
     for step, (a, b) in enumerate(zip(split, clone)):
         assert np.array_equal(a, b), f"step {step}: {int((a != b).sum())} elements differ"
     if size > odd.size:  # the steps moved ordinary weights (a weight of size 1 meets a NaN)
@@ -92,18 +108,52 @@ def test_split_step_gives_the_clones_bits(size, epsilon):
         assert moved.sum() > size // 2
 
 
-def _model(seed):
+@needs_split
+@pytest.mark.parametrize("rule", ["Adam", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("mode", ["upward", "downward", "toward_zero"])
+def test_split_step_follows_a_rounding_mode_that_is_not_to_nearest(mode, rule):
+    # the rounding test assumes round-to-nearest; under another mode the step takes vsqrtps
+    # (which follows the mode) and keeps the clone's bits. Own interpreter: the mode is the
+    # thread's and stays set if the test fails.
+    code = textwrap.dedent(f"""
+        import ctypes, numpy as np, fastmlp as keras
+        modes = {{"upward": 0x800, "downward": 0x400, "toward_zero": 0xc00}}
+        libm = ctypes.CDLL("libm.so.6")
+        rng = np.random.default_rng(0)
+        size = 4096
+        w0 = rng.standard_normal(size).astype(np.float32)
+        grads = [rng.standard_normal(size).astype(np.float32) for _ in range(20)]
+        out = []
+        assert libm.fesetround(modes["{mode}"]) == 0
+        for level in (1, 0):
+            rule = keras.optimizers.{rule}(learning_rate=0.01).build(size, np.float32)
+            rule.split_level = level
+            w = w0.copy()
+            for g in grads:
+                rule.step(w, g)
+            out.append(w.view(np.uint32).copy())
+        libm.fesetround(0)
+        print(int((out[0] != out[1]).sum()))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0"]
+
+
+def _model(seed, optimizer):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.layers.Input((40,)),
                               keras.layers.Dense(70, activation="relu"),
                               keras.layers.Dense(5, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     return model
 
 
 @needs_split
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_fit_gives_the_same_weights_split_or_not(threads):
+def test_fit_gives_the_same_weights_split_or_not(threads, optimizer):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((640, 40)).astype(np.float32)
     x[x < 0.3] = 0.0
@@ -113,7 +163,7 @@ def test_fit_gives_the_same_weights_split_or_not(threads):
     keras.config.set_num_threads(threads)
     try:
         for level in (1, 0):
-            model = _model(11)
+            model = _model(11, optimizer)
             model.fit(x[:32], y[:32], batch_size=32, epochs=1, verbose=0, shuffle=False)
             model.optimizer._rule.split_level = level
             model.fit(x, y, batch_size=32, epochs=3, verbose=0, shuffle=False)
@@ -122,30 +172,31 @@ def test_fit_gives_the_same_weights_split_or_not(threads):
         keras.config.set_num_threads(previous)
     for a, b in zip(*weights):
         np.testing.assert_array_equal(_bits(a), _bits(b))
-    assert not np.array_equal(weights[0][0], _model(11).get_weights()[0])  # it trained
+    assert not np.array_equal(weights[0][0], _model(11, optimizer).get_weights()[0])  # trained
 
 
-def test_split_level_is_checked():
-    rule = keras.optimizers.Adam().build(64, np.float32)
-    assert rule.split_level == optim.adam_split_level()
-    for bad in (-1, optim.adam_split_level() + 1, 1.0, "1", None, True):
+@pytest.mark.parametrize("optimizer", [keras.optimizers.Adam, keras.optimizers.SGD])
+def test_split_level_is_checked(optimizer):
+    rule = optimizer().build(64, np.float32)
+    assert rule.split_level == optim.split_sqrt_level()
+    for bad in (-1, optim.split_sqrt_level() + 1, 1.0, "1", None, True):
         with pytest.raises(ValueError, match="split_level"):
             rule.split_level = bad
     rule.split_level = 0
     assert rule.split_level == 0
 
 
-def test_adam_path_names_the_loop():
-    path = optim.adam_path()
-    if optim.adam_split_level() >= 1:
+def test_sqrt_path_names_the_loop():
+    path = optim.sqrt_path()
+    if optim.split_sqrt_level() >= 1:
         assert "FMA" in path
     else:
-        assert path == "the elementwise clone"
+        assert path == "the elementwise clone's"
 
 
 def test_mismatch_counter_checks_its_range():
-    if optim.adam_split_level() < 1:
-        with pytest.raises(RuntimeError, match="adam_split_level"):
+    if optim.split_sqrt_level() < 1:
+        with pytest.raises(RuntimeError, match="split_sqrt_level"):
             optim.sqrt_by_fma_mismatches(0, 16)
         return
     for lo, hi in ((-1, 4), (5, 4), (0, (1 << 32) + 1), (0.0, 4), (0, "4")):
