@@ -73,8 +73,8 @@ FM_V4 static inline __m512 fm_sqrt_checked512(__m512 v) {
     return _mm512_sqrt_ps(v);
 }
 
-/* m, v := the moments after g; returns the new m (v in *v_out). The operations of
- * fm_adam_f's v3 clone: m + (g - m)*c1 and v + (g*g - v)*c2 each as FMAs. */
+/* Declares mm and vv, the moments at `at` after g (stored back to m and v), by the
+ * operations of fm_adam_f's v3 clone: m + (g - m)*c1 and v + (g*g - v)*c2 each as FMAs. */
 #define FM_ADAM_MOMENTS512(at, mm, vv)                                                        \
     __m512 mm, vv;                                                                             \
     {                                                                                          \

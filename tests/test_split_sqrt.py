@@ -1,12 +1,9 @@
 """float32 Adam, RMSprop and Adagrad with half their square roots by FMAs (csrc/split_sqrt.h):
 the same bits as the elementwise clone's loops, over every float the FMA square root takes and
 over steps with the values that must not take it (NaN, inf, -0, subnormal and tiny moments)."""
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
+from conftest import run_isolated
 
 import fastmlp as keras
 from fastmlp._kernels import optim
@@ -115,7 +112,7 @@ def test_split_step_follows_a_rounding_mode_that_is_not_to_nearest(mode, rule):
     # the rounding test assumes round-to-nearest; under another mode the step takes vsqrtps
     # (which follows the mode) and keeps the clone's bits. Own interpreter: the mode is the
     # thread's and stays set if the test fails.
-    code = textwrap.dedent(f"""
+    out = run_isolated(f"""
         import ctypes, numpy as np, fastmlp as keras
         modes = {{"upward": 0x800, "downward": 0x400, "toward_zero": 0xc00}}
         libm = ctypes.CDLL("libm.so.6")
@@ -135,10 +132,7 @@ def test_split_step_follows_a_rounding_mode_that_is_not_to_nearest(mode, rule):
         libm.fesetround(0)
         print(int((out[0] != out[1]).sum()))
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["0"]
+    assert out.split() == ["0"]
 
 
 def _model(seed, optimizer):

@@ -369,8 +369,8 @@ def split_sqrt_level() -> int:
 
 
 def sqrt_path() -> str:
-    """How float32 Adam, RMSprop and Adagrad take their square roots on this CPU, for
-    fastmlp.config and the benchmark."""
+    """How float32 Adam, RMSprop and Adagrad take their square roots on this CPU, for the
+    benchmark's report."""
     if fm_split_sqrt_level() >= 1:
         return "AVX-512, split between the divider and FMAs"
     return "the elementwise clone's"
