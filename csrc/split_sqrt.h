@@ -22,7 +22,7 @@
  *
  * Intel only: on AMD's cores the balance of divider and FMA ports differs and this was not
  * measured there (an x86-64-v4 clone of the plain loop ran slower on a Zen 5), so they keep
- * the v3 clone. GCC on x86-64 only; elsewhere fm_split_sqrt_level() is 0.
+ * the v3 clone. GCC or Clang on x86-64 only; elsewhere fm_split_sqrt_level() is 0.
  */
 #ifndef FASTMLP_SPLIT_SQRT_H
 #define FASTMLP_SPLIT_SQRT_H
@@ -31,15 +31,13 @@
 #include <stdint.h>
 
 #include "elementwise.h"
+#include "small_gemm.h" /* FM_AVX512 and fm_small_gemm_level: the project's AVX-512 target */
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12
-#define FM_SPLIT_SQRT_X86 1
-#include <immintrin.h>
-#define FM_V4 __attribute__((target("arch=x86-64-v4")))
+#ifdef FM_SMALL_GEMM_X86
 
 /* sqrt(v) correctly rounded, for lanes holding +0 or a float in [2^-100, FLT_MAX] (below
  * 2^-100 the residual's products underflow). */
-FM_V4 static inline __m512 fm_sqrt_by_fma512(__m512 v) {
+FM_AVX512 static inline __m512 fm_sqrt_by_fma512(__m512 v) {
     const __m512 half = _mm512_set1_ps(0.5f);
     /* rsqrt14(0) is inf; +0 then comes out of the rounding test as +0 */
     __m512 y = _mm512_rsqrt14_ps(_mm512_max_ps(v, _mm512_set1_ps(0x1p-126f)));
@@ -59,7 +57,7 @@ FM_V4 static inline __m512 fm_sqrt_by_fma512(__m512 v) {
 }
 
 /* Lanes fm_sqrt_by_fma512 takes: +0 (bits all zero) or [2^-100, FLT_MAX]. */
-FM_V4 static inline __mmask16 fm_sqrt_by_fma_lanes512(__m512 v) {
+FM_AVX512 static inline __mmask16 fm_sqrt_by_fma_lanes512(__m512 v) {
     __mmask16 zero = _mm512_cmpeq_epi32_mask(_mm512_castps_si512(v), _mm512_setzero_si512());
     __mmask16 in_range = _mm512_cmp_ps_mask(v, _mm512_set1_ps(0x1p-100f), _CMP_GE_OQ) &
                          _mm512_cmp_ps_mask(v, _mm512_set1_ps(3.40282347e38f), _CMP_LE_OQ);
@@ -67,7 +65,7 @@ FM_V4 static inline __mmask16 fm_sqrt_by_fma_lanes512(__m512 v) {
 }
 
 /* sqrt(v): by FMAs where every lane allows it, else by vsqrtps. */
-FM_V4 static inline __m512 fm_sqrt_checked512(__m512 v) {
+FM_AVX512 static inline __m512 fm_sqrt_checked512(__m512 v) {
     if (__builtin_expect(fm_sqrt_by_fma_lanes512(v) == 0xFFFF, 1))
         return fm_sqrt_by_fma512(v);
     return _mm512_sqrt_ps(v);
@@ -94,7 +92,7 @@ FM_V4 static inline __m512 fm_sqrt_checked512(__m512 v) {
 
 /* fm_adam_f without AMSGrad over n = a multiple of 32 weights: per 32, the first 16 square
  * roots by vsqrtps, the next 16 by FMAs. */
-FM_V4 static void fm_adam_split512(float *restrict w, const float *restrict g,
+FM_AVX512 static void fm_adam_split512(float *restrict w, const float *restrict g,
                                    float *restrict m, float *restrict v, ptrdiff_t n,
                                    float alpha, float one_minus_b1, float one_minus_b2,
                                    float eps) {
@@ -126,7 +124,7 @@ FM_V4 static void fm_adam_split512(float *restrict w, const float *restrict g,
         }                                                                                      \
         _mm512_storeu_ps(w + (at), _mm512_sub_ps(_mm512_loadu_ps(w + (at)), q));              \
     }
-FM_V4 static void fm_rmsprop_split512(float *restrict w, const float *restrict g,
+FM_AVX512 static void fm_rmsprop_split512(float *restrict w, const float *restrict g,
                                       float *restrict v, float *restrict m, ptrdiff_t n,
                                       float lr, float rho, float rest, float momentum,
                                       float eps) {
@@ -150,7 +148,7 @@ FM_V4 static void fm_rmsprop_split512(float *restrict w, const float *restrict g
         __m512 q = _mm512_div_ps(_mm512_mul_ps(gg, lr_), root_of(_mm512_add_ps(aa, e)));       \
         _mm512_storeu_ps(w + (at), _mm512_sub_ps(_mm512_loadu_ps(w + (at)), q));              \
     }
-FM_V4 static void fm_adagrad_split512(float *restrict w, const float *restrict g,
+FM_AVX512 static void fm_adagrad_split512(float *restrict w, const float *restrict g,
                                       float *restrict acc, ptrdiff_t n, float lr, float eps) {
     const __m512 lr_ = _mm512_set1_ps(lr), e = _mm512_set1_ps(eps);
     for (ptrdiff_t i = 0; i + 32 <= n; i += 32) {
@@ -163,7 +161,7 @@ FM_V4 static void fm_adagrad_split512(float *restrict w, const float *restrict g
 /* For the tests: over the float bit patterns [lo, hi) (hi <= 2^32), the lanes
  * fm_sqrt_by_fma512 takes (*taken) and those where it differs from vsqrtps (returned), in
  * the caller's floating-point state. */
-FM_V4 static int64_t fm_sqrt_by_fma_mismatches(uint64_t lo, uint64_t hi, int64_t *taken) {
+FM_AVX512 static int64_t fm_sqrt_by_fma_mismatches(uint64_t lo, uint64_t hi, int64_t *taken) {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int64_t bad = 0, count = 0;
     for (uint64_t b = lo; b < hi; b += 16) {
@@ -178,15 +176,13 @@ FM_V4 static int64_t fm_sqrt_by_fma_mismatches(uint64_t lo, uint64_t hi, int64_t
     *taken = count;
     return bad;
 }
-#undef FM_V4
 #endif
 
-/* 1 where the loops below can split (an Intel CPU with x86-64-v4 and this build's path),
- * else 0. */
+/* 1 where the loops below can split (an Intel CPU with AVX-512, as fm_small_gemm_level()
+ * reads it, and this build's path), else 0. */
 static inline int fm_split_sqrt_level(void) {
-#ifdef FM_SPLIT_SQRT_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_is("intel") && __builtin_cpu_supports("x86-64-v4"))
+#ifdef FM_SMALL_GEMM_X86
+    if (fm_small_gemm_level() >= 2 && __builtin_cpu_is("intel"))
         return 1;
 #endif
     return 0;
@@ -196,7 +192,7 @@ static inline int fm_split_sqrt_level(void) {
  * whole 32s of n, under round-to-nearest (MXCSR bits 13-14 clear: the rounding test assumes
  * it); the clone takes the rest. */
 static inline ptrdiff_t fm_split_head(int level, ptrdiff_t n) {
-#ifdef FM_SPLIT_SQRT_X86
+#ifdef FM_SMALL_GEMM_X86
     if (level >= 1 && (_mm_getcsr() & 0x6000u) == 0)
         return n - n % 32;
 #else
@@ -213,7 +209,7 @@ static inline void fm_adam_f_split(int level, float *restrict w, const float *re
                                    float alpha, float one_minus_b1, float one_minus_b2,
                                    float eps) {
     ptrdiff_t head = fm_split_head(level, n);
-#ifdef FM_SPLIT_SQRT_X86
+#ifdef FM_SMALL_GEMM_X86
     if (head > 0)
         fm_adam_split512(w, g, m, v, head, alpha, one_minus_b1, one_minus_b2, eps);
 #endif
@@ -227,7 +223,7 @@ static inline void fm_rmsprop_f_split(int level, float *restrict w, const float 
                                       float lr, float rho, float rest, float momentum,
                                       float eps) {
     ptrdiff_t head = fm_split_head(level, n);
-#ifdef FM_SPLIT_SQRT_X86
+#ifdef FM_SMALL_GEMM_X86
     if (head > 0)
         fm_rmsprop_split512(w, g, v, m, head, lr, rho, rest, momentum, eps);
 #endif
@@ -239,7 +235,7 @@ static inline void fm_rmsprop_f_split(int level, float *restrict w, const float 
 static inline void fm_adagrad_f_split(int level, float *restrict w, const float *restrict g,
                                       float *restrict acc, ptrdiff_t n, float lr, float eps) {
     ptrdiff_t head = fm_split_head(level, n);
-#ifdef FM_SPLIT_SQRT_X86
+#ifdef FM_SMALL_GEMM_X86
     if (head > 0)
         fm_adagrad_split512(w, g, acc, head, lr, eps);
 #endif
