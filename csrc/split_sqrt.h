@@ -1,6 +1,7 @@
 /* The optimizer steps whose every weight needs a square root and a division (Adam, RMSprop,
  * Adagrad) on float32, with half their square roots taken by FMAs instead of the divider:
- * the same bits as the elementwise clone's loops (x86-64-v3), faster on an Intel AVX-512 core.
+ * the same bits as the elementwise clone's loops (x86-64-v3), faster on an Intel AVX-512 core
+ * (and for Adagrad on AMD's Zen 4).
  *
  * Why: the square root and the division both go through the one divider unit; on an Intel
  * core (Emerald Rapids) Keras's Adam loop waits on it (29 us for M1's 79,510 weights, a fifth
@@ -20,9 +21,12 @@
  * the whole call when the rounding mode is not to-nearest. Each loop's other operations are
  * its clone's, FMAs where gcc contracts them (tests compare the bits step by step).
  *
- * Intel only: on AMD's cores the balance of divider and FMA ports differs and this was not
- * measured there (an x86-64-v4 clone of the plain loop ran slower on a Zen 5), so they keep
- * the v3 clone. GCC or Clang on x86-64 only; elsewhere fm_split_sqrt_level() is 0.
+ * Where each rule starts (fm_split_sqrt_default): on Intel all three split. On AMD (Zen 4,
+ * family 25 model 17, whose 512-bit operations take both halves of its 256-bit FMA pipes)
+ * only Adagrad gains: its step over M1's weights x1.11, Adam's x0.97-0.99, RMSprop's
+ * x0.96-0.98 (their moments' FMAs leave the ports no room), so those two keep the clone there.
+ * Every AVX-512 CPU can take the split loops (split_level; the same bits), so the bit tests
+ * run on both vendors. GCC or Clang on x86-64 only; elsewhere fm_split_sqrt_level() is 0.
  */
 #ifndef FASTMLP_SPLIT_SQRT_H
 #define FASTMLP_SPLIT_SQRT_H
@@ -178,12 +182,28 @@ FM_AVX512 static int64_t fm_sqrt_by_fma_mismatches(uint64_t lo, uint64_t hi, int
 }
 #endif
 
-/* 1 where the loops below can split (an Intel CPU with AVX-512, as fm_small_gemm_level()
- * reads it, and this build's path), else 0. */
+/* 1 where the loops below can split (a CPU with AVX-512, as fm_small_gemm_level() reads it,
+ * and this build's path), else 0: the highest level a rule takes. */
 static inline int fm_split_sqrt_level(void) {
 #ifdef FM_SMALL_GEMM_X86
-    if (fm_small_gemm_level() >= 2 && __builtin_cpu_is("intel"))
+    if (fm_small_gemm_level() >= 2)
         return 1;
+#endif
+    return 0;
+}
+
+/* The rules with a split loop, for fm_split_sqrt_default. */
+enum { FM_SPLIT_ADAM = 0, FM_SPLIT_RMSPROP = 1, FM_SPLIT_ADAGRAD = 2 };
+
+/* The level `rule` starts at: fm_split_sqrt_level() where it was measured faster than the
+ * clone (Intel: every rule; AMD: Adagrad; see the top of this file), else 0. */
+static inline int fm_split_sqrt_default(int rule) {
+#ifdef FM_SMALL_GEMM_X86
+    if (fm_split_sqrt_level() >= 1 &&
+        (__builtin_cpu_is("intel") || (__builtin_cpu_is("amd") && rule == FM_SPLIT_ADAGRAD)))
+        return fm_split_sqrt_level();
+#else
+    (void)rule;
 #endif
     return 0;
 }

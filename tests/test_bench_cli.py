@@ -503,13 +503,20 @@ flags : fpu sse2 avx fma avx2
     (_ZEN2.replace("cpu family : 23", "cpu family : 26"),
      {"vendor": "AuthenticAMD", "family": 26, "model": 49, "stepping": 0,
       "microarchitecture": "Zen 5", "isa": ["avx2", "fma"]}),
+    (_ZEN2.replace("cpu family : 23", "cpu family : 25").replace("model : 49", "model : 17")
+     .replace("avx2", "avx2 avx512f"),
+     {"vendor": "AuthenticAMD", "family": 25, "model": 17, "stepping": 0,
+      "microarchitecture": "Zen 4", "isa": ["avx2", "fma", "avx512f"]}),
+    (_ZEN2.replace("cpu family : 23", "cpu family : 25").replace("model : 49", "model : 33"),
+     {"vendor": "AuthenticAMD", "family": 25, "model": 33, "stepping": 0,
+      "microarchitecture": "Zen 3 or Zen 4", "isa": ["avx2", "fma"]}),
     (_EMERALD_RAPIDS.replace("207", "999"),
      {"vendor": "GenuineIntel", "family": 6, "model": 999, "stepping": 2,
       "microarchitecture": None, "isa": ["avx2", "fma", "avx512f"]}),
     ("", {}),
 ])
 def test_cpu_identity_names_the_core(text, expected):
-    """The first processor only; the core's name by family (AMD) or family and model (Intel),
+    """The first processor only; the core's name by family and model where listed, else by family,
     None where unknown; only the ISA flags fastmlp's kernels choose by."""
     from fastmlp.bench.environment import cpu_identity, cpu_label
     identity = cpu_identity(text)

@@ -7,9 +7,10 @@ from conftest import run_isolated
 
 import fastmlp as keras
 from fastmlp._kernels import optim
+from fastmlp.bench.environment import cpu_identity
 
 needs_split = pytest.mark.skipif(optim.split_sqrt_level() < 1,
-                                 reason="no split square roots on this CPU (Intel AVX-512 only)")
+                                 reason="no split square roots on this CPU (AVX-512 only)")
 
 # +0 and every float of [2^-100, FLT_MAX]
 FMA_LANES = 1 + int(np.float32(np.finfo(np.float32).max).view(np.uint32)) - int(
@@ -169,9 +170,28 @@ def test_fit_gives_the_same_weights_split_or_not(threads, optimizer):
     assert not np.array_equal(weights[0][0], _model(11, optimizer).get_weights()[0])  # trained
 
 
+# where the split was measured faster than the clone (csrc/split_sqrt.h): (Adam, RMSprop, Adagrad)
+DEFAULTS_BY_VENDOR = {"GenuineIntel": (1, 1, 1), "AuthenticAMD": (0, 0, 1)}
+
+
+def test_each_rule_starts_where_it_was_measured_faster_on_this_vendor():
+    vendor = cpu_identity().get("vendor")
+    expected = DEFAULTS_BY_VENDOR.get(vendor, (0, 0, 0)) if optim.split_sqrt_level() else (0, 0, 0)
+    built = tuple(opt().build(64, np.float32).split_level for opt in (
+        keras.optimizers.Adam, keras.optimizers.RMSprop, keras.optimizers.Adagrad))
+    assert built == expected, vendor
+    assert tuple(optim.split_sqrt_default(r) for r in ("adam", "rmsprop", "adagrad")) == expected
+    # the rules without a split loop, and the variants that take the clone, start at 0
+    assert keras.optimizers.SGD().build(64, np.float32).split_level == 0
+    assert keras.optimizers.Nadam().build(64, np.float32).split_level == 0
+    with pytest.raises(ValueError, match="rule"):
+        optim.split_sqrt_default("sgd")
+
+
 @pytest.mark.parametrize("optimizer", [keras.optimizers.Adam, keras.optimizers.SGD])
 def test_split_level_is_checked(optimizer):
     rule = optimizer().build(64, np.float32)
+    rule.split_level = optim.split_sqrt_level()
     assert rule.split_level == optim.split_sqrt_level()
     for bad in (-1, optim.split_sqrt_level() + 1, 1.0, "1", None, True):
         with pytest.raises(ValueError, match="split_level"):
@@ -182,8 +202,11 @@ def test_split_level_is_checked(optimizer):
 
 def test_sqrt_path_names_the_loop():
     path = optim.sqrt_path()
-    if optim.split_sqrt_level() >= 1:
-        assert "FMA" in path
+    split = [optim.split_sqrt_default(r) for r in ("adam", "rmsprop", "adagrad")]
+    if all(split):
+        assert path == "AVX-512, split between the divider and FMAs"
+    elif any(split):
+        assert path.endswith("FMAs for Adagrad; the elementwise clone's for the rest"), path
     else:
         assert path == "the elementwise clone's"
 

@@ -272,6 +272,9 @@ M = {
  "adam-split-moment-wrong-beta": ("csrc/split_sqrt.h", "        mm = _mm512_fmadd_ps(_mm512_sub_ps(gg, mm), c1, mm);", "        mm = _mm512_fmadd_ps(_mm512_sub_ps(gg, mm), c2, mm);", "tests/test_split_sqrt.py -k clones_bits"),
  "rmsprop-split-momentum-ignored": ("csrc/split_sqrt.h", "        if (m) {", "        if (0) {", "tests/test_split_sqrt.py -k 'clones_bits and rmsprop'"),
  "rmsprop-split-tail-momentum-lost": ("csrc/split_sqrt.h", "    fm_rmsprop_f(w + head, g + head, v + head, m ? m + head : NULL, n - head, lr, rho, rest,", "    fm_rmsprop_f(w + head, g + head, v + head, NULL, n - head, lr, rho, rest,", "tests/test_split_sqrt.py -k 'clones_bits and rmsprop'"),
+ "split-sqrt-default-amd-every-rule": ("csrc/split_sqrt.h", "(__builtin_cpu_is(\"amd\") && rule == FM_SPLIT_ADAGRAD)", "__builtin_cpu_is(\"amd\")", "tests/test_split_sqrt.py -k measured_faster"),
+ "split-sqrt-adagrad-default-dropped": ("fastmlp/_kernels/optim.pyx", "        self._split_level = fm_split_sqrt_default(FM_SPLIT_ADAGRAD)\n", "", "tests/test_split_sqrt.py -k measured_faster"),
+ "cpu-identity-zen4-by-family-only": ("fastmlp/bench/environment.py", "    (\"AuthenticAMD\", 25, 17): \"Zen 4\",", "", "tests/test_bench_cli.py -k cpu_identity"),
  "adagrad-split-eps-outside-root": ("csrc/split_sqrt.h", "_mm512_div_ps(_mm512_mul_ps(gg, lr_), root_of(_mm512_add_ps(aa, e)))", "_mm512_div_ps(_mm512_mul_ps(gg, lr_), _mm512_add_ps(root_of(aa), e))", "tests/test_split_sqrt.py -k 'clones_bits and adagrad'"),
 }
 

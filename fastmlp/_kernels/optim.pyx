@@ -20,6 +20,11 @@ from fastmlp._kernels.elementwise cimport (
 
 cdef extern from "split_sqrt.h" nogil:
     int fm_split_sqrt_level()
+    int fm_split_sqrt_default(int rule)
+    enum:
+        FM_SPLIT_ADAM
+        FM_SPLIT_RMSPROP
+        FM_SPLIT_ADAGRAD
     void fm_adam_f_split(int level, float *w, const float *g, float *m, float *v, Py_ssize_t n,
                          float alpha, float one_minus_b1, float one_minus_b2, float eps)
     void fm_rmsprop_f_split(int level, float *w, const float *g, float *v, float *m,
@@ -61,14 +66,14 @@ cdef class UpdateRule:
         self._segments = np.array([[0, size]], dtype=np.int64)
         self._n_segments = 1
         self._seg = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>self._segments)
-        self._split_level = fm_split_sqrt_level()
+        self._split_level = 0  # the rules with a split loop set their CPU's default
 
     @property
     def split_level(self):
-        """The path of a float32 Adam, RMSprop or Adagrad step: fm_split_sqrt_level() (the
-        default: half the square roots by FMAs, csrc/split_sqrt.h) or 0 (the elementwise
-        clone alone); the same bits either way. AMSGrad, float64 and the other rules take the
-        clone."""
+        """The path of a float32 Adam, RMSprop or Adagrad step: fm_split_sqrt_level() (half
+        the square roots by FMAs, csrc/split_sqrt.h) or 0 (the elementwise clone alone); the
+        same bits either way. Each rule starts where it was measured faster on this CPU's
+        vendor (split_sqrt_default). AMSGrad, float64 and the other rules take the clone."""
         return self._split_level
 
     @split_level.setter
@@ -317,6 +322,7 @@ cdef class AdagradRule(UpdateRule):
         self.epsilon = epsilon
         self._acc = self._new_slot(initial_accumulator_value)
         self._acc_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._acc)
+        self._split_level = fm_split_sqrt_default(FM_SPLIT_ADAGRAD)
 
     cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
                       Py_ssize_t n) noexcept nogil:
@@ -346,6 +352,7 @@ cdef class RMSpropRule(UpdateRule):
         if momentum > 0:
             self._m = self._new_slot()
             self._m_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._m)
+        self._split_level = fm_split_sqrt_default(FM_SPLIT_RMSPROP)
 
     cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
                       Py_ssize_t n) noexcept nogil:
@@ -362,18 +369,34 @@ cdef class RMSpropRule(UpdateRule):
                                <float>self.momentum, <float>self.epsilon)
 
 
+_SPLIT_RULES = {"adam": FM_SPLIT_ADAM, "rmsprop": FM_SPLIT_RMSPROP, "adagrad": FM_SPLIT_ADAGRAD}
+
+
 def split_sqrt_level() -> int:
-    """1 where float32 Adam, RMSprop and Adagrad take half their square roots by FMAs
-    (csrc/split_sqrt.h: an Intel CPU with AVX-512), else 0."""
+    """1 where float32 Adam, RMSprop and Adagrad can take half their square roots by FMAs
+    (csrc/split_sqrt.h: a CPU with AVX-512), else 0: the highest `split_level`."""
     return fm_split_sqrt_level()
 
 
+def split_sqrt_default(rule: str) -> int:
+    """The `split_level` a new rule ('adam', 'rmsprop' or 'adagrad') starts at on this CPU:
+    split where it was measured faster (Intel: all three; AMD: Adagrad), else 0."""
+    if rule not in _SPLIT_RULES:
+        raise ValueError(f"`rule` must be one of {sorted(_SPLIT_RULES)}; received {rule!r}")
+    return fm_split_sqrt_default(_SPLIT_RULES[rule])
+
+
 def sqrt_path() -> str:
-    """How float32 Adam, RMSprop and Adagrad take their square roots on this CPU, for the
-    benchmark's report."""
-    if fm_split_sqrt_level() >= 1:
+    """How float32 Adam, RMSprop and Adagrad take their square roots on this CPU by default,
+    for the benchmark's report."""
+    split = [name for name in ("Adam", "RMSprop", "Adagrad")
+             if split_sqrt_default(name.lower()) >= 1]
+    if not split:
+        return "the elementwise clone's"
+    if len(split) == len(_SPLIT_RULES):
         return "AVX-512, split between the divider and FMAs"
-    return "the elementwise clone's"
+    return (f"AVX-512, split between the divider and FMAs for {', '.join(split)}; "
+            f"the elementwise clone's for the rest")
 
 
 def sqrt_by_fma_mismatches(lo, hi, bint flush=True):
@@ -420,6 +443,7 @@ cdef class AdamRule(UpdateRule):
         if amsgrad:
             self._v_hat = self._new_slot()
             self._v_hat_ptr = cnp.PyArray_DATA(<cnp.ndarray>self._v_hat)
+        self._split_level = fm_split_sqrt_default(FM_SPLIT_ADAM)
 
     cdef void _update(self, void *w, const void *g, double lr, Py_ssize_t lo,
                       Py_ssize_t n) noexcept nogil:

@@ -30,6 +30,11 @@ def cpu_model() -> str:
 _CORES: dict[tuple[Optional[str], Optional[int], Optional[int]], str] = {
     ("AuthenticAMD", 23, None): "Zen, Zen+ or Zen 2",
     ("AuthenticAMD", 25, None): "Zen 3 or Zen 4",
+    # family 25's models this project runs on or next to: an EPYC VM names no generation, and
+    # Zen 4's 512-bit operations take two passes of its 256-bit pipes (Zen 5's take one)
+    ("AuthenticAMD", 25, 1): "Zen 3",    # EPYC 7003 (Milan)
+    ("AuthenticAMD", 25, 17): "Zen 4",   # EPYC 9004 (Genoa)
+    ("AuthenticAMD", 25, 160): "Zen 4c",  # EPYC 97x4 / 8004 (Bergamo, Siena)
     ("AuthenticAMD", 26, None): "Zen 5",
     ("GenuineIntel", 6, 85): "Skylake-SP or Cascade Lake",
     ("GenuineIntel", 6, 106): "Ice Lake-SP",
