@@ -36,8 +36,8 @@ enum { FM_ACC_NONE = 0, FM_ACC_SPARSE = 1, FM_ACC_CATEGORICAL = 2, FM_ACC_BINARY
 /* The hot loops are compiled twice, for x86-64-v3 (AVX2 with FMA) and for the baseline, and
  * the loader picks one at run time: one portable build runs well on old and new CPUs alike,
  * whatever machine built it. ("avx2,fma" made two separate clones, neither with both.) An
- * x86-64-v4 (AVX-512) clone measured slower for Adam on a Zen 5 (113 against 103 us on 316,810
- * weights), so there is none. fm_simd_level() tells which clone runs. */
+ * x86-64-v4 (AVX-512) clone measured slower for Adam on the AMD Zen 4 VM (113 against 103 us
+ * on 316,810 weights), so there is none. fm_simd_level() tells which clone runs. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12
 #define FM_CLONES __attribute__((target_clones("arch=x86-64-v3", "default"), unused))
 #define FM_LEVEL() (__builtin_cpu_supports("x86-64-v3") ? 3 : 1)

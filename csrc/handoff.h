@@ -2,7 +2,7 @@
  * (fastmlp/parallel.py starts the helpers; each serves one box).
  *
  * Why: through a Python thread pool, a part reached its helper through a queue, a futex
- * wake-up and the GIL, and the caller learnt of its end the same way. Traced on a Zen 5 VM
+ * wake-up and the GIL, and the caller learnt of its end the same way. Traced on the AMD Zen 4 VM
  * (2 threads, 1,024 rows of 784-100-10, ~900 µs a call): the helper started its part 59 µs
  * after the call and the caller woke 55 µs after the helper's part ended. Here a helper, after
  * each part, spins for FM_HANDOFF_SPIN_TICKS (about 200 µs) waiting for the next one before it
@@ -28,8 +28,8 @@
 
 /* How long a helper spins for its next task after one, and a caller before it starts
  * yielding its time slice while it waits for a helper's part: time-stamp counter ticks on x86
- * (130-520 µs at 1-4 GHz; 200 µs on the Zen 5 VMs' 2.6 GHz counter), pauses elsewhere. Back to
- * back calls of 1,024 M1 rows on 2 threads there: 1,137k samples/s through a Python pool,
+ * (130-520 µs at 1-4 GHz; 200 µs on the AMD Zen 4 VMs' 2.6 GHz counter), pauses elsewhere.
+ * Back to back calls of 1,024 M1 rows on 2 threads there: 1,137k samples/s through a Python pool,
  * 1,118k → 1,237k through the boxes with a 50 µs → 200 µs spin (the Python between two calls
  * outlasted the shorter spin now and then). Counted in time, not in pauses: a pause takes 24 ns
  * on those VMs and several times as long on other x86 cores. */

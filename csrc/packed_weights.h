@@ -6,7 +6,7 @@
  * Why: in place, a panel's row of w is one run of 64 floats at a stride of n floats; unless n
  * is a multiple of 16, three rows in four start inside a cache line, so each zmm load of them
  * spans two lines, and each panel reads bytes of its neighbours' lines. Packed, every load is
- * one line. Measured on a Zen 5 VM (1 thread, 784-300-200-100-10, 109-row passes): batch 1024
+ * one line. Measured on the AMD Zen 4 VM (1 thread, 784-300-200-100-10, 109-row passes): batch 1024
  * 146-158k samples/s in place, 164-169k packed; batch 8 +9%. One or two rows read w in wider
  * panels in place (one row of M2: 14.7 µs in place, 15.1 packed), so they stay in place.
  *

@@ -4,7 +4,7 @@
  *
  * Why: the next shuffled training batch's rows lie anywhere in a dataset far larger than the
  * caches, and copying them in one go runs at what one core draws from DRAM (8.5 GB/s on a
- * Zen 5 VM: 9-10% of an M1 step at batch 32 and 128); prefetching them all at once stalls the
+ * AMD Zen 4 VM: 9-10% of an M1 step at batch 32 and 128); prefetching them all at once stalls the
  * same way. The GEMMs of the step before run from cache and leave DRAM idle: touching the next
  * batch's lines a few at a time while they run overlaps the transfer with their FMAs, and the
  * gather then copies from cache. A prefetch has no effect on any result, and a row index

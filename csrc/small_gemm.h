@@ -17,7 +17,7 @@
  * chosen at run time; elsewhere (other CPUs, MSVC) fm_sgemm_small returns 0 and the caller
  * uses BLAS. AVX-512 splits the columns into panels of as even a width as possible, runs
  * every block of rows through one panel before the next, and computes a tail of 8 columns or
- * fewer in a ymm (measured on a Zen 5 VM, 1 thread: 784×100 and 200×100 products 7% faster,
+ * fewer in a ymm (measured on the AMD Zen 4 VM, 1 thread: 784×100 and 200×100 products 7% faster,
  * 300×200 4%; batch-1024 inference of 784-300-200-100-10 3-4% faster).
  */
 #ifndef FASTMLP_SMALL_GEMM_H
@@ -82,7 +82,7 @@ static FM_AVX512 void fm_tile512##S##_##R##_##V(const float *x, ptrdiff_t ldx, p
 
 /* FM_TILE512 with its last column vector a ymm: V - 1 full zmm vectors, then a tail of 1..8
  * lanes (the set bits of `last`) in a ymm. A masked zmm would compute 16 lanes for those 8 or
- * fewer; CPUs that run a zmm FMA as two ymm halves (Zen 4, and the Zen 5 VMs measured here:
+ * fewer; CPUs that run a zmm FMA as two ymm halves (Zen 4, as the AMD VMs measured here:
  * zmm and ymm FMAs both peak at 32 flops a cycle) do half the work for the tail, others the
  * same. The same chain of FMAs over k for every output, so the same bits. */
 #define FM_TILE512H_AS(R, V, S, KEPT)                                                                       \

@@ -45,7 +45,7 @@ MACS_PER_PART = 1 << 24
 # products only while the second core is free. train_gemm_rule gives (limit, dx = dz·Wᵀ on the
 # own GEMM too) from BLAS's thread count (config.blas_threads, from the environment) and the
 # call's (config.num_threads).
-# Measured on a Zen 5 VM (real Fashion-MNIST, Adam, samples/s against one thread's):
+# Measured on the AMD Zen 4 VM (real Fashion-MNIST, Adam, samples/s against one thread's):
 #   no limit against 2**24, 1 BLAS thread: M2 b128 ×1.08, b256 ×1.06, b1024 ×1.04;
 #   M1 b256 ×1.15, b1024 ×1.13 (each product on one core either way: the own kernel is faster)
 #   2 BLAS threads, the batches no team trains (under 64 rows): limit 2**22 with BLAS's dx

@@ -106,7 +106,7 @@ cdef Py_ssize_t SCRATCH_ELEMENTS = 1 << 22
 # On fastmlp's own GEMM, an inference pass holds at most this many elements of its widest layer
 # (128 KiB of float32) and at least PASS_MIN_ROWS rows: each layer's output is then still in
 # the core's L2 when the next layer reads it, where a 1,024-row pass sends it to L3 and back
-# (Zen 5 VM, batch 1024, paired A/B against one 1,024-row pass: M2 +4-5% on 1 thread, +0-2% on
+# (AMD Zen 4 VM, batch 1024, paired A/B against one 1,024-row pass: M2 +4-5% on 1 thread, +0-2% on
 # 2; M1 +1-3%).
 cdef Py_ssize_t PASS_ELEMENTS = 1 << 15
 cdef Py_ssize_t PASS_MIN_ROWS = 32
@@ -120,7 +120,7 @@ cdef Py_ssize_t CHUNK_MIN_MACS = 1 << 22
 
 # Inference and evaluation calls of FM_PACKED_MIN_ROWS rows or more read the published weights
 # packed for fastmlp's own GEMM (csrc/packed_weights.h). The first such call of PACK_MIN_ROWS
-# rows, or the PACK_AFTER_CALLS-th such call, since a publish packs them. Measured (Zen 5 VM,
+# rows, or the PACK_AFTER_CALLS-th such call, since a publish packs them. Measured (AMD Zen 4 VM,
 # 1 thread): packing costs about 3.5 rows' time of M2 (21 µs) and of M1 (13 µs); packed, a call
 # of 3 rows runs 1.44× as fast, 8 rows 1.11×, 32 rows 1.04×, 1,024 rows 1.02-1.05×. A call of
 # PACK_MIN_ROWS rows pays for packing itself; a service's stream of small calls packs at its
@@ -138,7 +138,7 @@ PACK_AFTER_CALLS = 4
 # hand-over costs what it saves), only while the helper is awake (spinning after a part: a
 # one-row call ends before a sleeping helper could wake), and only while no other call has
 # run beside one for WIDE_QUIET_TICKS (about 10 ms): request threads then keep a core each.
-# Measured (Zen 5 VM, M2 784-300-200-100-10, one row, C loop): 15.3 µs alone, 8.0 µs split.
+# Measured (AMD Zen 4 VM, M2 784-300-200-100-10, one row, C loop): 15.3 µs alone, 8.0 µs split.
 # A lone call of three rows or more (under the engine's large-call split) hands its first
 # half of the rows to helper 0 under the same rule, from SPLIT_MIN_MACS multiply-adds in all.
 cdef enum:
@@ -170,7 +170,7 @@ cdef inline int _train_level(const Plan *plan, Py_ssize_t rows, const Step *s) n
 # The most threads one training call runs on, and the least a thread's share of a step must
 # hold: rows, and multiply-adds of forward and backward. Each step, every thread reads all the
 # weights and writes its part of them, so a part crosses between cores each step whatever the
-# batch; on a Zen 5 VM (2 cores, Fashion-MNIST, Adam) two threads gave, against one:
+# batch; on the AMD Zen 4 VM (2 cores, Fashion-MNIST, Adam) two threads gave, against one:
 #   16 rows a thread (batch 32): M1 ×0.99, M2 ×1.12;  32 rows: ×1.29, ×1.35;  64: ×1.58, ×1.72
 # in the VM's good phases, and ×0.3-0.6 below 64 rows a thread in its slow ones (see the README).
 # (Measured before each member updated its share on a copy of its own, which made two threads
@@ -180,7 +180,7 @@ TEAM_MAX = 64
 TEAM_MIN_ROWS = 32
 TEAM_MIN_MACS = 1 << 20
 # A unit team (batches that team_size leaves to one thread): the least multiply-adds of
-# forward and backward a thread's units of a step must hold. Zen 5 VM, Fashion-MNIST, Adam,
+# forward and backward a thread's units of a step must hold. AMD Zen 4 VM, Fashion-MNIST, Adam,
 # batch 32, two threads against one: M1 ×1.48-1.58, M2 ×1.71-1.72 (at batch 128 M1 ×1.46 and
 # M2 ×1.37 against the row team's ×1.67 and ×1.31 in the same minutes: see UNITS_BELOW_ROWS).
 # Threads owning kernel *columns* instead ran at ×0.27 / ×0.32: a row of a kernel whose
@@ -194,7 +194,7 @@ UNIT_MIN_MACS = 1 << 20
 # team's member its units' share of each. Intel Xeon (Emerald Rapids, 2 MiB L2) VM, Fashion-MNIST, Adam,
 # two threads, unit team against rows team, paired epochs (median): 784-100-10 ×1.06 at batch
 # 64, ×0.97 at 128, ×0.94 at 256; 784-300-200-100-10 ×1.23 / ×1.04 / ×1.01; 784-256-128-10
-# ×1.15 / ×1.04 / ×0.93; 784-512-10 ×1.44 / ×1.29 / ×1.15. On the Zen 5 VM (1 MiB L2) at batch
+# ×1.15 / ×1.04 / ×0.93; 784-512-10 ×1.44 / ×1.29 / ×1.15. On the AMD Zen 4 VM (1 MiB L2) at batch
 # 128: 784-100-10 ×0.87, 784-300-200-100-10 ×1.05 (the figures above).
 UNITS_BELOW_ROWS = 64
 cdef enum:

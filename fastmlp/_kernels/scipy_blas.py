@@ -4,7 +4,7 @@ rest of scipy.linalg.
 Why: blas.pyx cimports its functions, so importing the kernels imports that module, and
 Python imports a submodule's package first: scipy.linalg's __init__ imports all of
 scipy.linalg (its array-API layer pulls in numpy.testing and numpy.f2py), 200 ms of a 320 ms
-`import fastmlp` on a Zen 5 VM, where the extension module alone loads in 3 ms. A service's
+`import fastmlp` on the AMD Zen 4 VM, where the extension module alone loads in 3 ms. A service's
 cold start pays that for functions fastmlp never calls.
 
 load() registers the extension module under its own name before the kernels import it; when

@@ -14,7 +14,7 @@ MIN_SECONDS = 0.5  # blocks shorter than this get no reading (load None)
 WINDOW = 0.05
 QUIET = 0.25
 # core_pair(): two threads running compute-only work side by side get at least this many times
-# one thread's rate when the machine gives them two cores (1.7-1.9 on this project's Zen 5 VM:
+# one thread's rate when the machine gives them two cores (1.7-1.9 on this project's AMD Zen 4 VM:
 # two cores running AVX-512 at once clock lower than one). A VM's host can give two vCPUs one
 # core's time without any sign in /proc/stat (no steal counted): there, in about 8% of 0.15 s
 # windows, two request threads at batch 1 and at batch 64 both read ×1.0 with both threads on
