@@ -1,7 +1,7 @@
 /* The optimizer steps whose every weight needs a square root and a division (Adam, RMSprop,
- * Adagrad) on float32, with half their square roots taken by FMAs instead of the divider:
- * the same bits as the elementwise clone's loops (x86-64-v3), faster on an Intel AVX-512 core
- * (and for Adagrad on AMD's Zen 4).
+ * Adagrad) on float32, with some of their square roots taken by FMAs instead of the divider:
+ * the same bits as the elementwise clone's loops (x86-64-v3), faster on Intel's and AMD's
+ * AVX-512 cores (one vector in 2 or in 4 by FMAs, by the core).
  *
  * Why: the square root and the division both go through the one divider unit; on an Intel
  * core (Emerald Rapids) Keras's Adam loop waits on it (29 us for M1's 79,510 weights, a fifth
@@ -21,12 +21,15 @@
  * the whole call when the rounding mode is not to-nearest. Each loop's other operations are
  * its clone's, FMAs where gcc contracts them (tests compare the bits step by step).
  *
- * Where each rule starts (fm_split_sqrt_default): on Intel all three split. On AMD (Zen 4,
- * family 25 model 17, whose 512-bit operations take both halves of its 256-bit FMA pipes)
- * only Adagrad gains: its step over M1's weights x1.11, Adam's x0.97-0.99, RMSprop's
- * x0.96-0.98 (their moments' FMAs leave the ports no room), so those two keep the clone there.
- * Every AVX-512 CPU can take the split loops (split_level; the same bits), so the bit tests
- * run on both vendors. GCC or Clang on x86-64 only; elsewhere fm_split_sqrt_level() is 0.
+ * How many vectors' roots go to the FMAs (fm_split_sqrt_default, by the measured best): on
+ * Intel one in 2 for all three rules. On AMD (Zen 4, family 25 model 17, whose 512-bit
+ * operations take both halves of its 256-bit FMA pipes) the FMA square root costs the ports
+ * more, and one in 4 balances Adam and RMSprop (C test over M1's 79,510 weights, 3 runs: Adam
+ * x1.09-1.12 against the clone, where one in 2 read x0.93-1.01; RMSprop x1.16-1.20, with
+ * momentum x0.97-1.14, where one in 2 read x0.98-1.02 and x0.79-0.86), while Adagrad, with
+ * fewer operations of its own, keeps one in 2 (x1.06-1.18; one in 4 x0.96-1.13). Every AVX-512
+ * CPU can take every level (split_level; the same bits), so the bit tests run on both
+ * vendors. GCC or Clang on x86-64 only; elsewhere fm_split_sqrt_level() is 0.
  */
 #ifndef FASTMLP_SPLIT_SQRT_H
 #define FASTMLP_SPLIT_SQRT_H
@@ -94,14 +97,28 @@ FM_AVX512 static inline __m512 fm_sqrt_checked512(__m512 v) {
                                              _mm512_div_ps(_mm512_mul_ps(mm, a),               \
                                                            _mm512_add_ps(root, e))))
 
-/* fm_adam_f without AMSGrad over n = a multiple of 32 weights: per 32, the first 16 square
- * roots by vsqrtps, the next 16 by FMAs. */
+/* fm_adam_f without AMSGrad over n = a multiple of 16 * every weights (every: 2 or 4): per
+ * 16 * every, the last 16 square roots by FMAs, the others by vsqrtps. The moments first, then
+ * the moves (as two loops unrolled by hand: a loop over the vectors measured slower). */
 FM_AVX512 static void fm_adam_split512(float *restrict w, const float *restrict g,
                                    float *restrict m, float *restrict v, ptrdiff_t n,
                                    float alpha, float one_minus_b1, float one_minus_b2,
-                                   float eps) {
+                                   float eps, int every) {
     const __m512 a = _mm512_set1_ps(alpha), c1 = _mm512_set1_ps(one_minus_b1),
                  c2 = _mm512_set1_ps(one_minus_b2), e = _mm512_set1_ps(eps);
+    if (every == 4) {
+        for (ptrdiff_t i = 0; i + 64 <= n; i += 64) {
+            FM_ADAM_MOMENTS512(i, m0, v0)
+            FM_ADAM_MOMENTS512(i + 16, m1, v1)
+            FM_ADAM_MOMENTS512(i + 32, m2, v2)
+            FM_ADAM_MOMENTS512(i + 48, m3, v3)
+            FM_ADAM_MOVE512(i, m0, _mm512_sqrt_ps(v0));
+            FM_ADAM_MOVE512(i + 16, m1, _mm512_sqrt_ps(v1));
+            FM_ADAM_MOVE512(i + 32, m2, _mm512_sqrt_ps(v2));
+            FM_ADAM_MOVE512(i + 48, m3, fm_sqrt_checked512(v3));
+        }
+        return;
+    }
     for (ptrdiff_t i = 0; i + 32 <= n; i += 32) {
         FM_ADAM_MOMENTS512(i, m0, v0)
         FM_ADAM_MOMENTS512(i + 16, m1, v1)
@@ -112,7 +129,25 @@ FM_AVX512 static void fm_adam_split512(float *restrict w, const float *restrict 
 #undef FM_ADAM_MOMENTS512
 #undef FM_ADAM_MOVE512
 
-/* fm_rmsprop_f's loop (m: the momentum slot, or NULL) over n = a multiple of 32 weights, as
+/* A split loop's body over n (a multiple of 16 * every): ONE(at, root_of) on each vector, in
+ * groups of `every` (2 or 4) vectors whose last takes its roots by FMAs. */
+#define FM_SPLIT_GROUPS512(ONE)                                                               \
+    if (every == 4) {                                                                          \
+        for (ptrdiff_t i = 0; i + 64 <= n; i += 64) {                                          \
+            ONE(i, _mm512_sqrt_ps)                                                             \
+            ONE(i + 16, _mm512_sqrt_ps)                                                        \
+            ONE(i + 32, _mm512_sqrt_ps)                                                        \
+            ONE(i + 48, fm_sqrt_checked512)                                                    \
+        }                                                                                      \
+        return;                                                                                \
+    }                                                                                          \
+    for (ptrdiff_t i = 0; i + 32 <= n; i += 32) {                                              \
+        ONE(i, _mm512_sqrt_ps)                                                                 \
+        ONE(i + 16, fm_sqrt_checked512)                                                        \
+    }
+
+/* fm_rmsprop_f's loop (m: the momentum slot, or NULL) over n = a multiple of 16 * every
+ * weights (every: 2 or 4; the last 16 of each 16 * every by FMAs), as
  * its clone rounds it: v := rho*v + rest*(g*g) (the first product an FMA), q := lr*g /
  * sqrt(v + eps), m := momentum*m + q (an FMA) and w -= m, or w -= q. */
 #define FM_RMSPROP512(at, root_of)                                                            \
@@ -131,18 +166,16 @@ FM_AVX512 static void fm_adam_split512(float *restrict w, const float *restrict 
 FM_AVX512 static void fm_rmsprop_split512(float *restrict w, const float *restrict g,
                                       float *restrict v, float *restrict m, ptrdiff_t n,
                                       float lr, float rho, float rest, float momentum,
-                                      float eps) {
+                                      float eps, int every) {
     const __m512 lr_ = _mm512_set1_ps(lr), rho_ = _mm512_set1_ps(rho),
                  rest_ = _mm512_set1_ps(rest), momentum_ = _mm512_set1_ps(momentum),
                  e = _mm512_set1_ps(eps);
-    for (ptrdiff_t i = 0; i + 32 <= n; i += 32) {
-        FM_RMSPROP512(i, _mm512_sqrt_ps)
-        FM_RMSPROP512(i + 16, fm_sqrt_checked512)
-    }
+    FM_SPLIT_GROUPS512(FM_RMSPROP512)
 }
 #undef FM_RMSPROP512
 
-/* fm_adagrad_f's loop over n = a multiple of 32 weights, as its clone rounds it:
+/* fm_adagrad_f's loop over n = a multiple of 16 * every weights (every: 2 or 4; the last 16
+ * of each 16 * every by FMAs), as its clone rounds it:
  * acc := g*g + acc (an FMA), w -= lr*g / sqrt(acc + eps). */
 #define FM_ADAGRAD512(at, root_of)                                                            \
     {                                                                                          \
@@ -153,14 +186,13 @@ FM_AVX512 static void fm_rmsprop_split512(float *restrict w, const float *restri
         _mm512_storeu_ps(w + (at), _mm512_sub_ps(_mm512_loadu_ps(w + (at)), q));              \
     }
 FM_AVX512 static void fm_adagrad_split512(float *restrict w, const float *restrict g,
-                                      float *restrict acc, ptrdiff_t n, float lr, float eps) {
+                                      float *restrict acc, ptrdiff_t n, float lr, float eps,
+                                      int every) {
     const __m512 lr_ = _mm512_set1_ps(lr), e = _mm512_set1_ps(eps);
-    for (ptrdiff_t i = 0; i + 32 <= n; i += 32) {
-        FM_ADAGRAD512(i, _mm512_sqrt_ps)
-        FM_ADAGRAD512(i + 16, fm_sqrt_checked512)
-    }
+    FM_SPLIT_GROUPS512(FM_ADAGRAD512)
 }
 #undef FM_ADAGRAD512
+#undef FM_SPLIT_GROUPS512
 
 /* For the tests: over the float bit patterns [lo, hi) (hi <= 2^32), the lanes
  * fm_sqrt_by_fma512 takes (*taken) and those where it differs from vsqrtps (returned), in
@@ -182,39 +214,48 @@ FM_AVX512 static int64_t fm_sqrt_by_fma_mismatches(uint64_t lo, uint64_t hi, int
 }
 #endif
 
-/* 1 where the loops below can split (a CPU with AVX-512, as fm_small_gemm_level() reads it,
- * and this build's path), else 0: the highest level a rule takes. */
+/* The highest split level a rule takes: 2 where the loops below can run (a CPU with AVX-512,
+ * as fm_small_gemm_level() reads it, and this build's path), else 0. Level 1 takes one vector
+ * in 2's square roots by FMAs, level 2 one in 4 (0: the clone alone). */
 static inline int fm_split_sqrt_level(void) {
 #ifdef FM_SMALL_GEMM_X86
     if (fm_small_gemm_level() >= 2)
-        return 1;
+        return 2;
 #endif
     return 0;
+}
+
+/* The vectors a split loop takes as one group at `level` (1 or 2), the last by FMAs. */
+static inline int fm_split_every(int level) {
+    return level >= 2 ? 4 : 2;
 }
 
 /* The rules with a split loop, for fm_split_sqrt_default. */
 enum { FM_SPLIT_ADAM = 0, FM_SPLIT_RMSPROP = 1, FM_SPLIT_ADAGRAD = 2 };
 
-/* The level `rule` starts at: fm_split_sqrt_level() where it was measured faster than the
- * clone (Intel: every rule; AMD: Adagrad; see the top of this file), else 0. */
+/* The level `rule` starts at, the one measured fastest on the CPU's vendor (see the top of
+ * this file): Intel 1 for every rule; AMD 2 for Adam and RMSprop, 1 for Adagrad; else 0. */
 static inline int fm_split_sqrt_default(int rule) {
 #ifdef FM_SMALL_GEMM_X86
-    if (fm_split_sqrt_level() >= 1 &&
-        (__builtin_cpu_is("intel") || (__builtin_cpu_is("amd") && rule == FM_SPLIT_ADAGRAD)))
-        return fm_split_sqrt_level();
+    if (fm_split_sqrt_level() >= 2) {
+        if (__builtin_cpu_is("intel"))
+            return 1;
+        if (__builtin_cpu_is("amd"))
+            return rule == FM_SPLIT_ADAGRAD ? 1 : 2;
+    }
 #else
     (void)rule;
 #endif
     return 0;
 }
 
-/* The part of a call the split loop takes at `level` (fm_split_sqrt_level() or 0: none):
- * whole 32s of n, under round-to-nearest (MXCSR bits 13-14 clear: the rounding test assumes
- * it); the clone takes the rest. */
+/* The part of a call the split loop takes at `level` (1 or 2; 0: none): whole groups of
+ * 16 * fm_split_every(level) of n, under round-to-nearest (MXCSR bits 13-14 clear: the
+ * rounding test assumes it); the clone takes the rest. */
 static inline ptrdiff_t fm_split_head(int level, ptrdiff_t n) {
 #ifdef FM_SMALL_GEMM_X86
     if (level >= 1 && (_mm_getcsr() & 0x6000u) == 0)
-        return n - n % 32;
+        return n - n % (16 * fm_split_every(level));
 #else
     (void)level;
 #endif
@@ -222,8 +263,8 @@ static inline ptrdiff_t fm_split_head(int level, ptrdiff_t n) {
     return 0;
 }
 
-/* fm_adam_f (v_hat NULL: plain Adam), its square roots split at `level`
- * (fm_split_sqrt_level() or 0: not split); the same bits either way. */
+/* fm_adam_f (v_hat NULL: plain Adam), its square roots split at `level` (0 to
+ * fm_split_sqrt_level(); 0: not split); the same bits at every level. */
 static inline void fm_adam_f_split(int level, float *restrict w, const float *restrict g,
                                    float *restrict m, float *restrict v, ptrdiff_t n,
                                    float alpha, float one_minus_b1, float one_minus_b2,
@@ -231,7 +272,8 @@ static inline void fm_adam_f_split(int level, float *restrict w, const float *re
     ptrdiff_t head = fm_split_head(level, n);
 #ifdef FM_SMALL_GEMM_X86
     if (head > 0)
-        fm_adam_split512(w, g, m, v, head, alpha, one_minus_b1, one_minus_b2, eps);
+        fm_adam_split512(w, g, m, v, head, alpha, one_minus_b1, one_minus_b2, eps,
+                         fm_split_every(level));
 #endif
     fm_adam_f(w + head, g + head, m + head, v + head, NULL, n - head, alpha, one_minus_b1,
               one_minus_b2, eps);
@@ -245,7 +287,8 @@ static inline void fm_rmsprop_f_split(int level, float *restrict w, const float 
     ptrdiff_t head = fm_split_head(level, n);
 #ifdef FM_SMALL_GEMM_X86
     if (head > 0)
-        fm_rmsprop_split512(w, g, v, m, head, lr, rho, rest, momentum, eps);
+        fm_rmsprop_split512(w, g, v, m, head, lr, rho, rest, momentum, eps,
+                            fm_split_every(level));
 #endif
     fm_rmsprop_f(w + head, g + head, v + head, m ? m + head : NULL, n - head, lr, rho, rest,
                  momentum, eps);
@@ -257,7 +300,7 @@ static inline void fm_adagrad_f_split(int level, float *restrict w, const float 
     ptrdiff_t head = fm_split_head(level, n);
 #ifdef FM_SMALL_GEMM_X86
     if (head > 0)
-        fm_adagrad_split512(w, g, acc, head, lr, eps);
+        fm_adagrad_split512(w, g, acc, head, lr, eps, fm_split_every(level));
 #endif
     fm_adagrad_f(w + head, g + head, acc + head, n - head, lr, eps);
 }

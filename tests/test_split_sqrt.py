@@ -12,6 +12,9 @@ from fastmlp.bench.environment import cpu_identity
 needs_split = pytest.mark.skipif(optim.split_sqrt_level() < 1,
                                  reason="no split square roots on this CPU (AVX-512 only)")
 
+# every split level this CPU has: 1 (one vector in 2 by FMAs), 2 (one in 4)
+LEVELS = list(range(1, optim.split_sqrt_level() + 1)) or [1]
+
 # +0 and every float of [2^-100, FLT_MAX]
 FMA_LANES = 1 + int(np.float32(np.finfo(np.float32).max).view(np.uint32)) - int(
     np.float32(2.0 ** -100).view(np.uint32)) + 1
@@ -82,10 +85,11 @@ def _run_rule(make, size, grads, level, w0, slots0):
 
 
 @needs_split
+@pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("rule", sorted(RULES))
 @pytest.mark.parametrize("epsilon", [1e-7, 1e-30])  # 1e-30: tiny moments' roots count
-@pytest.mark.parametrize("size", [1, 31, 32, 33, 95, 1000, 79510])
-def test_split_step_gives_the_clones_bits(size, epsilon, rule):
+@pytest.mark.parametrize("size", [1, 31, 32, 33, 63, 64, 65, 95, 1000, 79510])
+def test_split_step_gives_the_clones_bits(size, epsilon, rule, level):
     rng = np.random.default_rng(size)
     grads = _gradients(size, 40, rng)
     w0 = rng.standard_normal(size).astype(np.float32)
@@ -97,7 +101,7 @@ def test_split_step_gives_the_clones_bits(size, epsilon, rule):
     under_root = 1 if rule == "adam" else 0
     slots0[under_root][: min(size, odd.size)] = odd[: min(size, odd.size)]
     slots0[-1][size // 2:] += np.float32(1e-30)
-    w_split, split = _run_rule(lambda: make(epsilon), size, grads, 1, w0, slots0)
+    w_split, split = _run_rule(lambda: make(epsilon), size, grads, level, w0, slots0)
     _, clone = _run_rule(lambda: make(epsilon), size, grads, 0, w0, slots0)
     for step, (a, b) in enumerate(zip(split, clone)):
         assert np.array_equal(a, b), f"step {step}: {int((a != b).sum())} elements differ"
@@ -107,9 +111,10 @@ def test_split_step_gives_the_clones_bits(size, epsilon, rule):
 
 
 @needs_split
+@pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("rule", ["Adam", "RMSprop", "Adagrad"])
 @pytest.mark.parametrize("mode", ["upward", "downward", "toward_zero"])
-def test_split_step_follows_a_rounding_mode_that_is_not_to_nearest(mode, rule):
+def test_split_step_follows_a_rounding_mode_that_is_not_to_nearest(mode, rule, level):
     # the rounding test assumes round-to-nearest; under another mode the step takes vsqrtps
     # (which follows the mode) and keeps the clone's bits. Own interpreter: the mode is the
     # thread's and stays set if the test fails.
@@ -123,7 +128,7 @@ def test_split_step_follows_a_rounding_mode_that_is_not_to_nearest(mode, rule):
         grads = [rng.standard_normal(size).astype(np.float32) for _ in range(20)]
         out = []
         assert libm.fesetround(modes["{mode}"]) == 0
-        for level in (1, 0):
+        for level in ({level}, 0):
             rule = keras.optimizers.{rule}(learning_rate=0.01).build(size, np.float32)
             rule.split_level = level
             w = w0.copy()
@@ -146,9 +151,10 @@ def _model(seed, optimizer):
 
 
 @needs_split
+@pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_fit_gives_the_same_weights_split_or_not(threads, optimizer):
+def test_fit_gives_the_same_weights_split_or_not(threads, optimizer, level):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((640, 40)).astype(np.float32)
     x[x < 0.3] = 0.0
@@ -157,10 +163,10 @@ def test_fit_gives_the_same_weights_split_or_not(threads, optimizer):
     previous = keras.config.num_threads()
     keras.config.set_num_threads(threads)
     try:
-        for level in (1, 0):
+        for path in (level, 0):
             model = _model(11, optimizer)
             model.fit(x[:32], y[:32], batch_size=32, epochs=1, verbose=0, shuffle=False)
-            model.optimizer._rule.split_level = level
+            model.optimizer._rule.split_level = path
             model.fit(x, y, batch_size=32, epochs=3, verbose=0, shuffle=False)
             weights.append([w.copy() for w in model.get_weights()])
     finally:
@@ -170,8 +176,8 @@ def test_fit_gives_the_same_weights_split_or_not(threads, optimizer):
     assert not np.array_equal(weights[0][0], _model(11, optimizer).get_weights()[0])  # trained
 
 
-# where the split was measured faster than the clone (csrc/split_sqrt.h): (Adam, RMSprop, Adagrad)
-DEFAULTS_BY_VENDOR = {"GenuineIntel": (1, 1, 1), "AuthenticAMD": (0, 0, 1)}
+# the level measured fastest on each vendor (csrc/split_sqrt.h): (Adam, RMSprop, Adagrad)
+DEFAULTS_BY_VENDOR = {"GenuineIntel": (1, 1, 1), "AuthenticAMD": (2, 2, 1)}
 
 
 def test_each_rule_starts_where_it_was_measured_faster_on_this_vendor():
@@ -202,11 +208,12 @@ def test_split_level_is_checked(optimizer):
 
 def test_sqrt_path_names_the_loop():
     path = optim.sqrt_path()
-    split = [optim.split_sqrt_default(r) for r in ("adam", "rmsprop", "adagrad")]
-    if all(split):
-        assert path == "AVX-512, split between the divider and FMAs"
-    elif any(split):
-        assert path.endswith("FMAs for Adagrad; the elementwise clone's for the rest"), path
+    shares = {0: "none (the clone's loop)", 1: "1 in 2", 2: "1 in 4"}
+    levels = [optim.split_sqrt_default(r) for r in ("adam", "rmsprop", "adagrad")]
+    if any(levels):
+        assert path == ("AVX-512, vectors' square roots by FMAs instead of the divider: "
+                        + ", ".join(f"{name} {shares[level]}" for name, level
+                                    in zip(("Adam", "RMSprop", "Adagrad"), levels)))
     else:
         assert path == "the elementwise clone's"
 

@@ -70,10 +70,11 @@ cdef class UpdateRule:
 
     @property
     def split_level(self):
-        """The path of a float32 Adam, RMSprop or Adagrad step: fm_split_sqrt_level() (half
-        the square roots by FMAs, csrc/split_sqrt.h) or 0 (the elementwise clone alone); the
-        same bits either way. Each rule starts where it was measured faster on this CPU's
-        vendor (split_sqrt_default). AMSGrad, float64 and the other rules take the clone."""
+        """The path of a float32 Adam, RMSprop or Adagrad step: 1 (one vector in 2 has its
+        square roots taken by FMAs, csrc/split_sqrt.h), 2 (one in 4) or 0 (the elementwise
+        clone alone), up to split_sqrt_level(); the same bits at every level. Each rule
+        starts at the level measured fastest on this CPU's vendor (split_sqrt_default).
+        AMSGrad, float64 and the other rules take the clone."""
         return self._split_level
 
     @split_level.setter
@@ -373,14 +374,15 @@ _SPLIT_RULES = {"adam": FM_SPLIT_ADAM, "rmsprop": FM_SPLIT_RMSPROP, "adagrad": F
 
 
 def split_sqrt_level() -> int:
-    """1 where float32 Adam, RMSprop and Adagrad can take half their square roots by FMAs
-    (csrc/split_sqrt.h: a CPU with AVX-512), else 0: the highest `split_level`."""
+    """The highest `split_level`: 2 where float32 Adam, RMSprop and Adagrad can take some of
+    their square roots by FMAs (csrc/split_sqrt.h: a CPU with AVX-512), else 0."""
     return fm_split_sqrt_level()
 
 
 def split_sqrt_default(rule: str) -> int:
-    """The `split_level` a new rule ('adam', 'rmsprop' or 'adagrad') starts at on this CPU:
-    split where it was measured faster (Intel: all three; AMD: Adagrad), else 0."""
+    """The `split_level` a new rule ('adam', 'rmsprop' or 'adagrad') starts at on this CPU,
+    the one measured fastest on its vendor: Intel 1 for all three; AMD 2 for Adam and
+    RMSprop, 1 for Adagrad; 0 without AVX-512."""
     if rule not in _SPLIT_RULES:
         raise ValueError(f"`rule` must be one of {sorted(_SPLIT_RULES)}; received {rule!r}")
     return fm_split_sqrt_default(_SPLIT_RULES[rule])
@@ -389,14 +391,12 @@ def split_sqrt_default(rule: str) -> int:
 def sqrt_path() -> str:
     """How float32 Adam, RMSprop and Adagrad take their square roots on this CPU by default,
     for the benchmark's report."""
-    split = [name for name in ("Adam", "RMSprop", "Adagrad")
-             if split_sqrt_default(name.lower()) >= 1]
-    if not split:
+    levels = {name: split_sqrt_default(name.lower()) for name in ("Adam", "RMSprop", "Adagrad")}
+    if not any(levels.values()):
         return "the elementwise clone's"
-    if len(split) == len(_SPLIT_RULES):
-        return "AVX-512, split between the divider and FMAs"
-    return (f"AVX-512, split between the divider and FMAs for {', '.join(split)}; "
-            f"the elementwise clone's for the rest")
+    shares = {0: "none (the clone's loop)", 1: "1 in 2", 2: "1 in 4"}
+    return "AVX-512, vectors' square roots by FMAs instead of the divider: " + ", ".join(
+        f"{name} {shares[level]}" for name, level in levels.items())
 
 
 def sqrt_by_fma_mismatches(lo, hi, bint flush=True):
