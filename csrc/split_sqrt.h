@@ -98,8 +98,9 @@ FM_AVX512 static inline __m512 fm_sqrt_checked512(__m512 v) {
                                                            _mm512_add_ps(root, e))))
 
 /* fm_adam_f without AMSGrad over n = a multiple of 16 * every weights (every: 2 or 4): per
- * 16 * every, the last 16 square roots by FMAs, the others by vsqrtps. The moments first, then
- * the moves (as two loops unrolled by hand: a loop over the vectors measured slower). */
+ * 16 * every, the last 16 square roots by FMAs, the others by vsqrtps. A group's moments
+ * first, then its moves, unrolled by hand: taking each vector's moments and move in turn
+ * measured slower (one in 4: 21.3 against 19.8 us over M1's weights, Zen 4 VM). */
 FM_AVX512 static void fm_adam_split512(float *restrict w, const float *restrict g,
                                    float *restrict m, float *restrict v, ptrdiff_t n,
                                    float alpha, float one_minus_b1, float one_minus_b2,

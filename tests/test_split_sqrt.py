@@ -187,7 +187,7 @@ def test_each_rule_starts_where_it_was_measured_faster_on_this_vendor():
         keras.optimizers.Adam, keras.optimizers.RMSprop, keras.optimizers.Adagrad))
     assert built == expected, vendor
     assert tuple(optim.split_sqrt_default(r) for r in ("adam", "rmsprop", "adagrad")) == expected
-    # the rules without a split loop, and the variants that take the clone, start at 0
+    # the rules without a split loop start at 0
     assert keras.optimizers.SGD().build(64, np.float32).split_level == 0
     assert keras.optimizers.Nadam().build(64, np.float32).split_level == 0
     with pytest.raises(ValueError, match="rule"):
