@@ -66,10 +66,6 @@ def _bits(a):
     return np.asarray(a, dtype=np.float32).view(np.uint32)
 
 
-def _bits(a):
-    return np.asarray(a, dtype=np.float32).view(np.uint32)
-
-
 def _run_rule(make, size, grads, level, w0, slots0):
     """Every step's weights and slots, as bits (a NaN later in the run must not hide a step
     that differed)."""
