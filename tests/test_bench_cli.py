@@ -141,6 +141,95 @@ def test_fastmlp_epochs_and_its_ceiling_are_taken_in_the_same_rounds(monkeypatch
     assert len(result["ceiling"]) == 1 and len(result["ceiling"][0]["epoch_seconds"]) == 3
 
 
+def test_fastmlp_on_threads_is_timed_beside_one_thread_and_side_by_side_fits(monkeypatch):
+    """In a worker of two threads, each round of fastmlp's: its ceiling, its epoch, an epoch on
+    one thread, then two one-thread epochs at once; the times kept round by round."""
+    from fastmlp.bench import measure
+    from fastmlp.bench.competitors import Fastmlp
+    monkeypatch.setattr(measure, "settle", lambda: True)
+    log = []
+
+    class Engine(Fastmlp):
+        def __init__(self):
+            self.threads = 2
+
+        def build(self, workload):
+            log.append("build")
+
+        def train_epoch(self, x, y, batch_size):
+            log.append("warm" if len(x) < 10_000 else "epoch")
+
+        def gemm_ceiling(self, batch_size, steps):
+            log.append("ceiling")
+
+        def one_thread_epochs(self, x, y, batch_size, at_once):
+            log.append(f"{'warm ' if len(x) < 10_000 else ''}{at_once} at once")
+            return 1.0 * at_once
+
+    result = {"training": [], "ceiling": [], "sgemm_gflops_2048": 100.0}
+    x, y = np.zeros((12_000, 784), np.float32), np.zeros(12_000, np.int32)
+    measure._training(result, Engine(), "M1", 32, x, y, epochs=2)
+    round_ = ["ceiling", "epoch", "1 at once", "2 at once"]
+    assert log == ["build", "warm", "warm 2 at once"] + round_ * 2 + ["ceiling"]
+    entry = result["training"][0]
+    assert entry["one_thread_epoch_seconds"] == [1.0, 1.0]
+    assert entry["side_by_side_epoch_seconds"] == [2.0, 2.0] and entry["side_by_side_epochs"] == 2
+    # a worker of one thread, or another engine: neither
+    log.clear()
+    one = Engine()
+    one.threads = 1
+    result["training"].clear()
+    measure._training(result, one, "M1", 32, x, y, epochs=1)
+    assert not any("at once" in step for step in log)
+    assert "one_thread_epoch_seconds" not in result["training"][0]
+
+
+def test_the_threads_table_pairs_each_round():
+    from fastmlp.bench import report
+    # round 2 in a slow phase: every figure of it slower, its ratios the same
+    fit = {"workload": "M2", "batch": 128, "competitor": "fastmlp",
+           "epoch_seconds": [0.6, 1.2, 0.6], "one_thread_epoch_seconds": [0.9, 1.8, 0.9],
+           "side_by_side_epoch_seconds": [1.0, 2.0, 1.0], "side_by_side_epochs": 2}
+    other = {"workload": "M2", "batch": 128, "competitor": "numpy", "epoch_seconds": [1.0]}
+    lines = report._threads_table({"training": [fit, other]})
+    assert len(lines) == 2 and lines[0].split()[:4] == ["workload", "batch", "2", "threads"]
+    row = lines[1]
+    # 0.9 / 0.6 = 1.5x its own one thread; 2 x 0.9 / 1.0 = 1.8x side by side; 1.5 / 1.8 = 83%
+    assert row.split()[:2] == ["M2", "128"]
+    assert "1.50x [1.50-1.50]" in row and "1.80x [1.80-1.80]" in row and "83% [83-83]" in row
+    assert report._threads_table({"training": [other]}) == []
+
+
+def test_one_thread_epochs_trains_copies_side_by_side_on_one_thread_each(monkeypatch):
+    from fastmlp import config
+    from fastmlp.bench.competitors import Fastmlp
+    from fastmlp.bench.workloads import WORKLOADS
+    seen = []
+    real_fit = Fastmlp.train_epoch
+
+    def fit(self, x, y, batch_size):
+        seen.append(config.num_threads())
+        real_fit(self, x, y, batch_size)
+
+    monkeypatch.setattr(Fastmlp, "train_epoch", fit)
+    try:
+        engine = Fastmlp(2)
+        engine.build(WORKLOADS["M1"])
+        rng = np.random.default_rng(0)
+        x = rng.random((256, 784), dtype=np.float32)
+        y = rng.integers(0, 10, 256).astype(np.int32)
+        before = engine.model.get_weights()[0].copy()
+        assert engine.one_thread_epochs(x, y, 32, 1) > 0 and engine.copies == []
+        assert engine.one_thread_epochs(x, y, 32, 2) > 0 and len(engine.copies) == 1
+        # every epoch on one thread, this worker's threads back after
+        assert seen == [1, 1, 1] and config.num_threads() == 2
+        copy = engine.copies[0]
+        assert not np.array_equal(engine.model.get_weights()[0], before)  # they trained
+        assert copy.model is not engine.model and copy.workload is engine.workload
+    finally:
+        config.set_num_threads(None)
+
+
 def test_every_engine_makes_the_same_turns_in_a_training_cell(monkeypatch):
     """Workers stay aligned cell by cell only if each makes as many turns, trained or not."""
     from contextlib import contextmanager

@@ -2,6 +2,8 @@
 name the inference calls a user would make."""
 import importlib.util
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -65,6 +67,36 @@ class Fastmlp(_KerasAPI):
 
     def version(self) -> str:
         return str(self.api.__version__)
+
+    def build(self, workload: Workload, seed: int = 0) -> None:
+        super().build(workload, seed)
+        self.workload = workload
+        self.copies: list[Fastmlp] = []
+
+    def one_thread_epochs(self, x: np.ndarray, y: np.ndarray, batch_size: int,
+                          at_once: int) -> float:
+        """Seconds `at_once` one-thread epochs over x take side by side: this model's on the
+        calling thread, and copies' (the same workload, other seeds; built on first use) each
+        on a thread of its own. At 1: one thread's epoch, beside this worker's threads' in the
+        same round; at this worker's thread count: the most that many threads could give on
+        this machine in that round (the work shares nothing)."""
+        config = self.api.config
+        config.set_num_threads(1)
+        try:
+            while len(self.copies) < at_once - 1:
+                copy = Fastmlp(1)
+                copy.build(self.workload, seed=1 + len(self.copies))
+                self.copies.append(copy)
+            with ThreadPoolExecutor(max(1, at_once - 1)) as pool:
+                start = time.perf_counter()
+                others = [pool.submit(c.train_epoch, x, y, batch_size)
+                          for c in self.copies[:at_once - 1]]
+                self.train_epoch(x, y, batch_size)
+                for other in others:
+                    other.result()
+                return time.perf_counter() - start
+        finally:
+            config.set_num_threads(self.threads)
 
     def inference_modes(self) -> dict[str, Callable[[np.ndarray], object]]:
         m = self.model

@@ -189,13 +189,21 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
     workload = WORKLOADS[wname]
     steps = math.ceil(len(x) / batch)
     ceiling = isinstance(engine, _competitors.Fastmlp)
+    # fastmlp in a worker of two threads or more: after each epoch, one on one thread, then as
+    # many one-thread epochs at once as the worker has threads (one_thread_epochs): the ratio
+    # of its threads against one thread, and the most they could give, in the same round
+    threads = getattr(engine, "threads", 1) if ceiling else 1
     with turns.turn():
         if engine.trains:
             engine.build(workload)
             warm = min(len(x), 4 * 1024)
             engine.train_epoch(x[:warm], y[:warm], batch)  # allocates the scratch once
+            if threads > 1:
+                engine.one_thread_epochs(x[:warm], y[:warm], batch, threads)  # and its copies'
     times: list[float] = []
     ceiling_times: list[float] = []
+    one_times: list[float] = []
+    side_times: list[float] = []
     meter = Meter()
     for round_ in range(max(3, epochs)):
         with turns.turn():
@@ -211,6 +219,9 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
                     start = time.perf_counter()
                     engine.train_epoch(x, y, batch)
                     times.append(time.perf_counter() - start)
+                    if threads > 1:
+                        one_times.append(engine.one_thread_epochs(x, y, batch, 1))
+                        side_times.append(engine.one_thread_epochs(x, y, batch, threads))
     if not engine.trains:
         return
     if ceiling:
@@ -229,6 +240,12 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
         "percent_of_sgemm_peak": 100 * workload.flops_per_sample() * len(x) / secs / 1e9
                                  / result["sgemm_gflops_2048"],
         "background_load": meter.load})
+    if one_times:
+        # round by round beside epoch_seconds: an epoch on one thread, and `threads` of them
+        # side by side (each entry the seconds until all had ended)
+        result["training"][-1].update({"one_thread_epoch_seconds": one_times,
+                                       "side_by_side_epoch_seconds": side_times,
+                                       "side_by_side_epochs": threads})
 
 
 # The inference figures are taken in this many rounds, every engine's calls in turn in each.

@@ -80,6 +80,26 @@ def _training_table(run: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _threads_table(run: dict[str, Any]) -> list[str]:
+    """fastmlp on this run's threads against one thread, and N one-thread epochs side by
+    side against one alone, round by round (measure._training); [] where not measured."""
+    rows = [r for r in run["training"] if r.get("one_thread_epoch_seconds")]
+    if not rows:
+        return []
+    n = rows[0]["side_by_side_epochs"]
+    lines = [f"{'workload':<9}{'batch':>6}{f'{n} threads':>22}{'side by side':>22}{'share':>14}"]
+    for r in rows:
+        one, mine, side = (r["one_thread_epoch_seconds"], r["epoch_seconds"],
+                           r["side_by_side_epoch_seconds"])
+        gain = round_ratios(one, mine)
+        most = round_ratios([n * t for t in one], side)
+        share = round_ratios(side, [n * t for t in mine])  # gain / most, round by round
+        share_text = f"{100 * share[0]:.0f}% [{100 * share[1]:.0f}-{100 * share[2]:.0f}]" if share else "—"
+        lines.append(f"{r['workload']:<9}{r['batch']:>6}{_paired(gain):>22}{_paired(most):>22}"
+                     f"{share_text:>14}")
+    return lines
+
+
 def _inference_table(run: dict[str, Any]) -> list[str]:
     through = {(t["workload"], t["competitor"], t["mode"]): t["samples_per_s"] for t in run["throughput"]}
     lines = [f"{'workload':<9}{'engine':<13}{'call':<18}{'median µs':>10}{'p99 µs':>9}{'b1024 samples/s':>17}"]
@@ -206,6 +226,15 @@ def text(results: dict[str, Any]) -> str:
                    "inputs zero across a tile's block); %peak = the step's FLOPs at fastmlp's rate "
                    "against sgemm's; min and max per figure in results.json):")
         out.extend(_training_table(run))
+        threads_table = _threads_table(run)
+        if threads_table:
+            out.append(f"fastmlp on {n} threads against one thread, round by round (median "
+                       f"[quartiles] of the rounds' ratios; each round an epoch on {n} threads, "
+                       f"one on one thread, and {n} one-thread epochs side by side, copies of "
+                       f"the model on threads of their own, against one alone: the most {n} "
+                       f"threads could give on this machine in that round; share: the first "
+                       f"over the second):")
+            out.extend(threads_table)
         zeros = run["data"].get("one_sample_zero_fraction")
         out.append("Inference: one-sample latency and batch-1024 throughput (every engine's calls "
                    "in rounds taken in turn, pooled; the sample is the data's first row"
