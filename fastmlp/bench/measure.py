@@ -182,7 +182,10 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
     """An engine's training throughput: `epochs` epochs over x, after a warm-up on its first
     rows. fastmlp's GEMM-only ceiling is taken in the same rounds (a ceiling run, then an
     epoch; max(3, epochs) ceiling runs): the VM's speed moves by up to 2x within minutes, and
-    a ceiling measured before all the epochs was read in another phase than they were. In
+    a ceiling measured before all the epochs was read in another phase than they were. In a
+    worker of two threads or more, each of fastmlp's rounds also takes an epoch on one thread
+    and as many one-thread epochs side by side as the worker has threads (for the ratio of its
+    threads against one thread, and what the machine gave them, in the same minutes). In
     turns: the build and warm-up one turn, each round one (max(3, epochs) of them, whatever
     the engine: an engine that does not train, or has no more rounds, passes its turns)."""
     turns = turns or Alone()
