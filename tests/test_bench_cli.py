@@ -174,7 +174,7 @@ def test_fastmlp_on_threads_is_timed_beside_one_thread_and_side_by_side_fits(mon
     entry = result["training"][0]
     assert entry["one_thread_epoch_seconds"] == [1.0, 1.0]
     assert entry["side_by_side_epoch_seconds"] == [2.0, 2.0] and entry["side_by_side_epochs"] == 2
-    # a worker of one thread, or another engine: neither
+    # a worker of one thread: neither
     log.clear()
     one = Engine()
     one.threads = 1
@@ -224,7 +224,7 @@ def test_one_thread_epochs_trains_copies_side_by_side_on_one_thread_each(monkeyp
         # every epoch on one thread, this worker's threads back after
         assert seen == [1, 1, 1] and config.num_threads() == 2
         copy = engine.copies[0]
-        assert not np.array_equal(engine.model.get_weights()[0], before)  # they trained
+        assert not np.array_equal(engine.model.get_weights()[0], before)  # this model trained
         assert copy.model is not engine.model and copy.workload is engine.workload
     finally:
         config.set_num_threads(None)
