@@ -14,7 +14,7 @@ instead.
 
 A request-sized call runs on the calling thread, or, while it runs alone and helper 0 is
 awake, shares its work with helper 0 (sync_wide; Network's lone calls): one or two rows of a
-large model split each dense step's columns (M2's one-row latency 15.3 -> 8.0 µs in C on a
+large model split each dense step's columns (M2's one-row latency 15.3 -> 8.0 µs in C on the
 AMD Zen 4 VM), more rows their rows.
 
 Training: a training call's helper threads (start_team) come from a pool of their own, which
