@@ -430,9 +430,13 @@ class Engine:
         d(mean loss)/d(trainable params) in self.grads."""
         return self.network.gradient(x, labels, targets, seed, weights)
 
-    def gemm_steps(self, rows: int, n_steps: int, rule: Optional[UpdateRule] = None) -> None:
+    def gemm_steps(self, rows: int, n_steps: int, rule: Optional[UpdateRule] = None,
+                   at_once: bool = False) -> None:
         """Runs only the GEMMs of n_steps training steps of `rows` rows, as train runs them on
         config.num_threads() threads with the update rule `rule`: the benchmark's ceiling for
-        a training step (see Network.gemm_steps)."""
-        self.network.gemm_steps(rows, n_steps, self._train_threads(), rule)
+        a training step (see Network.gemm_steps). at_once: a team's members run their shares
+        at the same time on threads of their own, meeting once a step (else one share runs
+        alone)."""
+        self.network.gemm_steps(rows, n_steps, self._train_threads(), rule,
+                                start_team if at_once else None)
 

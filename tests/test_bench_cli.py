@@ -3,6 +3,7 @@ here): it runs, reports missing peers honestly, and writes valid JSON. Also chec
 NumPy baseline it races against computes the same training step as fastmlp."""
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -142,8 +143,9 @@ def test_fastmlp_epochs_and_its_ceiling_are_taken_in_the_same_rounds(monkeypatch
 
 
 def test_fastmlp_on_threads_is_timed_beside_one_thread_and_side_by_side_fits(monkeypatch):
-    """In a worker of two threads, each round of fastmlp's: its ceiling, its epoch, an epoch on
-    one thread, then two one-thread epochs at once; the times kept round by round."""
+    """In a worker of two threads, each round of fastmlp's: its ceiling (one share alone, then
+    the shares at once), its epoch, an epoch on one thread, then two one-thread epochs at once;
+    the times kept round by round."""
     from fastmlp.bench import measure
     from fastmlp.bench.competitors import Fastmlp
     monkeypatch.setattr(measure, "settle", lambda: True)
@@ -159,8 +161,8 @@ def test_fastmlp_on_threads_is_timed_beside_one_thread_and_side_by_side_fits(mon
         def train_epoch(self, x, y, batch_size):
             log.append("warm" if len(x) < 10_000 else "epoch")
 
-        def gemm_ceiling(self, batch_size, steps):
-            log.append("ceiling")
+        def gemm_ceiling(self, batch_size, steps, at_once=False):
+            log.append("ceiling at once" if at_once else "ceiling")
 
         def one_thread_epochs(self, x, y, batch_size, at_once):
             log.append(f"{'warm ' if len(x) < 10_000 else ''}{at_once} at once")
@@ -169,11 +171,15 @@ def test_fastmlp_on_threads_is_timed_beside_one_thread_and_side_by_side_fits(mon
     result = {"training": [], "ceiling": [], "sgemm_gflops_2048": 100.0}
     x, y = np.zeros((12_000, 784), np.float32), np.zeros(12_000, np.int32)
     measure._training(result, Engine(), "M1", 32, x, y, epochs=2)
-    round_ = ["ceiling", "epoch", "1 at once", "2 at once"]
-    assert log == ["build", "warm", "warm 2 at once"] + round_ * 2 + ["ceiling"]
+    round_ = ["ceiling", "ceiling at once", "epoch", "1 at once", "2 at once"]
+    assert log == ["build", "warm", "warm 2 at once"] + round_ * 2 + round_[:2]
     entry = result["training"][0]
     assert entry["one_thread_epoch_seconds"] == [1.0, 1.0]
     assert entry["side_by_side_epoch_seconds"] == [2.0, 2.0] and entry["side_by_side_epochs"] == 2
+    ceiling = result["ceiling"][0]
+    assert len(ceiling["epoch_seconds"]) == len(ceiling["at_once_epoch_seconds"]) == 3
+    assert ceiling["at_once_samples_per_s"] == len(x) / statistics.median(
+        ceiling["at_once_epoch_seconds"])
     # a worker of one thread: neither
     log.clear()
     one = Engine()
@@ -182,6 +188,7 @@ def test_fastmlp_on_threads_is_timed_beside_one_thread_and_side_by_side_fits(mon
     measure._training(result, one, "M1", 32, x, y, epochs=1)
     assert not any("at once" in step for step in log)
     assert "one_thread_epoch_seconds" not in result["training"][0]
+    assert "at_once_epoch_seconds" not in result["ceiling"][-1]
 
 
 def test_the_threads_table_pairs_each_round():
@@ -191,13 +198,22 @@ def test_the_threads_table_pairs_each_round():
            "epoch_seconds": [0.6, 1.2, 0.6], "one_thread_epoch_seconds": [0.9, 1.8, 0.9],
            "side_by_side_epoch_seconds": [1.0, 2.0, 1.0], "side_by_side_epochs": 2}
     other = {"workload": "M2", "batch": 128, "competitor": "numpy", "epoch_seconds": [1.0]}
-    lines = report._threads_table({"training": [fit, other]})
+    # the ceiling: one share alone 0.3 s, the shares at once 0.4 s (its fourth round has no
+    # epoch: a ceiling round past the epochs)
+    ceiling = {"workload": "M2", "batch": 128, "epoch_seconds": [0.3, 0.6, 0.3, 0.15],
+               "at_once_epoch_seconds": [0.4, 0.8, 0.4, 0.2]}
+    lines = report._threads_table({"training": [fit, other], "ceiling": [ceiling]})
     assert len(lines) == 2 and lines[0].split()[:4] == ["workload", "batch", "2", "threads"]
+    assert lines[0].rstrip().endswith("GEMMs at once     % at once")
     row = lines[1]
-    # 0.9 / 0.6 = 1.5x its own one thread; 2 x 0.9 / 1.0 = 1.8x side by side; 1.5 / 1.8 = 83%
+    # 0.9 / 0.6 = 1.5x its own one thread; 2 x 0.9 / 1.0 = 1.8x side by side; 1.5 / 1.8 = 83%;
+    # the shares at once 0.3 / 0.4 = 0.75x the ceiling alone, the epoch 0.4 / 0.6 = 67% of them
     assert row.split()[:2] == ["M2", "128"]
     assert "1.50x [1.50-1.50]" in row and "1.80x [1.80-1.80]" in row and "83% [83-83]" in row
+    assert "0.75x [0.75-0.75]" in row and row.endswith("67% [67-67]")
     assert report._threads_table({"training": [other]}) == []
+    # a run without the at-once ceiling (results.json from before it): dashes
+    assert report._threads_table({"training": [fit], "ceiling": []})[1].endswith("—")
 
 
 def test_one_thread_epochs_trains_copies_side_by_side_on_one_thread_each(monkeypatch):

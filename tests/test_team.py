@@ -337,3 +337,62 @@ def test_the_gemm_ceiling_of_a_team_is_one_threads_share(rng):
         net = make_engine(rng).network
         net.gemm_steps(rows, 1, threads)
         assert net.capacity == share
+
+
+def test_the_at_once_ceiling_runs_each_member_on_a_thread_of_its_own():
+    """With helpers, gemm_steps runs the members' shares at the same time: each member but the
+    caller once, on a helper's thread, on its share's scratch; it writes no weight, raises if
+    a helper does not start, and leaves the network ready for the next call. In a subprocess
+    with a timeout: a team that does not meet would leave the calling thread waiting."""
+    out = run_isolated(f"""
+        import numpy as np
+        from fastmlp.engine import DenseStep, Engine
+        from fastmlp.parallel import start_team
+
+        widths = {WIDTHS!r}
+        steps = [DenseStep(a, b, "relu" if b != widths[-1] else "softmax", True)
+                 for a, b in zip(widths, widths[1:])]
+        engine = Engine(steps, np.float32)
+        engine.params[:] = np.random.default_rng(9).standard_normal(engine.size) * 0.2
+        engine.set_loss("sparse_categorical_crossentropy", None)
+        net, before = engine.network, engine.params.copy()
+        asked, ran = [], []
+
+        def helpers(task, count):
+            asked.append(count)
+            return start_team(lambda t: (ran.append(t), task(t)), count)
+
+        net.gemm_steps({BATCH}, 3, 2, None, helpers)
+        print(asked == [1] and ran == [1] and net.capacity == {BATCH} // 2)
+        print(np.array_equal(engine.params, before))
+        try:
+            net.gemm_steps({BATCH}, 3, 2, None, lambda task, count: [])
+        except RuntimeError as e:
+            print(str(e) == "1 helper threads were asked for and 0 started: the team cannot meet")
+        net.gemm_steps({BATCH}, 1, 2, None, helpers)  # not left busy, nor its barrier broken
+        print(ran == [1, 1])
+        net.gemm_steps({BATCH}, 1, 1, None, helpers)  # one thread: no team, no helper asked
+        print(asked == [1, 1])
+    """, timeout=120)
+    assert out.split() == ["True"] * 5
+
+
+def test_the_engine_takes_the_at_once_ceiling_with_the_team_threads(rng, monkeypatch):
+    from fastmlp import config
+    from fastmlp import engine as engine_module
+    engine = make_engine(rng)
+    asked = []
+
+    def helpers(task, count):
+        asked.append(count)
+        return start_team(task, count)
+
+    monkeypatch.setattr(engine_module, "start_team", helpers)
+    try:
+        config.set_num_threads(2)
+        engine.gemm_steps(BATCH, 2)
+        assert asked == []
+        engine.gemm_steps(BATCH, 2, at_once=True)
+        assert asked == [1]
+    finally:
+        config.set_num_threads(None)

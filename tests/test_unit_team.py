@@ -425,3 +425,15 @@ def test_the_gemm_ceiling_takes_the_rule_and_leaves_the_weights():
     net.gemm_steps(BATCH, 2, 2, net_rule(engine))
     assert net.capacity == BATCH
     np.testing.assert_array_equal(engine.params, before)
+
+
+def test_the_at_once_ceiling_of_a_unit_team_runs_every_members_units():
+    """With helpers, a unit team's members run their units' products at the same time (the
+    helper's on a thread of its own), over the whole batch, and write no weight."""
+    engine = make_engine()
+    net, before = engine.network, engine.params.copy()
+    ran = []
+    net.gemm_steps(BATCH, 2, 2, net_rule(engine),
+                   lambda task, count: start_team(lambda t: (ran.append(t), task(t)), count))
+    assert ran == [1] and net.capacity == BATCH
+    np.testing.assert_array_equal(engine.params, before)

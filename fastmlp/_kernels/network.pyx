@@ -703,6 +703,8 @@ cdef void _dispatch(Call *c, floating *params) noexcept nogil:
                                        <floating *>c.grads, <const floating *>c.x, c.labels,
                                        <const floating *>c.targets, <const floating *>c.weights,
                                        c.rows, c.rows, 0, True, c.seed, 0, NULL, NULL)
+    elif floating is float and c.team != NULL:
+        _member_gemms(c, params, 0)  # GEMMS, with the team's members at once
     else:
         _gemms_only(c, params)
 
@@ -1519,12 +1521,7 @@ cdef class Network:
         finally:
             try:
                 if run is not None:
-                    # a member that has not started will not (it finds the team closed); one
-                    # that has returns once it meets the abandoned barrier or ends its steps
-                    run.open = False
-                    fm_team_barrier_abandon(&run.team.barrier)
-                    for task in started:
-                        task.result()
+                    run.finish(started)
             finally:
                 self._busy = False  # even if Ctrl-C lands in the wait
                 _call_ends()
@@ -1573,7 +1570,7 @@ cdef class Network:
         fm_team_barrier_init(&run.team.barrier, size)
         run.team.size = size
         run.team.units = units
-        run.team.splits = rule.splits()
+        run.team.splits = rule is not None and rule.splits()
         run.call = c[0]
         run.call.team = &run.team
         # a team's dx = dz·Wᵀ runs on fastmlp's kernel too, reading Wᵀ: each thread refreshes
@@ -2063,34 +2060,41 @@ cdef class Network:
         return c.loss_sum
 
     def gemm_steps(self, Py_ssize_t rows, Py_ssize_t n_steps, Py_ssize_t threads=1,
-                   UpdateRule rule=None):
+                   UpdateRule rule=None, helpers=None):
         """Runs only the matrix products of n_steps training steps on batches of `rows` rows
         (forward, dW, dX, each on the kernel a training step runs it on; on zeroed scratch):
         what a step would cost if everything but the GEMMs were free. The benchmark reports
         training speed against this ceiling. With `threads`, as train would run them (with
         `rule`, the update rule train would be given: it decides whether a unit team may
-        train): when they make a team, one thread's share of the rows on fastmlp's kernel,
-        or a unit team's largest share of the units — the time of a step whose threads run
-        their products side by side with nothing lost."""
+        train). When they make a team: without `helpers`, one thread's share of the rows on
+        fastmlp's kernel, or a unit team's largest share of the units, alone — the time of a
+        step whose threads run their products side by side with nothing lost; with
+        `helpers` (as train takes them), every member's share at once on threads of their
+        own, meeting once a step — what the cores give such a step together (the slower one
+        sets each step). RuntimeError if the helpers did not all start."""
         self._enter_training()
         cdef Call c
+        cdef _TeamRun run = None
+        started = []
         try:
             if not 1 <= rows <= BLAS_MAX or n_steps < 0:
                 raise ValueError(f"rows must lie in [1, {BLAS_MAX}] and n_steps be >= 0; "
                                  f"received {rows}, {n_steps}")
             size, units = self._team_for(threads, rows, rule)
-            c.units = size if units else 1
-            if units:
-                size = 1  # every member of a unit team runs products over all the rows
-            rows = -(-rows // size)
+            together = helpers is not None and size > 1
+            c.units = size if units and not together else 1
+            c.batch = rows
+            if not units:
+                rows = -(-rows // size)  # a unit team's members run theirs over all the rows
             self._reserve(rows)
             for buf in self._scratch_arrays:
                 buf.fill(0)
             dummy_grads = np.zeros_like(self.grads)
             c.op = GEMMS
             c.wt = NULL
+            c.team = NULL
             c.plan = self.plan
-            if size > 1 or units:
+            if size > 1:
                 c.wt = self._wt_data()
                 c.plan.own_gemm_max = PY_SSIZE_T_MAX
             elif self.plan.solo_transposes:
@@ -2099,10 +2103,26 @@ cdef class Network:
             c.grads = cnp.PyArray_DATA(<cnp.ndarray>dummy_grads)
             c.rows, c.n_steps = rows, n_steps
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
-            with nogil:
-                _run(&c, params, self.is_double)
+            if together:
+                run = self._new_team(&c, size, c.batch, rule, params, (dummy_grads,), units)
+                for scratch, _, _ in run.keep[2]:
+                    for buf in scratch or ():
+                        buf.fill(0)
+                started = list(helpers(run.member, size - 1))
+                if len(started) != size - 1:
+                    raise RuntimeError(f"{size - 1} helper threads were asked for and "
+                                       f"{len(started)} started: the team cannot meet")
+                with nogil:
+                    _run(&run.call, params, False)
+            else:
+                with nogil:
+                    _run(&c, params, self.is_double)
         finally:
-            self._busy = False
+            try:
+                if run is not None:
+                    run.finish(started)
+            finally:
+                self._busy = False
 
 
 cdef inline floating *_at(floating *base, Py_ssize_t offset) noexcept nogil:
@@ -2394,78 +2414,115 @@ cdef void _update_moving_statistics(const Plan *plan, const Scratch *sc,
 
 
 cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
-    cdef const Plan *plan = &c.plan
-    cdef floating *grads = <floating *>c.grads
-    cdef floating *acts = <floating *>c.scratch.acts
-    cdef floating *x = <floating *>c.scratch.x_batch
-    cdef floating *delta = <floating *>c.scratch.delta_a
-    cdef floating *other = <floating *>c.scratch.delta_b
+    """A GEMMS call's products on the calling thread alone: all of a step's, or those of
+    member 0 of a team (its share of the rows, or of a unit team of c.units its units)."""
+    cdef Py_ssize_t _
+    for _ in range(c.n_steps):
+        if floating is float:
+            if c.units > 1:
+                _unit_step_products(&c.plan, &c.scratch, params, <float *>c.grads,
+                                    <const float *>c.wt, c.rows, c.units, 0)
+                continue
+        _step_products(&c.plan, &c.scratch, params, <floating *>c.grads,
+                       <const floating *>c.wt, c.rows)
+
+
+cdef void _member_gemms(Call *c, float *params, Py_ssize_t t) noexcept nogil:
+    """Member t's part of a GEMMS call run by a team (t = 0 on the calling thread): each step,
+    its products as train runs them (its share of the batch's rows, or a unit team's member's
+    units over all of them) on its own scratch, at the same time as the others', then a
+    meeting: the one a step of a team cannot do without (the next step needs every member's
+    gradient), so the slower core sets each step's time, as in training."""
+    cdef Team *team = c.team
+    cdef Member *me = &team.members[t]
+    cdef Py_ssize_t _, size = team.size
+    cdef Py_ssize_t rows = (c.batch if team.units else
+                            _share_first(c.batch, size, t + 1) - _share_first(c.batch, size, t))
+    # a unit team's members write disjoint kernel rows of the call's (dummy) gradient
+    cdef float *grads = <float *>(c.grads if team.units else me.grads)
+    if fm_team_barrier_wait(&team.barrier):
+        return  # the calling thread gave the team up
+    for _ in range(c.n_steps):
+        if team.units:
+            _unit_step_products(&c.plan, &me.scratch, params, grads, <const float *>c.wt, rows,
+                                size, t)
+        elif rows > 0:
+            _step_products[float](&c.plan, &me.scratch, params, grads, <const float *>c.wt, rows)
+        if fm_team_barrier_wait(&team.barrier):
+            return
+
+
+cdef void _step_products(const Plan *plan, const Scratch *sc, floating *params, floating *grads,
+                         const floating *wt, Py_ssize_t rows) noexcept nogil:
+    """One training step's products on `rows` rows of sc's (forward, dW, dX), each on the
+    kernel a training step runs it on (dX from Wᵀ where wt is not NULL)."""
+    cdef floating *acts = <floating *>sc.acts
+    cdef floating *x = <floating *>sc.x_batch
+    cdef floating *delta = <floating *>sc.delta_a
+    cdef floating *other = <floating *>sc.delta_b
     cdef const floating *inp
     cdef const Step *s
-    cdef Py_ssize_t l, _, rows = c.rows
-    if floating is float:
-        if c.units > 1:
-            _unit_gemms_only(c, params)
-            return
-    for _ in range(c.n_steps):
-        for l in range(plan.n_steps):
-            s = &plan.steps[l]
-            if s.kind != DENSE:
-                continue
-            inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
-            forward_gemm(inp, params + s.w_off, acts + s.out_off * rows, rows, s.n_in, s.n_out,
+    cdef Py_ssize_t l
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        if s.kind != DENSE:
+            continue
+        inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+        forward_gemm(inp, params + s.w_off, acts + s.out_off * rows, rows, s.n_in, s.n_out,
+                     _train_level(plan, rows, s), NULL, False, NULL, NULL)
+    for l in range(plan.n_steps - 1, -1, -1):
+        s = &plan.steps[l]
+        if s.kind != DENSE:
+            continue
+        inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+        weight_gradient_gemm(inp, delta, grads + s.w_off, rows, s.n_in, s.n_out,
+                             _train_level(plan, rows, s), NULL, NULL)
+        if l > 0 and wt != NULL and s.wt_off >= 0:
+            forward_gemm(delta, wt + s.wt_off, other, rows, s.n_out, s.n_in,
                          _train_level(plan, rows, s), NULL, False, NULL, NULL)
-        for l in range(plan.n_steps - 1, -1, -1):
-            s = &plan.steps[l]
-            if s.kind != DENSE:
-                continue
-            inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
-            weight_gradient_gemm(inp, delta, grads + s.w_off, rows, s.n_in, s.n_out,
-                                 _train_level(plan, rows, s), NULL, NULL)
-            if l > 0 and c.wt != NULL and s.wt_off >= 0:
-                forward_gemm(delta, <floating *>c.wt + s.wt_off, other, rows, s.n_out, s.n_in,
-                             _train_level(plan, rows, s), NULL, False, NULL, NULL)
-            elif l > 0:
-                gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
-                     params + s.w_off, s.n_out, <floating>0, other, s.n_in)
+        elif l > 0:
+            gemm(False, True, rows, s.n_in, s.n_out, <floating>1, delta, s.n_out,
+                 params + s.w_off, s.n_out, <floating>0, other, s.n_in)
 
 
-cdef void _unit_gemms_only(Call *c, float *params) noexcept nogil:
-    """_gemms_only for member 0 of a unit team of c.units (the largest share): the products
-    _unit_steps runs on its units — x·W over its input units, xᵀ·dz into its kernel rows,
-    dz·Wᵀ into its units of dx."""
-    cdef const Plan *plan = &c.plan
-    cdef float *grads = <float *>c.grads
-    cdef float *acts = <float *>c.scratch.acts
-    cdef float *x = <float *>c.scratch.x_batch
-    cdef float *delta = <float *>c.scratch.delta_a
-    cdef float *other = <float *>c.scratch.delta_b
-    cdef float *wt = <float *>c.wt
+cdef void _unit_step_products(const Plan *plan, const Scratch *sc, float *params, float *grads,
+                              const float *wt, Py_ssize_t rows, Py_ssize_t size,
+                              Py_ssize_t t) noexcept nogil:
+    """One step's products of member t of a unit team of `size`, as _unit_steps runs them on
+    its units: x·W over its input units, xᵀ·dz into its kernel rows, dz·Wᵀ into its units of
+    dx (on sc's buffers, all `rows` rows)."""
+    cdef float *acts = <float *>sc.acts
+    cdef float *x = <float *>sc.x_batch
+    cdef float *delta = <float *>sc.delta_a
+    cdef float *other = <float *>sc.delta_b
     cdef const float *inp
     cdef const Step *s
-    cdef Py_ssize_t l, _, u0, u1, n, n_in, rows = c.rows
+    cdef Py_ssize_t l, u0, u1, nu, n, n_in
     cdef int level = plan.train_level
-    for _ in range(c.n_steps):
-        for l in range(plan.n_steps):
-            s = &plan.steps[l]
-            if s.kind != DENSE:
-                continue
-            _units_of(s.n_in, c.units, 0, &u0, &u1)
+    for l in range(plan.n_steps):
+        s = &plan.steps[l]
+        if s.kind != DENSE:
+            continue
+        _units_of(s.n_in, size, t, &u0, &u1)
+        if u1 > u0:
             inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
-            fm_sgemm_small(level, rows, s.n_out, u1, inp, s.n_in, 1, params + s.w_off, s.n_out,
-                           other, s.n_out, NULL, 0, NULL)
-        for l in range(plan.n_steps - 1, -1, -1):
-            s = &plan.steps[l]
-            if s.kind != DENSE:
-                continue
-            n, n_in = s.n_out, s.n_in
-            _units_of(n_in, c.units, 0, &u0, &u1)
-            inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
-            fm_sgemm_small(level, u1, n, rows, inp, 1, n_in, delta, n, grads + s.w_off, n, NULL,
-                           0, NULL)
-            if l > 0:
-                fm_sgemm_small(level, rows, u1, n, delta, n, 1, wt + s.wt_off, n_in, other, n_in,
-                               NULL, 0, NULL)
+            fm_sgemm_small(level, rows, s.n_out, u1 - u0, inp + u0, s.n_in, 1,
+                           params + s.w_off + u0 * s.n_out, s.n_out, other, s.n_out, NULL, 0, NULL)
+    for l in range(plan.n_steps - 1, -1, -1):
+        s = &plan.steps[l]
+        if s.kind != DENSE:
+            continue
+        n, n_in = s.n_out, s.n_in
+        _units_of(n_in, size, t, &u0, &u1)
+        nu = u1 - u0
+        if nu == 0:
+            continue
+        inp = x if l == 0 else acts + plan.steps[l - 1].out_off * rows
+        fm_sgemm_small(level, nu, n, rows, inp + u0, 1, n_in, delta, n, grads + s.w_off + u0 * n,
+                       n, NULL, 0, NULL)
+        if l > 0:
+            fm_sgemm_small(level, rows, nu, n, delta, n, 1, wt + s.wt_off + u0, n_in, other + u0,
+                           n_in, NULL, 0, NULL)
 
 
 cdef inline bint _row_finite(const floating *row, Py_ssize_t n) noexcept nogil:
@@ -3061,6 +3118,15 @@ cdef class _TeamRun:
     def __dealloc__(self):
         free(self.team.members)
 
+    def finish(self, started):
+        """Closes the team and waits for the members in `started` (their futures) to return:
+        a member that has not started will not (it finds the team closed); one that has
+        returns once it meets the abandoned barrier or ends its steps."""
+        self.open = False
+        fm_team_barrier_abandon(&self.team.barrier)
+        for task in started:
+            task.result()
+
     def member(self, Py_ssize_t t):
         """Runs member t of this team (a helper thread's task)."""
         if not self.open or not 1 <= t < self.team.size or t in self.started:
@@ -3069,7 +3135,9 @@ cdef class _TeamRun:
         cdef unsigned long long fp_state
         with nogil:
             fp_state = fm_flush_denormals_begin()  # per thread, as in _run
-            if self.team.units:
+            if self.call.op == GEMMS:
+                _member_gemms(&self.call, <float *>self.params, t)
+            elif self.team.units:
                 _unit_steps(&self.call, <float *>self.params, t)
             else:
                 _team_steps[float](&self.call, <float *>self.params, t)

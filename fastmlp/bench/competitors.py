@@ -103,10 +103,13 @@ class Fastmlp(_KerasAPI):
         return {"predict_on_batch": m.predict_on_batch, "model(x)": m,
                 "predict": lambda x: m.predict(x, batch_size=len(x), verbose=0)}
 
-    def gemm_ceiling(self, batch_size: int, steps: int) -> None:
-        """Runs only the GEMMs of `steps` training steps (the ceiling)."""
+    def gemm_ceiling(self, batch_size: int, steps: int, at_once: bool = False) -> None:
+        """Runs only the GEMMs of `steps` training steps (the ceiling); at_once: a team's
+        threads run their shares at the same time, meeting once a step (else one share runs
+        alone, as if the others' cost nothing)."""
         # with the model's update rule: it decides whether two threads train as a unit team
-        self.model.engine.gemm_steps(batch_size, steps, self.model._training_rule("the ceiling"))
+        self.model.engine.gemm_steps(batch_size, steps, self.model._training_rule("the ceiling"),
+                                     at_once)
 
 
 class Numpy(Competitor):

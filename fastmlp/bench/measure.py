@@ -183,9 +183,11 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
     rows. fastmlp's GEMM-only ceiling is taken in the same rounds (a ceiling run, then an
     epoch; max(3, epochs) ceiling runs): the VM's speed moves by up to 2x within minutes, and
     a ceiling measured before all the epochs was read in another phase than they were. In a
-    worker of two threads or more, each of fastmlp's rounds also takes an epoch on one thread
-    and as many one-thread epochs side by side as the worker has threads (for the ratio of its
-    threads against one thread, and what the machine gave them, in the same minutes). In
+    worker of two threads or more, each of fastmlp's rounds also takes its ceiling with the
+    team's shares of the products run at once (the ceiling proper runs one share alone, as if
+    the others cost nothing), an epoch on one thread and as many one-thread epochs side by
+    side as the worker has threads (for the ratio of its threads against one thread, and what
+    the machine gave them, in the same minutes). In
     turns: the build and warm-up one turn, each round one (max(3, epochs) of them, whatever
     the engine: an engine that does not train, or has no more rounds, passes its turns)."""
     turns = turns or Alone()
@@ -205,6 +207,7 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
                 engine.one_thread_epochs(x[:warm], y[:warm], batch, threads)  # and its copies'
     times: list[float] = []
     ceiling_times: list[float] = []
+    at_once_times: list[float] = []
     one_times: list[float] = []
     side_times: list[float] = []
     meter = Meter()
@@ -218,6 +221,10 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
                     start = time.perf_counter()
                     engine.gemm_ceiling(batch, steps)
                     ceiling_times.append(time.perf_counter() - start)
+                    if threads > 1:
+                        start = time.perf_counter()
+                        engine.gemm_ceiling(batch, steps, at_once=True)
+                        at_once_times.append(time.perf_counter() - start)
                 if round_ < epochs:
                     start = time.perf_counter()
                     engine.train_epoch(x, y, batch)
@@ -234,6 +241,11 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
                                   "samples_per_s_min_median_max": _rates(len(x), ceiling_times),
                                   "gflops": workload.flops_per_sample() * len(x) / secs / 1e9,
                                   "background_load": meter.load})
+        if at_once_times:
+            # round by round beside epoch_seconds: the team's shares run at the same time
+            result["ceiling"][-1].update({
+                "at_once_epoch_seconds": at_once_times,
+                "at_once_samples_per_s": len(x) / statistics.median(at_once_times)})
     secs = statistics.median(times)
     result["training"].append({
         "workload": wname, "batch": batch, "competitor": engine.name, "epoch_seconds": times,

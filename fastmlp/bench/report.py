@@ -81,23 +81,39 @@ def _training_table(run: dict[str, Any]) -> list[str]:
 
 
 def _threads_table(run: dict[str, Any]) -> list[str]:
-    """fastmlp on this run's threads against one thread, and N one-thread epochs side by
-    side against one alone, round by round (measure._training); [] where not measured."""
+    """fastmlp on this run's threads against one thread, N one-thread epochs side by side
+    against one alone, round by round (measure._training), and its GEMM-only ceiling with the
+    team's shares run at once: against the ceiling's one share alone, and the epoch's share
+    of it; [] where not measured."""
     rows = [r for r in run["training"] if r.get("one_thread_epoch_seconds")]
     if not rows:
         return []
+    at_once = {(c["workload"], c["batch"]): c for c in run.get("ceiling", [])
+               if c.get("at_once_epoch_seconds")}
     n = rows[0]["side_by_side_epochs"]
-    lines = [f"{'workload':<9}{'batch':>6}{f'{n} threads':>22}{'side by side':>22}{'share':>14}"]
+    lines = [f"{'workload':<9}{'batch':>6}{f'{n} threads':>22}{'side by side':>22}{'share':>14}"
+             f"{'GEMMs at once':>22}{'% at once':>14}"]
     for r in rows:
         one, mine, side = (r["one_thread_epoch_seconds"], r["epoch_seconds"],
                            r["side_by_side_epoch_seconds"])
         gain = round_ratios(one, mine)
         most = round_ratios([n * t for t in one], side)
         share = round_ratios(side, [n * t for t in mine])  # gain / most, round by round
-        share_text = f"{100 * share[0]:.0f}% [{100 * share[1]:.0f}-{100 * share[2]:.0f}]" if share else "—"
+        ceiling = at_once.get((r["workload"], r["batch"]))
+        together = percent = None
+        if ceiling:
+            # the shares at once against one share alone (under 1x: what running them on
+            # every core at once costs), and this epoch against the at-once ceiling
+            together = round_ratios(ceiling["epoch_seconds"], ceiling["at_once_epoch_seconds"])
+            percent = round_ratios(ceiling["at_once_epoch_seconds"], mine)
         lines.append(f"{r['workload']:<9}{r['batch']:>6}{_paired(gain):>22}{_paired(most):>22}"
-                     f"{share_text:>14}")
+                     f"{_percent(share):>14}{_paired(together):>22}{_percent(percent):>14}")
     return lines
+
+
+def _percent(value: Optional[tuple[float, float, float]]) -> str:
+    return (f"{100 * value[0]:.0f}% [{100 * value[1]:.0f}-{100 * value[2]:.0f}]" if value
+            else "—")
 
 
 def _inference_table(run: dict[str, Any]) -> list[str]:
@@ -233,7 +249,10 @@ def text(results: dict[str, Any]) -> str:
                        f"one on one thread, and {n} one-thread epochs side by side, copies of "
                        f"the model on threads of their own, against one alone: the most {n} "
                        f"threads could give on this machine in that round; share: the first "
-                       f"over the second):")
+                       f"over the second; GEMMs at once: the ceiling with its team's shares "
+                       f"of the products run at the same time, meeting once a step, against "
+                       f"the ceiling (one share alone, as if the others cost nothing); % at "
+                       f"once: the epoch against that at-once ceiling):")
             out.extend(threads_table)
         zeros = run["data"].get("one_sample_zero_fraction")
         out.append("Inference: one-sample latency and batch-1024 throughput (every engine's calls "
