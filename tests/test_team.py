@@ -22,6 +22,29 @@ BATCH = 64
 ALWAYS_ROWS = 1 << 62  # set_team_choice's bytes: no network overflows this cache
 
 
+# the start of a subprocess test's code: new_engine() makes an engine of WIDTHS (the rows
+# team wherever one may train), and `engine` is one
+ISOLATED_ENGINE = f"""
+        import numpy as np
+        from fastmlp.engine import DenseStep, Engine
+        from fastmlp.optimizers import Adam
+        from fastmlp.parallel import start_team
+
+        widths = {WIDTHS!r}
+
+        def new_engine():
+            steps = [DenseStep(a, b, "relu" if b != widths[-1] else "softmax", True)
+                     for a, b in zip(widths, widths[1:])]
+            engine = Engine(steps, np.float32)
+            engine.params[:] = np.random.default_rng(9).standard_normal(engine.size) * 0.2
+            engine.set_loss("sparse_categorical_crossentropy", None)
+            engine.network.set_team_choice(0, {ALWAYS_ROWS})
+            return engine
+
+        engine = new_engine()
+"""
+
+
 def make_engine(rng, extra=None, dtype=np.float32, **dense):
     steps = [DenseStep(a, b, "relu" if b != WIDTHS[-1] else "softmax", True, **dense)
              for a, b in zip(WIDTHS, WIDTHS[1:])]
@@ -224,24 +247,13 @@ def test_a_team_whose_helpers_do_not_start_trains_alone():
     """Fewer helpers than asked for (a pool shutting down): the calling thread trains alone,
     with the one-thread bits, and the helper that did start leaves. In a subprocess with a
     timeout: a broken fallback would leave the calling thread waiting for its team forever."""
-    out = run_isolated(f"""
-        import numpy as np
-        from fastmlp.engine import DenseStep, Engine
-        from fastmlp.optimizers import Adam
-        from fastmlp.parallel import start_team
-
-        widths = {WIDTHS!r}
+    out = run_isolated(ISOLATED_ENGINE + f"""
         rng = np.random.default_rng(1)
         x = rng.standard_normal((4 * {BATCH} + 17, widths[0])).astype(np.float32)
         labels = rng.integers(0, widths[-1], len(x)).astype(np.int32)
 
         def trained(threads, helpers):
-            steps = [DenseStep(a, b, "relu" if b != widths[-1] else "softmax", True)
-                     for a, b in zip(widths, widths[1:])]
-            engine = Engine(steps, np.float32)
-            engine.params[:] = np.random.default_rng(9).standard_normal(engine.size) * 0.2
-            engine.set_loss("sparse_categorical_crossentropy", None)
-            engine.network.set_team_choice(0, {ALWAYS_ROWS})
+            engine = new_engine()
             rule = engine.new_rule(Adam(1e-3))
             assert engine.network.team_for(threads, {BATCH}, rule) == (threads, False)
             engine.network.train(x, labels, None, None, 0, 100, {BATCH}, rule, 7, None, threads,
@@ -344,17 +356,7 @@ def test_the_at_once_ceiling_runs_each_member_on_a_thread_of_its_own():
     caller once, on a helper's thread, on its share's scratch; it writes no weight, raises if
     a helper does not start, and leaves the network ready for the next call. In a subprocess
     with a timeout: a team that does not meet would leave the calling thread waiting."""
-    out = run_isolated(f"""
-        import numpy as np
-        from fastmlp.engine import DenseStep, Engine
-        from fastmlp.parallel import start_team
-
-        widths = {WIDTHS!r}
-        steps = [DenseStep(a, b, "relu" if b != widths[-1] else "softmax", True)
-                 for a, b in zip(widths, widths[1:])]
-        engine = Engine(steps, np.float32)
-        engine.params[:] = np.random.default_rng(9).standard_normal(engine.size) * 0.2
-        engine.set_loss("sparse_categorical_crossentropy", None)
+    out = run_isolated(ISOLATED_ENGINE + f"""
         net, before = engine.network, engine.params.copy()
         asked, ran = [], []
 
@@ -396,3 +398,29 @@ def test_the_engine_takes_the_at_once_ceiling_with_the_team_threads(rng, monkeyp
         assert asked == [1]
     finally:
         config.set_num_threads(None)
+
+
+def test_a_member_asked_to_run_on_the_calling_thread_raises_instead_of_waiting():
+    """helpers that run a member on the calling thread itself (not on a thread of its own):
+    the member would wait for member 0 at the first meeting, and member 0 for it. A clear
+    error instead, for train and the at-once ceiling, and the network trains after. In a
+    subprocess with a timeout: the bug is a thread that waits forever."""
+    out = run_isolated(ISOLATED_ENGINE + f"""
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((4 * {BATCH}, widths[0])).astype(np.float32)
+        labels = rng.integers(0, widths[-1], len(x)).astype(np.int32)
+        rule = engine.new_rule(Adam(1e-3))
+        before = engine.params.copy()
+        on_caller = lambda task, count: [task(t) for t in range(1, count + 1)]
+        for call in (lambda: engine.network.train(x, labels, None, None, 0, 4, {BATCH}, rule, 7,
+                                                  None, 2, on_caller),
+                     lambda: engine.network.gemm_steps({BATCH}, 2, 2, rule, on_caller)):
+            try:
+                call()
+            except RuntimeError as e:
+                print("own" in str(e) and "calling thread" in str(e))
+        print(np.array_equal(engine.params, before))
+        engine.network.train(x, labels, None, None, 0, 4, {BATCH}, rule, 7, None, 2, start_team)
+        print(not np.array_equal(engine.params, before))
+    """, timeout=120)
+    assert out.split() == ["True"] * 4

@@ -210,6 +210,7 @@ M = {
  "turns-before-all-ready": ("fastmlp/bench/turns.py", "                if all(data[\"ready\"]) and data[\"turn\"] == self.index:", "                if data[\"turn\"] == self.index:", "tests/test_bench_turns.py"),
  "bench-one-thread-at-worker-threads": ("fastmlp/bench/measure.py", "one_times.append(engine.one_thread_epochs(x, y, batch, 1))", "one_times.append(engine.one_thread_epochs(x, y, batch, threads))", "tests/test_bench_cli.py -k side_by_side"),
  "bench-side-by-side-share-inverted": ("fastmlp/bench/report.py", "share = round_ratios(side, [n * t for t in mine])", "share = round_ratios([n * t for t in mine], side)", "tests/test_bench_cli.py -k threads_table"),
+ "team-member-on-calling-thread": ("fastmlp/_kernels/network.pyx", "        if threading.get_ident() == self.caller:\n", "        if False:\n", "tests/test_team.py -k calling_thread"),
  "ceiling-at-once-helpers-ignored": ("fastmlp/engine.py", "start_team if at_once else None)", "None)", "tests/test_team.py -k at_once"),
  "ceiling-at-once-fewer-helpers-silent": ("fastmlp/_kernels/network.pyx", "                if len(started) != size - 1:\n                    raise RuntimeError(f\"{size - 1} helper", "                if False:\n                    raise RuntimeError(f\"{size - 1} helper", "tests/test_team.py -k at_once"),
  "ceiling-at-once-helper-trains": ("fastmlp/_kernels/network.pyx", "            if self.call.op == GEMMS:\n", "            if False:\n", "tests/test_team.py tests/test_unit_team.py -k at_once"),

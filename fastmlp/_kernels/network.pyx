@@ -23,6 +23,8 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 cimport numpy as cnp
 
+import threading
+
 import numpy as np
 
 from fastmlp._kernels.blas cimport gemm
@@ -1580,6 +1582,7 @@ cdef class Network:
         run.call.plan.own_gemm_max = PY_SSIZE_T_MAX  # never BLAS: its threads would fight the team
         run.params = params
         run.keep = (self, rule, buffers, self._scratch_arrays, keep)
+        run.caller = threading.get_ident()
         run.open = True
         return run
 
@@ -3110,6 +3113,7 @@ cdef class _TeamRun:
     cdef object keep
     cdef set started
     cdef bint open
+    cdef object caller           # the calling thread's ident: member 0's
 
     def __cinit__(self):
         self.team.members = NULL
@@ -3131,6 +3135,10 @@ cdef class _TeamRun:
         """Runs member t of this team (a helper thread's task)."""
         if not self.open or not 1 <= t < self.team.size or t in self.started:
             raise RuntimeError(f"member {t} of this training team cannot run (now or again)")
+        if threading.get_ident() == self.caller:
+            # it would wait at the team's first meeting for member 0, which waits for it
+            raise RuntimeError(f"member {t} of this training team must run on a thread of its "
+                               f"own, not on the calling thread")
         self.started.add(t)
         cdef unsigned long long fp_state
         with nogil:
