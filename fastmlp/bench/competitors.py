@@ -106,7 +106,7 @@ class Fastmlp(_KerasAPI):
     def gemm_ceiling(self, batch_size: int, steps: int, at_once: bool = False) -> None:
         """Runs only the GEMMs of `steps` training steps (the ceiling); at_once: a team's
         threads run their shares at the same time, meeting once a step (else one share runs
-        alone, as if the others' cost nothing)."""
+        alone, as if the others cost nothing)."""
         # with the model's update rule: it decides whether two threads train as a unit team
         self.model.engine.gemm_steps(batch_size, steps, self.model._training_rule("the ceiling"),
                                      at_once)
