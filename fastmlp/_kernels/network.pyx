@@ -2085,7 +2085,7 @@ cdef class Network:
                                  f"received {rows}, {n_steps}")
             size, units = self._team_for(threads, rows, rule)
             together = helpers is not None and size > 1
-            c.units = size if units and not together else 1
+            c.units = size if units else 1  # read by the alone run only
             c.batch = rows
             if not units:
                 rows = -(-rows // size)  # a unit team's members run theirs over all the rows
@@ -2108,7 +2108,7 @@ cdef class Network:
             params = cnp.PyArray_DATA(<cnp.ndarray>self.params)
             if together:
                 run = self._new_team(&c, size, c.batch, rule, params, (dummy_grads,), units)
-                for scratch, _, _ in run.keep[2]:
+                for scratch, _, _ in self._team_buffers(size, c.batch, units):  # the team's
                     for buf in scratch or ():
                         buf.fill(0)
                 started = list(helpers(run.member, size - 1))

@@ -194,9 +194,10 @@ def _training(result: dict[str, Any], engine: Any, wname: str, batch: int, x: np
     workload = WORKLOADS[wname]
     steps = math.ceil(len(x) / batch)
     ceiling = isinstance(engine, _competitors.Fastmlp)
-    # fastmlp in a worker of two threads or more: after each epoch, one on one thread, then as
-    # many one-thread epochs at once as the worker has threads (one_thread_epochs): the ratio
-    # of its threads against one thread, and the most they could give, in the same round
+    # fastmlp in a worker of two threads or more: after the ceiling, the ceiling at once; after
+    # each epoch, one on one thread, then as many one-thread epochs at once as the worker has
+    # threads (one_thread_epochs): the ratio of its threads against one thread, and the most
+    # they could give, in the same round
     threads = getattr(engine, "threads", 1) if ceiling else 1
     with turns.turn():
         if engine.trains:
