@@ -18,15 +18,20 @@ def caller_keeps_subnormals():
     return bool(np.all(x * np.float32(1.0) != 0)) and np.float32(1e-20) * np.float32(1e-20) != 0
 
 
-def test_adam_moments_never_become_subnormal_in_fit(rng):
-    # input 0 is informative in the first fit, then always zero: its weights' gradients are 0
-    # for 1,000 steps, and 0.9^1000 takes the first moment through the subnormal range
+def _fitted_then_silent_input(rng):
+    """A model fitted with input 0 informative, and 1,000 rows in which input 0 is always zero:
+    its weights' gradients are then 0 for 1,000 steps, and 0.9^1000 takes Adam's first moment
+    through the subnormal range."""
     model = keras.Sequential([keras.layers.Dense(4, activation="relu", input_dim=3), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
     x = rng.standard_normal((64, 3)).astype(np.float32)
     model.fit(x, x.sum(1), epochs=2, verbose=0)
     x[:, 0] = 0
-    x = np.repeat(x, 16, axis=0)[:1000]
+    return model, np.repeat(x, 16, axis=0)[:1000]
+
+
+def test_adam_moments_never_become_subnormal_in_fit(rng):
+    model, x = _fitted_then_silent_input(rng)
     model.fit(x, x.sum(1), batch_size=1, epochs=1, verbose=0, shuffle=False)
     m, v = model.optimizer._rule.slots
     assert subnormals(m) == 0 and subnormals(v) == 0
@@ -45,3 +50,24 @@ def test_optimizer_steps_flush_too_and_restore_the_callers_state():
     m, v = rule.slots
     assert subnormals(m) == 0 and subnormals(v) == 0
     assert caller_keeps_subnormals()
+
+
+def test_the_flush_switched_off_lets_moments_fall_subnormal(rng):
+    """The benchmark's ablation switch (network.set_flush_denormals) really turns the flush
+    off, and only for as long as it is off; the caller's state is untouched either way."""
+    from fastmlp._kernels import network
+
+    model, x = _fitted_then_silent_input(rng)
+    assert network.flush_denormals()
+    network.set_flush_denormals(False)
+    try:
+        assert not network.flush_denormals()
+        model.fit(x, x.sum(1), batch_size=1, epochs=1, verbose=0, shuffle=False)
+    finally:
+        network.set_flush_denormals(True)
+    m, _ = model.optimizer._rule.slots
+    assert subnormals(m) > 0
+    assert caller_keeps_subnormals()
+    model.fit(x, x.sum(1), batch_size=1, epochs=1, verbose=0, shuffle=False)
+    m, _ = model.optimizer._rule.slots
+    assert subnormals(m) == 0

@@ -99,3 +99,34 @@ def test_the_gemm_stops_at_the_end_of_the_list(level):
     y = np.empty((64, 100), np.float32)
     done, touched = small_gemm_check(x, w, y, level, prefetch=(big, rows))
     assert done and touched == len(prefetch_lines(big, rows)) >= 20
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_training_without_the_next_batch_prefetched_gives_the_same_bits(threads):
+    """The benchmark's ablation switch (network.set_prefetch_batches): the prefetch touches
+    no value, so a fit with it off trains the same weights."""
+    import fastmlp as keras
+    from fastmlp._kernels import network
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((640, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 640)
+    weights = []
+    keras.config.set_num_threads(threads)
+    try:
+        for prefetch in (True, False):
+            keras.utils.set_random_seed(3)
+            model = keras.Sequential([keras.layers.Dense(100, activation="relu", input_shape=(784,)),
+                                      keras.layers.Dense(10, activation="softmax")])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            network.set_prefetch_batches(prefetch)
+            try:
+                assert network.prefetch_batches() is prefetch
+                model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+            finally:
+                network.set_prefetch_batches(True)
+            weights.append(model.get_weights())
+    finally:
+        keras.config.set_num_threads(None)
+    for on, off in zip(*weights):
+        np.testing.assert_array_equal(on, off)

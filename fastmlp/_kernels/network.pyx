@@ -671,15 +671,58 @@ cdef inline bint _well_formed(object arr, int typenum, int ndim, Py_ssize_t d0, 
     return (d0 < 0 or dims[0] == d0) and (ndim < 2 or d1 < 0 or dims[1] == d1)
 
 
+# Measurement switches (bench/ablation.py switches each off in turn, to measure what it buys);
+# both on unless a measurement turns them off. Read by compiled code without the GIL: a plain
+# C flag each.
+cdef bint _flushing = True
+cdef bint _prefetching = True
+
+
+def set_flush_denormals(bint on) -> None:
+    """For the benchmark's ablation: whether the compiled loops run with denormals flushed to
+    zero (on, the default). Off, Adam's moments may decay into subnormals and run slower; the
+    caller's floating-point state is left alone either way."""
+    global _flushing
+    _flushing = on
+
+
+def flush_denormals() -> bool:
+    """Whether the compiled loops flush denormals to zero (set_flush_denormals)."""
+    return _flushing
+
+
+def set_prefetch_batches(bint on) -> None:
+    """For the benchmark's ablation: whether a training step brings the next shuffled batch's
+    rows into cache while its products run (on, the default). The same results either way."""
+    global _prefetching
+    _prefetching = on
+
+
+def prefetch_batches() -> bool:
+    """Whether training steps prefetch the next batch's rows (set_prefetch_batches)."""
+    return _prefetching
+
+
+cdef inline unsigned long long _flush_begin(bint flush) noexcept nogil:
+    return fm_flush_denormals_begin() if flush else 0
+
+
+cdef inline void _flush_end(bint flush, unsigned long long fp_state) noexcept nogil:
+    # only what _flush_begin read goes back: writing 0 to MXCSR would unmask every FP exception
+    if flush:
+        fm_flush_denormals_end(fp_state)
+
+
 cdef void _run(Call *c, void *params, bint is_double) noexcept nogil:
     """The one place that picks the float or the double instance of the loops, and that runs
     them with denormals flushed to zero (the caller's floating-point state restored after)."""
-    cdef unsigned long long fp_state = fm_flush_denormals_begin()
+    cdef bint flush = _flushing  # read once: a switch made meanwhile cannot unpair the two
+    cdef unsigned long long fp_state = _flush_begin(flush)
     if is_double:
         _dispatch[double](c, <double *>params)
     else:
         _dispatch[float](c, <float *>params)
-    fm_flush_denormals_end(fp_state)
+    _flush_end(flush, fp_state)
 
 
 cdef void _dispatch(Call *c, floating *params) noexcept nogil:
@@ -2698,7 +2741,8 @@ cdef fm_prefetch *_ahead(const Call *c, Py_ssize_t step, Py_ssize_t size, Py_ssi
     """pf := member t's share (of `size`) of step's batch, to bring into cache during the step
     before, or NULL: rows in order (no gather; the hardware prefetcher follows them), or no
     such step in this call. item: the size of an element of x."""
-    if c.order == NULL or step >= c.first + c.n_steps or step * c.batch >= c.rows:
+    if (not _prefetching or c.order == NULL or step >= c.first + c.n_steps
+            or step * c.batch >= c.rows):
         return NULL
     cdef Py_ssize_t start = step * c.batch, rows = min(c.batch, c.rows - start)
     cdef Py_ssize_t first = _share_first(rows, size, t)
@@ -3141,15 +3185,16 @@ cdef class _TeamRun:
                                f"own, not on the calling thread")
         self.started.add(t)
         cdef unsigned long long fp_state
+        cdef bint flush = _flushing
         with nogil:
-            fp_state = fm_flush_denormals_begin()  # per thread, as in _run
+            fp_state = _flush_begin(flush)  # per thread, as in _run
             if self.call.op == GEMMS:
                 _member_gemms(&self.call, <float *>self.params, t)
             elif self.team.units:
                 _unit_steps(&self.call, <float *>self.params, t)
             else:
                 _team_steps[float](&self.call, <float *>self.params, t)
-            fm_flush_denormals_end(fp_state)
+            _flush_end(flush, fp_state)
 
 
 cdef bint _forward_rows(const Call *c, floating *params, const floating *x, floating *out,

@@ -1,0 +1,272 @@
+"""What each of fastmlp's speed features buys, measured by switching it off in turn, paired in
+one process (issue 9's parts: 1 the flush of denormals, 2 the AVX-512 code, 3 the training
+team, 4 fastmlp's own GEMM and packed weights, 5 the next batch prefetched, 6 the one-call
+predict path; and the skipping of zero inputs).
+
+    FASTMLP_DATA=../shared/data python bench/ablation.py [--rounds 3]
+        [--cases M1:32,M1:128,M2:32,M2:128] [--threads 2] [--json FILE]
+
+Fit: each variant trains a model copy of its own (the same seed) only under its own switches,
+full epochs of the 60,000 Fashion-MNIST training images (synthetic data of the same shape
+without FASTMLP_DATA) with Adam; in each round every variant runs one epoch, in an order
+rotated from round to round, so that the machine's drift falls on all of them alike. Predict:
+one model, `predict_on_batch` of 1,024 rows and `model(x)` of one row, the variants
+alternating in each round. A feature's figure is the all-on variant's speed over the variant
+without it, round by round (how much slower fastmlp runs without the feature): median and
+[min-max] over the rounds. Everything runs on one thread (BLAS too, OPENBLAS_NUM_THREADS=1)
+except the rows that say how many threads. The switches are the kernels' measurement
+switches (network.set_flush_denormals, set_prefetch_batches, set_gemm_levels,
+set_keeps_inputs, set_pack_min_rows, the update rule's split_level); the elementwise loops'
+ISA clone is the loader's choice and cannot be switched in a running process.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+if __name__ == "__main__":
+    # as the benchmark's one-thread worker: BLAS on one thread, and the variables some old
+    # OpenBLAS builds need unset for this process only (before numpy loads BLAS; not when a
+    # test imports this module)
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    for _name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(_name, None)
+
+import numpy as np
+
+import fastmlp
+from fastmlp._kernels import network as kernels
+from fastmlp._kernels.optim import split_sqrt_level
+from fastmlp._kernels.small_gemm import LEVEL_NAMES, small_gemm_level
+from fastmlp.bench import environment, workloads
+
+Switch = Callable[[Any, bool], None]  # (model, off): off=True switches the feature off
+
+
+def _levels(model: Any, predict: int = -1, train: int = -1) -> None:
+    net = model.engine.network
+    now_predict, now_train = net.gemm_levels
+    net.set_gemm_levels(now_predict if predict < 0 else predict, now_train if train < 0 else train)
+
+
+def _flush(model: Any, off: bool) -> None:
+    kernels.set_flush_denormals(not off)
+
+
+def _prefetch(model: Any, off: bool) -> None:
+    kernels.set_prefetch_batches(not off)
+
+
+def _keep_inputs(model: Any, off: bool) -> None:
+    model.engine.network.set_keeps_inputs(not off)
+
+
+def _train_level(level: int) -> Switch:
+    def switch(model: Any, off: bool) -> None:
+        _levels(model, train=level if off else small_gemm_level())
+    return switch
+
+
+def _predict_level(level: int) -> Switch:
+    def switch(model: Any, off: bool) -> None:
+        _levels(model, predict=level if off else small_gemm_level())
+    return switch
+
+
+def _split_roots(model: Any, off: bool) -> None:
+    rule = model._training_rule("the ablation")
+    if off:
+        model._ablation_split = rule.split_level
+        rule.split_level = 0
+    else:
+        rule.split_level = getattr(model, "_ablation_split", rule.split_level)
+
+
+def _packs(model: Any, off: bool) -> None:
+    model.engine.network.set_pack_min_rows(0 if off else kernels.PACK_MIN_ROWS)
+
+
+def fit_variants(threads: int) -> dict[str, tuple[Switch, int]]:
+    """name -> (switch, threads) of each fit variant this CPU has; 'all on' first."""
+    top = small_gemm_level()
+    variants: dict[str, tuple[Switch, int]] = {"all on": (lambda m, off: None, 1)}
+    variants["1 no flush to zero"] = (_flush, 1)
+    if top == 2:
+        variants["2 GEMM on AVX2, not AVX-512"] = (_train_level(1), 1)
+    if split_sqrt_level() > 0:
+        variants["2 Adam's roots all by the divider"] = (_split_roots, 1)
+    if threads > 1:
+        variants[f"3 all on, {threads} threads"] = (lambda m, off: None, threads)
+    if top > 0:
+        variants["4 products on BLAS, not own GEMM"] = (_train_level(0), 1)
+        variants["5 no prefetch of the next batch"] = (_prefetch, 1)
+        variants["  zero inputs not skipped"] = (_keep_inputs, 1)
+    return variants
+
+
+def _build(workload: workloads.Workload, seed: int) -> Any:
+    fastmlp.utils.set_random_seed(seed)
+    model = fastmlp.Sequential([fastmlp.Input((784,))]
+                               + [fastmlp.layers.Dense(n, activation="relu") for n in workload.hidden]
+                               + [fastmlp.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _epoch(model: Any, switch: Switch, threads: int, x: np.ndarray, y: np.ndarray,
+           batch: int) -> float:
+    fastmlp.config.set_num_threads(threads)
+    switch(model, True)
+    try:
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+        return time.perf_counter() - start
+    finally:
+        switch(model, False)
+        fastmlp.config.set_num_threads(1)
+
+
+def measure_fit(case: str, rounds: int, threads: int, x: np.ndarray,
+                y: np.ndarray) -> dict[str, list[float]]:
+    """Seconds of each variant's epochs, round by round."""
+    name, batch_text = case.split(":")
+    batch = int(batch_text)
+    variants = fit_variants(threads)
+    models = {}
+    for label, (switch, n) in variants.items():
+        models[label] = _build(workloads.WORKLOADS[name], seed=0)
+        _epoch(models[label], switch, n, x[:3000], y[:3000], batch)  # warm-up: builds, packs
+    seconds: dict[str, list[float]] = {label: [] for label in variants}
+    labels = list(variants)
+    for r in range(rounds):
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+            switch, n = variants[label]
+            seconds[label].append(_epoch(models[label], switch, n, x, y, batch))
+        print(f"  {case} round {r + 1}: " + ", ".join(
+            f"{label.strip()} {len(x) / seconds[label][-1] / 1e3:.1f}k/s" for label in labels), flush=True)
+    return seconds
+
+
+def _median_call_seconds(call: Callable[[], object], calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def measure_predict(name: str, rounds: int, threads: int,
+                    x: np.ndarray) -> dict[str, dict[str, list[float]]]:
+    """Median seconds of a batch-1024 call and of a one-row call, per variant and round."""
+    model = _build(workloads.WORKLOADS[name], seed=0)
+    rows, one = np.ascontiguousarray(x[:1024]), np.ascontiguousarray(x[:1])
+    top = small_gemm_level()
+    variants: dict[str, tuple[Switch, int]] = {"all on": (lambda m, off: None, 1)}
+    variants["1 no flush to zero"] = (_flush, 1)
+    if top == 2:
+        variants["2 GEMM on AVX2, not AVX-512"] = (_predict_level(1), 1)
+    if threads > 1:
+        variants[f"3 all on, {threads} threads"] = (lambda m, off: None, threads)
+    if top > 0:
+        variants["4 products on BLAS, not own GEMM"] = (_predict_level(0), 1)
+        variants["4 weights not packed"] = (_packs, 1)
+    fast = {"batch 1024": lambda: model.predict_on_batch(rows), "one row": lambda: model(one)}
+    # part 6: the same one-row call through the converting, checking path
+    converted = "6 one row, converted path"
+    seconds: dict[str, dict[str, list[float]]] = {"batch 1024": {k: [] for k in variants},
+                                                  "one row": {k: [] for k in variants}}
+    seconds["one row"][converted] = []
+    labels = list(variants)
+    for r in range(rounds):
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+            switch, n = variants[label]
+            fastmlp.config.set_num_threads(n)
+            switch(model, True)
+            try:
+                for what, call in fast.items():
+                    for _ in range(10):  # packs are made after a few calls
+                        call()
+                    seconds[what][label].append(
+                        _median_call_seconds(call, 60 if what == "batch 1024" else 3000))
+            finally:
+                switch(model, False)
+                fastmlp.config.set_num_threads(1)
+        seconds["one row"][converted].append(
+            _median_call_seconds(lambda: model._predict_converted(one), 3000))
+        print(f"  {name} predict round {r + 1}: b1024 all on "
+              f"{len(rows) / seconds['batch 1024']['all on'][-1] / 1e3:.0f}k rows/s, one row all on "
+              f"{seconds['one row']['all on'][-1] * 1e6:.2f} µs", flush=True)
+    return seconds
+
+
+def _buys(base: list[float], variant: list[float]) -> str:
+    """The all-on speed over the variant's, round by round: median [min-max]."""
+    ratios = [v / b for b, v in zip(base, variant)]
+    return f"×{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]"
+
+
+def _gain(base: list[float], threaded: list[float]) -> str:
+    ratios = [b / t for b, t in zip(base, threaded)]
+    return f"×{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]"
+
+
+def table(title: str, columns: dict[str, dict[str, list[float]]]) -> str:
+    """Markdown: a row per switched-off variant, a column per case."""
+    labels = [label for label in dict.fromkeys(k for seconds in columns.values() for k in seconds)
+              if label != "all on"]
+    lines = [f"| {title} | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for label in labels:
+        cells = []
+        for seconds in columns.values():
+            if label not in seconds:
+                cells.append("—")
+            elif "threads" in label:
+                cells.append(_gain(seconds["all on"], seconds[label]))
+            else:
+                cells.append(_buys(seconds["all on"], seconds[label]))
+        lines.append(f"| {label.strip()} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cases", default="M1:32,M1:128,M2:32,M2:128")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="the thread count of the 'all on, N threads' rows (1: none)")
+    parser.add_argument("--samples", type=int, default=60000)
+    parser.add_argument("--json", help="also write every round's seconds to this file")
+    args = parser.parse_args()
+    if args.rounds < 1 or args.threads < 1:
+        sys.exit("--rounds and --threads must be >= 1")
+    x, y, source = workloads.load_data(args.samples)
+    described = environment.describe()
+    print(f"fastmlp {fastmlp.__version__}; CPU: {environment.cpu_label(described['cpu_identity'])} "
+          f"({described['cpu']}), {described['cores']} cores")
+    print(f"elementwise clone: {described['simd_clone']}; own GEMM: "
+          f"{LEVEL_NAMES[small_gemm_level()]}; {described['optimizer_sqrt']}")
+    for blas in described["blas"]:
+        print("BLAS:", ", ".join(f"{k}={v}" for k, v in blas.items() if k != "filepath"))
+    print(f"data: {source}, {len(x)} samples; {args.rounds} rounds\n", flush=True)
+    fit = {case: measure_fit(case, args.rounds, args.threads, x, y) for case in args.cases.split(",")}
+    names = sorted({case.split(":")[0] for case in fit})
+    predict = {name: measure_predict(name, args.rounds, args.threads, x) for name in names}
+    print()
+    print(table("fit: all on against", {case.replace(":", " b"): s for case, s in fit.items()}))
+    print()
+    print(table("predict: all on against", {f"{name} {what}": s[what]
+                                             for name, s in predict.items() for what in s}))
+    print("\nEach cell: how many times faster fastmlp runs with the feature than without it "
+          "(a threads row: N threads against 1), median [min-max] over the rounds.")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"environment": described, "data": source, "rounds": args.rounds,
+                       "fit_seconds": fit, "predict_seconds": predict}, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
