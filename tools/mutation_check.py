@@ -50,6 +50,9 @@ M = {
  "ablation-switch-left-off": ("bench/ablation.py", "    finally:\n        switch(model, False)\n        fastmlp.config.set_num_threads(1)\n\n\ndef measure_fit", "    finally:\n        fastmlp.config.set_num_threads(1)\n\n\ndef measure_fit", "tests/test_bench_ablation.py"),
  "ablation-ratio-inverted": ("bench/ablation.py", "    ratios = [v / b for b, v in zip(base, variant)]", "    ratios = [b / v for b, v in zip(base, variant)]", "tests/test_bench_ablation.py"),
  "ablation-split-not-restored": ("bench/ablation.py", "        rule.split_level = getattr(model, \"_ablation_split\", rule.split_level)", "        pass", "tests/test_bench_ablation.py"),
+ "clones-avx2-without-fma": ("csrc/elementwise.h", "#define FM_CLONES __attribute__((target_clones(\"arch=x86-64-v3\", \"default\"), unused))", "#define FM_CLONES __attribute__((target_clones(\"avx2\", \"default\"), unused))", "tests/test_isa.py"),
+ "wheel-built-native": ("setup.py", "if os.environ.get(\"FASTMLP_NATIVE\") == \"1\":", "if True:", "tests/test_isa.py"),
+ "isa-zmm-rule-off": ("tools/check_isa.py", "            if f.zmm and not ZMM_ALLOWED.search(name):", "            if False:", "tests/test_isa.py"),
  "early-stop-one-late": ("fastmlp/callbacks.py", "        if self.wait >= self.patience and epoch > 0:", "        if self.wait > self.patience and epoch > 0:", "tests/test_callbacks.py"),
  "restore-last-not-best": ("fastmlp/callbacks.py", "            if self.restore_best_weights:\n                self.best_weights = self.model.get_weights()\n            if self.baseline", "            if self.baseline", "tests/test_callbacks.py"),
  "selu-derivative-unscaled": ("csrc/elementwise.h", ": o[j] + (T)(FM_SELU_SCALE * FM_SELU_ALPHA));", ": o[j] + (T)FM_SELU_ALPHA);", "tests/test_layer_steps.py tests/test_keras_layers_golden.py"),
@@ -325,7 +328,7 @@ def main():
             results[name] = f"STALE | its line is not (once) in {path}"
             print(f"{name}: {results[name]}", flush=True)
             continue
-        if any(path.endswith((".h", ".pyx")) for path, _, _ in edits):
+        if any(path.endswith((".h", ".pyx", "setup.py")) for path, _, _ in edits):
             b = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "--force"], cwd=work, capture_output=True, text=True)
             if b.returncode:
                 results[name] = "BUILD FAILED"
