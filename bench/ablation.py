@@ -6,14 +6,14 @@ predict path; and the skipping of zero inputs).
     FASTMLP_DATA=../shared/data python bench/ablation.py [--rounds 3]
         [--cases M1:32,M1:128,M2:32,M2:128] [--threads 2] [--json FILE]
 
-Fit: each variant trains a model copy of its own (the same seed) only under its own switches,
-full epochs of the 60,000 Fashion-MNIST training images (synthetic data of the same shape
-without FASTMLP_DATA) with Adam; in each round every variant runs one epoch, in an order
-rotated from round to round, so that the machine's drift falls on all of them alike. Predict:
+Fit: one model a case, full epochs of the 60,000 Fashion-MNIST training images (synthetic
+data of the same shape without FASTMLP_DATA) with Adam; in each round every variant runs one
+epoch with its feature off (after 160 untimed steps in that state), in an order rotated from
+round to round, so that the machine's drift falls on all of them alike. Predict:
 one model, `predict_on_batch` of 1,024 rows and `model(x)` of one row, the variants
 alternating in each round. A feature's figure is the all-on variant's speed over the variant
 without it, round by round (how much slower fastmlp runs without the feature): median and
-[min-max] over the rounds. Everything runs on one thread (BLAS too, OPENBLAS_NUM_THREADS=1)
+[quartiles] over the rounds. Everything runs on one thread (BLAS too, OPENBLAS_NUM_THREADS=1)
 except the rows that say how many threads. The switches are the kernels' measurement
 switches (network.set_flush_denormals, set_prefetch_batches, set_gemm_levels,
 set_keeps_inputs, set_pack_min_rows, the update rule's split_level); the elementwise loops'
@@ -41,7 +41,7 @@ import fastmlp
 from fastmlp._kernels import network as kernels
 from fastmlp._kernels.optim import split_sqrt_level
 from fastmlp._kernels.small_gemm import LEVEL_NAMES, small_gemm_level
-from fastmlp.bench import environment, workloads
+from fastmlp.bench import environment, load, report, workloads
 
 Switch = Callable[[Any, bool], None]  # (model, off): off=True switches the feature off
 
@@ -117,10 +117,14 @@ def _build(workload: workloads.Workload, seed: int) -> Any:
 
 
 def _epoch(model: Any, switch: Switch, threads: int, x: np.ndarray, y: np.ndarray,
-           batch: int) -> float:
+           batch: int, settle: int = 0) -> float:
+    """Seconds of one epoch over x with the feature switched off (and on again after), after
+    `settle` untimed steps in the same state."""
     fastmlp.config.set_num_threads(threads)
     switch(model, True)
     try:
+        if settle:
+            model.fit(x[:settle * batch], y[:settle * batch], batch_size=batch, epochs=1, verbose=0)
         start = time.perf_counter()
         model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
         return time.perf_counter() - start
@@ -129,24 +133,36 @@ def _epoch(model: Any, switch: Switch, threads: int, x: np.ndarray, y: np.ndarra
         fastmlp.config.set_num_threads(1)
 
 
+# Untimed steps before each timed epoch, in the variant's state: without the flush, Adam's
+# first moments decay through the subnormal range for ~150 steps (0.9 a step) before they
+# reach 0, so an epoch after ones with the flush would start with fewer subnormals than a
+# run without it has all along.
+SETTLE_STEPS = 160
+
+
 def measure_fit(case: str, rounds: int, threads: int, x: np.ndarray,
                 y: np.ndarray) -> dict[str, list[float]]:
-    """Seconds of each variant's epochs, round by round."""
+    """Seconds of each variant's epochs, round by round, all on one model: a copy per variant
+    would compare the copies as well as the features (two runs so disagreed by up to ×0.17). Under "probe": each
+    round's reading of what the machine gives two threads (load.core_pair), which sets the
+    threads row's figure more than fastmlp does."""
     name, batch_text = case.split(":")
     batch = int(batch_text)
     variants = fit_variants(threads)
-    models = {}
-    for label, (switch, n) in variants.items():
-        models[label] = _build(workloads.WORKLOADS[name], seed=0)
-        _epoch(models[label], switch, n, x[:3000], y[:3000], batch)  # warm-up: builds, packs
+    model = _build(workloads.WORKLOADS[name], seed=0)
+    for switch, n in variants.values():
+        _epoch(model, switch, n, x[:3000], y[:3000], batch)  # warm-up: builds, packs, threads
     seconds: dict[str, list[float]] = {label: [] for label in variants}
+    seconds["probe"] = []
     labels = list(variants)
     for r in range(rounds):
         for label in labels[r % len(labels):] + labels[:r % len(labels)]:
             switch, n = variants[label]
-            seconds[label].append(_epoch(models[label], switch, n, x, y, batch))
+            seconds[label].append(_epoch(model, switch, n, x, y, batch, SETTLE_STEPS))
+        seconds["probe"].append(load.core_pair() or 0.0)
         print(f"  {case} round {r + 1}: " + ", ".join(
-            f"{label.strip()} {len(x) / seconds[label][-1] / 1e3:.1f}k/s" for label in labels), flush=True)
+            f"{label.strip()} {len(x) / seconds[label][-1] / 1e3:.1f}k/s" for label in labels)
+            + f"; two threads' probe ×{seconds['probe'][-1]:.2f}", flush=True)
     return seconds
 
 
@@ -203,21 +219,16 @@ def measure_predict(name: str, rounds: int, threads: int,
     return seconds
 
 
-def _buys(base: list[float], variant: list[float]) -> str:
-    """The all-on speed over the variant's, round by round: median [min-max]."""
-    ratios = [v / b for b, v in zip(base, variant)]
-    return f"×{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]"
-
-
-def _gain(base: list[float], threaded: list[float]) -> str:
-    ratios = [b / t for b, t in zip(base, threaded)]
-    return f"×{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]"
+def _ratio(mine: list[float], theirs: list[float]) -> str:
+    """mine / theirs round by round: median [quartiles]."""
+    value = report.round_ratios(mine, theirs)
+    return f"×{value[0]:.2f} [{value[1]:.2f}-{value[2]:.2f}]" if value else "—"
 
 
 def table(title: str, columns: dict[str, dict[str, list[float]]]) -> str:
     """Markdown: a row per switched-off variant, a column per case."""
     labels = [label for label in dict.fromkeys(k for seconds in columns.values() for k in seconds)
-              if label != "all on"]
+              if label not in ("all on", "probe")]
     lines = [f"| {title} | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for label in labels:
         cells = []
@@ -225,10 +236,15 @@ def table(title: str, columns: dict[str, dict[str, list[float]]]) -> str:
             if label not in seconds:
                 cells.append("—")
             elif "threads" in label:
-                cells.append(_gain(seconds["all on"], seconds[label]))
+                cells.append(_ratio(seconds["all on"], seconds[label]))  # 1 thread's time over N's
             else:
-                cells.append(_buys(seconds["all on"], seconds[label]))
+                cells.append(_ratio(seconds[label], seconds["all on"]))
         lines.append(f"| {label.strip()} | " + " | ".join(cells) + " |")
+    if any("probe" in seconds for seconds in columns.values()):
+        probes = [statistics.median(seconds["probe"]) if seconds.get("probe") else None
+                  for seconds in columns.values()]
+        lines.append("| (two threads' probe, median) | "
+                     + " | ".join(f"×{p:.2f}" if p else "—" for p in probes) + " |")
     return "\n".join(lines)
 
 
@@ -261,7 +277,7 @@ def main() -> None:
     print(table("predict: all on against", {f"{name} {what}": s[what]
                                              for name, s in predict.items() for what in s}))
     print("\nEach cell: how many times faster fastmlp runs with the feature than without it "
-          "(a threads row: N threads against 1), median [min-max] over the rounds.")
+          "(a threads row: N threads against 1), median [quartiles] over the rounds.")
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"environment": described, "data": source, "rounds": args.rounds,

@@ -52,7 +52,7 @@ def test_each_fit_variant_runs_with_its_feature_off_and_restores_it(ablation):
                 switch(m, off)
                 if off:
                     seen[label] = _state(m)
-            assert ablation._epoch(model, spy, threads, x, y, 32) > 0
+            assert ablation._epoch(model, spy, threads, x, y, 32, settle=1) > 0
             assert _state(model) == before, label
     finally:
         fastmlp.config.set_num_threads(None)
@@ -83,12 +83,16 @@ def test_the_predict_variants_restore_the_packs_and_levels(ablation):
 
 
 def test_the_table_says_how_many_times_faster_the_feature_makes_it(ablation):
-    columns = {"M1 b32": {"all on": [1.0, 2.0, 1.0], "slow without": [2.0, 3.0, 1.5],
-                          "3 all on, 2 threads": [0.5, 1.6, 0.8]},
-               "M2 b32": {"all on": [1.0], "6 only here": [4.0]}}
+    columns = {"M1 b32": {"all on": [1.0, 2.0, 1.0, 1.0, 0.5],
+                          "slow without": [1.2, 2.8, 1.6, 2.0, 0.7],
+                          "3 all on, 2 threads": [1 / 1.2, 2 / 1.4, 1 / 1.6, 1 / 1.8, 0.5 / 2]},
+               "M2 b32": {"all on": [1.0], "6 only here": [4.0], "probe": [1.9]}}
     text = ablation.table("fit", columns)
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in text.splitlines()[2:]}
-    assert rows["slow without"] == ["×1.50 [1.50-2.00]", "—"]
-    assert rows["3 all on, 2 threads"] == ["×1.25 [1.25-2.00]", "—"]  # 1 thread's time over 2's
+    # the variant's time over all on's, round by round: 1.2, 1.4, 1.6, 2.0, 1.4
+    assert rows["slow without"] == ["×1.40 [1.40-1.60]", "—"]
+    # one thread's time over the threads': 1.2, 1.4, 1.6, 1.8, 2.0
+    assert rows["3 all on, 2 threads"] == ["×1.60 [1.40-1.80]", "—"]
     assert rows["6 only here"] == ["—", "×4.00 [4.00-4.00]"]
+    assert rows["(two threads' probe, median)"] == ["—", "×1.90"] and "probe" not in rows
