@@ -715,7 +715,8 @@ cdef inline void _flush_end(bint flush, unsigned long long fp_state) noexcept no
 
 cdef void _run(Call *c, void *params, bint is_double) noexcept nogil:
     """The one place that picks the float or the double instance of the loops, and that runs
-    them with denormals flushed to zero (the caller's floating-point state restored after)."""
+    them with denormals flushed to zero (the caller's floating-point state restored after;
+    unless set_flush_denormals turned the flush off, for a measurement)."""
     cdef bint flush = _flushing  # read once: a switch made meanwhile cannot unpair the two
     cdef unsigned long long fp_state = _flush_begin(flush)
     if is_double:
@@ -2739,8 +2740,9 @@ cdef inline Py_ssize_t _share_first(Py_ssize_t rows, Py_ssize_t size, Py_ssize_t
 cdef fm_prefetch *_ahead(const Call *c, Py_ssize_t step, Py_ssize_t size, Py_ssize_t t,
                          size_t item, fm_prefetch *pf) noexcept nogil:
     """pf := member t's share (of `size`) of step's batch, to bring into cache during the step
-    before, or NULL: rows in order (no gather; the hardware prefetcher follows them), or no
-    such step in this call. item: the size of an element of x."""
+    before, or NULL: rows in order (no gather; the hardware prefetcher follows them), no
+    such step in this call, or the prefetch switched off (set_prefetch_batches). item: the
+    size of an element of x."""
     if (not _prefetching or c.order == NULL or step >= c.first + c.n_steps
             or step * c.batch >= c.rows):
         return NULL
