@@ -9,7 +9,8 @@ predict path; and the skipping of zero inputs).
 Fit: one model a case, full epochs of the 60,000 Fashion-MNIST training images (synthetic
 data of the same shape without FASTMLP_DATA) with Adam; in each round every variant runs one
 epoch with its feature off (after 160 untimed steps in that state), in an order rotated from
-round to round, so that the machine's drift falls on all of them alike. Predict:
+round to round, so that the machine's drift falls on all of them alike; a probe of what the
+machine gives two threads (load.core_pair) ends each round. Predict:
 one model, `predict_on_batch` of 1,024 rows and `model(x)` of one row, the variants
 alternating in each round. A feature's figure is the all-on variant's speed over the variant
 without it, round by round (how much slower fastmlp runs without the feature): median and
@@ -46,12 +47,6 @@ from fastmlp.bench import environment, load, report, workloads
 Switch = Callable[[Any, bool], None]  # (model, off): off=True switches the feature off
 
 
-def _levels(model: Any, predict: int = -1, train: int = -1) -> None:
-    net = model.engine.network
-    now_predict, now_train = net.gemm_levels
-    net.set_gemm_levels(now_predict if predict < 0 else predict, now_train if train < 0 else train)
-
-
 def _flush(model: Any, off: bool) -> None:
     kernels.set_flush_denormals(not off)
 
@@ -64,16 +59,26 @@ def _keep_inputs(model: Any, off: bool) -> None:
     model.engine.network.set_keeps_inputs(not off)
 
 
-def _train_level(level: int) -> Switch:
+def _level(which: str, level: int) -> Switch:
+    """Switches the predict or the train GEMM to `level` (1 AVX2, 0 BLAS), and back to the
+    levels it found."""
     def switch(model: Any, off: bool) -> None:
-        _levels(model, train=level if off else small_gemm_level())
+        net = model.engine.network
+        if off:
+            model._ablation_levels = predict, train = net.gemm_levels
+            net.set_gemm_levels(level if which == "predict" else predict,
+                                level if which == "train" else train)
+        else:
+            net.set_gemm_levels(*model._ablation_levels)
     return switch
+
+
+def _train_level(level: int) -> Switch:
+    return _level("train", level)
 
 
 def _predict_level(level: int) -> Switch:
-    def switch(model: Any, off: bool) -> None:
-        _levels(model, predict=level if off else small_gemm_level())
-    return switch
+    return _level("predict", level)
 
 
 def _split_roots(model: Any, off: bool) -> None:
