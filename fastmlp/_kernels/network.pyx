@@ -272,10 +272,11 @@ cdef struct Scratch:
     int32_t *kept
     Py_ssize_t *kept_at
     uint64_t *kept_masks
-    # products run over kept lists since the scratch was made, and of those the ones whose
-    # lists came from the masks _batch made (a Call holds a copy of this struct, so the
-    # counts live in the arrays)
-    Py_ssize_t *kept_products
+    # for tests, since the scratch was made: [0] products run over kept lists, [1] of those
+    # the ones whose lists came from the masks _batch made, [2] one-thread training steps
+    # that prefetched the next batch (a Call holds a copy of this struct, so the counts live
+    # in the arrays)
+    Py_ssize_t *counts
 
 
 cdef enum Op:
@@ -649,7 +650,7 @@ cdef void _point(Scratch *sc, tuple arrays):
     sc.kept = <int32_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[9]) if len(arrays[9]) else NULL
     sc.kept_at = <Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[10]) if sc.kept else NULL
     sc.kept_masks = <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[11]) if sc.kept else NULL
-    sc.kept_products = <Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[12])
+    sc.counts = <Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>arrays[12])
 
 
 cdef inline bint _well_formed(object arr, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1,
@@ -1193,14 +1194,20 @@ cdef class Network:
     def kept_products(self) -> int:
         """For tests: how many first-layer products of training steps the calling thread ran
         over kept lists since its scratch was made (keeps_inputs)."""
-        return self._scratch.kept_products[0] if self.capacity else 0
+        return self._scratch.counts[0] if self.capacity else 0
+
+    @property
+    def prefetched_steps(self) -> int:
+        """For tests: how many one-thread training steps brought the next shuffled batch's rows
+        into cache since the scratch was made (set_prefetch_batches)."""
+        return self._scratch.counts[2] if self.capacity else 0
 
     @property
     def masked_kept_products(self) -> int:
         """For tests: how many of kept_products ran over lists made from the bit masks _batch
         made as it took the batch's rows (fm_gather_row, fm_row_mask), not from a read of
         the batch of their own."""
-        return self._scratch.kept_products[1] if self.capacity else 0
+        return self._scratch.counts[1] if self.capacity else 0
 
     def set_keeps_inputs(self, bint keep):
         """For tests and the benchmark: keeps_inputs on (where the model allows it) or off."""
@@ -1334,7 +1341,7 @@ cdef class Network:
                 np.empty(rows * self.plan.n_outputs, self.dtype),
                 np.zeros(self.plan.stats_size, self.dtype), np.zeros(2 * width, self.dtype),
                 np.empty(rows, self.dtype), np.empty(lists, np.int32),
-                np.empty(blocks, np.intp), np.empty(masks, np.uint64), np.zeros(2, np.intp))
+                np.empty(blocks, np.intp), np.empty(masks, np.uint64), np.zeros(3, np.intp))
 
     cdef void _reserve(self, Py_ssize_t rows) except *:
         """Training scratch for batches of up to `rows` rows, allocated once per size."""
@@ -2315,9 +2322,9 @@ cdef const fm_kept *_kept_inputs(fm_kept *kept, const Scratch *sc, const floatin
         return NULL
     kept.idx = sc.kept
     kept.at = sc.kept_at
-    sc.kept_products[0] += 1
+    sc.counts[0] += 1
     if x_masks != NULL:
-        sc.kept_products[1] += 1
+        sc.counts[1] += 1
     return kept
 
 
@@ -2774,6 +2781,7 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
     cdef double loss_sum
     cdef bint constrained = _constrained(plan)
     cdef fm_prefetch pf
+    cdef fm_prefetch *ahead
     cdef Fault fault
     for step in range(c.first, c.first + c.n_steps):
         start = step * c.batch
@@ -2785,10 +2793,11 @@ cdef void _train_steps(Call *c, floating *params) noexcept nogil:
             c.fault = fault
             c.bad_step = step
             return
+        ahead = _ahead(c, step + 1, 1, 0, sizeof(floating), &pf)
+        c.scratch.counts[2] += ahead != NULL
         loss_sum = _forward_backward(plan, &c.scratch, params, <const floating *>c.wt,
                                      <floating *>c.grads, xb, lb, tb, wb, rows, rows, 0, True,
-                                     c.seed, step, _ahead(c, step + 1, 1, 0, sizeof(floating), &pf),
-                                     mb)
+                                     c.seed, step, ahead, mb)
         if not isfinite(loss_sum):
             c.fault = NONFINITE_LOSS
             c.bad_step = step
