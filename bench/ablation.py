@@ -42,9 +42,13 @@ import fastmlp
 from fastmlp._kernels import network as kernels
 from fastmlp._kernels.optim import split_sqrt_level
 from fastmlp._kernels.small_gemm import LEVEL_NAMES, small_gemm_level
-from fastmlp.bench import environment, load, report, workloads
+from fastmlp.bench import competitors, environment, load, measure, report, workloads
 
 Switch = Callable[[Any, bool], None]  # (model, off): off=True switches the feature off
+
+
+def _nothing(model: Any, off: bool) -> None:
+    """The switch of the variants that change no feature (all on, more threads)."""
 
 
 def _flush(model: Any, off: bool) -> None:
@@ -97,14 +101,14 @@ def _packs(model: Any, off: bool) -> None:
 def fit_variants(threads: int) -> dict[str, tuple[Switch, int]]:
     """name -> (switch, threads) of each fit variant this CPU has; 'all on' first."""
     top = small_gemm_level()
-    variants: dict[str, tuple[Switch, int]] = {"all on": (lambda m, off: None, 1)}
+    variants: dict[str, tuple[Switch, int]] = {"all on": (_nothing, 1)}
     variants["1 no flush to zero"] = (_flush, 1)
     if top == 2:
         variants["2 GEMM on AVX2, not AVX-512"] = (_train_level(1), 1)
     if split_sqrt_level() > 0:
         variants["2 Adam's roots all by the divider"] = (_split_roots, 1)
     if threads > 1:
-        variants[f"3 all on, {threads} threads"] = (lambda m, off: None, threads)
+        variants[f"3 all on, {threads} threads"] = (_nothing, threads)
     if top > 0:
         variants["4 products on BLAS, not own GEMM"] = (_train_level(0), 1)
         variants["5 no prefetch of the next batch"] = (_prefetch, 1)
@@ -113,12 +117,10 @@ def fit_variants(threads: int) -> dict[str, tuple[Switch, int]]:
 
 
 def _build(workload: workloads.Workload, seed: int) -> Any:
-    fastmlp.utils.set_random_seed(seed)
-    model = fastmlp.Sequential([fastmlp.Input((784,))]
-                               + [fastmlp.layers.Dense(n, activation="relu") for n in workload.hidden]
-                               + [fastmlp.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    """The benchmark's fastmlp model of `workload` (competitors.Fastmlp.build), compiled."""
+    engine = competitors.Fastmlp(1)
+    engine.build(workload, seed)
+    return engine.model
 
 
 def _epoch(model: Any, switch: Switch, threads: int, x: np.ndarray, y: np.ndarray,
@@ -171,13 +173,11 @@ def measure_fit(case: str, rounds: int, threads: int, x: np.ndarray,
     return seconds
 
 
-def _median_call_seconds(call: Callable[[], object], calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+def _median_call_seconds(fn: Callable[[np.ndarray], object], x: np.ndarray, calls: int,
+                         warmup: int) -> float:
+    """Median seconds of `calls` calls fn(x) after `warmup` untimed ones (the benchmark's
+    measure._per_call)."""
+    return statistics.median(measure._per_call(fn, x, 0.0, calls, warmup, calls)) / 1e6
 
 
 def measure_predict(name: str, rounds: int, threads: int,
@@ -186,16 +186,16 @@ def measure_predict(name: str, rounds: int, threads: int,
     model = _build(workloads.WORKLOADS[name], seed=0)
     rows, one = np.ascontiguousarray(x[:1024]), np.ascontiguousarray(x[:1])
     top = small_gemm_level()
-    variants: dict[str, tuple[Switch, int]] = {"all on": (lambda m, off: None, 1)}
+    variants: dict[str, tuple[Switch, int]] = {"all on": (_nothing, 1)}
     variants["1 no flush to zero"] = (_flush, 1)
     if top == 2:
         variants["2 GEMM on AVX2, not AVX-512"] = (_predict_level(1), 1)
     if threads > 1:
-        variants[f"3 all on, {threads} threads"] = (lambda m, off: None, threads)
+        variants[f"3 all on, {threads} threads"] = (_nothing, threads)
     if top > 0:
         variants["4 products on BLAS, not own GEMM"] = (_predict_level(0), 1)
         variants["4 weights not packed"] = (_packs, 1)
-    fast = {"batch 1024": lambda: model.predict_on_batch(rows), "one row": lambda: model(one)}
+    fast = {"batch 1024": (model.predict_on_batch, rows, 60), "one row": (model, one, 3000)}
     # part 6: the same one-row call through the converting, checking path
     converted = "6 one row, converted path"
     seconds: dict[str, dict[str, list[float]]] = {"batch 1024": {k: [] for k in variants},
@@ -208,16 +208,14 @@ def measure_predict(name: str, rounds: int, threads: int,
             fastmlp.config.set_num_threads(n)
             switch(model, True)
             try:
-                for what, call in fast.items():
-                    for _ in range(10):  # packs are made after a few calls
-                        call()
-                    seconds[what][label].append(
-                        _median_call_seconds(call, 60 if what == "batch 1024" else 3000))
+                for what, (fn, rows_in, calls) in fast.items():
+                    # 10 untimed calls first: packs are made after a few calls
+                    seconds[what][label].append(_median_call_seconds(fn, rows_in, calls, 10))
             finally:
                 switch(model, False)
                 fastmlp.config.set_num_threads(1)
         seconds["one row"][converted].append(
-            _median_call_seconds(lambda: model._predict_converted(one), 3000))
+            _median_call_seconds(model._predict_converted, one, 3000, 0))
         print(f"  {name} predict round {r + 1}: b1024 all on "
               f"{len(rows) / seconds['batch 1024']['all on'][-1] / 1e3:.0f}k rows/s, one row all on "
               f"{seconds['one row']['all on'][-1] * 1e6:.2f} µs", flush=True)

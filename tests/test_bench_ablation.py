@@ -33,29 +33,26 @@ def _state(model):
             net.keeps_inputs, net.pack_min_rows, rule.split_level, fastmlp.config.num_threads())
 
 
-def test_each_fit_variant_runs_with_its_feature_off_and_restores_it(ablation):
-    model = ablation._build(ablation.workloads.WORKLOADS["M1"], seed=0)
+def test_each_fit_variant_runs_with_its_feature_off_and_restores_it(ablation, threads):
+    model = ablation._build(ablation.workloads.WORKLOADS["M1"], seed=0)  # on one thread
     rng = np.random.default_rng(0)
     x = rng.random((96, 784), dtype=np.float32)
     y = rng.integers(0, 10, 96)
-    fastmlp.config.set_num_threads(1)
-    try:
-        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-        before = _state(model)
-        seen = {}
-        variants = ablation.fit_variants(2)
-        assert next(iter(variants)) == "all on" and "3 all on, 2 threads" in variants
-        if small_gemm_level() > 0:
-            assert "4 products on BLAS, not own GEMM" in variants
-        for label, (switch, threads) in variants.items():
-            def spy(m, off, switch=switch, label=label):
-                switch(m, off)
-                if off:
-                    seen[label] = _state(m)
-            assert ablation._epoch(model, spy, threads, x, y, 32, settle=1) > 0
-            assert _state(model) == before, label
-    finally:
-        fastmlp.config.set_num_threads(None)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    before = _state(model)
+    assert before[6] == 1
+    seen = {}
+    variants = ablation.fit_variants(2)
+    assert next(iter(variants)) == "all on" and "3 all on, 2 threads" in variants
+    if small_gemm_level() > 0:
+        assert "4 products on BLAS, not own GEMM" in variants
+    for label, (switch, n) in variants.items():
+        def spy(m, off, switch=switch, label=label):
+            switch(m, off)
+            if off:
+                seen[label] = _state(m)
+        assert ablation._epoch(model, spy, n, x, y, 32, settle=1) > 0
+        assert _state(model) == before, label
     assert seen["all on"] == before
     assert seen["1 no flush to zero"][0] is False
     assert seen["3 all on, 2 threads"][6] == 2
@@ -69,7 +66,7 @@ def test_each_fit_variant_runs_with_its_feature_off_and_restores_it(ablation):
         assert before[3] and seen["  zero inputs not skipped"][3] is False
 
 
-def test_the_predict_variants_restore_the_packs_and_levels(ablation):
+def test_the_predict_variants_restore_the_packs_and_levels(ablation, threads):
     x = np.random.default_rng(1).random((1024, 784), dtype=np.float32)
     model = ablation._build(ablation.workloads.WORKLOADS["M1"], seed=0)
     before = (model.engine.network.gemm_levels, model.engine.network.pack_min_rows)
