@@ -680,15 +680,16 @@ cdef bint _prefetching = True
 
 
 def set_flush_denormals(bint on) -> None:
-    """For the benchmark's ablation: whether the compiled loops run with denormals flushed to
-    zero (on, the default). Off, Adam's moments may decay into subnormals and run slower; the
-    caller's floating-point state is left alone either way."""
+    """For the benchmark's ablation: whether this module's calls (fit, evaluate, predict) run
+    with denormals flushed to zero (on, the default; UpdateRule.step flushes regardless). Off,
+    Adam's moments may decay into subnormals and run slower; the caller's floating-point state
+    is left alone either way."""
     global _flushing
     _flushing = on
 
 
 def flush_denormals() -> bool:
-    """Whether the compiled loops flush denormals to zero (set_flush_denormals)."""
+    """Whether this module's calls flush denormals to zero (set_flush_denormals)."""
     return _flushing
 
 
