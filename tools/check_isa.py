@@ -41,9 +41,7 @@ class Function:
     """What one function's instructions use."""
 
     def __init__(self) -> None:
-        self.instructions = 0
         self.vex = 0  # VEX/EVEX-encoded: mnemonics starting with "v"
-        self.ymm = 0
         self.zmm = 0
         self.fma_ymm = 0
         self.fma_zmm = 0
@@ -65,9 +63,7 @@ def functions(path: Path) -> dict[str, Function]:
             continue
         mnemonic = parts[1].split()[0]
         f = found[name]
-        f.instructions += 1
         f.vex += mnemonic.startswith("v")
-        f.ymm += "%ymm" in line
         f.zmm += "%zmm" in line
         if FMA.match(mnemonic):
             f.fma_ymm += "%ymm" in line
