@@ -10,6 +10,10 @@
  * loop ran 1.1-1.5 ns an element (Intel Xeon (Emerald Rapids) VM, 300 × 200 and 784 × 100 in
  * cache), ~10% of a one-thread training step of 784-300-200-100-10 at batch 32; the blocks run
  * 0.3-0.4 ns. Either way a value is copied, never computed: the same bits.
+ *
+ * A unit team (network.pyx, _unit_steps) keeps no Wᵀ: each member computes its units of dx as
+ * (W·dzᵀ)ᵀ from its own kernel rows, transposing a step's dz (batch × width) and its product
+ * instead, arrays far smaller than the kernels at small batches (fm_transpose_f).
  */
 #ifndef FASTMLP_TRANSPOSE_H
 #define FASTMLP_TRANSPOSE_H
@@ -18,16 +22,17 @@
 
 #define FM_TRANSPOSE_BLOCK 16
 
-/* Rows [i0, i1) of w, element by element in 16 × 16 blocks that stay in L1. */
-static void fm_transpose_rows_plain(const float *w, float *wt, ptrdiff_t n_in, ptrdiff_t n_out,
-                                    ptrdiff_t i0, ptrdiff_t i1) {
-    for (ptrdiff_t ib = i0; ib < i1; ib += FM_TRANSPOSE_BLOCK) {
-        ptrdiff_t ie = ib + FM_TRANSPOSE_BLOCK < i1 ? ib + FM_TRANSPOSE_BLOCK : i1;
-        for (ptrdiff_t jb = 0; jb < n_out; jb += FM_TRANSPOSE_BLOCK) {
-            ptrdiff_t je = jb + FM_TRANSPOSE_BLOCK < n_out ? jb + FM_TRANSPOSE_BLOCK : n_out;
+/* dst (cols × rows, its rows ldd floats apart) := src (rows × cols, row-major) transposed,
+ * element by element in 16 × 16 blocks that stay in L1. */
+static void fm_transpose_plain(const float *src, float *dst, ptrdiff_t ldd, ptrdiff_t rows,
+                               ptrdiff_t cols) {
+    for (ptrdiff_t ib = 0; ib < rows; ib += FM_TRANSPOSE_BLOCK) {
+        ptrdiff_t ie = ib + FM_TRANSPOSE_BLOCK < rows ? ib + FM_TRANSPOSE_BLOCK : rows;
+        for (ptrdiff_t jb = 0; jb < cols; jb += FM_TRANSPOSE_BLOCK) {
+            ptrdiff_t je = jb + FM_TRANSPOSE_BLOCK < cols ? jb + FM_TRANSPOSE_BLOCK : cols;
             for (ptrdiff_t j = jb; j < je; j++)
                 for (ptrdiff_t i = ib; i < ie; i++)
-                    wt[j * n_in + i] = w[i * n_out + j];
+                    dst[j * ldd + i] = src[i * cols + j];
         }
     }
 }
@@ -65,38 +70,44 @@ static FM_TRANSPOSE_AVX2 inline void fm_transpose_8x8(const float *w, ptrdiff_t 
     _mm256_storeu_ps(wt + 7 * ldt, _mm256_permute2f128_ps(s3, s7, 0x31));
 }
 
-/* Rows [i0, i1) of w in stripes of 8 rows, each across every column: the stripe's rows stay
- * in L1, and the n_out rows of wt it writes 32 bytes of each are written again by the next. */
-static FM_TRANSPOSE_AVX2 void fm_transpose_rows_avx2(const float *w, float *wt, ptrdiff_t n_in,
-                                                     ptrdiff_t n_out, ptrdiff_t i0,
-                                                     ptrdiff_t i1) {
-    ptrdiff_t ib = i0;
-    for (; ib + 8 <= i1; ib += 8) {
+/* fm_transpose_plain's result in stripes of 8 rows of src, each across every column: the
+ * stripe's rows stay in L1, and the cols rows of dst it writes 32 bytes of each are written
+ * again by the next. */
+static FM_TRANSPOSE_AVX2 void fm_transpose_avx2(const float *src, float *dst, ptrdiff_t ldd,
+                                                ptrdiff_t rows, ptrdiff_t cols) {
+    ptrdiff_t ib = 0;
+    for (; ib + 8 <= rows; ib += 8) {
         ptrdiff_t jb = 0;
-        for (; jb + 8 <= n_out; jb += 8)
-            fm_transpose_8x8(w + ib * n_out + jb, n_out, wt + jb * n_in + ib, n_in);
-        for (ptrdiff_t j = jb; j < n_out; j++)
+        for (; jb + 8 <= cols; jb += 8)
+            fm_transpose_8x8(src + ib * cols + jb, cols, dst + jb * ldd + ib, ldd);
+        for (ptrdiff_t j = jb; j < cols; j++)
             for (ptrdiff_t i = ib; i < ib + 8; i++)
-                wt[j * n_in + i] = w[i * n_out + j];
+                dst[j * ldd + i] = src[i * cols + j];
     }
-    if (ib < i1)
-        fm_transpose_rows_plain(w, wt, n_in, n_out, ib, i1);
+    if (ib < rows)
+        fm_transpose_plain(src + ib * cols, dst + ib, ldd, rows - ib, cols);
 }
 #endif
 
-/* Rows [i0, i1) of w (n_in × n_out) become columns [i0, i1) of wt (n_out × n_in); level: the
- * own GEMM's (fm_small_gemm_level() or lower: 1 or more means this CPU runs AVX2). */
-static inline void fm_transpose_rows_f(int level, const float *w, float *wt, ptrdiff_t n_in,
-                                       ptrdiff_t n_out, ptrdiff_t i0, ptrdiff_t i1) {
+/* dst (cols × rows, its rows ldd floats apart) := src (rows × cols, row-major) transposed;
+ * level: the own GEMM's (fm_small_gemm_level() or lower: 1 or more means this CPU runs AVX2). */
+static inline void fm_transpose_f(int level, const float *src, float *dst, ptrdiff_t ldd,
+                                  ptrdiff_t rows, ptrdiff_t cols) {
 #ifdef FM_TRANSPOSE_X86
     if (level >= 1) {
-        fm_transpose_rows_avx2(w, wt, n_in, n_out, i0, i1);
+        fm_transpose_avx2(src, dst, ldd, rows, cols);
         return;
     }
 #else
     (void)level;
 #endif
-    fm_transpose_rows_plain(w, wt, n_in, n_out, i0, i1);
+    fm_transpose_plain(src, dst, ldd, rows, cols);
+}
+
+/* Rows [i0, i1) of w (n_in × n_out) become columns [i0, i1) of wt (n_out × n_in). */
+static inline void fm_transpose_rows_f(int level, const float *w, float *wt, ptrdiff_t n_in,
+                                       ptrdiff_t n_out, ptrdiff_t i0, ptrdiff_t i1) {
+    fm_transpose_f(level, w + i0 * n_out, wt + i0, n_in, i1 - i0, n_out);
 }
 
 #endif

@@ -50,7 +50,7 @@ from fastmlp._kernels.dropout cimport (fm_dropout_key, fm_dropout_rows_key,
                                        fm_dropout_threshold, fm_dropout_cols_f, fm_dropout_cols_d)
 from fastmlp._kernels.team cimport (FM_TEAM_BARRIER, fm_team_barrier, fm_team_barrier_init,
                                     fm_team_barrier_wait, fm_team_barrier_abandon, fm_team_store,
-                                    fm_transpose_rows_f)
+                                    fm_transpose_f, fm_transpose_rows_f)
 cdef extern from "gil_hint.h" nogil:
     enum:
         FM_GIL_HINT
@@ -295,6 +295,7 @@ cdef struct Member:
     void *grads
     void *own_params             # its own copy of the parameters: it updates [lo, hi) there
     void *parts                  # a unit team's: two batch × max_width buffers of its x·W parts
+    void *transposes             # and two more: a step's dzᵀ, and its units' dx transposed
     Py_ssize_t lo, hi
     Py_ssize_t rows
     double loss
@@ -1356,14 +1357,15 @@ cdef class Network:
         """(scratch arrays, gradient buffer, own copy of the parameters) of each of `size` team
         members for batches of up to `rows` rows, allocated once per (size, rows); member 0's
         first two are None (it uses the Network's own). A unit team's members: (scratch
-        arrays for the whole batch, their two buffers of parts, None)."""
+        arrays for the whole batch, their two buffers of parts, their two for transposes)."""
         share = rows if units else -(-rows // size)
         if self._team_key != (size, share, units):
             self._team_arrays = None  # the old ones go before the new ones come
             if units:
                 parts = 2 * rows * self.plan.max_width
                 self._team_arrays = [(self._new_scratch(share) if k else None,
-                                      np.empty(parts, self.dtype), None) for k in range(size)]
+                                      np.empty(parts, self.dtype), np.empty(parts, self.dtype))
+                                     for k in range(size)]
             else:
                 self._team_arrays = [(self._new_scratch(share), np.empty(self.trainable, self.dtype),
                                       np.empty(self.trainable, self.dtype)) for _ in range(size - 1)]
@@ -1614,6 +1616,7 @@ cdef class Network:
                 _point(&run.team.members[k].scratch, buffers[k][0])
             if units:
                 run.team.members[k].parts = cnp.PyArray_DATA(<cnp.ndarray>buffers[k][1])
+                run.team.members[k].transposes = cnp.PyArray_DATA(<cnp.ndarray>buffers[k][2])
                 continue
             run.team.members[k].lo, run.team.members[k].hi = parts[k]
             run.team.members[k].own_params = cnp.PyArray_DATA(<cnp.ndarray>buffers[k][2])
@@ -1627,10 +1630,10 @@ cdef class Network:
         run.team.splits = rule is not None and rule.splits()
         run.call = c[0]
         run.call.team = &run.team
-        # a team's dx = dz·Wᵀ runs on fastmlp's kernel too, reading Wᵀ: each thread refreshes
-        # the rows it updated (one thread alone keeps BLAS, cheaper than the refresh: M2 at
-        # batch 32 trained 6% slower with it)
-        run.call.wt = self._wt_data()
+        # a team's dx = dz·Wᵀ runs on fastmlp's kernel too: a rows team's reads Wᵀ, each thread
+        # refreshing the rows it updated (one thread alone keeps BLAS, cheaper than the
+        # refresh: M2 at batch 32 trained 6% slower with it); a unit team's reads W (_unit_steps)
+        run.call.wt = NULL if units else self._wt_data()
         run.call.plan.own_gemm_max = PY_SSIZE_T_MAX  # never BLAS: its threads would fight the team
         run.params = params
         run.keep = (self, rule, buffers, self._scratch_arrays, keep)
@@ -2150,7 +2153,7 @@ cdef class Network:
             c.team = NULL
             c.plan = self.plan
             if size > 1:
-                c.wt = self._wt_data()
+                c.wt = NULL if units else self._wt_data()  # a unit team reads W (_unit_steps)
                 c.plan.own_gemm_max = PY_SSIZE_T_MAX
             elif self.plan.solo_transposes:
                 c.wt = self._wt_data()
@@ -2475,8 +2478,8 @@ cdef void _gemms_only(Call *c, floating *params) noexcept nogil:
     for _ in range(c.n_steps):
         if floating is float:
             if c.units > 1:
-                _unit_step_products(&c.plan, &c.scratch, params, <float *>c.grads,
-                                    <const float *>c.wt, c.rows, c.units, 0)
+                _unit_step_products(&c.plan, &c.scratch, params, <float *>c.grads, c.rows,
+                                    c.units, 0)
                 continue
         _step_products(&c.plan, &c.scratch, params, <floating *>c.grads,
                        <const floating *>c.wt, c.rows)
@@ -2499,8 +2502,7 @@ cdef void _member_gemms(Call *c, float *params, Py_ssize_t t) noexcept nogil:
         return  # the calling thread gave the team up
     for _ in range(c.n_steps):
         if team.units:
-            _unit_step_products(&c.plan, &me.scratch, params, grads, <const float *>c.wt, rows,
-                                size, t)
+            _unit_step_products(&c.plan, &me.scratch, params, grads, rows, size, t)
         elif rows > 0:
             _step_products[float](&c.plan, &me.scratch, params, grads, <const float *>c.wt, rows)
         if fm_team_barrier_wait(&team.barrier):
@@ -2541,11 +2543,10 @@ cdef void _step_products(const Plan *plan, const Scratch *sc, floating *params, 
 
 
 cdef void _unit_step_products(const Plan *plan, const Scratch *sc, float *params, float *grads,
-                              const float *wt, Py_ssize_t rows, Py_ssize_t size,
-                              Py_ssize_t t) noexcept nogil:
+                              Py_ssize_t rows, Py_ssize_t size, Py_ssize_t t) noexcept nogil:
     """One step's products of member t of a unit team of `size`, as _unit_steps runs them on
-    its units: x·W over its input units, xᵀ·dz into its kernel rows, dz·Wᵀ into its units of
-    dx (on sc's buffers, all `rows` rows)."""
+    its units: x·W over its input units, xᵀ·dz into its kernel rows, W·dzᵀ over its kernel
+    rows into its units of dxᵀ (on sc's buffers, all `rows` rows)."""
     cdef float *acts = <float *>sc.acts
     cdef float *x = <float *>sc.x_batch
     cdef float *delta = <float *>sc.delta_a
@@ -2576,8 +2577,8 @@ cdef void _unit_step_products(const Plan *plan, const Scratch *sc, float *params
         fm_sgemm_small(level, nu, n, rows, inp + u0, 1, n_in, delta, n, grads + s.w_off + u0 * n,
                        n, NULL, 0, NULL)
         if l > 0:
-            fm_sgemm_small(level, rows, nu, n, delta, n, 1, wt + s.wt_off + u0, n_in, other + u0,
-                           n_in, NULL, 0, NULL)
+            fm_sgemm_small(level, nu, rows, n, params + s.w_off + u0 * n, n, 1, delta, rows, other,
+                           rows, NULL, 0, NULL)
 
 
 cdef inline bint _row_finite(const floating *row, Py_ssize_t n) noexcept nogil:
@@ -2934,8 +2935,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     """Member t's part of a TRAIN call run by a unit team (t = 0 on the calling thread).
 
     Each member owns whole blocks of units (_units_of) of the inputs and of every hidden layer:
-    of each dense step, the kernel rows of its input units (with their optimizer slots and their
-    columns of Wᵀ) and the biases of its output units. Forward, each member multiplies its input
+    of each dense step, the kernel rows of its input units (with their optimizer slots) and the
+    biases of its output units. Forward, each member multiplies its input
     units' columns of the step's input by its kernel rows into a part of the step's output of
     its own; the members meet; each sums the parts of its own units, in member order, adds their
     bias and applies the activation. Of the last step's outputs each member takes its share of
@@ -2944,8 +2945,8 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     order and updates the last bias (it began the step, taking its learning rate, after the
     first meeting, and cancels it if a loss is not finite). Backward, after a meeting, each
     member reads the whole dz of a step and writes its kernel rows' gradient (xᵀ·dz over its
-    input units), its input units' dx (dz·Wᵀ) and their activation's derivative and bias
-    gradient, and updates what it owns; the members meet again before the step below reads that
+    input units), its input units' dx (dz·Wᵀ, as (W·dzᵀ)ᵀ from its kernel rows in place) and
+    their activation's derivative and bias gradient, and updates what it owns; the members meet again before the step below reads that
     dz. Kernel rows are contiguous: a member's weights, gradients and slots stay in its core's
     cache, and what crosses between cores each step is a batch's parts and dz, not weights (why
     this pays at batches too small for _team_steps' shares of the rows). A dropout step between
@@ -2959,7 +2960,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     cdef Scratch *sc = &team.members[0].scratch
     cdef float *acts = <float *>sc.acts
     cdef float *grads = <float *>c.grads
-    cdef float *wt = <float *>c.wt
+    cdef float *dzt = <float *>me.transposes
     cdef float *deltas[2]
     cdef float *d
     cdef float *dx
@@ -2991,7 +2992,7 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
     for l in range(plan.n_steps):
         dense += plan.steps[l].kind == DENSE
     if fm_team_barrier_wait(&team.barrier):
-        return  # the calling thread gave the team up (past here, it has written Wᵀ)
+        return  # the calling thread gave the team up
     for step in range(c.first, c.first + c.n_steps):
         start = step * c.batch
         if start >= c.rows:
@@ -3134,8 +3135,14 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                     # gradient of the dense step below
                     below = &plan.steps[b]
                     dx = deltas[(di - 1) % 2]
-                    fm_sgemm_small(level, rows, nu, n, d, n, 1, wt + s.wt_off + u0, n_in,
-                                   dx + u0, n_in, NULL, 0, NULL)
+                    # as (W·dzᵀ)ᵀ: W's rows of these units in place, which this member alone
+                    # updates (a Wᵀ refreshed after each update was a pass over the kernel rows
+                    # a step, from L3 at M2: 20-24 us of a 350 us batch-32 step), and its own
+                    # dzᵀ; each output the same chain of FMAs over n as dz·Wᵀ's: the same bits
+                    fm_transpose_f(level, d, dzt, rows, rows, n)
+                    fm_sgemm_small(level, nu, rows, n, params + s.w_off + u0 * n, n, 1, dzt, rows,
+                                   dzt + part_size, rows, NULL, 0, NULL)
+                    fm_transpose_f(level, dzt + part_size, dx + u0, n_in, nu, rows)
                     for k in range(l - 1, b, -1):
                         _dropout[float](&plan.steps[k], dx, dx, rows, c.seed, step, 0, u0, u1)
                     y = acts + below.out_off * rows
@@ -3149,9 +3156,6 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
                     if below.b_off >= 0:
                         (<UpdateRule>c.rule).apply_part(params, grads, team.lr, below.b_off + u0, nu)
                 (<UpdateRule>c.rule).apply_part(params, grads, team.lr, s.w_off + u0 * n, nu * n)
-                if l > 0:
-                    fm_transpose_rows_f(plan.train_level, params + s.w_off, wt + s.wt_off, n_in, n,
-                                        u0, u1)
             if l == 0:
                 break
             fm_team_barrier_wait(&team.barrier)  # the dense step below's dz is whole

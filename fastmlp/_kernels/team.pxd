@@ -11,5 +11,7 @@ cdef extern from "team.h" nogil:
     void fm_team_store(long *p, long v)
 
 cdef extern from "transpose.h" nogil:
+    void fm_transpose_f(int level, const float *src, float *dst, Py_ssize_t ldd, Py_ssize_t rows,
+                        Py_ssize_t cols)
     void fm_transpose_rows_f(int level, const float *w, float *wt, Py_ssize_t n_in,
                              Py_ssize_t n_out, Py_ssize_t i0, Py_ssize_t i1)
