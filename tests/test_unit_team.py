@@ -288,9 +288,9 @@ def test_a_nonfinite_loss_in_a_unit_team_is_reported_and_not_applied(row):
     assert rule.iterations == 1
 
 
-def test_weights_set_between_calls_reach_a_unit_teams_transposed_kernels():
-    """Each member refreshes its kernel rows' columns of Wᵀ after its update, and the call
-    refreshes all of it at its start: weights set between calls are the ones it reads."""
+def test_weights_set_between_calls_reach_a_unit_teams_backward():
+    """Each member's dx reads its kernel rows in place (no copy of Wᵀ to go stale): weights set
+    between calls are the ones the next call's forward and backward read."""
     x, labels = data()
     engine = make_engine()
     train(engine, x, labels, SGD(0.1), 2, steps=2)

@@ -419,6 +419,19 @@ def set_wide_threads(Py_ssize_t threads, starter=None):
         _wide_wake = None
 
 
+def set_wide_quiet_ticks(unsigned long long ticks) -> int:
+    """Test hook: how long (in fm_handoff_now's ticks) calls go on counting as shared after two
+    overlapped (default WIDE_QUIET_TICKS, about 10 ms), a window that from now on ends `ticks`
+    from now at the latest; returns the previous value. A test that reads the state right
+    after two callers stop lengthens it, so a slow thread join on a busy machine cannot
+    outlast it."""
+    global WIDE_QUIET_TICKS, _shared_until
+    cdef unsigned long long previous = WIDE_QUIET_TICKS
+    WIDE_QUIET_TICKS = ticks
+    _shared_until = min(_shared_until, fm_handoff_now() + ticks)
+    return previous
+
+
 def wide_state() -> dict:
     """Test hook: the wide calls' settings and counts (see WIDE_CHUNKS)."""
     return {"threads": _wide_threads, "helper": _wide_wake is not None, "in_flight": _in_flight,
