@@ -2949,24 +2949,24 @@ cdef void _unit_steps(Call *c, float *params, Py_ssize_t t) noexcept nogil:
 
     Each member owns whole blocks of units (_units_of) of the inputs and of every hidden layer:
     of each dense step, the kernel rows of its input units (with their optimizer slots) and the
-    biases of its output units. Forward, each member multiplies its input
-    units' columns of the step's input by its kernel rows into a part of the step's output of
-    its own; the members meet; each sums the parts of its own units, in member order, adds their
-    bias and applies the activation. Of the last step's outputs each member takes its share of
-    the rows instead (all the units), and computes their loss, its gradient dz (of the batch's
-    mean) and metrics; after a meeting the calling thread adds the members' sums up in member
-    order and updates the last bias (it began the step, taking its learning rate, after the
-    first meeting, and cancels it if a loss is not finite). Backward, after a meeting, each
-    member reads the whole dz of a step and writes its kernel rows' gradient (xᵀ·dz over its
-    input units), its input units' dx (dz·Wᵀ, as (W·dzᵀ)ᵀ from its kernel rows in place) and
-    their activation's derivative and bias gradient, and updates what it owns; the members meet again before the step below reads that
-    dz. Kernel rows are contiguous: a member's weights, gradients and slots stay in its core's
-    cache, and what crosses between cores each step is a batch's parts and dz, not weights (why
-    this pays at batches too small for _team_steps' shares of the rows). A dropout step between
-    two dense ones masks each member's units with the whole batch's mask, forward and back,
-    where they are. Same team size, same bits. Only what Network.unit_team_size allows runs
-    here: float32 dense steps on the own GEMM (and dropout between them), an update rule that
-    applies in parts, no penalties or constraints, no softmax before the last."""
+    biases of its output units. Forward, each member multiplies its input units' columns of the
+    step's input by its kernel rows into a part of the step's output of its own; the members
+    meet; each sums the parts of its own units, in member order, adds their bias and applies the
+    activation. Of the last step's outputs each member takes its share of the rows instead (all
+    the units), and computes their loss, its gradient dz (of the batch's mean) and metrics;
+    after a meeting the calling thread adds the members' sums up in member order and updates the
+    last bias (it began the step, taking its learning rate, after the first meeting, and cancels
+    it if a loss is not finite). Backward, after a meeting, each member reads the whole dz of a
+    step and writes its kernel rows' gradient (xᵀ·dz over its input units), its input units' dx
+    (dz·Wᵀ, as (W·dzᵀ)ᵀ from its kernel rows in place) and their activation's derivative and
+    bias gradient, and updates what it owns; the members meet again before the step below reads
+    that dz. Kernel rows are contiguous: a member's weights, gradients and slots stay in its
+    core's cache, and what crosses between cores each step is a batch's parts and dz, not
+    weights (why this pays at batches too small for _team_steps' shares of the rows). A dropout
+    step between two dense ones masks each member's units with the whole batch's mask, forward
+    and back, where they are. Same team size, same bits. Only what Network.unit_team_size allows
+    runs here: float32 dense steps on the own GEMM (and dropout between them), an update rule
+    that applies in parts, no penalties or constraints, no softmax before the last."""
     cdef Team *team = c.team
     cdef Member *me = &team.members[t]
     cdef const Plan *plan = &c.plan
